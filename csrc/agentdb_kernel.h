@@ -1,0 +1,104 @@
+/* agentdb kernel ABI: the only place it is written down.
+ *
+ * build/ derives the cffi cdef and the wasm export list from this file, so every
+ * exported function is declared here on one line, and only plain #define integer
+ * constants appear besides them (cffi parses both).
+ *
+ * Conventions (see csrc/kernel.c for the determinism rules):
+ *  - the caller owns every buffer; the kernel keeps no state between calls;
+ *  - counts, dimensions, indices and lengths are uint32_t (wasm32 pointers are 32-bit);
+ *  - a pointer argument that is optional may be 0 (NULL);
+ *  - calls that can fail return an int32_t: >= 0 is a count, < 0 is an AGK_E_* code;
+ *  - scores are float; a row excluded by a bitmap gets a NaN score, which top-k never selects.
+ */
+#ifndef AGENTDB_KERNEL_H
+#define AGENTDB_KERNEL_H
+
+#include <stdint.h>
+
+#define AGK_ABI_VERSION 1
+
+#define AGK_OK 0
+#define AGK_E_ARG -1
+#define AGK_E_DIM -2
+#define AGK_E_K -3
+#define AGK_E_RANGE -4
+
+#define AGK_F_SIMD128 1
+#define AGK_F_SSE2 2
+#define AGK_F_AVX2 4
+#define AGK_F_AVX512 8
+#define AGK_F_CRC32_HW 16
+
+#define AGK_METRIC_DOT 0
+#define AGK_METRIC_L2 1
+#define AGK_METRIC_COS 2
+
+/* info */
+uint32_t agk_abi_version(void);
+uint32_t agk_features(void);
+
+/* f32 distance scans: one query against rows (or against rows[subset[j]] when subset != 0).
+ * out[j] gets the score; bitmap (1 bit per row index, LSB first) excludes rows whose bit is 0. */
+int32_t agk_scan_dot_f32(const float *q, const float *rows, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+int32_t agk_scan_l2_f32(const float *q, const float *rows, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+int32_t agk_scan_cos_f32(const float *q, const float *rows, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+
+/* batch scans: m queries (row-major, m x dim) against the same rows; out is m x n_out. */
+int32_t agk_scan_batch_dot_f32(const float *qs, uint32_t m, const float *rows, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+int32_t agk_scan_batch_l2_f32(const float *qs, uint32_t m, const float *rows, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+int32_t agk_scan_batch_cos_f32(const float *qs, uint32_t m, const float *rows, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+
+/* top-k of scores[0..n): largest (largest != 0) or smallest first, ties to the lower index,
+ * NaN scores skipped. Writes up to k (index, score) pairs best first; returns the count. */
+int32_t agk_topk_f32(const float *scores, uint32_t n, uint32_t k, uint32_t largest, uint32_t *out_idx, float *out_scores);
+
+/* int8 scalar quantization, per dimension: x[d] ~= lo[d] + step[d] * (code + 127), code in [-127, 127]. */
+void agk_sq8_train_f32(const float *x, uint32_t n, uint32_t dim, float *lo, float *step);
+void agk_sq8_encode_f32(const float *x, uint32_t n, uint32_t dim, const float *lo, const float *step, int8_t *codes);
+void agk_sq8_decode_f32(const int8_t *codes, uint32_t n, uint32_t dim, const float *lo, const float *step, float *x);
+/* f32 query against int8 codes: out = bias + sum_d w[d] * code[d] (w, bias prepared by the caller). */
+int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+/* int8 query against int8 codes, exact integer sums (dim <= 32768): out = alpha * sum_d qc[d] * code[d] + bias. */
+int32_t agk_scan_dot_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+/* int8 query against int8 codes: out = alpha * sum_d (qc[d] - code[d])^2 + bias. */
+int32_t agk_scan_l2_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+
+/* binary quantization: bit d of a row is 1 when x[d] > 0; rows are ceil(dim / 8) bytes, LSB first. */
+void agk_b1_encode_f32(const float *x, uint32_t n, uint32_t dim, uint8_t *bits);
+int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *codes, uint32_t n_rows, uint32_t n_bytes, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+
+/* k-means / product quantization. x rows are `stride` floats apart and `dim` floats are used. */
+int32_t agk_kmeans_assign_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride, const float *centroids, uint32_t k, uint32_t *assign, float *dist);
+int32_t agk_kmeans_update_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride, const uint32_t *assign, uint32_t k, float *centroids, uint32_t *counts);
+/* codebooks: m x ksub x (dim / m) floats; codes: n x m bytes; 1 <= ksub <= 256.
+ * The distance table is always m x 256 floats; entries for codes >= ksub are NaN, so a
+ * corrupt code can never read outside the table and never ranks. */
+int32_t agk_pq_encode_f32(const float *x, uint32_t n, uint32_t dim, uint32_t m, uint32_t ksub, const float *codebooks, uint8_t *codes);
+int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, uint32_t ksub, const float *codebooks, uint32_t metric, float *table);
+int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *codes, uint32_t n_rows, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+
+/* checksums: continue from `crc` (0 to start). CRC32C (Castagnoli) and CRC-32/IEEE (zlib). */
+uint32_t agk_crc32c(uint32_t crc, const uint8_t *data, uint32_t len);
+uint32_t agk_crc32_ieee(uint32_t crc, const uint8_t *data, uint32_t len);
+
+/* SIMD math (SimdOps). Element-wise ops may write out == a. */
+float agk_dot_f32(const float *a, const float *b, uint32_t n);
+float agk_cos_f32(const float *a, const float *b, uint32_t n);
+float agk_l2_f32(const float *a, const float *b, uint32_t n);
+void agk_matvec_f32(const float *mat, uint32_t rows, uint32_t cols, const float *v, float *out);
+void agk_add_f32(const float *a, const float *b, uint32_t n, float *out);
+void agk_mul_f32(const float *a, const float *b, uint32_t n, float *out);
+void agk_scale_f32(const float *a, float s, uint32_t n, float *out);
+void agk_normalize_f32(const float *a, uint32_t n, float *out);
+void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim);
+void agk_relu_f32(const float *a, uint32_t n, float *out);
+void agk_gelu_f32(const float *a, uint32_t n, float *out);
+void agk_sigmoid_f32(const float *a, uint32_t n, float *out);
+void agk_exp_f32(const float *a, uint32_t n, float *out);
+void agk_softmax_f32(const float *a, uint32_t n, float *out);
+void agk_layernorm_f32(const float *a, uint32_t n, const float *gamma, const float *beta, float eps, float *out);
+/* finite check: returns the index of the first NaN or infinity, or n when all are finite. */
+uint32_t agk_find_nonfinite_f32(const float *a, uint32_t n);
+
+#endif

@@ -1,0 +1,98 @@
+/* Vector types and helpers shared by every kernel file.
+ *
+ * All float work goes through v16f, a 16-lane GCC/clang vector: wasm lowers it to four
+ * v128, SSE2 to four xmm, AVX2 to two ymm, AVX-512 to one zmm. The lane arithmetic is
+ * IEEE per lane, so every lowering gives the same bits as long as the reduction order
+ * (lane accumulation, then hsum16's fixed tree) is the same and nothing is contracted
+ * into an FMA (-ffp-contract=off natively; wasm has no FMA without relaxed-simd).
+ */
+#ifndef AGK_SIMD_H
+#define AGK_SIMD_H
+
+#include "agentdb_kernel.h"
+
+#define AGK_INLINE static inline __attribute__((always_inline))
+#define AGK_LANES 16
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef int8_t v16b __attribute__((vector_size(16)));
+typedef int16_t v16s __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+/* Unaligned, alias-safe views for loads and stores from caller buffers. */
+typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
+typedef int8_t v16b_u __attribute__((vector_size(16), aligned(1), may_alias));
+typedef uint64_t u64_u __attribute__((aligned(1), may_alias));
+
+/* Native builds compile each exported function for AVX-512, AVX2 and a baseline and let
+ * the loader pick; every helper is always_inline so the clones do not call a baseline copy. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define AGK_EXPORT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define AGK_EXPORT
+#endif
+
+AGK_INLINE v16f v16f_zero(void) { return (v16f){0}; }
+AGK_INLINE v16f v16f_splat(float s) { return (v16f){0} + s; }
+AGK_INLINE v16f v16f_load(const float *p) { return *(const v16f_u *)p; }
+AGK_INLINE void v16f_store(float *p, v16f v) { *(v16f_u *)p = v; }
+
+/* Loads r < 16 floats and zero-fills the remaining lanes. */
+AGK_INLINE v16f v16f_load_tail(const float *p, uint32_t r) {
+    v16f v = v16f_zero();
+    for (uint32_t i = 0; i < r; i++) v[i] = p[i];
+    return v;
+}
+
+AGK_INLINE void v16f_store_tail(float *p, v16f v, uint32_t r) {
+    for (uint32_t i = 0; i < r; i++) p[i] = v[i];
+}
+
+/* 16 int8 codes widened to floats (exact). */
+AGK_INLINE v16f v16b_to_f(const int8_t *p) {
+    v16b b = *(const v16b_u *)p;
+    return __builtin_convertvector(b, v16f);
+}
+
+AGK_INLINE v16f v16b_to_f_tail(const int8_t *p, uint32_t r) {
+    v16f v = v16f_zero();
+    for (uint32_t i = 0; i < r; i++) v[i] = (float)p[i];
+    return v;
+}
+
+/* The fixed horizontal sum: halves added pairwise, 16 -> 8 -> 4 -> 2 -> 1. */
+AGK_INLINE float hsum16(v16f v) {
+    v8f a = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+            __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    v4f b = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+    float c0 = b[0] + b[2];
+    float c1 = b[1] + b[3];
+    return c0 + c1;
+}
+
+/* Lane-wise select without the vector ?: operator, which GCC's C front end lacks. */
+AGK_INLINE v16f v16f_select(v16i mask, v16f a, v16f b) {
+    return (v16f)(((v16i)a & mask) | ((v16i)b & ~mask));
+}
+AGK_INLINE v16f v16f_min(v16f a, v16f b) { return v16f_select(a < b, a, b); }
+AGK_INLINE v16f v16f_max(v16f a, v16f b) { return v16f_select(a > b, a, b); }
+
+AGK_INLINE float agk_sqrtf(float x) { return __builtin_sqrtf(x); }
+
+AGK_INLINE int bitmap_has(const uint8_t *bitmap, uint32_t row) {
+    return (bitmap[row >> 3] >> (row & 7)) & 1;
+}
+
+/* A quiet NaN built from bits, so no libc or math.h is needed. */
+AGK_INLINE float agk_nan(void) {
+    union { uint32_t u; float f; } v = {0x7fc00000u};
+    return v.f;
+}
+
+AGK_INLINE float agk_inf(void) {
+    union { uint32_t u; float f; } v = {0x7f800000u};
+    return v.f;
+}
+
+#endif

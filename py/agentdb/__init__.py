@@ -1,0 +1,10 @@
+"""agentdb: a vector memory database for AI agents, in the browser (Pyodide) and natively.
+
+The same Python package runs in both homes over one C/SIMD kernel (see agentdb.kernel).
+"""
+from .errors import (AgentDBError, BackendUnavailableError, BufferFormatError, DimensionError, KernelError,
+                     NonFiniteError)
+
+__version__ = "0.1.0"
+__all__ = ["AgentDBError", "BackendUnavailableError", "BufferFormatError", "DimensionError", "KernelError",
+           "NonFiniteError", "__version__"]

@@ -1,0 +1,27 @@
+"""Typed errors. Every class derives from AgentDBError and from the builtin it refines, so
+callers can catch either; messages name the expected and the actual value."""
+
+
+class AgentDBError(Exception):
+    """Base of every error agentdb raises on purpose."""
+
+
+class DimensionError(AgentDBError, ValueError):
+    """A vector or matrix has the wrong dimension or length."""
+
+
+class NonFiniteError(AgentDBError, ValueError):
+    """A vector holds NaN or infinity."""
+
+
+class BufferFormatError(AgentDBError, TypeError):
+    """A buffer has the wrong element type, layout or alignment, or is read-only where the
+    kernel must write."""
+
+
+class KernelError(AgentDBError, RuntimeError):
+    """The kernel refused a call that passed Python-side validation (a code, not a crash)."""
+
+
+class BackendUnavailableError(AgentDBError, ImportError):
+    """No kernel backend can run here; the message says what to install."""

@@ -1,0 +1,530 @@
+"""The Kernel: the one interface everything above the kernel layer uses.
+
+A Kernel validates arguments in Python (so the C code only sees sane calls), turns buffers
+into backend pointers, calls the C function of csrc/agentdb_kernel.h with the same name,
+and turns error codes into typed exceptions. Backends (native, wasmhost, browser) only
+allocate memory and invoke functions; no op is written twice.
+
+Results are plain array.array objects unless the caller passes `out=` (a KBuffer or any
+writable buffer of the right type); numpy can wrap either without copying.
+"""
+import math
+
+from ..errors import BufferFormatError, DimensionError, KernelError, NonFiniteError
+from .buffers import FORMATS, as_view, new_array
+
+U32_MAX = 0xFFFFFFFF
+PQ_TABLE_WIDTH = 256
+I8_MAX_DIM = 32768
+
+# AGK_E_* codes from csrc/agentdb_kernel.h
+_CODES = {-1: "bad argument", -2: "bad dimension", -3: "bad k", -4: "index out of range"}
+_METRICS = {"dot": 0, "l2": 1, "cos": 2, "cosine": 2}
+_FEATURES = {1: "simd128", 2: "sse2", 4: "avx2", 8: "avx512", 16: "crc32-hw"}
+
+
+class Ptr:
+    """A pointer argument: a KBuffer, a validated memoryview, or None (NULL), plus an element
+    offset into it. `out` marks buffers the kernel writes (copied back by wasm backends)."""
+
+    __slots__ = ("obj", "fmt", "out", "offset")
+
+    def __init__(self, obj, fmt, out=False, offset=0):
+        self.obj, self.fmt, self.out, self.offset = obj, fmt, out, offset
+
+
+class KBuffer:
+    """Memory owned by a kernel backend (wasm linear memory, or native memory).
+
+    Kernel calls on KBuffers copy nothing in any backend, which is what a store keeps its
+    vectors in. `view()` returns a zero-copy typed memoryview; it is fetched anew on each
+    call because a wasm memory can move when it grows, so do not keep one across calls
+    that allocate.
+    """
+
+    __slots__ = ("_backend", "handle", "fmt", "length", "__weakref__")
+
+    def __init__(self, backend, handle, fmt, length):
+        self._backend, self.handle, self.fmt, self.length = backend, handle, fmt, length
+
+    @property
+    def nbytes(self):
+        return self.length * FORMATS[self.fmt][1]
+
+    def __len__(self):
+        return self.length
+
+    def view(self):
+        return self._backend.view(self.handle, self.nbytes).cast(self.fmt)
+
+    def write(self, data, start=0):
+        """Copies `data` (any buffer or list of this element type) in at element `start`."""
+        src = as_view(data, self.fmt, name="data")
+        if start < 0 or start + len(src) > self.length:
+            raise DimensionError(f"writing {len(src)} elements at {start} overflows a buffer of {self.length}")
+        size = FORMATS[self.fmt][1]
+        self._backend.write(self.handle, start * size, src.cast("B"))
+
+    def read(self, start=0, stop=None):
+        """A copy of elements [start, stop) as an array.array."""
+        stop = self.length if stop is None else stop
+        if not 0 <= start <= stop <= self.length:
+            raise DimensionError(f"range [{start}, {stop}) is outside a buffer of {self.length}")
+        out = new_array(self.fmt, stop - start)
+        size = FORMATS[self.fmt][1]
+        self._backend.read(self.handle, start * size, memoryview(out).cast("B"))
+        return out
+
+
+def _u32(value, name):
+    if not 0 <= value <= U32_MAX:
+        raise DimensionError(f"{name} = {value} does not fit the kernel's 32-bit sizes")
+    return value
+
+
+def _metric(metric):
+    try:
+        return _METRICS[metric]
+    except KeyError:
+        raise ValueError(f"unknown metric {metric!r}: expected one of 'dot', 'l2', 'cos'") from None
+
+
+class Kernel:
+    def __init__(self, backend):
+        self._b = backend
+        self.backend = backend.name
+        self.abi_version = self._call("agk_abi_version") & U32_MAX
+        self.features = self._call("agk_features") & U32_MAX
+
+    def __repr__(self):
+        return f"<Kernel backend={self.backend} isa={self.isa}>"
+
+    # ---- info and memory ---------------------------------------------------------------
+
+    @property
+    def isa(self):
+        """The instruction set the float ops dispatch to: avx512, avx2, sse2 or simd128."""
+        for bit, name in ((8, "avx512"), (4, "avx2"), (1, "simd128"), (2, "sse2")):
+            if self.features & bit:
+                return name
+        return "scalar"
+
+    def capabilities(self):
+        """Feature names, e.g. ['sse2', 'avx512', 'crc32-hw']."""
+        return [name for bit, name in _FEATURES.items() if self.features & bit]
+
+    @property
+    def is_native(self):
+        return self.backend == "native"
+
+    def alloc(self, length, fmt="f"):
+        """A zero-filled KBuffer of `length` elements of `fmt` ('f', 'I', 'b' or 'B')."""
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown element format {fmt!r}: expected one of {sorted(FORMATS)}")
+        _u32(length * FORMATS[fmt][1], "buffer size in bytes")
+        return KBuffer(self._b, self._b.alloc(length * FORMATS[fmt][1]), fmt, length)
+
+    def from_buffer(self, data, fmt="f"):
+        """A KBuffer holding a copy of `data`."""
+        src = as_view(data, fmt, name="data")
+        buf = self.alloc(len(src), fmt)
+        buf.write(src)
+        return buf
+
+    # ---- plumbing -------------------------------------------------------------------------
+
+    def _call(self, fname, *args):
+        return self._b.invoke(fname, args)
+
+    def _checked(self, fname, *args):
+        rc = self._call(fname, *args)
+        if rc < 0:
+            raise KernelError(f"{fname}: {_CODES.get(rc, 'error')} (code {rc})")
+        return rc
+
+    @staticmethod
+    def _in(obj, fmt, name):
+        if obj is None or isinstance(obj, KBuffer) and obj.fmt == fmt:
+            return obj
+        if isinstance(obj, KBuffer):
+            raise BufferFormatError(f"{name}: KBuffer holds {obj.fmt!r} elements, expected {fmt!r}")
+        return as_view(obj, fmt, name=name)
+
+    def _out(self, out, fmt, length, name="out"):
+        """The output target: the caller's (checked for type and size) or a new array.array."""
+        if out is None:
+            return new_array(fmt, length)
+        if isinstance(out, KBuffer):
+            self._in(out, fmt, name)
+            have = out.length
+        else:
+            have = len(as_view(out, fmt, name=name, writable=True))
+        if have < length:
+            raise DimensionError(f"{name} holds {have} elements, {length} needed")
+        return out
+
+    def _out_ptr(self, out, fmt):
+        return Ptr(out if isinstance(out, KBuffer) else as_view(out, fmt, name="out", writable=True), fmt, True)
+
+    @staticmethod
+    def _rows(rows, dim, name="rows"):
+        if dim < 1:
+            raise DimensionError(f"dimension must be >= 1, got {dim}")
+        if len(rows) % dim:
+            raise DimensionError(f"{name} holds {len(rows)} values, not a multiple of dimension {dim}")
+        return _u32(len(rows) // dim, f"number of {name}")
+
+    def _filters(self, n_rows, subset, bitmap):
+        subset = self._in(subset, "I", "subset")
+        bitmap = self._in(bitmap, "B", "bitmap")
+        if bitmap is not None and len(bitmap) * 8 < n_rows:
+            raise DimensionError(f"bitmap holds {len(bitmap) * 8} bits, {n_rows} rows need one each")
+        n_out = n_rows if subset is None else _u32(len(subset), "subset length")
+        return subset, bitmap, n_out
+
+    def _scan(self, fname, lead, rows, n_rows, row_fmt, subset, bitmap, out, mid=(), n_queries=1):
+        """Shared tail of every scan: filters, output, the call and its error code."""
+        subset, bitmap, n_out = self._filters(n_rows, subset, bitmap)
+        out = self._out(out, "f", n_out * n_queries)
+        self._checked(fname, *lead, Ptr(rows, row_fmt), *mid, Ptr(subset, "I"),
+                      len(subset) if subset is not None else 0, Ptr(bitmap, "B"), self._out_ptr(out, "f"))
+        return out
+
+    # ---- f32 scans and top-k ---------------------------------------------------------------
+
+    def scan(self, q, rows, *, dim, metric="dot", subset=None, bitmap=None, out=None):
+        """Scores of one query against every row (or rows[subset]).
+
+        metric: 'dot' (inner product), 'l2' (squared Euclidean) or 'cos' (cosine, 0 for a
+        zero vector). subset: uint32 row indices; out[j] scores rows[subset[j]].
+        bitmap: one bit per row (LSB first); rows whose bit is 0 score NaN.
+
+        >>> k.scan([1, 0], [1, 0, 0, 1], dim=2).tolist()
+        [1.0, 0.0]
+        """
+        name = {0: "dot", 1: "l2", 2: "cos"}[_metric(metric)]
+        q, rows = self._in(q, "f", "q"), self._in(rows, "f", "rows")
+        if len(q) != dim:
+            raise DimensionError(f"query has {len(q)} values, dimension is {dim}")
+        n_rows = self._rows(rows, dim)
+        return self._scan(f"agk_scan_{name}_f32", (Ptr(q, "f"),), rows, n_rows, "f", subset, bitmap, out,
+                          mid=(n_rows, dim))
+
+    def scan_batch(self, queries, rows, *, dim, metric="dot", subset=None, bitmap=None, out=None):
+        """Scores of m queries (m x dim, row-major) against the rows: out is m x n_out,
+        one query after the other; bit-identical to m calls of scan()."""
+        name = {0: "dot", 1: "l2", 2: "cos"}[_metric(metric)]
+        queries, rows = self._in(queries, "f", "queries"), self._in(rows, "f", "rows")
+        m = self._rows(queries, dim, "queries")
+        n_rows = self._rows(rows, dim)
+        subset_len = len(self._in(subset, "I", "subset")) if subset is not None else n_rows
+        _u32(m * subset_len, "output length")
+        return self._scan(f"agk_scan_batch_{name}_f32", (Ptr(queries, "f"), m), rows, n_rows, "f", subset,
+                          bitmap, out, mid=(n_rows, dim), n_queries=m)
+
+    def topk(self, scores, k, *, largest=True):
+        """The k best (index, score) pairs, best first; ties go to the lower index and NaN
+        scores are never selected. Returns (indices uint32, scores float32), both of length
+        min(k, number of non-NaN scores)."""
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        scores = self._in(scores, "f", "scores")
+        n = _u32(len(scores), "number of scores")
+        width = min(k, n)
+        idx, top = new_array("I", width), new_array("f", width)
+        if width == 0:
+            return idx, top
+        count = self._checked("agk_topk_f32", Ptr(scores, "f"), n, width, int(bool(largest)),
+                              Ptr(memoryview(idx), "I", True), Ptr(memoryview(top), "f", True))
+        if count < width:
+            del idx[count:], top[count:]
+        return idx, top
+
+    # ---- int8 scalar quantization ------------------------------------------------------------
+
+    def sq8_train(self, x, *, dim):
+        """Per-dimension (lo, step) so that x ~= lo + step * (code + 127), code in [-127, 127]."""
+        x = self._in(x, "f", "x")
+        n = self._rows(x, dim, "x")
+        lo, step = new_array("f", dim), new_array("f", dim)
+        self._call("agk_sq8_train_f32", Ptr(x, "f"), n, dim, Ptr(memoryview(lo), "f", True),
+                   Ptr(memoryview(step), "f", True))
+        return lo, step
+
+    def _sq8_params(self, lo, step, dim):
+        lo, step = self._in(lo, "f", "lo"), self._in(step, "f", "step")
+        if len(lo) != dim or len(step) != dim:
+            raise DimensionError(f"lo and step need {dim} values each, got {len(lo)} and {len(step)}")
+        return Ptr(lo, "f"), Ptr(step, "f")
+
+    def sq8_encode(self, x, lo, step, *, dim, out=None):
+        """int8 codes of x (n x dim)."""
+        x = self._in(x, "f", "x")
+        n = self._rows(x, dim, "x")
+        params = self._sq8_params(lo, step, dim)
+        out = self._out(out, "b", n * dim)
+        self._call("agk_sq8_encode_f32", Ptr(x, "f"), n, dim, *params, self._out_ptr(out, "b"))
+        return out
+
+    def sq8_decode(self, codes, lo, step, *, dim, out=None):
+        """Approximate f32 rows back from int8 codes."""
+        codes = self._in(codes, "b", "codes")
+        n = self._rows(codes, dim, "codes")
+        params = self._sq8_params(lo, step, dim)
+        out = self._out(out, "f", n * dim)
+        self._call("agk_sq8_decode_f32", Ptr(codes, "b"), n, dim, *params, self._out_ptr(out, "f"))
+        return out
+
+    def scan_dot_i8f32(self, w, bias, codes, *, dim, subset=None, bitmap=None, out=None):
+        """out = bias + sum_d w[d] * code[d]: an f32 query against int8 codes, with w and bias
+        prepared by the caller (w = q * step, bias = q.lo + 127 * sum(w) gives q.decode(code))."""
+        w, codes = self._in(w, "f", "w"), self._in(codes, "b", "codes")
+        if len(w) != dim:
+            raise DimensionError(f"w has {len(w)} values, dimension is {dim}")
+        n_rows = self._rows(codes, dim, "codes")
+        return self._scan("agk_scan_dot_i8f32", (Ptr(w, "f"), float(bias)), codes, n_rows, "b", subset, bitmap,
+                          out, mid=(n_rows, dim))
+
+    def _scan_i8(self, fname, qc, codes, dim, alpha, bias, subset, bitmap, out):
+        qc, codes = self._in(qc, "b", "query codes"), self._in(codes, "b", "codes")
+        if len(qc) != dim:
+            raise DimensionError(f"query codes have {len(qc)} values, dimension is {dim}")
+        if dim > I8_MAX_DIM:
+            raise DimensionError(f"int8 scans support dimension <= {I8_MAX_DIM}, got {dim}")
+        n_rows = self._rows(codes, dim, "codes")
+        return self._scan(fname, (Ptr(qc, "b"), float(alpha), float(bias)), codes, n_rows, "b", subset, bitmap,
+                          out, mid=(n_rows, dim))
+
+    def scan_dot_i8(self, qc, codes, *, dim, alpha=1.0, bias=0.0, subset=None, bitmap=None, out=None):
+        """out = alpha * sum_d qc[d] * code[d] + bias, with the integer sum exact."""
+        return self._scan_i8("agk_scan_dot_i8", qc, codes, dim, alpha, bias, subset, bitmap, out)
+
+    def scan_l2_i8(self, qc, codes, *, dim, alpha=1.0, bias=0.0, subset=None, bitmap=None, out=None):
+        """out = alpha * sum_d (qc[d] - code[d])^2 + bias, with the integer sum exact."""
+        return self._scan_i8("agk_scan_l2_i8", qc, codes, dim, alpha, bias, subset, bitmap, out)
+
+    # ---- binary quantization -----------------------------------------------------------------
+
+    def b1_encode(self, x, *, dim, out=None):
+        """Sign bits of x (n x dim): bit d is 1 when x[d] > 0; rows of ceil(dim / 8) bytes, LSB first."""
+        x = self._in(x, "f", "x")
+        n = self._rows(x, dim, "x")
+        out = self._out(out, "B", n * ((dim + 7) // 8))
+        self._call("agk_b1_encode_f32", Ptr(x, "f"), n, dim, self._out_ptr(out, "B"))
+        return out
+
+    def scan_hamming(self, qbits, codes, *, n_bytes, subset=None, bitmap=None, out=None):
+        """Hamming distances (as floats) between the query bits and each row of codes."""
+        qbits, codes = self._in(qbits, "B", "query bits"), self._in(codes, "B", "codes")
+        if len(qbits) != n_bytes:
+            raise DimensionError(f"query has {len(qbits)} bytes, rows have {n_bytes}")
+        n_rows = self._rows(codes, n_bytes, "codes")
+        return self._scan("agk_scan_hamming_b1", (Ptr(qbits, "B"),), codes, n_rows, "B", subset, bitmap, out,
+                          mid=(n_rows, n_bytes))
+
+    # ---- k-means and product quantization -------------------------------------------------------
+
+    def _strided(self, x, dim, stride, offset):
+        """Points of x are `stride` floats apart; each uses `dim` floats from `offset` on (a PQ
+        subspace is offset = s * dsub, stride = the full dimension)."""
+        x = self._in(x, "f", "x")
+        stride = dim if stride is None else stride
+        if dim < 1 or offset < 0 or offset + dim > stride:
+            raise DimensionError(f"need 1 <= dim and offset + dim <= stride, got dim {dim}, offset {offset}, "
+                                 f"stride {stride}")
+        return Ptr(x, "f", offset=offset), self._rows(x, stride, "x"), stride
+
+    def kmeans_assign(self, x, centroids, *, dim, stride=None, offset=0):
+        """Nearest centroid (squared L2, ties to the lower index) for each point of x.
+        Points are `stride` floats apart (default dim); floats [offset, offset + dim) count.
+        Returns (assignments uint32, squared distances float32)."""
+        px, n, stride = self._strided(x, dim, stride, offset)
+        centroids = self._in(centroids, "f", "centroids")
+        k = self._rows(centroids, dim, "centroids")
+        if k == 0:
+            raise ValueError("k-means needs at least one centroid")
+        assign, dist = new_array("I", n), new_array("f", n)
+        self._checked("agk_kmeans_assign_f32", px, n, dim, stride, Ptr(centroids, "f"), k,
+                      Ptr(memoryview(assign), "I", True), Ptr(memoryview(dist), "f", True))
+        return assign, dist
+
+    def kmeans_update(self, x, assign, centroids, *, dim, stride=None, offset=0):
+        """Moves each centroid (in place, a writable buffer or KBuffer) to the mean of its points.
+        Returns the count per centroid; a centroid with count 0 is left where it was."""
+        px, n, stride = self._strided(x, dim, stride, offset)
+        assign = self._in(assign, "I", "assign")
+        if len(assign) != n:
+            raise DimensionError(f"{len(assign)} assignments for {n} points")
+        k = self._rows(self._in(centroids, "f", "centroids"), dim, "centroids")
+        counts = new_array("I", k)
+        self._checked("agk_kmeans_update_f32", px, n, dim, stride, Ptr(assign, "I"), k,
+                      self._out_ptr(centroids, "f"), Ptr(memoryview(counts), "I", True))
+        return counts
+
+    def _pq_check(self, dim, m, ksub, codebooks):
+        if dim < 1 or m < 1 or dim % m:
+            raise DimensionError(f"dimension {dim} must split into m = {m} equal subspaces")
+        if not 1 <= ksub <= PQ_TABLE_WIDTH:
+            raise ValueError(f"ksub must be in 1..256, got {ksub}")
+        codebooks = self._in(codebooks, "f", "codebooks")
+        if len(codebooks) != m * ksub * (dim // m):
+            raise DimensionError(f"codebooks need m * ksub * dim / m = {m * ksub * (dim // m)} values, "
+                                 f"got {len(codebooks)}")
+        return Ptr(codebooks, "f")
+
+    def pq_encode(self, x, codebooks, *, dim, m, ksub, out=None):
+        """PQ codes (n x m bytes): the nearest codeword of each subspace.
+        codebooks: m x ksub x (dim / m) floats."""
+        cb = self._pq_check(dim, m, ksub, codebooks)
+        x = self._in(x, "f", "x")
+        n = self._rows(x, dim, "x")
+        out = self._out(out, "B", n * m)
+        self._checked("agk_pq_encode_f32", Ptr(x, "f"), n, dim, m, ksub, cb, self._out_ptr(out, "B"))
+        return out
+
+    def pq_table(self, q, codebooks, *, dim, m, ksub, metric="l2", out=None):
+        """The per-query distance table, m x 256 floats (entries >= ksub are NaN)."""
+        cb = self._pq_check(dim, m, ksub, codebooks)
+        code = _metric(metric)
+        if code == 2:
+            raise ValueError("PQ tables support 'dot' and 'l2'; normalise vectors and use 'dot' for cosine")
+        q = self._in(q, "f", "q")
+        if len(q) != dim:
+            raise DimensionError(f"query has {len(q)} values, dimension is {dim}")
+        out = self._out(out, "f", m * PQ_TABLE_WIDTH)
+        self._checked("agk_pq_table_f32", Ptr(q, "f"), dim, m, ksub, cb, code, self._out_ptr(out, "f"))
+        return out
+
+    def scan_pq(self, table, codes, *, m, subset=None, bitmap=None, out=None):
+        """Approximate scores: the sum over subspaces of table[s][code[s]]."""
+        table, codes = self._in(table, "f", "table"), self._in(codes, "B", "codes")
+        if len(table) != m * PQ_TABLE_WIDTH:
+            raise DimensionError(f"table needs m * 256 = {m * PQ_TABLE_WIDTH} values, got {len(table)}")
+        n_rows = self._rows(codes, m, "codes")
+        return self._scan("agk_scan_pq", (Ptr(table, "f"), m), codes, n_rows, "B", subset, bitmap, out,
+                          mid=(n_rows,))
+
+    # ---- checksums ------------------------------------------------------------------------------
+
+    def crc32c(self, data, crc=0):
+        """CRC32C (Castagnoli) of data, continuing from crc; crc32c(b'123456789') == 0xE3069283."""
+        return self._crc("agk_crc32c", data, crc)
+
+    def crc32_ieee(self, data, crc=0):
+        """CRC-32/IEEE (zlib.crc32) of data, continuing from crc."""
+        return self._crc("agk_crc32_ieee", data, crc)
+
+    def _crc(self, fname, data, crc):
+        data = self._in(data, "B", "data")
+        return self._call(fname, _u32(crc, "crc"), Ptr(data, "B"), _u32(len(data), "data length")) & U32_MAX
+
+    # ---- SIMD math (SimdOps) ----------------------------------------------------------------------
+
+    def _pair(self, a, b):
+        a, b = self._in(a, "f", "a"), self._in(b, "f", "b")
+        if len(a) != len(b):
+            raise DimensionError(f"vectors differ in length: {len(a)} and {len(b)}")
+        return Ptr(a, "f"), Ptr(b, "f"), _u32(len(a), "vector length")
+
+    def dot(self, a, b):
+        """Inner product, accumulated in float32 in the kernel's fixed order."""
+        return self._call("agk_dot_f32", *self._pair(a, b))
+
+    def cosine(self, a, b):
+        """Cosine similarity; 0.0 when either vector is zero."""
+        return self._call("agk_cos_f32", *self._pair(a, b))
+
+    def l2sq(self, a, b):
+        """Squared Euclidean distance."""
+        return self._call("agk_l2_f32", *self._pair(a, b))
+
+    def l2_distance(self, a, b):
+        """Euclidean distance (SimdOps.l2Distance)."""
+        return math.sqrt(self.l2sq(a, b))
+
+    def matvec(self, mat, v, *, rows, cols, out=None):
+        """out[r] = dot(mat[r], v) for a rows x cols row-major matrix."""
+        mat, v = self._in(mat, "f", "mat"), self._in(v, "f", "v")
+        if len(mat) != rows * cols or len(v) != cols:
+            raise DimensionError(f"matvec needs a {rows}x{cols} matrix ({rows * cols} values) and {cols} "
+                                 f"values, got {len(mat)} and {len(v)}")
+        out = self._out(out, "f", rows)
+        self._call("agk_matvec_f32", Ptr(mat, "f"), _u32(rows, "rows"), _u32(cols, "cols"), Ptr(v, "f"),
+                   self._out_ptr(out, "f"))
+        return out
+
+    def _binary(self, fname, a, b, out):
+        pa, pb, n = self._pair(a, b)
+        out = self._out(out, "f", n)
+        self._call(fname, pa, pb, n, self._out_ptr(out, "f"))
+        return out
+
+    def _unary(self, fname, a, out, *extra):
+        a = self._in(a, "f", "a")
+        n = _u32(len(a), "vector length")
+        out = self._out(out, "f", n)
+        self._call(fname, Ptr(a, "f"), *extra, n, self._out_ptr(out, "f"))
+        return out
+
+    def add(self, a, b, *, out=None):
+        return self._binary("agk_add_f32", a, b, out)
+
+    def mul(self, a, b, *, out=None):
+        return self._binary("agk_mul_f32", a, b, out)
+
+    def scale(self, a, s, *, out=None):
+        return self._unary("agk_scale_f32", a, out, float(s))
+
+    def normalize(self, a, *, out=None):
+        """a / |a|; a zero vector stays zero."""
+        return self._unary("agk_normalize_f32", a, out)
+
+    def relu(self, a, *, out=None):
+        return self._unary("agk_relu_f32", a, out)
+
+    def gelu(self, a, *, out=None):
+        """GELU, tanh approximation."""
+        return self._unary("agk_gelu_f32", a, out)
+
+    def sigmoid(self, a, *, out=None):
+        return self._unary("agk_sigmoid_f32", a, out)
+
+    def exp(self, a, *, out=None):
+        return self._unary("agk_exp_f32", a, out)
+
+    def softmax(self, a, *, out=None):
+        return self._unary("agk_softmax_f32", a, out)
+
+    def layer_norm(self, a, *, gamma=None, beta=None, eps=1e-5, out=None):
+        """(a - mean) / sqrt(var + eps) * gamma + beta (population variance)."""
+        a = self._in(a, "f", "a")
+        n = _u32(len(a), "vector length")
+        gamma, beta = self._in(gamma, "f", "gamma"), self._in(beta, "f", "beta")
+        for name, v in (("gamma", gamma), ("beta", beta)):
+            if v is not None and len(v) != n:
+                raise DimensionError(f"{name} has {len(v)} values, input has {n}")
+        out = self._out(out, "f", n)
+        self._call("agk_layernorm_f32", Ptr(a, "f"), n, Ptr(gamma, "f"), Ptr(beta, "f"), float(eps),
+                   self._out_ptr(out, "f"))
+        return out
+
+    def normalize_rows(self, x, *, dim):
+        """Normalises each row of x (a writable buffer or KBuffer) in place."""
+        n = self._rows(self._in(x, "f", "x"), dim, "x")
+        self._call("agk_normalize_rows_f32", self._out_ptr(x, "f"), n, dim)
+        return x
+
+    def find_nonfinite(self, a):
+        """Index of the first NaN or infinity in a, or -1."""
+        a = self._in(a, "f", "a")
+        n = _u32(len(a), "vector length")
+        i = self._call("agk_find_nonfinite_f32", Ptr(a, "f"), n) & U32_MAX
+        return -1 if i == n else i
+
+    def check_finite(self, a, *, name="vector", dim=None):
+        """Raises NonFiniteError naming the first NaN or infinity (and its row when dim is given)."""
+        i = self.find_nonfinite(a)
+        if i >= 0:
+            value = self._in(a, "f", name)[i] if not isinstance(a, KBuffer) else a.read(i, i + 1)[0]
+            where = f"row {i // dim}, element {i % dim}" if dim else f"element {i}"
+            raise NonFiniteError(f"{name}: {where} is {value}")

@@ -1,0 +1,44 @@
+"""The native backend: the cffi build of csrc/kernel.c (agentdb.kernel._native).
+
+Python buffers are passed in place (ffi.from_buffer, zero copies); KBuffers are bytearrays.
+"""
+from ..errors import BufferFormatError
+from .buffers import FORMATS
+from .core import KBuffer, Ptr
+
+
+class NativeBackend:
+    name = "native"
+
+    def __init__(self):
+        from . import _native  # ImportError when the extension was not built
+
+        self._ffi, self._lib = _native.ffi, _native.lib
+        self._ctypes = {fmt: (f"{ctype}[]", size) for fmt, (ctype, size) in FORMATS.items()}
+
+    def alloc(self, nbytes):
+        return bytearray(nbytes)
+
+    def view(self, handle, nbytes):
+        return memoryview(handle)
+
+    def write(self, handle, offset, src):
+        memoryview(handle)[offset:offset + len(src)] = src
+
+    def read(self, handle, offset, dst):
+        dst[:] = memoryview(handle)[offset:offset + len(dst)]
+
+    def _pointer(self, p):
+        if p.obj is None:
+            return self._ffi.NULL
+        ctype, size = self._ctypes[p.fmt]
+        is_kbuffer = isinstance(p.obj, KBuffer)
+        c = self._ffi.from_buffer(ctype, p.obj.handle if is_kbuffer else p.obj, require_writable=p.out)
+        # The kernel reads caller buffers in place, so their elements must be aligned.
+        if not is_kbuffer and size > 1 and int(self._ffi.cast("uintptr_t", c)) % size:
+            raise BufferFormatError(f"buffer address is not aligned to its {size}-byte elements; "
+                                    "pass a copy (e.g. bytes(buffer)) instead of an odd slice")
+        return c + p.offset if p.offset else c
+
+    def invoke(self, fname, args):
+        return getattr(self._lib, fname)(*[self._pointer(a) if isinstance(a, Ptr) else a for a in args])

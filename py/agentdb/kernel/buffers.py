@@ -52,6 +52,8 @@ def as_view(obj, fmt, *, name="buffer", writable=False):
         raise BufferFormatError(f"{name}: buffer must be C-contiguous (got strides {mv.strides})")
     have = _plain_format(mv.format)
     size = FORMATS[fmt][1]
+    if mv.nbytes == 0 and (_same_kind(have, fmt) or have in _BYTE_FORMATS):
+        return memoryview(array.array(fmt))  # an empty n-d view cannot be cast
     if _same_kind(have, fmt):
         flat = mv.cast("B").cast(fmt) if mv.ndim != 1 or have != fmt else mv
         return flat

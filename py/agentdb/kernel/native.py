@@ -35,7 +35,7 @@ class NativeBackend:
         is_kbuffer = isinstance(p.obj, KBuffer)
         c = self._ffi.from_buffer(ctype, p.obj.handle if is_kbuffer else p.obj, require_writable=p.out)
         # The kernel reads caller buffers in place, so their elements must be aligned.
-        if not is_kbuffer and size > 1 and int(self._ffi.cast("uintptr_t", c)) % size:
+        if not is_kbuffer and size > 1 and p.obj.nbytes and int(self._ffi.cast("uintptr_t", c)) % size:
             raise BufferFormatError(f"buffer address is not aligned to its {size}-byte elements; "
                                     "pass a copy (e.g. bytes(buffer)) instead of an odd slice")
         return c + p.offset if p.offset else c

@@ -18,7 +18,7 @@ ffibuilder.set_source(
     '#include "kernel.c"',
     include_dirs=[str(abi.CSRC)],
     depends=[str(p) for p in sorted(abi.CSRC.glob("*.[ch]"))],
-    extra_compile_args=["-O3", "-ffp-contract=off", "-fno-strict-aliasing", "-Wno-psabi"],
+    extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-strict-aliasing", "-Wno-psabi"],
 )
 
 if __name__ == "__main__":

@@ -42,17 +42,18 @@ AGK_EXPORT void agk_sq8_decode_f32(const int8_t *codes, uint32_t n, uint32_t dim
 }
 
 AGK_INLINE void i8f32_kernel(const float *w, const int8_t *const *p, uint32_t dim, float *s) {
-    v16f acc[4] = {v16f_zero(), v16f_zero(), v16f_zero(), v16f_zero()};
+    v16f acc[AGK_GROUP];
+    for (uint32_t t = 0; t < AGK_GROUP; t++) acc[t] = v16f_zero();
     uint32_t i = 0;
     for (; i + AGK_LANES <= dim; i += AGK_LANES) {
         v16f wv = v16f_load(w + i);
-        for (uint32_t t = 0; t < 4; t++) acc[t] += wv * v16b_to_f(p[t] + i);
+        for (uint32_t t = 0; t < AGK_GROUP; t++) acc[t] += wv * v16b_to_f(p[t] + i);
     }
     if (i < dim) {
         v16f wv = v16f_load_tail(w + i, dim - i);
-        for (uint32_t t = 0; t < 4; t++) acc[t] += wv * v16b_to_f_tail(p[t] + i, dim - i);
+        for (uint32_t t = 0; t < AGK_GROUP; t++) acc[t] += wv * v16b_to_f_tail(p[t] + i, dim - i);
     }
-    for (uint32_t t = 0; t < 4; t++) s[t] = hsum16(acc[t]);
+    for (uint32_t t = 0; t < AGK_GROUP; t++) s[t] = hsum16(acc[t]);
 }
 
 AGK_EXPORT int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim,
@@ -60,38 +61,46 @@ AGK_EXPORT int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *
     if (dim == 0) return AGK_E_DIM;
     int32_t rc = check_subset(subset, n_subset, n_rows);
     if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[4], row[4], count;
+    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
     while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0) {
-        const int8_t *p[4];
-        float s[4];
-        for (uint32_t t = 0; t < 4; t++) p[t] = codes + (uintptr_t)row[t] * dim;
+        const int8_t *p[AGK_GROUP];
+        float s[AGK_GROUP];
+        for (uint32_t t = 0; t < AGK_GROUP; t++) p[t] = codes + (uintptr_t)row[t] * dim;
         i8f32_kernel(w, p, dim, s);
         for (uint32_t t = 0; t < count; t++) out[pos[t]] = bias + s[t];
     }
     return (int32_t)n_out;
 }
 
-/* Exact integer sums: products of int8 fit int16, sums fit int32 for dim <= AGK_I8_MAX_DIM. */
-AGK_INLINE void i8_kernel(const int l2, const int8_t *qc, const int8_t *const *p, uint32_t dim, int32_t *s) {
-    v16i acc[4] = {{0}, {0}, {0}, {0}};
-    uint32_t i = 0;
-    for (; i + AGK_LANES <= dim; i += AGK_LANES) {
-        v16i qv = __builtin_convertvector(*(const v16b_u *)(qc + i), v16i);
-        for (uint32_t t = 0; t < 4; t++) {
-            v16i xv = __builtin_convertvector(*(const v16b_u *)(p[t] + i), v16i);
-            v16i d = l2 ? qv - xv : qv;
-            acc[t] += l2 ? d * d : d * xv;
-        }
+/* Exact integer sums (int32 cannot overflow for dim <= AGK_I8_MAX_DIM). Integer addition is
+ * associative, so the vectorised forms below (pmaddwd or VNNI from GCC's vectoriser, wasm's
+ * i32x4.dot_i16x8_s) all give the same result as the plain loop. */
+#if defined(__wasm_simd128__)
+AGK_INLINE v128_t i8_widen_dot(v128_t a, v128_t b, const int l2) {
+    v128_t alo = wasm_i16x8_extend_low_i8x16(a), ahi = wasm_i16x8_extend_high_i8x16(a);
+    v128_t blo = wasm_i16x8_extend_low_i8x16(b), bhi = wasm_i16x8_extend_high_i8x16(b);
+    if (l2) { /* |a - b| <= 255 fits int16; each pair of squares fits int32 */
+        alo = wasm_i16x8_sub(alo, blo), ahi = wasm_i16x8_sub(ahi, bhi);
+        blo = alo, bhi = ahi;
     }
-    for (uint32_t t = 0; t < 4; t++) {
-        int32_t sum = 0;
-        for (uint32_t l = 0; l < AGK_LANES; l++) sum += acc[t][l];
-        for (uint32_t k = i; k < dim; k++) {
-            int32_t a = qc[k], b = p[t][k];
-            sum += l2 ? (a - b) * (a - b) : a * b;
-        }
-        s[t] = sum;
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(alo, blo), wasm_i32x4_dot_i16x8(ahi, bhi));
+}
+#endif
+
+AGK_INLINE int32_t i8_sum(const int l2, const int8_t *a, const int8_t *b, uint32_t dim) {
+    int32_t s = 0;
+    uint32_t k = 0;
+#if defined(__wasm_simd128__)
+    v128_t acc = wasm_i32x4_splat(0);
+    for (; k + 16 <= dim; k += 16) acc = wasm_i32x4_add(acc, i8_widen_dot(wasm_v128_load(a + k), wasm_v128_load(b + k), l2));
+    s = wasm_i32x4_extract_lane(acc, 0) + wasm_i32x4_extract_lane(acc, 1) + wasm_i32x4_extract_lane(acc, 2) +
+        wasm_i32x4_extract_lane(acc, 3);
+#endif
+    for (; k < dim; k++) {
+        int32_t x = a[k], y = b[k];
+        s += l2 ? (x - y) * (x - y) : x * y;
     }
+    return s;
 }
 
 AGK_INLINE int32_t scan_i8(const int l2, const int8_t *qc, float alpha, float bias, const int8_t *codes,
@@ -100,14 +109,13 @@ AGK_INLINE int32_t scan_i8(const int l2, const int8_t *qc, float alpha, float bi
     if (dim == 0 || dim > AGK_I8_MAX_DIM) return AGK_E_DIM;
     int32_t rc = check_subset(subset, n_subset, n_rows);
     if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[4], row[4], count;
-    while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0) {
-        const int8_t *p[4];
-        int32_t s[4];
-        for (uint32_t t = 0; t < 4; t++) p[t] = codes + (uintptr_t)row[t] * dim;
-        i8_kernel(l2, qc, p, dim, s);
-        for (uint32_t t = 0; t < count; t++) out[pos[t]] = alpha * (float)s[t] + bias;
-    }
+    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
+    while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0)
+        for (uint32_t t = 0; t < count; t++) {
+            const int8_t *p = codes + (uintptr_t)row[t] * dim;
+            int32_t s = i8_sum(l2, qc, p, dim);
+            out[pos[t]] = alpha * (float)s + bias;
+        }
     return (int32_t)n_out;
 }
 
@@ -149,7 +157,7 @@ AGK_EXPORT int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *code
     if (n_bytes == 0) return AGK_E_DIM;
     int32_t rc = check_subset(subset, n_subset, n_rows);
     if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[4], row[4], count;
+    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
     while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0)
         for (uint32_t t = 0; t < count; t++)
             out[pos[t]] = (float)hamming(qbits, codes + (uintptr_t)row[t] * n_bytes, n_bytes);
@@ -162,12 +170,12 @@ AGK_EXPORT int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *code
 AGK_INLINE uint32_t nearest_l2(const float *q, const float *cent, uint32_t k, uint32_t dim, float *best_dist) {
     uint32_t best = 0;
     float bd = agk_inf();
-    for (uint32_t c0 = 0; c0 < k; c0 += 4) {
-        const float *p[4];
-        float s[4], unused[4];
-        for (uint32_t t = 0; t < 4; t++) p[t] = cent + (uintptr_t)(c0 + t < k ? c0 + t : c0) * dim;
-        rows_kernel(AGK_METRIC_L2, 4, q, p, dim, s, unused);
-        for (uint32_t t = 0; t < 4 && c0 + t < k; t++)
+    for (uint32_t c0 = 0; c0 < k; c0 += AGK_GROUP) {
+        const float *p[AGK_GROUP];
+        float s[AGK_GROUP], unused[AGK_GROUP];
+        for (uint32_t t = 0; t < AGK_GROUP; t++) p[t] = cent + (uintptr_t)(c0 + t < k ? c0 + t : c0) * dim;
+        rows_kernel(AGK_METRIC_L2, AGK_GROUP, q, p, dim, s, unused);
+        for (uint32_t t = 0; t < AGK_GROUP && c0 + t < k; t++)
             if (s[t] < bd) {
                 bd = s[t];
                 best = c0 + t;
@@ -252,20 +260,20 @@ AGK_EXPORT int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, ui
     return (int32_t)m;
 }
 
-/* Sum of table lookups, subspace 0 first, four rows interleaved. */
+/* Sum of table lookups, subspace 0 first, a group of rows interleaved. */
 AGK_EXPORT int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *codes, uint32_t n_rows,
                                const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (m == 0) return AGK_E_DIM;
     int32_t rc = check_subset(subset, n_subset, n_rows);
     if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[4], row[4], count;
+    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
     while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0) {
-        const uint8_t *c[4];
-        float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        for (uint32_t t = 0; t < 4; t++) c[t] = codes + (uintptr_t)row[t] * m;
+        const uint8_t *c[AGK_GROUP];
+        float s[AGK_GROUP];
+        for (uint32_t t = 0; t < AGK_GROUP; t++) c[t] = codes + (uintptr_t)row[t] * m, s[t] = 0.0f;
         for (uint32_t k = 0; k < m; k++) {
             const float *tk = table + (uintptr_t)k * AGK_PQ_TABLE_WIDTH;
-            for (uint32_t t = 0; t < 4; t++) s[t] += tk[c[t][k]];
+            for (uint32_t t = 0; t < AGK_GROUP; t++) s[t] += tk[c[t][k]];
         }
         for (uint32_t t = 0; t < count; t++) out[pos[t]] = s[t];
     }

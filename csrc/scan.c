@@ -1,12 +1,12 @@
 /* f32 distance scans and top-k selection. */
 
-/* Walks output positions from *j to end, gives excluded rows a NaN score, and fills up to 4
+/* Walks output positions from *j to end, gives excluded rows a NaN score, and fills up to AGK_GROUP
  * (position, row) pairs for the next group. Short groups repeat their first entry so that
- * the 4-row kernels can run unconditionally; only the first `count` results are kept. */
+ * the group kernels can run unconditionally; only the first `count` results are kept. */
 AGK_INLINE uint32_t next_group(uint32_t *j, uint32_t end, const uint32_t *subset, const uint8_t *bitmap,
-                               float *out, uint32_t pos[4], uint32_t row[4]) {
+                               float *out, uint32_t pos[AGK_GROUP], uint32_t row[AGK_GROUP]) {
     uint32_t count = 0;
-    while (count < 4 && *j < end) {
+    while (count < AGK_GROUP && *j < end) {
         uint32_t jj = (*j)++;
         uint32_t r = subset ? subset[jj] : jj;
         if (bitmap && !bitmap_has(bitmap, r)) {
@@ -17,7 +17,7 @@ AGK_INLINE uint32_t next_group(uint32_t *j, uint32_t end, const uint32_t *subset
         row[count] = r;
         count++;
     }
-    for (uint32_t t = count; t < 4 && count; t++) {
+    for (uint32_t t = count; t < AGK_GROUP && count; t++) {
         pos[t] = pos[0];
         row[t] = row[0];
     }
@@ -44,16 +44,20 @@ AGK_INLINE void metric_step(const int metric, v16f qv, v16f x, v16f *acc, v16f *
     if (metric == AGK_METRIC_COS) *nrm += x * x;
 }
 
-/* R rows (R = 1 or 4) against one query: per-row lane accumulators over 16-float blocks,
- * a zero-padded tail block, then hsum16. The order never depends on R or the ISA. */
-AGK_INLINE void rows_kernel(const int metric, const uint32_t R, const float *q, const float *const *p,
-                            uint32_t dim, float *s, float *nrm) {
-    v16f acc[4] = {v16f_zero(), v16f_zero(), v16f_zero(), v16f_zero()};
-    v16f nn[4] = {v16f_zero(), v16f_zero(), v16f_zero(), v16f_zero()};
+/* R rows (1 <= R <= AGK_GROUP) against one query: per-row lane accumulators over 16-float blocks,
+ * a zero-padded tail block, then hsum16. The order never depends on R or the ISA.
+ * ahead > 0 prefetches each row's data that many floats ahead (natively; a no-op in wasm). */
+AGK_INLINE void rows_kernel_ahead(const int metric, const uint32_t R, const float *q, const float *const *p,
+                                  uint32_t dim, float *s, float *nrm, uintptr_t ahead) {
+    v16f acc[AGK_GROUP], nn[AGK_GROUP];
+    for (uint32_t t = 0; t < AGK_GROUP; t++) acc[t] = nn[t] = v16f_zero();
     uint32_t i = 0;
     for (; i + AGK_LANES <= dim; i += AGK_LANES) {
         v16f qv = v16f_load(q + i);
-        for (uint32_t t = 0; t < R; t++) metric_step(metric, qv, v16f_load(p[t] + i), &acc[t], &nn[t]);
+        for (uint32_t t = 0; t < R; t++) {
+            if (ahead) __builtin_prefetch(p[t] + i + ahead);
+            metric_step(metric, qv, v16f_load(p[t] + i), &acc[t], &nn[t]);
+        }
     }
     if (i < dim) {
         uint32_t r = dim - i;
@@ -64,6 +68,11 @@ AGK_INLINE void rows_kernel(const int metric, const uint32_t R, const float *q, 
         s[t] = hsum16(acc[t]);
         if (metric == AGK_METRIC_COS) nrm[t] = hsum16(nn[t]);
     }
+}
+
+AGK_INLINE void rows_kernel(const int metric, const uint32_t R, const float *q, const float *const *p,
+                            uint32_t dim, float *s, float *nrm) {
+    rows_kernel_ahead(metric, R, q, p, dim, s, nrm, 0);
 }
 
 AGK_INLINE float dot1(const float *a, const float *b, uint32_t dim) {
@@ -82,7 +91,34 @@ AGK_INLINE float cos_finish(float dot, float qq, float xx) {
  * of the batch visits them, so a batch reads the rows from memory once, not m times. */
 AGK_INLINE uint32_t block_rows(uint32_t dim) {
     uint32_t b = (128u * 1024u) / (dim * 4u);
-    return b < 4 ? 4 : b;
+    return b < AGK_GROUP ? AGK_GROUP : b;
+}
+
+/* Scores rows [j0, j1) of one query into o: the kernel runs on groups of 4 rows. Without a
+ * subset or bitmap the groups are consecutive rows (no per-row bookkeeping on the hot path). */
+AGK_INLINE void scan_range(const int metric, const float *q, float qq, const float *rows, uint32_t dim,
+                           uint32_t j0, uint32_t j1, const uint32_t *subset, const uint8_t *bitmap, float *o) {
+    const float *p[AGK_GROUP];
+    float s[AGK_GROUP], nrm[AGK_GROUP];
+    if (!subset && !bitmap) {
+        for (uint32_t j = j0; j < j1; j += AGK_GROUP) {
+            uint32_t count = j1 - j < AGK_GROUP ? j1 - j : AGK_GROUP;
+            for (uint32_t t = 0; t < AGK_GROUP; t++) p[t] = rows + (uintptr_t)(j + (t < count ? t : 0)) * dim;
+            /* the next group's rows: hardware prefetchers lag on interleaved streams */
+            rows_kernel_ahead(metric, AGK_GROUP, q, p, dim, s, nrm,
+                              j + 2 * AGK_GROUP <= j1 ? (uintptr_t)AGK_GROUP * dim : 0);
+            for (uint32_t t = 0; t < count; t++)
+                o[j + t] = metric == AGK_METRIC_COS ? cos_finish(s[t], qq, nrm[t]) : s[t];
+        }
+        return;
+    }
+    uint32_t j = j0, pos[AGK_GROUP], row[AGK_GROUP], count;
+    while ((count = next_group(&j, j1, subset, bitmap, o, pos, row)) > 0) {
+        for (uint32_t t = 0; t < AGK_GROUP; t++) p[t] = rows + (uintptr_t)row[t] * dim;
+        rows_kernel(metric, AGK_GROUP, q, p, dim, s, nrm);
+        for (uint32_t t = 0; t < count; t++)
+            o[pos[t]] = metric == AGK_METRIC_COS ? cos_finish(s[t], qq, nrm[t]) : s[t];
+    }
 }
 
 AGK_INLINE int32_t scan_f32(const int metric, const float *qs, uint32_t m, const float *rows, uint32_t n_rows,
@@ -97,17 +133,8 @@ AGK_INLINE int32_t scan_f32(const int metric, const float *qs, uint32_t m, const
         uint32_t b1 = n_out - b0 > block ? b0 + block : n_out;
         for (uint32_t qi = 0; qi < m; qi++) {
             const float *q = qs + (uintptr_t)qi * dim;
-            float *o = out + (uintptr_t)qi * n_out;
             float qq = metric == AGK_METRIC_COS ? dot1(q, q, dim) : 0.0f;
-            uint32_t j = b0, pos[4], row[4], count;
-            while ((count = next_group(&j, b1, subset, bitmap, o, pos, row)) > 0) {
-                const float *p[4];
-                float s[4], nrm[4];
-                for (uint32_t t = 0; t < 4; t++) p[t] = rows + (uintptr_t)row[t] * dim;
-                rows_kernel(metric, 4, q, p, dim, s, nrm);
-                for (uint32_t t = 0; t < count; t++)
-                    o[pos[t]] = metric == AGK_METRIC_COS ? cos_finish(s[t], qq, nrm[t]) : s[t];
-            }
+            scan_range(metric, q, qq, rows, dim, b0, b1, subset, bitmap, out + (uintptr_t)qi * n_out);
         }
     }
     return (int32_t)n_out;

@@ -11,8 +11,22 @@
 
 #include "agentdb_kernel.h"
 
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
+
 #define AGK_INLINE static inline __attribute__((always_inline))
 #define AGK_LANES 16
+/* Rows scored together per query (independent accumulators, so no effect on results):
+ * 4 suits AVX-512's 32 registers; in wasm a v16f is four v128 and x86 hosts have 16 xmm,
+ * where one row at a time measured fastest under wasmtime (bench/bench_kernel.py). */
+#ifndef AGK_GROUP
+#if defined(__wasm__)
+#define AGK_GROUP 1
+#else
+#define AGK_GROUP 4
+#endif
+#endif
 
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
@@ -49,11 +63,26 @@ AGK_INLINE void v16f_store_tail(float *p, v16f v, uint32_t r) {
     for (uint32_t i = 0; i < r; i++) p[i] = v[i];
 }
 
-/* 16 int8 codes widened to floats (exact). */
+/* 16 int8 codes widened to floats. Both compilers scalarise __builtin_convertvector from
+ * int8 vectors, so each gets the form it vectorises; the conversion is exact either way. */
+#if defined(__wasm_simd128__)
 AGK_INLINE v16f v16b_to_f(const int8_t *p) {
-    v16b b = *(const v16b_u *)p;
-    return __builtin_convertvector(b, v16f);
+    v128_t b = wasm_v128_load(p);
+    v128_t lo = wasm_i16x8_extend_low_i8x16(b), hi = wasm_i16x8_extend_high_i8x16(b);
+    v4f f0 = (v4f)wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(lo));
+    v4f f1 = (v4f)wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(lo));
+    v4f f2 = (v4f)wasm_f32x4_convert_i32x4(wasm_i32x4_extend_low_i16x8(hi));
+    v4f f3 = (v4f)wasm_f32x4_convert_i32x4(wasm_i32x4_extend_high_i16x8(hi));
+    v8f a = __builtin_shufflevector(f0, f1, 0, 1, 2, 3, 4, 5, 6, 7);
+    v8f c = __builtin_shufflevector(f2, f3, 0, 1, 2, 3, 4, 5, 6, 7);
+    return __builtin_shufflevector(a, c, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
+#else
+AGK_INLINE v16f v16b_to_f(const int8_t *p) {
+    v16s s = __builtin_convertvector(*(const v16b_u *)p, v16s); /* GCC: vpmovsxbw, vpmovsxwd, vcvtdq2ps */
+    return __builtin_convertvector(__builtin_convertvector(s, v16i), v16f);
+}
+#endif
 
 AGK_INLINE v16f v16b_to_f_tail(const int8_t *p, uint32_t r) {
     v16f v = v16f_zero();

@@ -66,6 +66,7 @@ AGK_EXPORT int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *
         const int8_t *p[AGK_GROUP];
         float s[AGK_GROUP];
         for (uint32_t t = 0; t < AGK_GROUP; t++) p[t] = codes + (uintptr_t)row[t] * dim;
+        if (!subset) prefetch_bytes(p[0] + (uintptr_t)4 * AGK_GROUP * dim, AGK_GROUP * dim);
         i8f32_kernel(w, p, dim, s);
         for (uint32_t t = 0; t < count; t++) out[pos[t]] = bias + s[t];
     }
@@ -113,6 +114,7 @@ AGK_INLINE int32_t scan_i8(const int l2, const int8_t *qc, float alpha, float bi
     while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0)
         for (uint32_t t = 0; t < count; t++) {
             const int8_t *p = codes + (uintptr_t)row[t] * dim;
+            if (!subset) prefetch_bytes(p + (uintptr_t)8 * dim, dim);
             int32_t s = i8_sum(l2, qc, p, dim);
             out[pos[t]] = alpha * (float)s + bias;
         }
@@ -159,8 +161,11 @@ AGK_EXPORT int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *code
     if (rc) return rc;
     uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
     while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0)
-        for (uint32_t t = 0; t < count; t++)
-            out[pos[t]] = (float)hamming(qbits, codes + (uintptr_t)row[t] * n_bytes, n_bytes);
+        for (uint32_t t = 0; t < count; t++) {
+            const uint8_t *p = codes + (uintptr_t)row[t] * n_bytes;
+            if (!subset) prefetch_bytes(p + (uintptr_t)32 * n_bytes, n_bytes);
+            out[pos[t]] = (float)hamming(qbits, p, n_bytes);
+        }
     return (int32_t)n_out;
 }
 

@@ -109,6 +109,12 @@ AGK_INLINE v16f v16f_max(v16f a, v16f b) { return v16f_select(a > b, a, b); }
 
 AGK_INLINE float agk_sqrtf(float x) { return __builtin_sqrtf(x); }
 
+/* Asks for the cache lines of a row ahead of use (natively; wasm has no prefetch, and a
+ * prefetch never faults, so reaching past the end of the data is harmless). */
+AGK_INLINE void prefetch_bytes(const void *p, uint32_t nbytes) {
+    for (uint32_t o = 0; o < nbytes; o += 64) __builtin_prefetch((const char *)p + o);
+}
+
 AGK_INLINE int bitmap_has(const uint8_t *bitmap, uint32_t row) {
     return (bitmap[row >> 3] >> (row & 7)) & 1;
 }

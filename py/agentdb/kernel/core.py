@@ -49,12 +49,14 @@ class KBuffer:
 
     @property
     def nbytes(self):
+        """Size in bytes."""
         return self.length * FORMATS[self.fmt][1]
 
     def __len__(self):
         return self.length
 
     def view(self):
+        """A zero-copy typed memoryview of the buffer (fetch it again after any allocation)."""
         return self._backend.view(self.handle, self.nbytes).cast(self.fmt)
 
     def write(self, data, start=0):
@@ -115,6 +117,7 @@ class Kernel:
 
     @property
     def is_native(self):
+        """True for the cffi backend (buffers are read in place, so they must be aligned)."""
         return self.backend == "native"
 
     def alloc(self, length, fmt="f"):
@@ -467,12 +470,19 @@ class Kernel:
         return out
 
     def add(self, a, b, *, out=None):
+        """a + b, element-wise.
+
+        >>> k.add([1, 2], [3, 4]).tolist()
+        [4.0, 6.0]
+        """
         return self._binary("agk_add_f32", a, b, out)
 
     def mul(self, a, b, *, out=None):
+        """a * b, element-wise."""
         return self._binary("agk_mul_f32", a, b, out)
 
     def scale(self, a, s, *, out=None):
+        """a * s for a scalar s."""
         return self._unary("agk_scale_f32", a, out, float(s))
 
     def normalize(self, a, *, out=None):
@@ -480,6 +490,7 @@ class Kernel:
         return self._unary("agk_normalize_f32", a, out)
 
     def relu(self, a, *, out=None):
+        """max(a, 0), element-wise."""
         return self._unary("agk_relu_f32", a, out)
 
     def gelu(self, a, *, out=None):
@@ -487,12 +498,19 @@ class Kernel:
         return self._unary("agk_gelu_f32", a, out)
 
     def sigmoid(self, a, *, out=None):
+        """1 / (1 + exp(-a)), element-wise."""
         return self._unary("agk_sigmoid_f32", a, out)
 
     def exp(self, a, *, out=None):
+        """exp(a), element-wise, within a few ulp (the kernel's own polynomial, not libm)."""
         return self._unary("agk_exp_f32", a, out)
 
     def softmax(self, a, *, out=None):
+        """exp(a - max(a)) / sum(...): never overflows.
+
+        >>> [round(v, 4) for v in k.softmax([1, 2, 3])]
+        [0.09, 0.2447, 0.6652]
+        """
         return self._unary("agk_softmax_f32", a, out)
 
     def layer_norm(self, a, *, gamma=None, beta=None, eps=1e-5, out=None):

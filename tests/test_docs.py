@@ -1,0 +1,53 @@
+"""Docs that run: the README's Python snippets, the docstring examples, and a docstring on
+every public name of the kernel interface."""
+import doctest
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import agentdb.kernel
+from agentdb.kernel import core, load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_snippets():
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+@pytest.mark.parametrize("snippet", readme_snippets())
+def test_readme_snippet_runs(snippet):
+    exec(compile(snippet, "README.md", "exec"), {})
+
+
+@pytest.mark.parametrize("module", [agentdb.kernel, core])
+def test_docstring_examples(module, kernel):
+    result = doctest.testmod(module, extraglobs={"k": kernel}, verbose=False)
+    assert result.failed == 0
+
+
+def public_members(cls):
+    return [(name, obj) for name, obj in vars(cls).items() if not name.startswith("_")
+            and (inspect.isfunction(obj) or isinstance(obj, property))]
+
+
+@pytest.mark.parametrize("cls", [core.Kernel, core.KBuffer])
+def test_every_public_method_is_documented(cls):
+    missing = [name for name, obj in public_members(cls) if not (obj.__doc__ or "").strip()]
+    assert not missing, f"{cls.__name__} lacks docstrings: {missing}"
+
+
+def test_every_kernel_function_is_in_the_architecture_doc():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "build"))
+    import abi
+
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    expanded = doc
+    for group in re.findall(r"`(agk_[a-z0-9_]*)\{([a-z0-9_,]+)\}([a-z0-9_]*)`", doc):
+        expanded += " ".join(f" {group[0]}{part}{group[2]} " for part in group[1].split(","))
+    missing = [name for name in abi.function_names() if not re.search(rf"\b{name}\b", expanded)]
+    assert not missing, f"docs/ARCHITECTURE.md does not mention {missing}"

@@ -6,10 +6,23 @@ linear memory (~20 GB/s copies), re-made whenever the memory grows and may have 
 """
 import ctypes
 import pathlib
+import sys
 
 from .wasm import WasmBackend
 
 WASM_PATH = pathlib.Path(__file__).with_name("kernel.wasm")
+MADV_HUGEPAGE = 14
+WASM32_RESERVATION = 1 << 32
+
+
+def advise_huge_pages(address, length):
+    """Asks Linux to back a memory range with transparent huge pages (best effort): numpy does
+    this for its large arrays, and large scans of wasm memory lose ~5% to TLB misses without."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None)
+    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    libc.madvise(address, length, MADV_HUGEPAGE)
 
 
 class WasmtimeBackend(WasmBackend):
@@ -28,6 +41,8 @@ class WasmtimeBackend(WasmBackend):
         self._funcs = {}
         self._mem_key = self._mem_view = None
         self._start_heap(exports["__heap_base"].value(self._store), self._memory.data_len(self._store))
+        # wasmtime reserves the whole 4 GiB address space of a wasm32 memory up front
+        advise_huge_pages(ctypes.addressof(self._memory.data_ptr(self._store).contents), WASM32_RESERVATION)
 
     def _grow_pages(self, pages):
         self._memory.grow(self._store, pages)

@@ -59,18 +59,14 @@ AGK_INLINE void i8f32_kernel(const float *w, const int8_t *const *p, uint32_t di
 AGK_EXPORT int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim,
                                       const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (dim == 0) return AGK_E_DIM;
-    int32_t rc = check_subset(subset, n_subset, n_rows);
-    if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
-    while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0) {
+    AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
         const int8_t *p[AGK_GROUP];
         float s[AGK_GROUP];
         for (uint32_t t = 0; t < AGK_GROUP; t++) p[t] = codes + (uintptr_t)row[t] * dim;
         if (!subset) prefetch_bytes(p[0] + (uintptr_t)4 * AGK_GROUP * dim, AGK_GROUP * dim);
         i8f32_kernel(w, p, dim, s);
         for (uint32_t t = 0; t < count; t++) out[pos[t]] = bias + s[t];
-    }
-    return (int32_t)n_out;
+    });
 }
 
 /* Exact integer sums (int32 cannot overflow for dim <= AGK_I8_MAX_DIM). Integer addition is
@@ -108,17 +104,13 @@ AGK_INLINE int32_t scan_i8(const int l2, const int8_t *qc, float alpha, float bi
                            uint32_t n_rows, uint32_t dim, const uint32_t *subset, uint32_t n_subset,
                            const uint8_t *bitmap, float *out) {
     if (dim == 0 || dim > AGK_I8_MAX_DIM) return AGK_E_DIM;
-    int32_t rc = check_subset(subset, n_subset, n_rows);
-    if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
-    while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0)
+    AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
         for (uint32_t t = 0; t < count; t++) {
             const int8_t *p = codes + (uintptr_t)row[t] * dim;
             if (!subset) prefetch_bytes(p + (uintptr_t)8 * dim, dim);
-            int32_t s = i8_sum(l2, qc, p, dim);
-            out[pos[t]] = alpha * (float)s + bias;
+            out[pos[t]] = alpha * (float)i8_sum(l2, qc, p, dim) + bias;
         }
-    return (int32_t)n_out;
+    });
 }
 
 AGK_EXPORT int32_t agk_scan_dot_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows,
@@ -157,16 +149,13 @@ AGK_INLINE uint32_t hamming(const uint8_t *a, const uint8_t *b, uint32_t n_bytes
 AGK_EXPORT int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *codes, uint32_t n_rows, uint32_t n_bytes,
                                        const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (n_bytes == 0) return AGK_E_DIM;
-    int32_t rc = check_subset(subset, n_subset, n_rows);
-    if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
-    while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0)
+    AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
         for (uint32_t t = 0; t < count; t++) {
             const uint8_t *p = codes + (uintptr_t)row[t] * n_bytes;
             if (!subset) prefetch_bytes(p + (uintptr_t)32 * n_bytes, n_bytes);
             out[pos[t]] = (float)hamming(qbits, p, n_bytes);
         }
-    return (int32_t)n_out;
+    });
 }
 
 /* ---- k-means and product quantization -------------------------------------------------- */
@@ -269,10 +258,7 @@ AGK_EXPORT int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, ui
 AGK_EXPORT int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *codes, uint32_t n_rows,
                                const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (m == 0) return AGK_E_DIM;
-    int32_t rc = check_subset(subset, n_subset, n_rows);
-    if (rc) return rc;
-    uint32_t n_out = subset ? n_subset : n_rows, j = 0, pos[AGK_GROUP], row[AGK_GROUP], count;
-    while ((count = next_group(&j, n_out, subset, bitmap, out, pos, row)) > 0) {
+    AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
         const uint8_t *c[AGK_GROUP];
         float s[AGK_GROUP];
         for (uint32_t t = 0; t < AGK_GROUP; t++) c[t] = codes + (uintptr_t)row[t] * m, s[t] = 0.0f;
@@ -281,6 +267,5 @@ AGK_EXPORT int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *co
             for (uint32_t t = 0; t < AGK_GROUP; t++) s[t] += tk[c[t][k]];
         }
         for (uint32_t t = 0; t < count; t++) out[pos[t]] = s[t];
-    }
-    return (int32_t)n_out;
+    });
 }

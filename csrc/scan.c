@@ -32,6 +32,20 @@ AGK_INLINE int32_t check_subset(const uint32_t *subset, uint32_t n_subset, uint3
     return AGK_OK;
 }
 
+/* The body of a scan over quantized rows: checks the subset, then runs the statements given
+ * as the last argument once per group, with pos[], row[] and count in scope; returns the
+ * number of scores written. */
+#define AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, ...)                           \
+    do {                                                                                      \
+        int32_t rc_ = check_subset(subset, n_subset, n_rows);                                 \
+        if (rc_) return rc_;                                                                  \
+        uint32_t n_out_ = (subset) ? (n_subset) : (n_rows), j_ = 0, pos[AGK_GROUP], row[AGK_GROUP], count; \
+        while ((count = next_group(&j_, n_out_, subset, bitmap, out, pos, row)) > 0) {        \
+            __VA_ARGS__                                                                       \
+        }                                                                                     \
+        return (int32_t)n_out_;                                                               \
+    } while (0)
+
 /* One lane step of a metric: dot and cosine accumulate q*x, L2 accumulates (q-x)^2,
  * cosine also accumulates x*x for the row norm. */
 AGK_INLINE void metric_step(const int metric, v16f qv, v16f x, v16f *acc, v16f *nrm) {

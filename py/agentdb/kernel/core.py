@@ -260,23 +260,21 @@ class Kernel:
             raise DimensionError(f"lo and step need {dim} values each, got {len(lo)} and {len(step)}")
         return Ptr(lo, "f"), Ptr(step, "f")
 
+    def _sq8_convert(self, fname, src, src_fmt, out_fmt, lo, step, dim, out):
+        src = self._in(src, src_fmt, "input")
+        n = self._rows(src, dim, "input")
+        params = self._sq8_params(lo, step, dim)
+        out = self._out(out, out_fmt, n * dim)
+        self._call(fname, Ptr(src, src_fmt), n, dim, *params, self._out_ptr(out, out_fmt))
+        return out
+
     def sq8_encode(self, x, lo, step, *, dim, out=None):
         """int8 codes of x (n x dim)."""
-        x = self._in(x, "f", "x")
-        n = self._rows(x, dim, "x")
-        params = self._sq8_params(lo, step, dim)
-        out = self._out(out, "b", n * dim)
-        self._call("agk_sq8_encode_f32", Ptr(x, "f"), n, dim, *params, self._out_ptr(out, "b"))
-        return out
+        return self._sq8_convert("agk_sq8_encode_f32", x, "f", "b", lo, step, dim, out)
 
     def sq8_decode(self, codes, lo, step, *, dim, out=None):
         """Approximate f32 rows back from int8 codes."""
-        codes = self._in(codes, "b", "codes")
-        n = self._rows(codes, dim, "codes")
-        params = self._sq8_params(lo, step, dim)
-        out = self._out(out, "f", n * dim)
-        self._call("agk_sq8_decode_f32", Ptr(codes, "b"), n, dim, *params, self._out_ptr(out, "f"))
-        return out
+        return self._sq8_convert("agk_sq8_decode_f32", codes, "b", "f", lo, step, dim, out)
 
     def scan_dot_i8f32(self, w, bias, codes, *, dim, subset=None, bitmap=None, out=None):
         """out = bias + sum_d w[d] * code[d]: an f32 query against int8 codes, with w and bias

@@ -41,7 +41,8 @@ typedef uint64_t u64_u __attribute__((aligned(1), may_alias));
 
 /* Native builds compile each exported function for AVX-512, AVX2 and a baseline and let
  * the loader pick; every helper is always_inline so the clones do not call a baseline copy. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* AGK_NO_CLONES builds one ISA only (from -march): tests use it to check every level. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(AGK_NO_CLONES)
 #define AGK_EXPORT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define AGK_EXPORT

@@ -10,10 +10,13 @@ from .core import KBuffer, Ptr
 class NativeBackend:
     name = "native"
 
-    def __init__(self):
-        from . import _native  # ImportError when the extension was not built
+    def __init__(self, ffi=None, lib=None):
+        """The built extension by default; tests pass a (ffi, lib) of another build."""
+        if lib is None:
+            from . import _native  # ImportError when the extension was not built
 
-        self._ffi, self._lib = _native.ffi, _native.lib
+            ffi, lib = _native.ffi, _native.lib
+        self._ffi, self._lib = ffi, lib
         self._ctypes = {fmt: (f"{ctype}[]", size) for fmt, (ctype, size) in FORMATS.items()}
 
     def alloc(self, nbytes):

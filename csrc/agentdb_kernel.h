@@ -34,6 +34,9 @@
 #define AGK_METRIC_L2 1
 #define AGK_METRIC_COS 2
 
+#define AGK_HNSW_NONE 4294967295
+#define AGK_HNSW_MAX_LEVEL 31
+
 /* info */
 uint32_t agk_abi_version(void);
 uint32_t agk_features(void);
@@ -77,6 +80,42 @@ int32_t agk_kmeans_update_f32(const float *x, uint32_t n, uint32_t dim, uint32_t
 int32_t agk_pq_encode_f32(const float *x, uint32_t n, uint32_t dim, uint32_t m, uint32_t ksub, const float *codebooks, uint8_t *codes);
 int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, uint32_t ksub, const float *codebooks, uint32_t metric, float *table);
 int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *codes, uint32_t n_rows, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out);
+
+/* metadata filters -> bitmaps (bit i for row i, LSB first; bits past n are cleared).
+ * range: bounds = {lo, hi}; flags bit 0 = lo inclusive, bit 1 = hi inclusive; NaN (a missing
+ * value) never matches. codes: bit i = code_set has bit col[i] (codes >= n_codes: 0). */
+void agk_mask_range_f64(const double *col, uint32_t n, const double *bounds, uint32_t flags, uint8_t *out);
+void agk_mask_codes_u32(const uint32_t *col, uint32_t n, const uint8_t *code_set, uint32_t n_codes, uint8_t *out);
+/* bitmap algebra over n_bytes: and, or, a and not b; count of set bits. Outputs may alias inputs. */
+void agk_bitmap_and(const uint8_t *a, const uint8_t *b, uint32_t n_bytes, uint8_t *out);
+void agk_bitmap_or(const uint8_t *a, const uint8_t *b, uint32_t n_bytes, uint8_t *out);
+void agk_bitmap_andnot(const uint8_t *a, const uint8_t *b, uint32_t n_bytes, uint8_t *out);
+uint32_t agk_bitmap_count(const uint8_t *a, uint32_t n_bytes);
+/* row indices of the set bits among the first n, ascending; returns how many were written. */
+uint32_t agk_bitmap_rows(const uint8_t *a, uint32_t n, uint32_t *rows);
+/* dst row i = src row rows[i] for rows of row_bytes bytes (compaction, selection by filter);
+ * every rows[i] must be < n_src (checked before anything is copied). */
+int32_t agk_gather_rows(const uint8_t *src, uint32_t row_bytes, uint32_t n_src, const uint32_t *rows, uint32_t n, uint8_t *dst);
+
+/* HNSW over caller-owned arrays (capacity = the most nodes the arrays hold):
+ *   hdr[8]            entry node (AGK_HNSW_NONE when empty), max level, m, m0 (level-0 links), node count
+ *   levels[cap]       each node's top level
+ *   links0[cap*(m0+1)] level-0 lists: count, then up to m0 neighbours
+ *   upper_off[cap]    where a node's level-1 list starts in `upper`; level l is (l-1)*(m+1) further
+ *   upper[]           lists of levels >= 1: count, then up to m neighbours
+ * scratch (agk_hnsw_scratch_bytes, set up by agk_hnsw_scratch_init) holds the visited set and heaps.
+ * metric is AGK_METRIC_DOT (distance = -dot; cosine on normalised rows) or AGK_METRIC_L2.
+ * Everything is deterministic: the same inserts in the same order build the same graph. */
+uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m);
+int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, uint32_t m);
+/* draws levels for `count` new nodes (geometric, P(level >= l) = m^-l) from the xoshiro128**
+ * state, lays out their upper lists from pool_used on; returns the new pool size in words. */
+uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count, uint32_t pool_used, uint32_t *levels, uint32_t *upper_off);
+/* inserts nodes first .. first+count-1 (first must equal the node count), in order. */
+int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0, const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction, uint8_t *scratch);
+/* k nearest nodes whose `allowed` bit is set (allowed 0 = all), closest first, ties to the
+ * lower node; out_dist holds distances. Returns the count written (<= k). */
+int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef, const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_dist);
 
 /* checksums: continue from `crc` (0 to start). CRC32C (Castagnoli) and CRC-32/IEEE (zlib). */
 uint32_t agk_crc32c(uint32_t crc, const uint8_t *data, uint32_t len);

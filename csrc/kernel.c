@@ -19,6 +19,8 @@
 
 #include "scan.c"
 #include "quant.c"
+#include "bitmap.c"
+#include "hnsw.c"
 #include "crc.c"
 #include "mathops.c"
 

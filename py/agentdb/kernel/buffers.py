@@ -11,8 +11,8 @@ import sys
 from ..errors import BufferFormatError
 
 # kernel element types: struct format -> (C type for cffi, item size)
-FORMATS = {"f": ("float", 4), "I": ("uint32_t", 4), "b": ("int8_t", 1), "B": ("uint8_t", 1)}
-_NAMES = {"f": "float32", "I": "uint32", "b": "int8", "B": "uint8"}
+FORMATS = {"f": ("float", 4), "d": ("double", 8), "I": ("uint32_t", 4), "b": ("int8_t", 1), "B": ("uint8_t", 1)}
+_NAMES = {"f": "float32", "d": "float64", "I": "uint32", "b": "int8", "B": "uint8"}
 _BYTE_FORMATS = {"B", "b", "c"}
 _LITTLE = sys.byteorder == "little"
 

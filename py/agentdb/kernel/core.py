@@ -67,6 +67,14 @@ class KBuffer:
         size = FORMATS[self.fmt][1]
         self._backend.write(self.handle, start * size, src.cast("B"))
 
+    def copy_from(self, src, count=None):
+        """Copies the first `count` elements (default all) of KBuffer `src` into this one,
+        inside the backend's memory (no round trip through Python objects)."""
+        count = src.length if count is None else count
+        if src.fmt != self.fmt or count > min(src.length, self.length):
+            raise DimensionError(f"cannot copy {count} {src.fmt!r} elements into {self.length} {self.fmt!r}")
+        self._backend.copy(self.handle, src.handle, count * FORMATS[self.fmt][1])
+
     def read(self, start=0, stop=None):
         """A copy of elements [start, stop) as an array.array."""
         stop = self.length if stop is None else stop
@@ -404,6 +412,108 @@ class Kernel:
         n_rows = self._rows(codes, m, "codes")
         return self._scan("agk_scan_pq", (Ptr(table, "f"), m), codes, n_rows, "B", subset, bitmap, out,
                           mid=(n_rows,))
+
+    # ---- filters and bitmaps (bit i = row i, LSB first) ------------------------------------------
+
+    def mask_range(self, col, lo, hi, *, lo_inclusive=True, hi_inclusive=True, out=None):
+        """Bitmap of rows with lo <(=) col[i] <(=) hi; NaN (missing) never matches."""
+        col = self._in(col, "d", "column")
+        n = _u32(len(col), "column length")
+        out = self._out(out, "B", (n + 7) // 8)
+        bounds = memoryview(new_array("d", 2))
+        bounds[0], bounds[1] = float(lo), float(hi)
+        self._call("agk_mask_range_f64", Ptr(col, "d"), n, Ptr(bounds, "d"),
+                   int(bool(lo_inclusive)) | int(bool(hi_inclusive)) << 1, self._out_ptr(out, "B"))
+        return out
+
+    def mask_codes(self, col, code_set, *, out=None):
+        """Bitmap of rows whose code is in code_set (itself a bitmap over codes)."""
+        col, code_set = self._in(col, "I", "column"), self._in(code_set, "B", "code set")
+        n = _u32(len(col), "column length")
+        out = self._out(out, "B", (n + 7) // 8)
+        self._call("agk_mask_codes_u32", Ptr(col, "I"), n, Ptr(code_set, "B"), _u32(len(code_set) * 8, "codes"),
+                   self._out_ptr(out, "B"))
+        return out
+
+    def _bitmap_pair(self, fname, a, b, out):
+        a, b = self._in(a, "B", "a"), self._in(b, "B", "b")
+        if len(a) != len(b):
+            raise DimensionError(f"bitmaps differ in length: {len(a)} and {len(b)} bytes")
+        out = self._out(out, "B", len(a))
+        self._call(fname, Ptr(a, "B"), Ptr(b, "B"), len(a), self._out_ptr(out, "B"))
+        return out
+
+    def bitmap_and(self, a, b, *, out=None):
+        """a & b, byte-wise (out may be a or b)."""
+        return self._bitmap_pair("agk_bitmap_and", a, b, out)
+
+    def bitmap_or(self, a, b, *, out=None):
+        """a | b, byte-wise (out may be a or b)."""
+        return self._bitmap_pair("agk_bitmap_or", a, b, out)
+
+    def bitmap_andnot(self, a, b, *, out=None):
+        """a & ~b, byte-wise (out may be a or b)."""
+        return self._bitmap_pair("agk_bitmap_andnot", a, b, out)
+
+    def bitmap_count(self, a):
+        """Number of set bits."""
+        a = self._in(a, "B", "bitmap")
+        return self._call("agk_bitmap_count", Ptr(a, "B"), _u32(len(a), "bitmap length")) & U32_MAX
+
+    def bitmap_rows(self, a, n):
+        """The indices of the set bits among the first n, ascending (uint32 array)."""
+        a = self._in(a, "B", "bitmap")
+        if len(a) * 8 < n:
+            raise DimensionError(f"bitmap holds {len(a) * 8} bits, {n} requested")
+        rows = new_array("I", self.bitmap_count(memoryview(a)[:(n + 7) // 8]))
+        count = self._call("agk_bitmap_rows", Ptr(a, "B"), _u32(n, "n"), Ptr(memoryview(rows), "I", True))
+        del rows[count & U32_MAX:]
+        return rows
+
+    def gather_rows(self, src, rows, *, row_bytes, fmt="B", out=None):
+        """out row i = src row rows[i], for rows of row_bytes bytes (src, out of element `fmt`)."""
+        size = FORMATS[fmt][1]
+        src, rows = self._in(src, fmt, "source"), self._in(rows, "I", "rows")
+        if row_bytes % size or not row_bytes or len(src) * size % row_bytes:
+            raise DimensionError(f"source of {len(src) * size} bytes is not whole rows of {row_bytes}")
+        out = self._out(out, fmt, len(rows) * row_bytes // size)
+        self._checked("agk_gather_rows", Ptr(src, fmt), row_bytes, len(src) * size // row_bytes, Ptr(rows, "I"),
+                      len(rows), self._out_ptr(out, fmt))
+        return out
+
+    # ---- HNSW (arrays owned by the caller; see agentdb.store.hnsw) -------------------------------
+
+    def hnsw_scratch_bytes(self, capacity, ef, m):
+        """Bytes of scratch an HNSW insert or search needs for this capacity, ef and m."""
+        return self._call("agk_hnsw_scratch_bytes", _u32(capacity, "capacity"), _u32(ef, "ef"), _u32(m, "m")) & U32_MAX
+
+    def hnsw_scratch_init(self, scratch, capacity, ef, m):
+        """Prepares scratch (a KBuffer of hnsw_scratch_bytes bytes)."""
+        self._checked("agk_hnsw_scratch_init", Ptr(scratch, "B", True), capacity, ef, m)
+
+    def hnsw_assign_levels(self, rng_state, m, count, pool_used, levels, upper_off, *, first):
+        """Draws levels for nodes first..first+count-1 and lays out their upper lists;
+        returns the new size of the upper-level pool in words."""
+        return self._call("agk_hnsw_assign_levels", Ptr(rng_state, "I", True), m, count, pool_used,
+                          Ptr(levels, "I", True, first), Ptr(upper_off, "I", True, first)) & U32_MAX
+
+    def hnsw_insert(self, graph, vectors, *, dim, metric, first, count, ef_construction, scratch):
+        """Inserts nodes first..first+count-1; graph = (hdr, levels, links0, upper_off, upper)."""
+        hdr, levels, links0, upper_off, upper = graph
+        self._checked("agk_hnsw_insert", Ptr(hdr, "I", True), Ptr(levels, "I"), Ptr(links0, "I", True),
+                      Ptr(upper_off, "I"), Ptr(upper, "I", True), Ptr(vectors, "f"), dim, metric, first, count,
+                      ef_construction, Ptr(scratch, "B", True))
+
+    def hnsw_search(self, graph, vectors, q, *, dim, metric, k, ef, allowed, scratch):
+        """The k nearest allowed nodes, closest first: (nodes uint32, distances float32)."""
+        hdr, levels, links0, upper_off, upper = graph
+        idx, dist = new_array("I", k), new_array("f", k)
+        count = self._checked("agk_hnsw_search", Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
+                              Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"), dim, metric,
+                              Ptr(self._in(q, "f", "q"), "f"), k, ef, Ptr(self._in(allowed, "B", "allowed"), "B"),
+                              Ptr(scratch, "B", True), Ptr(memoryview(idx), "I", True), Ptr(memoryview(dist), "f", True))
+        del idx[count:], dist[count:]
+        return idx, dist
 
     # ---- checksums ------------------------------------------------------------------------------
 

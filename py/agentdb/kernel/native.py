@@ -31,6 +31,9 @@ class NativeBackend:
     def read(self, handle, offset, dst):
         dst[:] = memoryview(handle)[offset:offset + len(dst)]
 
+    def copy(self, dst, src, nbytes):
+        memoryview(dst)[:nbytes] = memoryview(src)[:nbytes]
+
     def _pointer(self, p):
         if p.obj is None:
             return self._ffi.NULL

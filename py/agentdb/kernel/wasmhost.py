@@ -65,6 +65,10 @@ class WasmtimeBackend(WasmBackend):
     def _read_at(self, addr, dst):
         dst[:] = self._memory_view()[addr:addr + len(dst)]
 
+    def copy(self, dst, src, nbytes):
+        mem = self._memory_view()
+        mem[dst.addr:dst.addr + nbytes] = mem[src.addr:src.addr + nbytes]
+
     def _zero_at(self, addr, nbytes):
         ctypes.memset(ctypes.addressof(self._memory.data_ptr(self._store).contents) + addr, 0, nbytes)
 

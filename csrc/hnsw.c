@@ -1,0 +1,320 @@
+/* HNSW (Malkov & Yashunin) over caller-owned arrays; layouts in agentdb_kernel.h.
+ *
+ * Follows hnswlib where it matters for quality and speed: greedy descent through the upper
+ * levels, beam search with a generation-tagged visited set, the neighbour-selection heuristic
+ * (keep a candidate only if it is closer to the new node than to every neighbour kept so
+ * far), and pruning a full list with the same heuristic. Every comparison breaks distance
+ * ties by node index, so the graph and the answers never depend on the platform.
+ */
+
+enum { H_ENTRY, H_MAXLEVEL, H_M, H_M0, H_COUNT };
+enum { S_GEN, S_CAPACITY, S_EF, S_M0, S_WORDS };
+
+typedef struct {
+    uint32_t *hdr;
+    const uint32_t *levels, *upper_off;
+    uint32_t *links0, *upper;
+    const float *vec;
+    uint32_t dim, m, m0;
+    int metric;
+    uint32_t *visited, gen, capacity;
+    float *cd, *rd, *sd;       /* candidate heap, result heap, selection list: distances */
+    uint32_t *cn, *rn, *sn;    /* ... and their nodes */
+} graph_t;
+
+/* Scratch layout after S_WORDS header words: visited[cap], cand[cap] (d, n), res[ef] (d, n),
+ * sel[max(ef, 2 * (m0 + 1))] (d, n): the new node's choices, then a pruned list after them.
+ * The candidate heap can hold every node: a node is pushed at most once per search (it is
+ * marked visited when pushed). */
+AGK_INLINE uint32_t sel_size(uint32_t ef, uint32_t m0) { return ef > 2 * (m0 + 1) ? ef : 2 * (m0 + 1); }
+
+AGK_EXPORT uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m) {
+    return 4u * (S_WORDS + capacity + 2u * capacity + 2u * ef + 2u * sel_size(ef, 2 * m));
+}
+
+AGK_EXPORT int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, uint32_t m) {
+    if (ef == 0 || m < 2) return AGK_E_ARG;
+    uint32_t *w = (uint32_t *)scratch;
+    w[S_GEN] = 0;
+    w[S_CAPACITY] = capacity;
+    w[S_EF] = ef;
+    w[S_M0] = 2 * m;
+    for (uint32_t i = 0; i < capacity; i++) w[S_WORDS + i] = 0;
+    return AGK_OK;
+}
+
+AGK_INLINE void graph_bind(graph_t *g, uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
+                           const uint32_t *upper_off, uint32_t *upper, const float *vec, uint32_t dim,
+                           uint32_t metric, uint8_t *scratch) {
+    uint32_t *w = (uint32_t *)scratch;
+    g->hdr = hdr, g->levels = levels, g->links0 = links0, g->upper_off = upper_off, g->upper = upper;
+    g->vec = vec, g->dim = dim, g->metric = (int)metric, g->m = hdr[H_M], g->m0 = hdr[H_M0];
+    g->capacity = w[S_CAPACITY];
+    uint32_t cap = w[S_CAPACITY], ef = w[S_EF], sel = sel_size(ef, w[S_M0]);
+    g->visited = w + S_WORDS;
+    g->cd = (float *)(g->visited + cap), g->cn = g->visited + 2 * cap;
+    g->rd = (float *)(g->visited + 3 * cap), g->rn = g->visited + 3 * cap + ef;
+    g->sd = (float *)(g->visited + 3 * cap + 2 * ef), g->sn = g->visited + 3 * cap + 2 * ef + sel;
+}
+
+/* A fresh visited generation; on wrap-around the tags are cleared once. */
+AGK_INLINE uint32_t next_gen(graph_t *g, uint8_t *scratch) {
+    uint32_t *w = (uint32_t *)scratch;
+    if (++w[S_GEN] == 0) {
+        for (uint32_t i = 0; i < g->capacity; i++) g->visited[i] = 0;
+        w[S_GEN] = 1;
+    }
+    return g->gen = w[S_GEN];
+}
+
+AGK_INLINE uint32_t *node_links(const graph_t *g, uint32_t node, uint32_t level) {
+    return level == 0 ? g->links0 + (uintptr_t)node * (g->m0 + 1)
+                      : g->upper + g->upper_off[node] + (uintptr_t)(level - 1) * (g->m + 1);
+}
+
+AGK_INLINE const float *node_vec(const graph_t *g, uint32_t node) { return g->vec + (uintptr_t)node * g->dim; }
+
+/* Distance, smaller is closer: -dot for AGK_METRIC_DOT, squared L2 otherwise. The same
+ * arithmetic as the scans, so HNSW and exact search agree on every score. */
+AGK_INLINE float distance(const graph_t *g, const float *a, const float *b) {
+    float s, unused;
+    if (g->metric == AGK_METRIC_L2) {
+        rows_kernel(AGK_METRIC_L2, 1, a, &b, g->dim, &s, &unused);
+        return s;
+    }
+    rows_kernel(AGK_METRIC_DOT, 1, a, &b, g->dim, &s, &unused);
+    return -s;
+}
+
+AGK_INLINE int closer(float da, uint32_t na, float db, uint32_t nb) { return da < db || (da == db && na < nb); }
+
+AGK_INLINE void swap_pair(float *d, uint32_t *n, uint32_t i, uint32_t j) {
+    float td = d[i]; d[i] = d[j]; d[j] = td;
+    uint32_t tn = n[i]; n[i] = n[j]; n[j] = tn;
+}
+
+/* Binary heaps over (d, n) arrays. far_first = 1: the root is the farthest (results);
+ * far_first = 0: the root is the closest (candidates). */
+AGK_INLINE int heap_above(int far_first, const float *d, const uint32_t *n, uint32_t i, uint32_t j) {
+    return far_first ? closer(d[j], n[j], d[i], n[i]) : closer(d[i], n[i], d[j], n[j]);
+}
+
+AGK_INLINE void heap_push(int far_first, float *d, uint32_t *n, uint32_t *size, float dv, uint32_t nv) {
+    uint32_t at = (*size)++;
+    d[at] = dv, n[at] = nv;
+    while (at > 0) {
+        uint32_t parent = (at - 1) / 2;
+        if (!heap_above(far_first, d, n, at, parent)) break;
+        swap_pair(d, n, at, parent);
+        at = parent;
+    }
+}
+
+AGK_INLINE void heap_pop(int far_first, float *d, uint32_t *n, uint32_t *size) {
+    uint32_t last = --(*size), at = 0;
+    d[0] = d[last], n[0] = n[last];
+    for (;;) {
+        uint32_t l = 2 * at + 1, r = l + 1, top = at;
+        if (l < last && heap_above(far_first, d, n, l, top)) top = l;
+        if (r < last && heap_above(far_first, d, n, r, top)) top = r;
+        if (top == at) return;
+        swap_pair(d, n, at, top);
+        at = top;
+    }
+}
+
+/* Greedy descent on one upper level: move to the closest neighbour until none is closer. */
+AGK_INLINE void greedy(const graph_t *g, const float *q, uint32_t *ep, float *d_ep, uint32_t level) {
+    for (int changed = 1; changed;) {
+        changed = 0;
+        const uint32_t *list = node_links(g, *ep, level);
+        for (uint32_t i = 1; i <= list[0]; i++) {
+            uint32_t nb = list[i];
+            float d = distance(g, q, node_vec(g, nb));
+            if (closer(d, nb, *d_ep, *ep)) {
+                *ep = nb, *d_ep = d;
+                changed = 1;
+            }
+        }
+    }
+}
+
+/* Beam search on one level from ep; leaves up to ef nearest allowed nodes in the result heap
+ * and returns how many. Disallowed nodes are still walked through, only not returned. */
+AGK_INLINE uint32_t search_level(graph_t *g, uint8_t *scratch, const float *q, uint32_t ep, float d_ep,
+                                 uint32_t level, uint32_t ef, const uint8_t *allowed) {
+    uint32_t gen = next_gen(g, scratch), n_cand = 0, n_res = 0;
+    float bound = agk_inf();
+    g->visited[ep] = gen;
+    heap_push(0, g->cd, g->cn, &n_cand, d_ep, ep);
+    if (!allowed || bitmap_has(allowed, ep)) {
+        heap_push(1, g->rd, g->rn, &n_res, d_ep, ep);
+        bound = d_ep;
+    }
+    while (n_cand) {
+        float dc = g->cd[0];
+        uint32_t c = g->cn[0];
+        if (dc > bound && n_res == ef) break;
+        heap_pop(0, g->cd, g->cn, &n_cand);
+        const uint32_t *list = node_links(g, c, level);
+        uint32_t count = list[0];
+        for (uint32_t i = 1; i <= count; i++) {
+            uint32_t nb = list[i];
+            if (i < count) __builtin_prefetch(node_vec(g, list[i + 1]));
+            if (g->visited[nb] == gen) continue;
+            g->visited[nb] = gen;
+            float d = distance(g, q, node_vec(g, nb));
+            if (n_res < ef || closer(d, nb, g->rd[0], g->rn[0])) {
+                heap_push(0, g->cd, g->cn, &n_cand, d, nb);
+                if (!allowed || bitmap_has(allowed, nb)) {
+                    heap_push(1, g->rd, g->rn, &n_res, d, nb);
+                    if (n_res > ef) heap_pop(1, g->rd, g->rn, &n_res);
+                    bound = g->rd[0];
+                }
+            }
+        }
+    }
+    return n_res;
+}
+
+/* Empties the result heap into the selection list, closest first; returns the count. */
+AGK_INLINE uint32_t drain_sorted(graph_t *g, uint32_t n_res) {
+    uint32_t count = n_res;
+    while (n_res) {
+        g->sd[n_res - 1] = g->rd[0], g->sn[n_res - 1] = g->rn[0];
+        heap_pop(1, g->rd, g->rn, &n_res);
+    }
+    return count;
+}
+
+/* hnswlib's heuristic over a closest-first list: keep a candidate only if no kept neighbour
+ * is closer to it than the base node is. Compacts the kept ones to the front, returns how many. */
+AGK_INLINE uint32_t select_neighbours(const graph_t *g, float *d, uint32_t *n, uint32_t count, uint32_t max) {
+    if (count <= max) return count;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < count && kept < max; i++) {
+        const float *v = node_vec(g, n[i]);
+        int good = 1;
+        for (uint32_t j = 0; j < kept && good; j++)
+            if (distance(g, v, node_vec(g, n[j])) < d[i]) good = 0;
+        if (good) d[kept] = d[i], n[kept] = n[i], kept++;
+    }
+    return kept;
+}
+
+/* Adds `node` to nb's list on `level`; a full list is re-chosen by the heuristic from its
+ * members plus the new node (all measured from nb), closest first. */
+AGK_INLINE void link_back(graph_t *g, uint32_t nb, uint32_t node, float d_node, uint32_t level) {
+    uint32_t *list = node_links(g, nb, level);
+    uint32_t max = level ? g->m : g->m0;
+    if (list[0] < max) {
+        list[++list[0]] = node;
+        return;
+    }
+    float *d = g->sd + max + 1;     /* past the new node's own selection (at most m kept) */
+    uint32_t *n = g->sn + max + 1;
+    const float *v = node_vec(g, nb);
+    uint32_t count = 0;
+    for (uint32_t i = 0; i <= list[0]; i++) {
+        uint32_t c = i < list[0] ? list[i + 1] : node;
+        float dc = i < list[0] ? distance(g, v, node_vec(g, c)) : d_node;
+        uint32_t at = count++;
+        while (at > 0 && closer(dc, c, d[at - 1], n[at - 1])) d[at] = d[at - 1], n[at] = n[at - 1], at--;
+        d[at] = dc, n[at] = c;
+    }
+    uint32_t kept = select_neighbours(g, d, n, count, max);
+    list[0] = kept;
+    for (uint32_t i = 0; i < kept; i++) list[i + 1] = n[i];
+}
+
+AGK_INLINE void insert_node(graph_t *g, uint8_t *scratch, uint32_t node, uint32_t efc) {
+    uint32_t level = g->levels[node];
+    for (uint32_t l = 0; l <= level; l++) node_links(g, node, l)[0] = 0;
+    uint32_t *hdr = g->hdr;
+    if (hdr[H_ENTRY] == AGK_HNSW_NONE) {
+        hdr[H_ENTRY] = node, hdr[H_MAXLEVEL] = level;
+        return;
+    }
+    const float *q = node_vec(g, node);
+    uint32_t ep = hdr[H_ENTRY], top = hdr[H_MAXLEVEL];
+    float d_ep = distance(g, q, node_vec(g, ep));
+    for (uint32_t l = top; l > level; l--) greedy(g, q, &ep, &d_ep, l);
+    for (uint32_t l = level < top ? level : top;; l--) {
+        uint32_t found = drain_sorted(g, search_level(g, scratch, q, ep, d_ep, l, efc, 0));
+        ep = g->sn[0], d_ep = g->sd[0];
+        /* link_back works in the selection list past slot m, so keep at most m here */
+        uint32_t kept = select_neighbours(g, g->sd, g->sn, found, g->m);
+        uint32_t *list = node_links(g, node, l);
+        list[0] = kept;
+        for (uint32_t i = 0; i < kept; i++) list[i + 1] = g->sn[i];
+        for (uint32_t i = 0; i < kept; i++) link_back(g, list[i + 1], node, g->sd[i], l);
+        if (l == 0) break;
+    }
+    if (level > top) hdr[H_ENTRY] = node, hdr[H_MAXLEVEL] = level;
+}
+
+AGK_EXPORT int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
+                                   const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim,
+                                   uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction,
+                                   uint8_t *scratch) {
+    if (dim == 0) return AGK_E_DIM;
+    if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2) return AGK_E_ARG;
+    const uint32_t *w = (const uint32_t *)scratch;
+    if (first != hdr[H_COUNT] || first + count < first || first + count > w[S_CAPACITY] ||
+        ef_construction == 0 || ef_construction > w[S_EF] || hdr[H_M0] != w[S_M0] || hdr[H_M] < 2)
+        return AGK_E_ARG;
+    graph_t g;
+    graph_bind(&g, hdr, levels, links0, upper_off, upper, vectors, dim, metric, scratch);
+    for (uint32_t i = 0; i < count; i++) {
+        if (levels[first + i] > AGK_HNSW_MAX_LEVEL) return AGK_E_RANGE;
+        insert_node(&g, scratch, first + i, ef_construction);
+        hdr[H_COUNT] = first + i + 1;
+    }
+    return (int32_t)count;
+}
+
+AGK_EXPORT int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
+                                   const uint32_t *upper_off, const uint32_t *upper, const float *vectors,
+                                   uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef,
+                                   const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_dist) {
+    if (dim == 0) return AGK_E_DIM;
+    if (k == 0) return AGK_E_K;
+    if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2) return AGK_E_ARG;
+    const uint32_t *w = (const uint32_t *)scratch;
+    if (ef < k) ef = k;
+    if (ef > w[S_EF] || hdr[H_COUNT] > w[S_CAPACITY] || hdr[H_M0] != w[S_M0]) return AGK_E_ARG;
+    if (hdr[H_ENTRY] == AGK_HNSW_NONE) return 0;
+    graph_t g;
+    /* search never writes the graph; the casts only share graph_bind with insert */
+    graph_bind(&g, (uint32_t *)hdr, levels, (uint32_t *)links0, upper_off, (uint32_t *)upper, vectors, dim, metric,
+               scratch);
+    uint32_t ep = hdr[H_ENTRY];
+    float d_ep = distance(&g, q, node_vec(&g, ep));
+    for (uint32_t l = hdr[H_MAXLEVEL]; l > 0; l--) greedy(&g, q, &ep, &d_ep, l);
+    uint32_t found = drain_sorted(&g, search_level(&g, scratch, q, ep, d_ep, 0, ef, allowed));
+    uint32_t out = found < k ? found : k;
+    for (uint32_t i = 0; i < out; i++) out_idx[i] = g.sn[i], out_dist[i] = g.sd[i];
+    return (int32_t)out;
+}
+
+/* xoshiro128**: small, fast, and the same sequence on every platform. */
+AGK_INLINE uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
+
+AGK_INLINE uint32_t xoshiro_next(uint32_t *s) {
+    uint32_t result = rotl32(s[1] * 5, 7) * 9, t = s[1] << 9;
+    s[2] ^= s[0], s[3] ^= s[1], s[1] ^= s[2], s[0] ^= s[3], s[2] ^= t, s[3] = rotl32(s[3], 11);
+    return result;
+}
+
+AGK_EXPORT uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count, uint32_t pool_used,
+                                           uint32_t *levels, uint32_t *upper_off) {
+    uint32_t threshold = m > 1 ? 0xFFFFFFFFu / m : 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t level = 0;
+        while (level < AGK_HNSW_MAX_LEVEL && xoshiro_next(rng_state) < threshold) level++;
+        levels[i] = level;
+        upper_off[i] = pool_used;
+        pool_used += level * (m + 1);
+    }
+    return pool_used;
+}

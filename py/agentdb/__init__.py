@@ -2,9 +2,10 @@
 
 The same Python package runs in both homes over one C/SIMD kernel (see agentdb.kernel).
 """
-from .errors import (AgentDBError, BackendUnavailableError, BufferFormatError, DimensionError, KernelError,
-                     NonFiniteError)
+from .errors import (AgentDBError, BackendUnavailableError, BufferFormatError, DimensionError, FilterError,
+                     KernelError, NonFiniteError, UnknownIdError)
+from .store import Hit, Results, VectorStore, open
 
 __version__ = "0.1.0"
-__all__ = ["AgentDBError", "BackendUnavailableError", "BufferFormatError", "DimensionError", "KernelError",
-           "NonFiniteError", "__version__"]
+__all__ = ["AgentDBError", "BackendUnavailableError", "BufferFormatError", "DimensionError", "FilterError",
+           "Hit", "KernelError", "NonFiniteError", "Results", "UnknownIdError", "VectorStore", "open", "__version__"]

@@ -25,3 +25,14 @@ class KernelError(AgentDBError, RuntimeError):
 
 class BackendUnavailableError(AgentDBError, ImportError):
     """No kernel backend can run here; the message says what to install."""
+
+
+class FilterError(AgentDBError, ValueError):
+    """A metadata filter is malformed; the message names the bad part."""
+
+
+class UnknownIdError(AgentDBError, KeyError):
+    """An id is not in the store."""
+
+    def __str__(self):  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

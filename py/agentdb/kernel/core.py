@@ -67,6 +67,13 @@ class KBuffer:
         size = FORMATS[self.fmt][1]
         self._backend.write(self.handle, start * size, src.cast("B"))
 
+    def head(self, length):
+        """The first `length` elements as a KBuffer sharing this memory (no copy): how a store
+        passes only its used rows to the kernel."""
+        if not 0 <= length <= self.length:
+            raise DimensionError(f"head of {length} elements from a buffer of {self.length}")
+        return KBuffer(self._backend, self.handle, self.fmt, length)
+
     def copy_from(self, src, count=None):
         """Copies the first `count` elements (default all) of KBuffer `src` into this one,
         inside the backend's memory (no round trip through Python objects)."""
@@ -477,8 +484,10 @@ class Kernel:
         if row_bytes % size or not row_bytes or len(src) * size % row_bytes:
             raise DimensionError(f"source of {len(src) * size} bytes is not whole rows of {row_bytes}")
         out = self._out(out, fmt, len(rows) * row_bytes // size)
-        self._checked("agk_gather_rows", Ptr(src, fmt), row_bytes, len(src) * size // row_bytes, Ptr(rows, "I"),
-                      len(rows), self._out_ptr(out, fmt))
+        # the C side moves bytes, so both buffers are passed as uint8 pointers
+        target = self._out_ptr(out, fmt)
+        self._checked("agk_gather_rows", Ptr(src, "B"), row_bytes, len(src) * size // row_bytes, Ptr(rows, "I"),
+                      len(rows), Ptr(target.obj, "B", True))
         return out
 
     # ---- HNSW (arrays owned by the caller; see agentdb.store.hnsw) -------------------------------

@@ -1,0 +1,93 @@
+"""The HNSW index: graph arrays in kernel memory, built and searched by the kernel.
+
+Python only decides sizes; the kernel draws levels, inserts and searches. The same inserts
+in the same order (and the same seed) build the same graph on every backend.
+"""
+from .arrays import GrowableArray
+
+HDR_WORDS = 8
+NONE = 0xFFFFFFFF
+
+
+def _splitmix32(seed):
+    """Four nonzero xoshiro128** state words from a seed (integer maths: the same everywhere)."""
+    state, out = seed & 0xFFFFFFFFFFFFFFFF, []
+    while len(out) < 4:
+        state = (state + 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & 0xFFFFFFFFFFFFFFFF
+        word = (z ^ (z >> 31)) & 0xFFFFFFFF
+        if word:
+            out.append(word)
+    return out
+
+
+class HnswIndex:
+    def __init__(self, kernel, *, dim, metric, m=16, ef_construction=200, seed=0):
+        if m < 2:
+            raise ValueError(f"m must be >= 2, got {m}")
+        if ef_construction < 1:
+            raise ValueError(f"ef_construction must be >= 1, got {ef_construction}")
+        self.k, self.dim, self.metric = kernel, dim, metric
+        self.m, self.m0, self.ef_construction, self.seed = m, 2 * m, ef_construction, seed
+        self.hdr = kernel.from_buffer([NONE, 0, m, 2 * m, 0, 0, 0, 0], "I")
+        self.rng = kernel.from_buffer(_splitmix32(seed), "I")
+        self.levels = GrowableArray(kernel, "I")
+        self.upper_off = GrowableArray(kernel, "I")
+        self.links0 = GrowableArray(kernel, "I")
+        self.upper = GrowableArray(kernel, "I")
+        self.scratch = None
+        self._scratch_shape = (0, 0)
+
+    def __len__(self):
+        return self.levels.length
+
+    @property
+    def graph(self):
+        return (self.hdr, self.levels.buf, self.links0.buf, self.upper_off.buf, self.upper.buf)
+
+    @property
+    def max_level(self):
+        return self.hdr.read(1, 2)[0] if len(self) else 0
+
+    @property
+    def nbytes(self):
+        """Bytes of graph data in use (levels, offsets, level-0 and upper lists)."""
+        return sum(a.nbytes for a in (self.levels, self.upper_off, self.links0, self.upper)) + 4 * HDR_WORDS
+
+    def _ensure_scratch(self, capacity, ef):
+        have_cap, have_ef = self._scratch_shape
+        if capacity <= have_cap and ef <= have_ef:
+            return
+        capacity, ef = max(capacity, have_cap + have_cap // 2), max(ef, have_ef, self.ef_construction)
+        scratch = self.k.alloc(self.k.hnsw_scratch_bytes(capacity, ef, self.m), "B")
+        self.k.hnsw_scratch_init(scratch, capacity, ef, self.m)
+        self.scratch, self._scratch_shape = scratch, (capacity, ef)
+
+    def reserve(self, total):
+        """Allocates room for `total` nodes (upper lists grow in add); the only step of an
+        insert that can fail, so a store calls it before changing anything."""
+        for arr in (self.levels, self.upper_off):
+            arr.reserve(total)
+        self.links0.reserve(total * (self.m0 + 1))
+        self._ensure_scratch(total, self.ef_construction)
+
+    def add(self, vectors, count):
+        """Inserts the next `count` rows of `vectors` (a KBuffer of all rows) as nodes."""
+        first = len(self)
+        total = first + count
+        self.reserve(total)
+        pool = self.k.hnsw_assign_levels(self.rng, self.m, count, self.upper.length, self.levels.buf,
+                                         self.upper_off.buf, first=first)
+        self.upper.resize(pool)
+        self.levels.length = self.upper_off.length = total
+        self.links0.length = total * (self.m0 + 1)
+        self.k.hnsw_insert(self.graph, vectors, dim=self.dim, metric=self.metric, first=first, count=count,
+                           ef_construction=self.ef_construction, scratch=self.scratch)
+
+    def search(self, vectors, q, k, ef, allowed):
+        """(rows, distances) of the k nearest allowed nodes, closest first."""
+        self._ensure_scratch(len(self), max(ef, k))
+        return self.k.hnsw_search(self.graph, vectors, q, dim=self.dim, metric=self.metric, k=k, ef=max(ef, k),
+                                  allowed=allowed, scratch=self.scratch)

@@ -1,0 +1,92 @@
+"""Ids: what the user names a vector by, and the row that holds it.
+
+A store's ids are either unsigned 64-bit integers (stored as they are, as RVF stores ids) or
+strings. String ids get internal 64-bit labels 1, 2, 3, ... in the order they are first seen;
+the label is what the .rvf file stores, and the string-to-label map travels with the store
+(in the file, never a sidecar). One store never mixes the two kinds.
+"""
+from ..errors import UnknownIdError
+
+U64_MAX = (1 << 64) - 1
+
+
+class IdMap:
+    def __init__(self):
+        self.kind = None            # "int" or "str", fixed by the first ingest
+        self.row_of = {}            # live id -> row
+        self.id_of_row = []         # row -> id (dead rows keep theirs until compaction)
+        self.label_of = {}          # str id -> u64 label
+        self.next_label = 1
+
+    def __len__(self):
+        return len(self.row_of)
+
+    def __contains__(self, ident):
+        return ident in self.row_of
+
+    def check(self, ids):
+        """Validates a batch of ids (kind, range, duplicates) without changing anything."""
+        kinds = {bool: None, int: "int", str: "str"}
+        seen = set()
+        for i, ident in enumerate(ids):
+            kind = kinds.get(type(ident))
+            if kind is None:
+                kind = "int" if isinstance(ident, int) and not isinstance(ident, bool) else None
+            if kind is None:
+                raise TypeError(f"ids[{i}] = {ident!r}: ids are unsigned 64-bit integers or strings")
+            if (self.kind or kind) != kind:
+                raise TypeError(f"ids[{i}] = {ident!r}: this store's ids are {self.kind or kind}s")
+            if kind == "int" and not 0 <= ident <= U64_MAX:
+                raise ValueError(f"ids[{i}] = {ident}: integer ids must be in 0 .. 2**64 - 1")
+            if kind == "str" and not ident:
+                raise ValueError(f"ids[{i}]: an id cannot be the empty string")
+            if ident in seen:
+                raise ValueError(f"id {ident!r} appears twice in one batch")
+            seen.add(ident)
+        return kinds.get(type(ids[0])) if ids else None
+
+    def add(self, ids, first_row):
+        """Maps ids to rows first_row, first_row+1, ...; returns the rows they replace."""
+        if ids and self.kind is None:
+            self.kind = "str" if isinstance(ids[0], str) else "int"
+        replaced = []
+        for offset, ident in enumerate(ids):
+            old = self.row_of.get(ident)
+            if old is not None:
+                replaced.append(old)
+            self.row_of[ident] = first_row + offset
+            if self.kind == "str" and ident not in self.label_of:
+                self.label_of[ident] = self.next_label
+                self.next_label += 1
+        self.id_of_row.extend(ids)
+        return replaced
+
+    def rows(self, ids, *, missing_ok=False):
+        """Rows of the given ids; unknown ids raise UnknownIdError naming them (or are skipped)."""
+        missing = [ident for ident in ids if ident not in self.row_of]
+        if missing and not missing_ok:
+            shown = ", ".join(map(repr, missing[:5])) + (" ..." if len(missing) > 5 else "")
+            raise UnknownIdError(f"{len(missing)} unknown id(s): {shown}")
+        return [self.row_of[ident] for ident in ids if ident in self.row_of]
+
+    def row(self, ident):
+        return self.rows([ident])[0]
+
+    def remove_rows(self, rows):
+        for row in rows:
+            ident = self.id_of_row[row]
+            if self.row_of.get(ident) == row:
+                del self.row_of[ident]
+
+    def truncate(self, n_rows):
+        """Undoes add() back to n_rows rows (rollback of a failed batch)."""
+        for row in range(n_rows, len(self.id_of_row)):
+            ident = self.id_of_row[row]
+            if self.row_of.get(ident) == row:
+                del self.row_of[ident]
+        del self.id_of_row[n_rows:]
+
+    def compact(self, keep_rows):
+        """Renumbers rows after compaction: keep_rows[i] becomes row i."""
+        self.id_of_row = [self.id_of_row[r] for r in keep_rows]
+        self.row_of = {ident: i for i, ident in enumerate(self.id_of_row)}

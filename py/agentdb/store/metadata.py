@@ -1,0 +1,122 @@
+"""Metadata: the dict given with each vector, kept whole for results and, for filtering,
+as columns.
+
+Each field that has scalar values gets up to two columns, so a field may hold numbers in
+some rows and strings in others:
+  numeric      float64 per row (ints, floats); NaN marks "no number here"
+  categorical  uint32 dictionary code per row (strings, booleans); 0 marks "none here"
+Filters run over whole columns in the kernel (agentdb.store.filters). Lists, dicts and other
+values are kept in the row's dict and returned with hits, but are not filterable.
+"""
+import array
+import math
+import numbers
+
+NAN = math.nan
+
+
+class Field:
+    __slots__ = ("numeric", "codes", "dictionary", "values")
+
+    def __init__(self, n_rows):
+        self.numeric = None                       # array('d') or None
+        self.codes = None                         # array('I') or None
+        self.dictionary = {}                      # (type tag, value) -> code, codes from 1
+        self.values = [None]                      # code -> value
+
+    def code_for(self, value):
+        key = (type(value) is bool, value)
+        code = self.dictionary.get(key)
+        if code is None:
+            code = self.dictionary[key] = len(self.values)
+            self.values.append(value)
+        return code
+
+
+def scalar_kind(value):
+    """'num', 'cat' (string or bool) or None (not filterable)."""
+    if isinstance(value, bool) or isinstance(value, str):
+        return "cat"
+    if isinstance(value, numbers.Real):
+        return "num" if math.isfinite(value) else None
+    return None
+
+
+class MetadataColumns:
+    def __init__(self):
+        self.rows = []          # row -> dict (a copy of what was ingested)
+        self.fields = {}        # name -> Field
+
+    def __len__(self):
+        return len(self.rows)
+
+    @staticmethod
+    def check(metadata, n):
+        """Validates a batch: a list of n dicts (or None) with string keys."""
+        if metadata is None:
+            return [{} for _ in range(n)]
+        if isinstance(metadata, dict) or len(metadata) != n:
+            raise ValueError(f"metadata must be a list of {n} dicts (one per id), got "
+                             f"{type(metadata).__name__}{'' if isinstance(metadata, dict) else f' of {len(metadata)}'}")
+        out = []
+        for i, md in enumerate(metadata):
+            if md is None:
+                md = {}
+            if not isinstance(md, dict):
+                raise TypeError(f"metadata[{i}] must be a dict, got {type(md).__name__}")
+            for key, value in md.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"metadata[{i}]: keys must be strings, got {key!r}")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"metadata[{i}][{key!r}] = {value}: numbers must be finite")
+            out.append(dict(md))
+        return out
+
+    def append(self, metadata):
+        """Appends one dict per new row (already checked)."""
+        start = len(self.rows)
+        n = len(metadata)
+        self.rows.extend(metadata)
+        for name in {k for md in metadata for k in md}:
+            field = self.fields.get(name) or self.fields.setdefault(name, Field(start))
+            values = [md.get(name) for md in metadata]
+            kinds = [scalar_kind(v) for v in values]
+            if "num" in kinds:
+                col = field.numeric or array.array("d", [NAN]) * start
+                col.extend(float(v) if k == "num" else NAN for v, k in zip(values, kinds))
+                field.numeric = col
+            if "cat" in kinds:
+                col = field.codes or array.array("I", bytes(4 * start))
+                col.extend(field.code_for(v) if k == "cat" else 0 for v, k in zip(values, kinds))
+                field.codes = col
+        # every other column grows by "missing"
+        total = start + n
+        for field in self.fields.values():
+            if field.numeric is not None and len(field.numeric) < total:
+                field.numeric.extend(array.array("d", [NAN]) * (total - len(field.numeric)))
+            if field.codes is not None and len(field.codes) < total:
+                field.codes.extend(array.array("I", bytes(4 * (total - len(field.codes)))))
+
+    def truncate(self, n_rows):
+        """Undoes append() back to n_rows (rollback of a failed batch)."""
+        del self.rows[n_rows:]
+        for field in self.fields.values():
+            for col in (field.numeric, field.codes):
+                if col is not None:
+                    del col[n_rows:]
+
+    def compact(self, kernel, keep_rows):
+        """Keeps rows keep_rows (ascending), renumbered from 0; columns gathered in the kernel."""
+        self.rows = [self.rows[r] for r in keep_rows]
+        for field in self.fields.values():
+            if field.numeric is not None:
+                field.numeric = kernel.gather_rows(field.numeric, keep_rows, row_bytes=8, fmt="d")
+            if field.codes is not None:
+                field.codes = kernel.gather_rows(field.codes, keep_rows, row_bytes=4, fmt="I")
+        self.fields = {name: f for name, f in self.fields.items() if any(name in md for md in self.rows)}
+
+    @property
+    def nbytes(self):
+        """Bytes held by the filter columns."""
+        return sum((f.numeric.itemsize * len(f.numeric) if f.numeric is not None else 0) +
+                   (f.codes.itemsize * len(f.codes) if f.codes is not None else 0) for f in self.fields.values())

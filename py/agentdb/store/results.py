@@ -1,0 +1,46 @@
+"""Query results: arrays of ids, scores and metadata that also iterate as hits."""
+from dataclasses import dataclass
+from typing import Any
+
+# score -> RVF-style distance (smaller is closer), as @ruvector/rvf reports it
+_DISTANCE = {"cosine": lambda s: 1.0 - s, "dot": lambda s: -s, "l2": lambda s: s}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result. score: cosine similarity, inner product, or squared L2 distance."""
+
+    id: Any
+    score: float
+    metadata: dict
+    metric: str = "cosine"
+
+    @property
+    def distance(self):
+        """The score as a distance, smaller is closer: 1 - cos, -dot, or squared L2 (RVF's convention)."""
+        return _DISTANCE[self.metric](self.score)
+
+
+class Results:
+    """Hits best first. `ids`, `scores` (float32 array) and `metadata` are parallel sequences.
+
+    >>> for hit in results: print(hit.id, hit.score)   # doctest: +SKIP
+    """
+
+    __slots__ = ("ids", "scores", "metadata", "metric", "exact")
+
+    def __init__(self, ids, scores, metadata, metric, exact):
+        self.ids, self.scores, self.metadata, self.metric, self.exact = ids, scores, metadata, metric, exact
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __getitem__(self, i):
+        return Hit(self.ids[i], float(self.scores[i]), self.metadata[i], self.metric)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.ids)))
+
+    def __repr__(self):
+        shown = ", ".join(f"({h.id!r}, {h.score:.4g})" for h in list(self)[:3])
+        return f"<Results {len(self)} hits{' exact' if self.exact else ''}: {shown}{', ...' if len(self) > 3 else ''}>"

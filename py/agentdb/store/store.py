@@ -1,0 +1,367 @@
+"""VectorStore: ids, vectors, metadata, filters, tombstones and the HNSW index, orchestrated
+in Python over kernel calls. Runs unchanged in Pyodide: no numpy, no cffi here.
+
+State, all of it a set of arrays a file format can hold: the rows (float32, unit length for
+cosine), row -> id and id -> row, one dict of metadata per row plus its filter columns, a
+`live` bitmap (deleted rows are tombstones until compact()), and the HNSW graph arrays.
+"""
+import array
+import itertools
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DimensionError
+from ..kernel import load
+from ..kernel.buffers import as_view
+from .arrays import GrowableArray
+from .filters import FilterEvaluator, compile_filter
+from .hnsw import HnswIndex
+from .ids import IdMap
+from .metadata import MetadataColumns
+from .results import Results
+
+METRICS = {"cosine": "cosine", "cos": "cosine", "dot": "dot", "dotproduct": "dot", "ip": "dot",
+           "inner_product": "dot", "l2": "l2", "euclidean": "l2"}
+INDEXES = ("hnsw", "flat")
+COMPRESSIONS = ("none",)
+# Below this many candidate rows an exact scan is as fast as a graph search and always exact.
+BRUTE_FORCE_ROWS = 2000
+_KERNEL_METRIC = {"cosine": 0, "dot": 0, "l2": 1}    # AGK_METRIC_DOT on unit rows is cosine
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored vector: its id, the vector as stored (unit length for cosine) and metadata."""
+
+    id: Any
+    vector: array.array
+    metadata: dict
+
+
+def _set_bits(bitmap, start, count, value):
+    """Sets or clears bits [start, start + count) of a bytearray, whole bytes at a time."""
+    bit, end = start, start + count
+    while bit < end and bit & 7:
+        _set_bit(bitmap, bit, value)
+        bit += 1
+    full_end = end & ~7
+    if full_end > bit:
+        bitmap[bit >> 3:full_end >> 3] = (b"\xff" if value else b"\x00") * ((full_end - bit) >> 3)
+        bit = full_end
+    while bit < end:
+        _set_bit(bitmap, bit, value)
+        bit += 1
+
+
+def _set_bit(bitmap, bit, value):
+    if value:
+        bitmap[bit >> 3] |= 1 << (bit & 7)
+    else:
+        bitmap[bit >> 3] &= ~(1 << (bit & 7)) & 0xFF
+
+
+class VectorStore:
+    """An in-memory vector store (persistence to .rvf arrives with the RVF format).
+
+    >>> db = agentdb.open(dim=3)                                   # doctest: +SKIP
+    >>> db.ingest([1, 2], [[1, 0, 0], [0, 1, 0]], metadata=[{"kind": "a"}, {"kind": "b"}])
+    >>> db.query([1, 0.1, 0], k=1).ids
+    [1]
+    """
+
+    def __init__(self, *, dim, metric="cosine", compression="none", index="hnsw", m=16, ef_construction=200,
+                 ef_search=64, seed=0, kernel=None):
+        if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536:
+            raise DimensionError(f"dim must be an integer in 1..65536, got {dim!r}")
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(sorted(METRICS))}")
+        if index not in INDEXES:
+            raise ValueError(f"unknown index {index!r}: expected one of {', '.join(INDEXES)}")
+        if compression not in COMPRESSIONS:
+            raise ValueError(f"unknown compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
+        if not isinstance(ef_search, int) or ef_search < 1:
+            raise ValueError(f"ef_search must be a positive integer, got {ef_search!r}")
+        self.kernel = kernel if kernel is not None else load()
+        self.dim, self.metric, self.compression, self.index_kind = dim, METRICS[metric], compression, index
+        self.ef_search = ef_search
+        self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
+        self._lock = threading.RLock()
+        self._reset()
+
+    def _reset(self):
+        k = self.kernel
+        self._vectors = GrowableArray(k, "f")
+        self._ids = IdMap()
+        self._meta = MetadataColumns()
+        self._live = bytearray()
+        self._n_rows = 0
+        self._index = (HnswIndex(k, dim=self.dim, metric=_KERNEL_METRIC[self.metric], **self._index_options)
+                       if self.index_kind == "hnsw" else None)
+
+    # ---- context and container protocol -----------------------------------------------------
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Releases the store's memory; it cannot be used afterwards."""
+        self._vectors = self._index = None
+
+    def __len__(self):
+        return len(self._ids)
+
+    def __contains__(self, ident):
+        return ident in self._ids
+
+    def ids(self):
+        """The live ids, in insertion order."""
+        return [self._ids.id_of_row[r] for r in self.kernel.bitmap_rows(self._live, self._n_rows)]
+
+    # ---- input checks --------------------------------------------------------------------------
+
+    def _vector_view(self, vectors, n, name="vectors"):
+        """A flat float32 view of n vectors, from a buffer or nested lists."""
+        dtype = getattr(vectors, "dtype", None)
+        kind = getattr(dtype, "kind", None)
+        if kind in ("i", "u") or kind == "f" and dtype.itemsize != 4:
+            vectors = vectors.astype("float32")          # numpy float64 / ints, without importing numpy
+        if isinstance(vectors, (list, tuple)) and vectors and isinstance(vectors[0], (list, tuple, array.array)):
+            for i, row in enumerate(vectors):
+                if len(row) != self.dim:
+                    raise DimensionError(f"{name}[{i}] has {len(row)} values, the store's dimension is {self.dim}")
+            vectors = array.array("f", itertools.chain.from_iterable(vectors))
+        view = as_view(vectors, "f", name=name)
+        if len(view) != n * self.dim:
+            raise DimensionError(f"expected {n} vector(s) of dimension {self.dim} ({n * self.dim} values), "
+                                 f"got {len(view)} values")
+        self.kernel.check_finite(view, name=name, dim=self.dim)
+        return view
+
+    def _query_vector(self, vector):
+        q = array.array("f", self._vector_view(vector, 1, "query"))
+        if self.metric == "cosine":
+            self.kernel.normalize(q, out=q)
+        return q
+
+    # ---- writes -----------------------------------------------------------------------------
+
+    def ingest(self, ids, vectors, metadata=None):
+        """Adds vectors under ids; an id already present is replaced (upsert). All or nothing:
+        a bad id, vector or metadata entry raises before anything changes.
+
+        ids: unsigned 64-bit ints or strings; vectors: n x dim floats (any buffer, numpy array
+        or nested lists); metadata: one dict per id. Returns {"accepted": n, "replaced": r}.
+        """
+        ids = list(ids)
+        n = len(ids)
+        view = self._vector_view(vectors, n)
+        metadata = MetadataColumns.check(metadata, n)
+        self._ids.check(ids)
+        if n == 0:
+            return {"accepted": 0, "replaced": 0}
+        rows = array.array("f", view)
+        if self.metric == "cosine":
+            self.kernel.normalize_rows(rows, dim=self.dim)
+        with self._lock:
+            first = self._n_rows
+            total = first + n
+            # every allocation first, so a failure changes nothing
+            self._vectors.reserve(total * self.dim)
+            if self._index is not None:
+                self._index.reserve(total)
+            previous = {ident: self._ids.row_of[ident] for ident in ids if ident in self._ids}
+            live_before = bytes(self._live)
+            try:
+                self._vectors.append(rows, n * self.dim)
+                self._meta.append(metadata)
+                replaced = self._ids.add(ids, first)
+                self._live.extend(bytes((total + 7) // 8 - len(self._live)))
+                _set_bits(self._live, first, n, True)
+                for row in replaced:
+                    _set_bit(self._live, row, False)
+                self._n_rows = total
+            except BaseException:
+                self._rollback(first, previous, live_before)
+                raise
+            if self._index is not None:
+                self._index.add(self._vectors.buf, n)
+        return {"accepted": n, "replaced": len(previous)}
+
+    def _rollback(self, first, previous, live_before):
+        self._vectors.truncate(first * self.dim)
+        self._meta.truncate(first)
+        self._ids.truncate(first)
+        self._ids.row_of.update(previous)
+        self._live = bytearray(live_before)
+        self._n_rows = first
+
+    def delete(self, ids=None, *, where=None, missing_ok=False):
+        """Deletes by ids, or every row matching `where`; returns how many were deleted.
+        Unknown ids raise UnknownIdError (and delete nothing) unless missing_ok=True."""
+        if (ids is None) == (where is None):
+            raise ValueError("delete() takes ids or where=..., exactly one of them")
+        with self._lock:
+            if ids is not None:
+                rows = self._ids.rows(list(ids), missing_ok=missing_ok)
+            else:
+                rows = list(self.kernel.bitmap_rows(self._allowed(where)[0], self._n_rows))
+            self._ids.remove_rows(rows)
+            for row in rows:
+                _set_bit(self._live, row, False)
+            return len(set(rows))
+
+    def compact(self):
+        """Drops deleted rows for good and rebuilds the index over the live ones.
+        Returns {"removed": rows dropped, "bytes_reclaimed": bytes of vectors and graph}."""
+        with self._lock:
+            keep = self.kernel.bitmap_rows(self._live, self._n_rows)
+            removed = self._n_rows - len(keep)
+            if removed == 0:
+                return {"removed": 0, "bytes_reclaimed": 0}
+            before = self._bytes_total()
+            row_bytes = 4 * self.dim
+            vectors = self.kernel.alloc(max(len(keep) * self.dim, 1), "f")
+            self.kernel.gather_rows(self._vectors.buf.head(self._n_rows * self.dim), keep, row_bytes=row_bytes,
+                                    fmt="f", out=vectors)
+            self._vectors.replace(vectors, len(keep) * self.dim)
+            self._meta.compact(self.kernel, keep)
+            self._ids.compact(keep)
+            self._n_rows = len(keep)
+            self._live = bytearray((self._n_rows + 7) // 8)
+            _set_bits(self._live, 0, self._n_rows, True)
+            if self._index is not None:
+                self._index = HnswIndex(self.kernel, dim=self.dim, metric=_KERNEL_METRIC[self.metric],
+                                        **self._index_options)
+                if self._n_rows:
+                    self._index.add(self._vectors.buf, self._n_rows)
+            return {"removed": removed, "bytes_reclaimed": before - self._bytes_total()}
+
+    # ---- reads --------------------------------------------------------------------------------
+
+    def get(self, ident):
+        """The Record for an id (UnknownIdError if absent)."""
+        with self._lock:
+            row = self._ids.row(ident)
+            vector = self._vectors.read(row * self.dim, (row + 1) * self.dim)
+            return Record(ident, vector, dict(self._meta.rows[row]))
+
+    def _allowed(self, where):
+        """(bitmap of live rows passing `where`, how many)."""
+        if where is None:
+            return self._live, len(self._ids)
+        node = compile_filter(where)
+        bitmap = FilterEvaluator(self.kernel, self._meta, self._n_rows, self._live).evaluate(node)
+        return bitmap, self.kernel.bitmap_count(bitmap)
+
+    def _exact(self, q, k, allowed, n_allowed, filtered):
+        rows_buf = self._vectors.buf.head(self._n_rows * self.dim)
+        metric = "l2" if self.metric == "l2" else "dot"
+        subset = None
+        if filtered and n_allowed * 4 < self._n_rows:   # few rows: score only those
+            subset = self.kernel.bitmap_rows(allowed, self._n_rows)
+            scores = self.kernel.scan(q, rows_buf, dim=self.dim, metric=metric, subset=subset)
+        else:
+            bitmap = allowed if n_allowed < self._n_rows else None
+            scores = self.kernel.scan(q, rows_buf, dim=self.dim, metric=metric, bitmap=bitmap)
+        idx, top = self.kernel.topk(scores, k, largest=self.metric != "l2")
+        rows = [subset[i] for i in idx] if subset is not None else list(idx)
+        return rows, top
+
+    def _search(self, q, k, allowed, n_allowed, filtered, ef, exact):
+        """(rows, scores, exact?) for one prepared query."""
+        graph = self._index is not None and not exact and n_allowed > max(
+            BRUTE_FORCE_ROWS, math.isqrt(BRUTE_FORCE_ROWS * self._n_rows))
+        if graph:
+            limit = allowed if (filtered or n_allowed < self._n_rows) else None
+            rows, dist = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
+            if len(rows) >= min(k, n_allowed):
+                if self.metric != "l2":
+                    dist = self.kernel.scale(dist, -1.0)     # distance -dot back to the score dot
+                return list(rows), dist, False
+        rows, scores = self._exact(q, k, allowed, n_allowed, filtered)
+        return rows, scores, True
+
+    def _results(self, rows, scores, exact):
+        return Results([self._ids.id_of_row[r] for r in rows], scores, [dict(self._meta.rows[r]) for r in rows],
+                       self.metric, exact)
+
+    def query(self, vector, k=10, *, where=None, ef=None, exact=False):
+        """The k best matches, best first: Results of (id, score, metadata) hits.
+
+        where: a metadata filter (see agentdb.store.filters), applied inside the search, so k
+        hits come back whenever k rows match. ef: HNSW beam width (default ef_search).
+        exact=True scans every candidate row. Small candidate sets are scanned exactly anyway.
+        Scores: cosine similarity, inner product, or squared L2 distance (smaller first).
+        """
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        q = self._query_vector(vector)
+        with self._lock:
+            allowed, n_allowed = self._allowed(where)
+            if n_allowed == 0:
+                return Results([], array.array("f"), [], self.metric, True)
+            return self._results(*self._search(q, k, allowed, n_allowed, where is not None, ef, exact))
+
+    def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False):
+        """query() for each of m vectors (m x dim); the filter is evaluated once for all."""
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        flat = self._vector_view(vectors, len(vectors) if isinstance(vectors, (list, tuple)) else
+                                 len(as_view(vectors, "f", name="vectors")) // self.dim)
+        m = len(flat) // self.dim
+        queries = array.array("f", flat)
+        if self.metric == "cosine":
+            self.kernel.normalize_rows(queries, dim=self.dim)
+        with self._lock:
+            allowed, n_allowed = self._allowed(where)
+            out = []
+            for i in range(m):
+                q = queries[i * self.dim:(i + 1) * self.dim]
+                if n_allowed == 0:
+                    out.append(Results([], array.array("f"), [], self.metric, True))
+                else:
+                    out.append(self._results(*self._search(q, k, allowed, n_allowed, where is not None, ef, exact)))
+            return out
+
+    # ---- status -----------------------------------------------------------------------------
+
+    def _bytes_total(self):
+        return self._vectors.nbytes + (self._index.nbytes if self._index is not None else 0)
+
+    def status(self):
+        """Counts, configuration and memory, as a plain dict."""
+        with self._lock:
+            live = len(self._ids)
+            index = {"kind": self.index_kind}
+            if self._index is not None:
+                index.update(m=self._index.m, ef_construction=self._index.ef_construction, ef_search=self.ef_search,
+                             seed=self._index.seed, nodes=len(self._index), max_level=self._index.max_level)
+            return {
+                "count": live,
+                "deleted": self._n_rows - live,
+                "rows": self._n_rows,
+                "dim": self.dim,
+                "metric": self.metric,
+                "compression": self.compression,
+                "id_kind": self._ids.kind,
+                "index": index,
+                "bytes": {"vectors": self._vectors.nbytes, "codes": 0,
+                          "graph": self._index.nbytes if self._index is not None else 0,
+                          "metadata_columns": self._meta.nbytes},
+                "kernel": {"backend": self.kernel.backend, "isa": self.kernel.isa},
+            }
+
+
+def open(path=None, *, dim, metric="cosine", compression="none", index="hnsw", **options):
+    """Opens a store. path=None keeps it in memory (files arrive with the .rvf format).
+
+    options: m (16), ef_construction (200), ef_search (64), seed (0), kernel (agentdb.kernel.load()).
+    """
+    if path is not None:
+        raise NotImplementedError("file-backed stores arrive with the .rvf format; use path=None for now")
+    return VectorStore(dim=dim, metric=metric, compression=compression, index=index, **options)

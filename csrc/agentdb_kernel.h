@@ -114,8 +114,9 @@ uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count,
 /* inserts nodes first .. first+count-1 (first must equal the node count), in order. */
 int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0, const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction, uint8_t *scratch);
 /* k nearest nodes whose `allowed` bit is set (allowed 0 = all), closest first, ties to the
- * lower node; out_dist holds distances. Returns the count written (<= k). */
-int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef, const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_dist);
+ * lower node; out_score holds the scan's score (dot for AGK_METRIC_DOT, squared L2 for L2),
+ * bit-identical to agk_scan_*_f32. Returns the count written (<= k). */
+int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef, const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_score);
 
 /* checksums: continue from `crc` (0 to start). CRC32C (Castagnoli) and CRC-32/IEEE (zlib). */
 uint32_t agk_crc32c(uint32_t crc, const uint8_t *data, uint32_t len);
@@ -129,7 +130,8 @@ void agk_matvec_f32(const float *mat, uint32_t rows, uint32_t cols, const float 
 void agk_add_f32(const float *a, const float *b, uint32_t n, float *out);
 void agk_mul_f32(const float *a, const float *b, uint32_t n, float *out);
 void agk_scale_f32(const float *a, float s, uint32_t n, float *out);
-void agk_normalize_f32(const float *a, uint32_t n, float *out);
+/* normalize returns |a|^2 (NaN or infinity there also tells the caller the input was not finite). */
+float agk_normalize_f32(const float *a, uint32_t n, float *out);
 void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim);
 void agk_relu_f32(const float *a, uint32_t n, float *out);
 void agk_gelu_f32(const float *a, uint32_t n, float *out);

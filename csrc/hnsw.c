@@ -158,13 +158,18 @@ AGK_INLINE uint32_t search_level(graph_t *g, uint8_t *scratch, const float *q, u
         heap_pop(0, g->cd, g->cn, &n_cand);
         const uint32_t *list = node_links(g, c, level);
         uint32_t count = list[0];
+        /* ask for every neighbour's visited tag and vector before scoring any of them */
+        for (uint32_t i = 1; i <= count; i++) {
+            __builtin_prefetch(g->visited + list[i]);
+            __builtin_prefetch(node_vec(g, list[i]));
+        }
         for (uint32_t i = 1; i <= count; i++) {
             uint32_t nb = list[i];
-            if (i < count) __builtin_prefetch(node_vec(g, list[i + 1]));
             if (g->visited[nb] == gen) continue;
             g->visited[nb] = gen;
             float d = distance(g, q, node_vec(g, nb));
             if (n_res < ef || closer(d, nb, g->rd[0], g->rn[0])) {
+                __builtin_prefetch(node_links(g, nb, level)); /* likely expanded soon */
                 heap_push(0, g->cd, g->cn, &n_cand, d, nb);
                 if (!allowed || bitmap_has(allowed, nb)) {
                     heap_push(1, g->rd, g->rn, &n_res, d, nb);
@@ -276,7 +281,7 @@ AGK_EXPORT int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32
 AGK_EXPORT int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
                                    const uint32_t *upper_off, const uint32_t *upper, const float *vectors,
                                    uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef,
-                                   const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_dist) {
+                                   const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_score) {
     if (dim == 0) return AGK_E_DIM;
     if (k == 0) return AGK_E_K;
     if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2) return AGK_E_ARG;
@@ -293,7 +298,8 @@ AGK_EXPORT int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, 
     for (uint32_t l = hdr[H_MAXLEVEL]; l > 0; l--) greedy(&g, q, &ep, &d_ep, l);
     uint32_t found = drain_sorted(&g, search_level(&g, scratch, q, ep, d_ep, 0, ef, allowed));
     uint32_t out = found < k ? found : k;
-    for (uint32_t i = 0; i < out; i++) out_idx[i] = g.sn[i], out_dist[i] = g.sd[i];
+    /* negating -dot back to dot is exact, so scores equal the exact scan's bit for bit */
+    for (uint32_t i = 0; i < out; i++) out_idx[i] = g.sn[i], out_score[i] = metric == AGK_METRIC_L2 ? g.sd[i] : -g.sd[i];
     return (int32_t)out;
 }
 

@@ -100,15 +100,16 @@ AGK_INLINE float sum_f32(const float *a, uint32_t n) {
     return hsum16(acc);
 }
 
-AGK_EXPORT void agk_normalize_f32(const float *a, uint32_t n, float *out) {
-    float nrm = agk_sqrtf(dot1(a, a, n));
+AGK_EXPORT float agk_normalize_f32(const float *a, uint32_t n, float *out) {
+    float sq = dot1(a, a, n), nrm = agk_sqrtf(sq);
     if (nrm == 0.0f) {
         for (uint32_t i = 0; i < n; i++) out[i] = 0.0f;
-        return;
+        return sq;
     }
     v16f dv = v16f_splat(nrm);
 #define DIV_EXPR(L) (L(a + i_) / dv)
     ELEMENTWISE(n, DIV_EXPR);
+    return sq;
 }
 
 AGK_EXPORT void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim) {

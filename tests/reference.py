@@ -117,3 +117,70 @@ def layer_norm(a, gamma=None, beta=None, eps=1e-5):
     if beta is not None:
         out = out + beta
     return out
+
+
+# ---- vector store references ---------------------------------------------------------------
+
+_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "range")
+
+
+def _is_num(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _same_kind(a, b):
+    """Values compare only within a kind: numbers, strings, booleans."""
+    return (_is_num(a) and _is_num(b)) or (type(a) is type(b) and isinstance(a, (str, bool)))
+
+
+def _leaf(md, field, op, value):
+    present = field in md and md[field] is not None and (
+        isinstance(md[field], (str, bool)) or _is_num(md[field]))
+    v = md.get(field) if present else None
+    if op == "eq":
+        return (not present) if value is None else (present and _same_kind(v, value) and v == value)
+    if op == "ne":
+        return not _leaf(md, field, "eq", value)
+    if op == "in":
+        return any(_leaf(md, field, "eq", x) for x in value)
+    if not present or isinstance(v, bool):
+        return False
+    if op == "range":
+        lo, hi = value
+        return _same_kind(v, lo) and lo <= v <= hi
+    if not _same_kind(v, value):
+        return False
+    return {"lt": v < value, "le": v <= value, "gt": v > value, "ge": v >= value}[op]
+
+
+def matches(md, where):
+    """Plain-Python evaluation of the plain filter syntax on one metadata dict."""
+    ok = True
+    for key, cond in where.items():
+        key = key.lstrip("$")
+        if isinstance(cond, dict) and key not in ("not",):
+            cond = {op.lstrip("$"): v for op, v in cond.items()}
+        if key == "and":
+            ok = ok and all(matches(md, c) for c in cond)
+        elif key == "or":
+            ok = ok and any(matches(md, c) for c in cond)
+        elif key == "not":
+            ok = ok and not matches(md, cond)
+        elif isinstance(cond, dict):
+            ok = ok and all(_leaf(md, key, op, v) for op, v in cond.items())
+        else:
+            ok = ok and _leaf(md, key, "eq", cond)
+    return ok
+
+
+def knn(query, vectors, metric, k, allowed=None):
+    """Exact k-NN in float64: (rows, scores), best first, ties to the lower row."""
+    x = np.asarray(vectors, np.float64)
+    q = np.asarray(query, np.float64)
+    if metric == "cosine":
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-300)
+        q = q / max(np.linalg.norm(q), 1e-300)
+    scores = ((x - q) ** 2).sum(axis=1) if metric == "l2" else x @ q
+    rows = np.arange(len(x)) if allowed is None else np.flatnonzero(allowed)
+    order = sorted(rows, key=lambda r: (scores[r] if metric == "l2" else -scores[r], r))[:k]
+    return np.array(order, dtype=np.int64), scores[order]

@@ -513,16 +513,26 @@ class Kernel:
                       Ptr(upper_off, "I"), Ptr(upper, "I", True), Ptr(vectors, "f"), dim, metric, first, count,
                       ef_construction, Ptr(scratch, "B", True))
 
-    def hnsw_search(self, graph, vectors, q, *, dim, metric, k, ef, allowed, scratch):
-        """The k nearest allowed nodes, closest first: (nodes uint32, distances float32)."""
+    def hnsw_searcher(self, graph, vectors, *, dim, metric, scratch):
+        """A search function over one graph: search(q, k, ef, allowed) -> (nodes uint32, scores
+        float32), best first, the scores those of scan() (dot, or squared L2). The graph
+        arguments are converted once; make a new searcher when any of its buffers is replaced."""
         hdr, levels, links0, upper_off, upper = graph
-        idx, dist = new_array("I", k), new_array("f", k)
-        count = self._checked("agk_hnsw_search", Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
-                              Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"), dim, metric,
-                              Ptr(self._in(q, "f", "q"), "f"), k, ef, Ptr(self._in(allowed, "B", "allowed"), "B"),
-                              Ptr(scratch, "B", True), Ptr(memoryview(idx), "I", True), Ptr(memoryview(dist), "f", True))
-        del idx[count:], dist[count:]
-        return idx, dist
+        call = self._b.bind("agk_hnsw_search", (Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
+                                                Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"), dim, metric))
+        scratch_ptr = Ptr(scratch, "B", True)
+
+        def search(q, k, ef, allowed):
+            idx, scores = new_array("I", k), new_array("f", k)
+            count = call(Ptr(as_view(q, "f", name="q"), "f"), k, ef,
+                         Ptr(None if allowed is None else as_view(allowed, "B", name="allowed"), "B"), scratch_ptr,
+                         Ptr(memoryview(idx), "I", True), Ptr(memoryview(scores), "f", True))
+            if count < 0:
+                raise KernelError(f"agk_hnsw_search: {_CODES.get(count, 'error')} (code {count})")
+            del idx[count:], scores[count:]
+            return idx, scores
+
+        return search
 
     # ---- checksums ------------------------------------------------------------------------------
 
@@ -605,6 +615,12 @@ class Kernel:
     def normalize(self, a, *, out=None):
         """a / |a|; a zero vector stays zero."""
         return self._unary("agk_normalize_f32", a, out)
+
+    def normalize_in_place(self, a):
+        """Normalises a writable buffer in place and returns its squared norm before (one call:
+        a non-finite result also reveals NaN or infinity in the input)."""
+        a = as_view(a, "f", name="a", writable=True)
+        return self._call("agk_normalize_f32", Ptr(a, "f", True), _u32(len(a), "vector length"), Ptr(a, "f", True))
 
     def relu(self, a, *, out=None):
         """max(a, 0), element-wise."""

@@ -7,6 +7,17 @@ from .buffers import FORMATS
 from .core import KBuffer, Ptr
 
 
+class Block:
+    """Native memory for a KBuffer: a bytearray (never resized, so it never moves) and its
+    cffi pointers, made once per element type instead of once per call."""
+
+    __slots__ = ("data", "pointers")
+
+    def __init__(self, nbytes):
+        self.data = bytearray(nbytes)
+        self.pointers = {}
+
+
 class NativeBackend:
     name = "native"
 
@@ -20,31 +31,42 @@ class NativeBackend:
         self._ctypes = {fmt: (f"{ctype}[]", size) for fmt, (ctype, size) in FORMATS.items()}
 
     def alloc(self, nbytes):
-        return bytearray(nbytes)
+        return Block(nbytes)
 
     def view(self, handle, nbytes):
-        return memoryview(handle)
+        return memoryview(handle.data)
 
     def write(self, handle, offset, src):
-        memoryview(handle)[offset:offset + len(src)] = src
+        memoryview(handle.data)[offset:offset + len(src)] = src
 
     def read(self, handle, offset, dst):
-        dst[:] = memoryview(handle)[offset:offset + len(dst)]
+        dst[:] = memoryview(handle.data)[offset:offset + len(dst)]
 
     def copy(self, dst, src, nbytes):
-        memoryview(dst)[:nbytes] = memoryview(src)[:nbytes]
+        memoryview(dst.data)[:nbytes] = memoryview(src.data)[:nbytes]
 
     def _pointer(self, p):
         if p.obj is None:
             return self._ffi.NULL
         ctype, size = self._ctypes[p.fmt]
-        is_kbuffer = isinstance(p.obj, KBuffer)
-        c = self._ffi.from_buffer(ctype, p.obj.handle if is_kbuffer else p.obj, require_writable=p.out)
+        if isinstance(p.obj, KBuffer):
+            block = p.obj.handle
+            c = block.pointers.get(p.fmt)
+            if c is None:
+                c = block.pointers[p.fmt] = self._ffi.from_buffer(ctype, block.data)
+            return c + p.offset if p.offset else c
+        c = self._ffi.from_buffer(ctype, p.obj, require_writable=p.out)
         # The kernel reads caller buffers in place, so their elements must be aligned.
-        if not is_kbuffer and size > 1 and p.obj.nbytes and int(self._ffi.cast("uintptr_t", c)) % size:
+        if size > 1 and p.obj.nbytes and int(self._ffi.cast("uintptr_t", c)) % size:
             raise BufferFormatError(f"buffer address is not aligned to its {size}-byte elements; "
                                     "pass a copy (e.g. bytes(buffer)) instead of an odd slice")
         return c + p.offset if p.offset else c
 
     def invoke(self, fname, args):
         return getattr(self._lib, fname)(*[self._pointer(a) if isinstance(a, Ptr) else a for a in args])
+
+    def bind(self, fname, static):
+        """A call of fname with its leading arguments converted once (KBuffers and scalars)."""
+        fn, pointer = getattr(self._lib, fname), self._pointer
+        pre = [pointer(a) if isinstance(a, Ptr) else a for a in static]
+        return lambda *args: fn(*pre, *[pointer(a) if isinstance(a, Ptr) else a for a in args])

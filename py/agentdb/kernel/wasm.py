@@ -42,16 +42,23 @@ class WasmBackend:
     def read(self, handle, offset, dst):
         self._read_at(handle.addr + offset, dst)
 
-    def invoke(self, fname, args):
-        raw, copy_back, scratch = [], [], []
+    def bind(self, fname, static):
+        """A call of fname with its leading arguments converted once: KBuffers become their
+        addresses (stable while the KBuffer lives), scalars their wasm form."""
+        if any(isinstance(a, Ptr) and a.obj is not None and not isinstance(a.obj, KBuffer) for a in static):
+            raise TypeError("only KBuffers and scalars can be bound")
+        prefix = [self._address(a, None, None) if isinstance(a, Ptr) else self._scalar(a) for a in static]
+        return lambda *args: self.invoke(fname, args, prefix)
+
+    @staticmethod
+    def _scalar(a):
+        return a - (1 << 32) if isinstance(a, int) and a >= _I32 else a  # wasm i32 is signed
+
+    def invoke(self, fname, args, prefix=()):
+        raw, copy_back, scratch = list(prefix), [], []
         try:
             for a in args:
-                if isinstance(a, Ptr):
-                    raw.append(self._address(a, copy_back, scratch))
-                elif isinstance(a, int):
-                    raw.append(a - (1 << 32) if a >= _I32 else a)  # wasm i32 is signed
-                else:
-                    raw.append(a)
+                raw.append(self._address(a, copy_back, scratch) if isinstance(a, Ptr) else self._scalar(a))
             result = self._call_raw(fname, raw)
             for addr, dst in copy_back:
                 self._read_at(addr, dst)

@@ -39,6 +39,7 @@ class HnswIndex:
         self.upper = GrowableArray(kernel, "I")
         self.scratch = None
         self._scratch_shape = (0, 0)
+        self._searcher = None       # bound to the current buffers; dropped when one is replaced
 
     def __len__(self):
         return self.levels.length
@@ -64,6 +65,7 @@ class HnswIndex:
         scratch = self.k.alloc(self.k.hnsw_scratch_bytes(capacity, ef, self.m), "B")
         self.k.hnsw_scratch_init(scratch, capacity, ef, self.m)
         self.scratch, self._scratch_shape = scratch, (capacity, ef)
+        self._searcher = None
 
     def reserve(self, total):
         """Allocates room for `total` nodes (upper lists grow in add); the only step of an
@@ -85,9 +87,13 @@ class HnswIndex:
         self.links0.length = total * (self.m0 + 1)
         self.k.hnsw_insert(self.graph, vectors, dim=self.dim, metric=self.metric, first=first, count=count,
                            ef_construction=self.ef_construction, scratch=self.scratch)
+        self._searcher = None
 
     def search(self, vectors, q, k, ef, allowed):
-        """(rows, distances) of the k nearest allowed nodes, closest first."""
+        """(rows, scores) of the k nearest allowed nodes, best first."""
         self._ensure_scratch(len(self), max(ef, k))
-        return self.k.hnsw_search(self.graph, vectors, q, dim=self.dim, metric=self.metric, k=k, ef=max(ef, k),
-                                  allowed=allowed, scratch=self.scratch)
+        if self._searcher is None or self._searcher_vectors is not vectors:
+            self._searcher = self.k.hnsw_searcher(self.graph, vectors, dim=self.dim, metric=self.metric,
+                                                  scratch=self.scratch)
+            self._searcher_vectors = vectors
+        return self._searcher(q, k, max(ef, k), allowed)

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DimensionError
+from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
 from .arrays import GrowableArray
@@ -124,7 +124,7 @@ class VectorStore:
 
     # ---- input checks --------------------------------------------------------------------------
 
-    def _vector_view(self, vectors, n, name="vectors"):
+    def _vector_view(self, vectors, n, name="vectors", check_finite=True):
         """A flat float32 view of n vectors, from a buffer or nested lists."""
         dtype = getattr(vectors, "dtype", None)
         kind = getattr(dtype, "kind", None)
@@ -139,13 +139,19 @@ class VectorStore:
         if len(view) != n * self.dim:
             raise DimensionError(f"expected {n} vector(s) of dimension {self.dim} ({n * self.dim} values), "
                                  f"got {len(view)} values")
-        self.kernel.check_finite(view, name=name, dim=self.dim)
+        if check_finite:
+            self.kernel.check_finite(view, name=name, dim=self.dim)
         return view
 
     def _query_vector(self, vector):
-        q = array.array("f", self._vector_view(vector, 1, "query"))
-        if self.metric == "cosine":
-            self.kernel.normalize(q, out=q)
+        q = array.array("f", self._vector_view(vector, 1, "query", check_finite=False))
+        # one kernel call checks and (for cosine) normalises: the squared norm is finite
+        # exactly when every element is, barring overflow of huge values
+        norm_sq = self.kernel.normalize_in_place(q) if self.metric == "cosine" else self.kernel.dot(q, q)
+        if not math.isfinite(norm_sq):
+            self.kernel.check_finite(array.array("f", self._vector_view(vector, 1, "query", check_finite=False)),
+                                     name="query")
+            raise NonFiniteError("query: its squared norm overflows float32; scale the vector down")
         return q
 
     # ---- writes -----------------------------------------------------------------------------
@@ -278,11 +284,9 @@ class VectorStore:
             BRUTE_FORCE_ROWS, math.isqrt(BRUTE_FORCE_ROWS * self._n_rows))
         if graph:
             limit = allowed if (filtered or n_allowed < self._n_rows) else None
-            rows, dist = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
+            rows, scores = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
             if len(rows) >= min(k, n_allowed):
-                if self.metric != "l2":
-                    dist = self.kernel.scale(dist, -1.0)     # distance -dot back to the score dot
-                return list(rows), dist, False
+                return list(rows), scores, False
         rows, scores = self._exact(q, k, allowed, n_allowed, filtered)
         return rows, scores, True
 

@@ -1,0 +1,99 @@
+"""HNSW through the store: recall against exact search, filtered searches that still return k
+hits, deletions, compaction, and the same graph and answers on every backend."""
+import numpy as np
+import pytest
+
+import agentdb
+from conftest import HOST_BACKENDS
+from store_data import clustered, metadata
+
+N, DIM = 20_000, 128
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(2026)
+    # held-out points of the same clusters serve as queries
+    x = clustered(rng, N + 100, DIM, clusters=60, spread=0.45)
+    return x[:N], x[N:], metadata(rng, N)
+
+
+@pytest.fixture(scope="module", params=HOST_BACKENDS)
+def built(request, data):
+    x, _, meta = data
+    db = agentdb.open(dim=DIM, metric="cosine", kernel=agentdb.kernel.load(request.param))
+    db.ingest(range(N), x, metadata=meta)
+    return db
+
+
+def recall(db, queries, k=10, **kw):
+    hits = 0
+    for q in queries:
+        approx = db.query(q, k=k, **kw)
+        assert not approx.exact
+        exact = db.query(q, k=k, exact=True, **kw)
+        hits += len(set(approx.ids) & set(exact.ids))
+    return hits / (k * len(queries))
+
+
+def test_recall_at_10_is_at_least_095(built, data):
+    assert recall(built, data[1]) >= 0.95
+
+
+def test_graph_scores_equal_exact_scores_bit_for_bit(built, data):
+    q = data[1][0]
+    approx, exact = built.query(q, k=10), built.query(q, k=10, exact=True)
+    common = set(approx.ids) & set(exact.ids)
+    a = dict(zip(approx.ids, approx.scores))
+    e = dict(zip(exact.ids, exact.scores))
+    assert common and all(a[i] == e[i] for i in common)
+
+
+@pytest.mark.parametrize("where", [{"kind": "note"}, {"year": {"ge": 2015}},
+                                   {"kind": "idea", "year": {"lt": 2010}}, {"pinned": True}])
+def test_filtered_search_returns_k_hits_when_k_rows_match(built, data, where):
+    for q in data[1][:20]:
+        res = built.query(q, k=10, where=where)
+        assert len(res) == 10
+        assert all(agentdb.store.filters.compile_filter(where) for _ in [0])
+        exact = built.query(q, k=10, where=where, exact=True)
+        assert len(set(res.ids) & set(exact.ids)) >= 8
+
+
+def test_selective_filter_falls_back_to_an_exact_scan(built, data):
+    res = built.query(data[1][0], k=10, where={"year": 2003, "kind": "log"})
+    assert res.exact and len(res) > 0
+
+
+def test_same_graph_and_answers_on_every_backend(data):
+    x, queries, meta = data
+    answers = []
+    for backend in HOST_BACKENDS:
+        db = agentdb.open(dim=DIM, metric="l2", m=8, ef_construction=64, seed=5, kernel=agentdb.kernel.load(backend))
+        db.ingest(range(5000), x[:5000], metadata=meta[:5000])
+        db.delete(range(0, 5000, 7))
+        graph = bytes(db._index.links0.buf.view()) + bytes(db._index.upper.buf.view()[:db._index.upper.length * 4])
+        answers.append((graph, [(r.ids, r.scores.tobytes()) for r in
+                                db.query_batch(queries[:30], k=10, where={"kind": {"ne": "log"}})]))
+    assert answers[0] == answers[1]
+
+
+def test_deleted_rows_never_come_back_and_compact_rebuilds(data):
+    x, queries, _ = data
+    db = agentdb.open(dim=DIM, metric="dot", m=12, ef_construction=100)
+    db.ingest(range(6000), x[:6000])
+    first = db.query(queries[0], k=10)
+    db.delete(first.ids[:5])
+    after = db.query(queries[0], k=10)
+    assert not set(first.ids[:5]) & set(after.ids) and len(after) == 10
+    assert after.ids[:5] == first.ids[5:]
+    db.compact()
+    assert db.status()["index"]["nodes"] == 5995
+    assert db.query(queries[0], k=5).ids == after.ids[:5]
+    assert recall(db, queries[:30]) >= 0.95
+
+
+def test_small_stores_are_searched_exactly():
+    db = agentdb.open(dim=4)
+    db.ingest(range(50), np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32))
+    assert db.query([1, 0, 0, 0], k=3).exact

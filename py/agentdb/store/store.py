@@ -72,7 +72,7 @@ class VectorStore:
     """
 
     def __init__(self, *, dim, metric="cosine", compression="none", index="hnsw", m=16, ef_construction=200,
-                 ef_search=64, seed=0, kernel=None):
+                 ef_search=64, seed=0, brute_force_rows=BRUTE_FORCE_ROWS, kernel=None):
         if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536:
             raise DimensionError(f"dim must be an integer in 1..65536, got {dim!r}")
         if metric not in METRICS:
@@ -86,6 +86,7 @@ class VectorStore:
         self.kernel = kernel if kernel is not None else load()
         self.dim, self.metric, self.compression, self.index_kind = dim, METRICS[metric], compression, index
         self.ef_search = ef_search
+        self.brute_force_rows = brute_force_rows
         self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
         self._lock = threading.RLock()
         self._reset()
@@ -280,8 +281,9 @@ class VectorStore:
 
     def _search(self, q, k, allowed, n_allowed, filtered, ef, exact):
         """(rows, scores, exact?) for one prepared query."""
+        # exact when the candidates are few: cheaper than a graph walk that must skip the rest
         graph = self._index is not None and not exact and n_allowed > max(
-            BRUTE_FORCE_ROWS, math.isqrt(BRUTE_FORCE_ROWS * self._n_rows))
+            self.brute_force_rows, math.isqrt(self.brute_force_rows * self._n_rows))
         if graph:
             limit = allowed if (filtered or n_allowed < self._n_rows) else None
             rows, scores = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
@@ -364,7 +366,8 @@ class VectorStore:
 def open(path=None, *, dim, metric="cosine", compression="none", index="hnsw", **options):
     """Opens a store. path=None keeps it in memory (files arrive with the .rvf format).
 
-    options: m (16), ef_construction (200), ef_search (64), seed (0), kernel (agentdb.kernel.load()).
+    options: m (16), ef_construction (200), ef_search (64), seed (0), brute_force_rows (2000: at or
+    below this many candidate rows a query scans exactly), kernel (agentdb.kernel.load()).
     """
     if path is not None:
         raise NotImplementedError("file-backed stores arrive with the .rvf format; use path=None for now")

@@ -133,6 +133,8 @@ void agk_scale_f32(const float *a, float s, uint32_t n, float *out);
 /* normalize returns |a|^2 (NaN or infinity there also tells the caller the input was not finite). */
 float agk_normalize_f32(const float *a, uint32_t n, float *out);
 void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim);
+/* out[i] = |row i|^2, in the scans' reduction order. */
+void agk_norms_sq_f32(const float *x, uint32_t n, uint32_t dim, float *out);
 void agk_relu_f32(const float *a, uint32_t n, float *out);
 void agk_gelu_f32(const float *a, uint32_t n, float *out);
 void agk_sigmoid_f32(const float *a, uint32_t n, float *out);

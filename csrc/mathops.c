@@ -116,6 +116,10 @@ AGK_EXPORT void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim) {
     for (uint32_t i = 0; i < n; i++) agk_normalize_f32(x + (uintptr_t)i * dim, dim, x + (uintptr_t)i * dim);
 }
 
+AGK_EXPORT void agk_norms_sq_f32(const float *x, uint32_t n, uint32_t dim, float *out) {
+    for (uint32_t i = 0; i < n; i++) out[i] = dot1(x + (uintptr_t)i * dim, x + (uintptr_t)i * dim, dim);
+}
+
 /* Softmax with the maximum subtracted first, so large inputs do not overflow. */
 AGK_EXPORT void agk_softmax_f32(const float *a, uint32_t n, float *out) {
     if (n == 0) return;

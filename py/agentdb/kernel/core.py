@@ -665,6 +665,14 @@ class Kernel:
         self._call("agk_normalize_rows_f32", self._out_ptr(x, "f"), n, dim)
         return x
 
+    def norms_sq(self, x, *, dim, out=None):
+        """|row|^2 for each row of x (n x dim)."""
+        x = self._in(x, "f", "x")
+        n = self._rows(x, dim, "x")
+        out = self._out(out, "f", n)
+        self._call("agk_norms_sq_f32", Ptr(x, "f"), n, dim, self._out_ptr(out, "f"))
+        return out
+
     def find_nonfinite(self, a):
         """Index of the first NaN or infinity in a, or -1."""
         a = self._in(a, "f", "a")

@@ -20,12 +20,13 @@ from .filters import FilterEvaluator, compile_filter
 from .hnsw import HnswIndex
 from .ids import IdMap
 from .metadata import MetadataColumns
+from .quant import gather_into, make_quantizer
 from .results import Results
 
 METRICS = {"cosine": "cosine", "cos": "cosine", "dot": "dot", "dotproduct": "dot", "ip": "dot",
            "inner_product": "dot", "l2": "l2", "euclidean": "l2"}
 INDEXES = ("hnsw", "flat")
-COMPRESSIONS = ("none",)
+COMPRESSIONS = ("none", "scalar", "product")
 # Below this many candidate rows an exact scan is as fast as a graph search and always exact.
 BRUTE_FORCE_ROWS = 2000
 _KERNEL_METRIC = {"cosine": 0, "dot": 0, "l2": 1}    # AGK_METRIC_DOT on unit rows is cosine
@@ -72,7 +73,8 @@ class VectorStore:
     """
 
     def __init__(self, *, dim, metric="cosine", compression="none", index="hnsw", m=16, ef_construction=200,
-                 ef_search=64, seed=0, brute_force_rows=BRUTE_FORCE_ROWS, kernel=None):
+                 ef_search=64, seed=0, brute_force_rows=BRUTE_FORCE_ROWS, keep_vectors=True, pq_m=None,
+                 kernel=None):
         if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536:
             raise DimensionError(f"dim must be an integer in 1..65536, got {dim!r}")
         if metric not in METRICS:
@@ -81,12 +83,16 @@ class VectorStore:
             raise ValueError(f"unknown index {index!r}: expected one of {', '.join(INDEXES)}")
         if compression not in COMPRESSIONS:
             raise ValueError(f"unknown compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
+        if not keep_vectors and (index != "flat" or compression == "none"):
+            raise ValueError("keep_vectors=False needs compression='scalar' or 'product' and index='flat' "
+                             "(the graph and exact re-ranking need the float32 vectors)")
         if not isinstance(ef_search, int) or ef_search < 1:
             raise ValueError(f"ef_search must be a positive integer, got {ef_search!r}")
         self.kernel = kernel if kernel is not None else load()
         self.dim, self.metric, self.compression, self.index_kind = dim, METRICS[metric], compression, index
         self.ef_search = ef_search
         self.brute_force_rows = brute_force_rows
+        self.keep_vectors, self._pq_m = keep_vectors, pq_m
         self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
         self._lock = threading.RLock()
         self._reset()
@@ -100,6 +106,7 @@ class VectorStore:
         self._n_rows = 0
         self._index = (HnswIndex(k, dim=self.dim, metric=_KERNEL_METRIC[self.metric], **self._index_options)
                        if self.index_kind == "hnsw" else None)
+        self._quant = make_quantizer(k, self.compression, self.dim, self.metric, self._pq_m)
 
     # ---- context and container protocol -----------------------------------------------------
 
@@ -178,13 +185,19 @@ class VectorStore:
             first = self._n_rows
             total = first + n
             # every allocation first, so a failure changes nothing
-            self._vectors.reserve(total * self.dim)
+            if self.keep_vectors:
+                self._vectors.reserve(total * self.dim)
             if self._index is not None:
                 self._index.reserve(total)
             previous = {ident: self._ids.row_of[ident] for ident in ids if ident in self._ids}
             live_before = bytes(self._live)
             try:
-                self._vectors.append(rows, n * self.dim)
+                if self._quant is not None:
+                    if not self._quant.trained:
+                        self._quant.train(rows)      # on the first batch; compact() keeps it
+                    self._quant.add(rows, n)
+                if self.keep_vectors:
+                    self._vectors.append(rows, n * self.dim)
                 self._meta.append(metadata)
                 replaced = self._ids.add(ids, first)
                 self._live.extend(bytes((total + 7) // 8 - len(self._live)))
@@ -201,6 +214,8 @@ class VectorStore:
 
     def _rollback(self, first, previous, live_before):
         self._vectors.truncate(first * self.dim)
+        if self._quant is not None:
+            self._quant.truncate(first)
         self._meta.truncate(first)
         self._ids.truncate(first)
         self._ids.row_of.update(previous)
@@ -231,11 +246,10 @@ class VectorStore:
             if removed == 0:
                 return {"removed": 0, "bytes_reclaimed": 0}
             before = self._bytes_total()
-            row_bytes = 4 * self.dim
-            vectors = self.kernel.alloc(max(len(keep) * self.dim, 1), "f")
-            self.kernel.gather_rows(self._vectors.buf.head(self._n_rows * self.dim), keep, row_bytes=row_bytes,
-                                    fmt="f", out=vectors)
-            self._vectors.replace(vectors, len(keep) * self.dim)
+            if self.keep_vectors:
+                gather_into(self.kernel, self._vectors, keep, self.dim)
+            if self._quant is not None:
+                self._quant.compact(keep)
             self._meta.compact(self.kernel, keep)
             self._ids.compact(keep)
             self._n_rows = len(keep)
@@ -254,7 +268,8 @@ class VectorStore:
         """The Record for an id (UnknownIdError if absent)."""
         with self._lock:
             row = self._ids.row(ident)
-            vector = self._vectors.read(row * self.dim, (row + 1) * self.dim)
+            vector = (self._vectors.read(row * self.dim, (row + 1) * self.dim) if self.keep_vectors
+                      else self._quant.decode(row))
             return Record(ident, vector, dict(self._meta.rows[row]))
 
     def _allowed(self, where):
@@ -279,6 +294,22 @@ class VectorStore:
         rows = [subset[i] for i in idx] if subset is not None else list(idx)
         return rows, top
 
+    def _compressed(self, q, k, allowed, n_allowed):
+        """Scores every candidate on its codes, then (with the vectors kept) re-ranks the best
+        k * rerank exactly; without them the code scores are the answer."""
+        approx = self._quant.scores(q, self._n_rows, allowed if n_allowed < self._n_rows else None)
+        largest = self.metric != "l2"
+        if not self.keep_vectors:
+            idx, top = self.kernel.topk(approx, k, largest=largest)
+            return list(idx), top
+        candidates, _ = self.kernel.topk(approx, min(n_allowed, max(k * self._quant.rerank, k + 16)),
+                                         largest=largest)
+        rows_buf = self._vectors.buf.head(self._n_rows * self.dim)
+        scores = self.kernel.scan(q, rows_buf, dim=self.dim, metric="l2" if self.metric == "l2" else "dot",
+                                  subset=candidates)
+        idx, top = self.kernel.topk(scores, k, largest=largest)
+        return [candidates[i] for i in idx], top
+
     def _search(self, q, k, allowed, n_allowed, filtered, ef, exact):
         """(rows, scores, exact?) for one prepared query."""
         # exact when the candidates are few: cheaper than a graph walk that must skip the rest
@@ -289,6 +320,10 @@ class VectorStore:
             rows, scores = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
             if len(rows) >= min(k, n_allowed):
                 return list(rows), scores, False
+        # codes serve large candidate sets, and every query when only codes are kept
+        if self._quant is not None and (not self.keep_vectors or not exact and n_allowed > self.brute_force_rows):
+            rows, scores = self._compressed(q, k, allowed, n_allowed)
+            return rows, scores, False
         rows, scores = self._exact(q, k, allowed, n_allowed, filtered)
         return rows, scores, True
 
@@ -337,7 +372,8 @@ class VectorStore:
     # ---- status -----------------------------------------------------------------------------
 
     def _bytes_total(self):
-        return self._vectors.nbytes + (self._index.nbytes if self._index is not None else 0)
+        return (self._vectors.nbytes + (self._index.nbytes if self._index is not None else 0) +
+                (self._quant.nbytes if self._quant is not None else 0))
 
     def status(self):
         """Counts, configuration and memory, as a plain dict."""
@@ -354,9 +390,11 @@ class VectorStore:
                 "dim": self.dim,
                 "metric": self.metric,
                 "compression": self.compression,
+                "keep_vectors": self.keep_vectors,
                 "id_kind": self._ids.kind,
                 "index": index,
-                "bytes": {"vectors": self._vectors.nbytes, "codes": 0,
+                "bytes": {"vectors": self._vectors.nbytes,
+                          "codes": self._quant.nbytes if self._quant is not None else 0,
                           "graph": self._index.nbytes if self._index is not None else 0,
                           "metadata_columns": self._meta.nbytes},
                 "kernel": {"backend": self.kernel.backend, "isa": self.kernel.isa},
@@ -367,7 +405,9 @@ def open(path=None, *, dim, metric="cosine", compression="none", index="hnsw", *
     """Opens a store. path=None keeps it in memory (files arrive with the .rvf format).
 
     options: m (16), ef_construction (200), ef_search (64), seed (0), brute_force_rows (2000: at or
-    below this many candidate rows a query scans exactly), kernel (agentdb.kernel.load()).
+    below this many candidate rows a query scans exactly), keep_vectors (True; False with
+    compression and index='flat' keeps only codes), pq_m (PQ subspaces, default dim / 8),
+    kernel (agentdb.kernel.load()).
     """
     if path is not None:
         raise NotImplementedError("file-backed stores arrive with the .rvf format; use path=None for now")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+import agentdb
 import agentdb.kernel
-from agentdb.kernel import core, load
+from agentdb.kernel import core
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def public_members(cls):
             and (inspect.isfunction(obj) or isinstance(obj, property))]
 
 
-@pytest.mark.parametrize("cls", [core.Kernel, core.KBuffer])
+@pytest.mark.parametrize("cls", [core.Kernel, core.KBuffer, agentdb.VectorStore, agentdb.Hit])
 def test_every_public_method_is_documented(cls):
     missing = [name for name, obj in public_members(cls) if not (obj.__doc__ or "").strip()]
     assert not missing, f"{cls.__name__} lacks docstrings: {missing}"

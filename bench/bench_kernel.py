@@ -88,7 +88,7 @@ def main():
         kc = wasm.from_buffer(codes, "b")
         t_wasm_i8 = best_of(lambda: wasm.scan_dot_i8(qc, kc, dim=args.dim, out=kout), args.repeat)
         row("wasmhost scan int8 x int8", n, t_wasm_i8, codes.nbytes)
-        del kx, kc, kout
+        kx = kc = kout = None  # release the wasm copies before the next size
 
         ratios[n] = {
             "native f32 scan vs numpy": (t_np / t_dot, f"{t_np / t_dot:.2f}x"),
@@ -110,7 +110,7 @@ def main():
             row(f"numpy X @ Q.T, {m} queries (1 thread)", n, t_np_batch, nbytes)
             ratios[n][f"batch of {m} vs {m} single scans"] = (t_singles / t_batch, f"{t_singles / t_batch:.2f}x faster")
             ratios[n]["batch vs numpy matmul"] = (t_np_batch / t_batch, f"{t_np_batch / t_batch:.2f}x")
-        del x, codes, bits
+        x = codes = bits = None  # release 1.5 GB before the next size
 
     print(f"\n{'operation':42} {'rows':>9} {'ms':>9} {'GB/s':>7}")
     for name, n, ms, gbs, _ in rows_out:

@@ -158,13 +158,12 @@ AGK_INLINE uint32_t search_level(graph_t *g, uint8_t *scratch, const float *q, u
         heap_pop(0, g->cd, g->cn, &n_cand);
         const uint32_t *list = node_links(g, c, level);
         uint32_t count = list[0];
-        /* ask for every neighbour's visited tag and vector before scoring any of them */
-        for (uint32_t i = 1; i <= count; i++) {
-            __builtin_prefetch(g->visited + list[i]);
-            __builtin_prefetch(node_vec(g, list[i]));
-        }
+        /* visited tags for all neighbours now; each vector in full one neighbour ahead */
+        for (uint32_t i = 1; i <= count; i++) __builtin_prefetch(g->visited + list[i]);
+        if (count) prefetch_bytes(node_vec(g, list[1]), 4 * g->dim);
         for (uint32_t i = 1; i <= count; i++) {
             uint32_t nb = list[i];
+            if (i < count && g->visited[list[i + 1]] != gen) prefetch_bytes(node_vec(g, list[i + 1]), 4 * g->dim);
             if (g->visited[nb] == gen) continue;
             g->visited[nb] = gen;
             float d = distance(g, q, node_vec(g, nb));

@@ -10,6 +10,13 @@ def clustered(rng, n, dim, clusters=40, spread=0.35):
     return (centers[labels] + spread * rng.standard_normal((n, dim))).astype(np.float32)
 
 
+def dataset(seed, n, dim, n_queries, clusters, spread):
+    """(vectors, queries, metadata): the queries are held-out points of the same clusters."""
+    rng = np.random.default_rng(seed)
+    x = clustered(rng, n + n_queries, dim, clusters=clusters, spread=spread)
+    return x[:n], x[n:], metadata(rng, n)
+
+
 def metadata(rng, n):
     out = []
     for i in range(n):
@@ -24,3 +31,9 @@ def metadata(rng, n):
             md["tags"] = ["a", "b"]               # stored, not filterable
         out.append(md)
     return out
+
+
+def recall(db, queries, k=10, **kw):
+    """Mean recall@k of the store's default search against its exact search."""
+    hits = sum(len(set(db.query(q, k=k, **kw).ids) & set(db.query(q, k=k, exact=True, **kw).ids)) for q in queries)
+    return hits / (k * len(queries))

@@ -5,22 +5,14 @@ import pytest
 
 import agentdb
 from conftest import HOST_BACKENDS
-from store_data import clustered, metadata
+from store_data import dataset, recall
 
 N, DIM = 4000, 64
 
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(8)
-    x = clustered(rng, N + 30, DIM, clusters=30, spread=0.3)
-    return x[:N], x[N:], metadata(rng, N)
-
-
-def recall(db, queries, **kw):
-    hits = sum(len(set(db.query(q, k=10, **kw).ids) & set(db.query(q, k=10, exact=True, **kw).ids))
-               for q in queries)
-    return hits / (10 * len(queries))
+    return dataset(8, N, DIM, 30, clusters=30, spread=0.3)
 
 
 @pytest.mark.parametrize("compression,floor", [("scalar", 0.99), ("product", 0.75)])

@@ -53,11 +53,26 @@ AGK_INLINE v16f v16f_splat(float s) { return (v16f){0} + s; }
 AGK_INLINE v16f v16f_load(const float *p) { return *(const v16f_u *)p; }
 AGK_INLINE void v16f_store(float *p, v16f v) { *(v16f_u *)p = v; }
 
-/* Loads r < 16 floats and zero-fills the remaining lanes. */
-AGK_INLINE v16f v16f_load_tail(const float *p, uint32_t r) {
-    v16f v = v16f_zero();
-    for (uint32_t i = 0; i < r; i++) v[i] = p[i];
+typedef float v4f_u __attribute__((vector_size(16), aligned(4), may_alias));
+
+/* Up to 4 floats from p into a zero-filled v4f (never reads past p + n). */
+AGK_INLINE v4f v4f_load_upto(const float *p, uint32_t n) {
+    if (n >= 4) return *(const v4f_u *)p;
+    v4f v = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (uint32_t i = 0; i < n; i++) v[i] = p[i];
     return v;
+}
+
+/* Loads r < 16 floats and zero-fills the remaining lanes, whole 4-float chunks at a time
+ * (a scalar insert per lane made short rows, e.g. 8-float PQ subspaces, several times slower). */
+AGK_INLINE v16f v16f_load_tail(const float *p, uint32_t r) {
+    v4f c0 = v4f_load_upto(p, r);
+    v4f c1 = r > 4 ? v4f_load_upto(p + 4, r - 4) : (v4f){0.0f, 0.0f, 0.0f, 0.0f};
+    v4f c2 = r > 8 ? v4f_load_upto(p + 8, r - 8) : (v4f){0.0f, 0.0f, 0.0f, 0.0f};
+    v4f c3 = r > 12 ? v4f_load_upto(p + 12, r - 12) : (v4f){0.0f, 0.0f, 0.0f, 0.0f};
+    v8f lo = __builtin_shufflevector(c0, c1, 0, 1, 2, 3, 4, 5, 6, 7);
+    v8f hi = __builtin_shufflevector(c2, c3, 0, 1, 2, 3, 4, 5, 6, 7);
+    return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
 }
 
 AGK_INLINE void v16f_store_tail(float *p, v16f v, uint32_t r) {

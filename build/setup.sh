@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(gcc python3-venv python3-dev clang lld)
+command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 missing=()
@@ -24,3 +26,10 @@ fi
 echo "== installing agentdb and its test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test,bench]"
+
+# the real @ruvector RVF tools, pinned, for the interop tests
+if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules ]; then
+    echo "== installing the real @ruvector/rvf-node builds for interop tests (npm)"
+    npm ci --prefix tests/interop --no-audit --no-fund --silent
+    touch tests/interop/node_modules
+fi

@@ -2,10 +2,11 @@
 
 The same Python package runs in both homes over one C/SIMD kernel (see agentdb.kernel).
 """
-from .errors import (AgentDBError, BackendUnavailableError, BufferFormatError, DimensionError, FilterError,
-                     KernelError, NonFiniteError, UnknownIdError)
+from .errors import (AgentDBError, BackendUnavailableError, BufferFormatError, CorruptFileError, DimensionError,
+                     FilterError, KernelError, NonFiniteError, UnknownIdError)
 from .store import Hit, Results, VectorStore, open
 
 __version__ = "0.1.0"
-__all__ = ["AgentDBError", "BackendUnavailableError", "BufferFormatError", "DimensionError", "FilterError",
+__all__ = ["AgentDBError", "BackendUnavailableError", "BufferFormatError", "CorruptFileError", "DimensionError",
+           "FilterError",
            "Hit", "KernelError", "NonFiniteError", "Results", "UnknownIdError", "VectorStore", "open", "__version__"]

@@ -36,3 +36,11 @@ class UnknownIdError(AgentDBError, KeyError):
 
     def __str__(self):  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class CorruptFileError(AgentDBError, ValueError):
+    """Bytes that are not a valid .rvf (or not what they claim): carries the byte offset."""
+
+    def __init__(self, message, offset=None):
+        super().__init__(message if offset is None else f"{message} (at byte {offset})")
+        self.offset = offset

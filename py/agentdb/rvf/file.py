@@ -1,0 +1,122 @@
+"""Reading and writing whole .rvf byte strings in the real tools' layout.
+
+read():  find the last MANIFEST the way the real reader does (backward scan of the last
+         64 KiB), then, unlike the real reader, check everything it lists: each directory entry
+         must point at a segment of the stated type and length, VEC payloads must match their
+         content hash. Live vectors: the last VEC in directory order wins for an id; ids in the
+         manifest's deleted list are gone.
+write(): the bytes the real tools write for create + one ingest batch (+ deletes): MANIFEST,
+         VEC, WITNESS, MANIFEST; byte-for-byte their layout, so the real tools open it.
+"""
+from dataclasses import dataclass, field
+
+from ..errors import CorruptFileError
+from . import segments as seg
+from .hashes import toy_hash
+from .payloads import METRIC_CODES, METRIC_NAMES, Identity, Manifest, decode_vec, encode_journal_delete, \
+    encode_vec, encode_witness
+
+
+@dataclass
+class RvfContents:
+    dim: int
+    metric: str
+    epoch: int
+    profile: int
+    identity: Identity
+    ids: list                     # live ids, in the order their latest vector appears
+    rows: bytes                   # their float32 rows, row-major
+    deleted: list
+    segments: list = field(default_factory=list)   # every Segment the manifest lists, then the manifest
+    manifest_offset: int = 0
+    skipped_manifests: int = 0    # candidates after the one used that did not decode (a torn write)
+
+
+def _manifest(data):
+    """(Segment, Manifest, how many later candidates were skipped)."""
+    if len(data) < seg.HEADER_SIZE:
+        raise CorruptFileError(f"not an .rvf file: {len(data)} bytes is shorter than one segment header", 0)
+    candidates = seg.scan_manifests(data)
+    for skipped, offset in enumerate(candidates):
+        try:
+            header = seg.read_header(data, offset)
+            return header, Manifest.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset), \
+                skipped
+        except CorruptFileError:
+            continue
+    if candidates:
+        raise CorruptFileError("no manifest in the last 64 KiB decodes", candidates[0])
+    raise CorruptFileError("not an .rvf file: no manifest segment in the last 64 KiB", max(0, len(data) - seg.TAIL_SCAN))
+
+
+def read(kernel, data):
+    """RvfContents of an .rvf byte string; CorruptFileError (with the offset) when it is not one."""
+    data = bytes(data)
+    mseg, manifest, skipped = _manifest(data)
+    if manifest.dim == 0:
+        raise CorruptFileError("manifest declares dimension 0", mseg.offset)
+    listed, latest = [], {}
+    for seg_id, offset, length, seg_type in manifest.directory:
+        header = seg.read_header(data, offset)
+        if header.seg_type != seg_type or header.payload_length != length:
+            raise CorruptFileError(f"directory says segment {seg_id} is {seg.type_name(seg_type)} of {length} bytes, "
+                                   f"the file has {header.name} of {header.payload_length}", offset)
+        listed.append(header)
+        if seg_type == seg.VEC:
+            if not seg.verify(kernel, data, header):
+                raise CorruptFileError(f"VEC segment {seg_id} fails its content hash", offset)
+            dim, ids, rows = decode_vec(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
+            if dim != manifest.dim:
+                raise CorruptFileError(f"VEC segment {seg_id} has dimension {dim}, the manifest {manifest.dim}", offset)
+            row_bytes = 4 * dim
+            for i, ident in enumerate(ids):
+                latest.pop(ident, None)           # re-ingested: moves to the end
+                latest[ident] = rows[i * row_bytes:(i + 1) * row_bytes]
+    deleted = set(manifest.deleted)
+    live = [ident for ident in latest if ident not in deleted]
+    return RvfContents(
+        dim=manifest.dim, metric=METRIC_NAMES.get(manifest.metric, "l2"), epoch=manifest.epoch,
+        profile=manifest.profile, identity=manifest.identity or Identity(), ids=live,
+        rows=b"".join(latest[i] for i in live), deleted=sorted(deleted), segments=listed + [mseg],
+        manifest_offset=mseg.offset, skipped_manifests=skipped)
+
+
+def new_identity(seed_bytes):
+    """A root FileIdentity whose file_id is 16 bytes of the toy hash of `seed_bytes`
+    (the real tools hash the path and the time; any 16 bytes are valid)."""
+    return Identity(file_id=toy_hash(seed_bytes)[:16])
+
+
+def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=0):
+    """An .rvf byte string holding `ids` with `rows` (float32 bytes), as create + ingestBatch
+    (+ delete) of the real tools would leave it: each mutation appends its segments and a
+    manifest whose directory lists every segment before it (earlier manifests included)."""
+    if not 1 <= dim <= 0xFFFF:
+        raise ValueError(f"the .rvf layout stores dimension as u16: 1..65535, got {dim}")
+    identity = identity or Identity()
+    code = METRIC_CODES[metric]
+    out, written = bytearray(), []
+
+    def append(seg_type, payload):
+        seg_id = len(written) + 1
+        written.append((seg_id, len(out), len(payload), seg_type))
+        out.extend(seg.pack(kernel, seg_type, seg_id, payload))
+
+    def commit(epoch, total, dels):
+        append(seg.MANIFEST, Manifest(epoch, dim, total, profile, code, list(written), sorted(dels),
+                                      identity).encode())
+
+    commit(0, 0, ())
+    epoch, prev_witness = 0, bytes(32)
+    for kind, payload, action in (
+            ("ingest", lambda e: encode_vec(ids, rows, dim), f"ingest:count={len(ids)}"),
+            ("delete", lambda e: encode_journal_delete(sorted(deleted), e), f"delete:count={len(deleted)}")):
+        if not (ids if kind == "ingest" else deleted):
+            continue
+        epoch += 1
+        append(seg.VEC if kind == "ingest" else seg.JOURNAL, payload(epoch))
+        witness = encode_witness(1 if kind == "ingest" else 0, f"{action},epoch={epoch}", prev_witness)
+        append(seg.WITNESS, witness)
+        prev_witness = toy_hash(witness)
+        commit(epoch, len(ids), deleted if kind == "delete" else ())
+    return bytes(out)

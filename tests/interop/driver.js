@@ -1,0 +1,24 @@
+// Drives a real @ruvector/rvf-node build for tests/test_rvf_interop.py.
+// Usage: node driver.js <package> '<json steps>'; prints one JSON result per step.
+const pkg = process.argv[2];
+const { RvfDatabase } = require(pkg);
+const steps = JSON.parse(process.argv[3]);
+let db = null;
+const out = [];
+for (const s of steps) {
+  switch (s.op) {
+    case "create": db = RvfDatabase.create(s.path, { dimension: s.dim, metric: s.metric || "l2" }); out.push(null); break;
+    case "open": db = RvfDatabase.open(s.path); out.push(null); break;
+    case "openReadonly": db = RvfDatabase.openReadonly(s.path); out.push(null); break;
+    case "ingest": out.push(db.ingestBatch(new Float32Array(s.vectors), s.ids)); break;
+    case "delete": out.push(db.delete(s.ids)); break;
+    case "compact": out.push(db.compact()); break;
+    case "query": out.push(db.query(new Float32Array(s.vector), s.k, {})); break;
+    case "status": out.push(db.status()); break;
+    case "segments": out.push(db.segments()); break;
+    case "close": db.close(); db = null; out.push(null); break;
+    default: throw new Error("unknown op " + s.op);
+  }
+}
+if (db) db.close();
+process.stdout.write(JSON.stringify(out));

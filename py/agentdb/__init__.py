@@ -4,9 +4,10 @@ The same Python package runs in both homes over one C/SIMD kernel (see agentdb.k
 """
 from .errors import (AgentDBError, BackendUnavailableError, BufferFormatError, CorruptFileError, DimensionError,
                      FilterError, KernelError, NonFiniteError, UnknownIdError)
-from .store import Hit, Results, VectorStore, open
+from .store import Hit, Results, VectorStore, open, open_bytes
 
 __version__ = "0.1.0"
 __all__ = ["AgentDBError", "BackendUnavailableError", "BufferFormatError", "CorruptFileError", "DimensionError",
            "FilterError",
-           "Hit", "KernelError", "NonFiniteError", "Results", "UnknownIdError", "VectorStore", "open", "__version__"]
+           "Hit", "KernelError", "NonFiniteError", "Results", "UnknownIdError", "VectorStore", "open", "open_bytes",
+           "__version__"]

@@ -1,4 +1,5 @@
 """The .rvf format: segments byte-compatible with the real @ruvector tools (see docs/FORMAT.md)."""
+from ..errors import CorruptFileError
 from .file import RvfContents, read, write
 
-__all__ = ["RvfContents", "read", "write"]
+__all__ = ["CorruptFileError", "RvfContents", "read", "write"]

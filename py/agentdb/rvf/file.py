@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CorruptFileError
 from . import segments as seg
+from . import meta as agmeta
 from .hashes import toy_hash
 from .payloads import METRIC_CODES, METRIC_NAMES, Identity, Manifest, decode_vec, encode_journal_delete, \
     encode_vec, encode_witness
@@ -30,6 +31,8 @@ class RvfContents:
     segments: list = field(default_factory=list)   # every Segment the manifest lists, then the manifest
     manifest_offset: int = 0
     skipped_manifests: int = 0    # candidates after the one used that did not decode (a torn write)
+    options: dict = field(default_factory=dict)    # agentdb store options (META kind 2), if any
+    records: dict = field(default_factory=dict)    # label -> agentdb record (META kind 1), if any
 
 
 def _manifest(data):
@@ -55,7 +58,7 @@ def read(kernel, data):
     mseg, manifest, skipped = _manifest(data)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
-    listed, latest = [], {}
+    listed, latest, options, records = [], {}, {}, {}
     for seg_id, offset, length, seg_type in manifest.directory:
         header = seg.read_header(data, offset)
         if header.seg_type != seg_type or header.payload_length != length:
@@ -72,13 +75,20 @@ def read(kernel, data):
             for i, ident in enumerate(ids):
                 latest.pop(ident, None)           # re-ingested: moves to the end
                 latest[ident] = rows[i * row_bytes:(i + 1) * row_bytes]
+        elif seg_type == seg.META:
+            decoded = agmeta.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
+            if decoded is not None and decoded[0] == agmeta.OPTIONS:
+                options = decoded[1]
+            elif decoded is not None:
+                records.update(decoded[1])
     deleted = set(manifest.deleted)
     live = [ident for ident in latest if ident not in deleted]
     return RvfContents(
         dim=manifest.dim, metric=METRIC_NAMES.get(manifest.metric, "l2"), epoch=manifest.epoch,
         profile=manifest.profile, identity=manifest.identity or Identity(), ids=live,
         rows=b"".join(latest[i] for i in live), deleted=sorted(deleted), segments=listed + [mseg],
-        manifest_offset=mseg.offset, skipped_manifests=skipped)
+        manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
+        records={label: records[label] for label in live if label in records})
 
 
 def new_identity(seed_bytes):
@@ -87,10 +97,11 @@ def new_identity(seed_bytes):
     return Identity(file_id=toy_hash(seed_bytes)[:16])
 
 
-def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=0):
+def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=0, extra=()):
     """An .rvf byte string holding `ids` with `rows` (float32 bytes), as create + ingestBatch
     (+ delete) of the real tools would leave it: each mutation appends its segments and a
-    manifest whose directory lists every segment before it (earlier manifests included)."""
+    manifest whose directory lists every segment before it (earlier manifests included).
+    extra: (seg_type, payload) segments committed with the vectors (agentdb's META)."""
     if not 1 <= dim <= 0xFFFF:
         raise ValueError(f"the .rvf layout stores dimension as u16: 1..65535, got {dim}")
     identity = identity or Identity()
@@ -111,10 +122,13 @@ def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=
     for kind, payload, action in (
             ("ingest", lambda e: encode_vec(ids, rows, dim), f"ingest:count={len(ids)}"),
             ("delete", lambda e: encode_journal_delete(sorted(deleted), e), f"delete:count={len(deleted)}")):
-        if not (ids if kind == "ingest" else deleted):
+        if not (ids or extra if kind == "ingest" else deleted):
             continue
         epoch += 1
-        append(seg.VEC if kind == "ingest" else seg.JOURNAL, payload(epoch))
+        if kind == "delete" or ids:
+            append(seg.VEC if kind == "ingest" else seg.JOURNAL, payload(epoch))
+        for seg_type, body in extra if kind == "ingest" else ():
+            append(seg_type, body)
         witness = encode_witness(1 if kind == "ingest" else 0, f"{action},epoch={epoch}", prev_witness)
         append(seg.WITNESS, witness)
         prev_witness = toy_hash(witness)

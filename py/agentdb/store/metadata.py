@@ -9,6 +9,7 @@ Filters run over whole columns in the kernel (agentdb.store.filters). Lists, dic
 values are kept in the row's dict and returned with hits, but are not filterable.
 """
 import array
+import json
 import math
 import numbers
 
@@ -69,6 +70,10 @@ class MetadataColumns:
                     raise TypeError(f"metadata[{i}]: keys must be strings, got {key!r}")
                 if isinstance(value, float) and not math.isfinite(value):
                     raise ValueError(f"metadata[{i}][{key!r}] = {value}: numbers must be finite")
+            try:  # stored in the file as JSON, so it must round-trip as JSON
+                json.dumps(md)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"metadata[{i}] cannot be stored: {exc}") from None
             out.append(dict(md))
         return out
 

@@ -8,13 +8,18 @@ cosine), row -> id and id -> row, one dict of metadata per row plus its filter c
 import array
 import itertools
 import math
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .. import rvf
 from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
+from ..rvf import meta as rvf_meta
+from ..rvf import segments as rvf_segments
+from ..rvf.payloads import Identity
 from .arrays import GrowableArray
 from .filters import FilterEvaluator, compile_filter
 from .hnsw import HnswIndex
@@ -95,6 +100,7 @@ class VectorStore:
         self.keep_vectors, self._pq_m = keep_vectors, pq_m
         self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
         self._lock = threading.RLock()
+        self.identity = Identity(file_id=secrets.token_bytes(16))
         self._reset()
 
     def _reset(self):
@@ -164,6 +170,35 @@ class VectorStore:
 
     # ---- writes -----------------------------------------------------------------------------
 
+    def _options(self):
+        """What a file needs to reopen this store as it is (META kind 2)."""
+        return {"metric": self.metric, "index": self.index_kind, "compression": self.compression,
+                "keep_vectors": self.keep_vectors, "pq_m": self._pq_m, "ef_search": self.ef_search,
+                "brute_force_rows": self.brute_force_rows, "id_kind": self._ids.kind, **self._index_options}
+
+    def to_bytes(self):
+        """The store as one .rvf byte string (live rows, as after compact()): the real tools'
+        MANIFEST / VEC / WITNESS layout, plus META segments with metadata, string ids and
+        options, which the real tools keep. agentdb.open_bytes() reopens it; so do the real
+        tools (vectors and ids; string-id stores appear there under labels 1, 2, ...)."""
+        with self._lock:
+            keep = self.kernel.bitmap_rows(self._live, self._n_rows)
+            if self.keep_vectors:
+                rows = self.kernel.gather_rows(self._vectors.buf.head(self._n_rows * self.dim), keep,
+                                               row_bytes=4 * self.dim, fmt="f")
+            else:  # codes only: the decoded (approximate) vectors are what the store has
+                rows = array.array("f")
+                for r in keep:
+                    rows.extend(self._quant.decode(r))
+            ids = [self._ids.id_of_row[r] for r in keep]
+            strings = self._ids.kind == "str"
+            labels = [self._ids.label_of[i] for i in ids] if strings else ids
+            extra = [(rvf_segments.META, rvf_meta.encode_options(self._options())),
+                     (rvf_segments.META, rvf_meta.encode_records(labels, [self._meta.rows[r] for r in keep],
+                                                                ids if strings else None))]
+            return rvf.write(self.kernel, dim=self.dim, metric=self.metric, ids=labels, rows=rows,
+                             identity=self.identity, extra=extra)
+
     def ingest(self, ids, vectors, metadata=None):
         """Adds vectors under ids; an id already present is replaced (upsert). All or nothing:
         a bad id, vector or metadata entry raises before anything changes.
@@ -171,6 +206,9 @@ class VectorStore:
         ids: unsigned 64-bit ints or strings; vectors: n x dim floats (any buffer, numpy array
         or nested lists); metadata: one dict per id. Returns {"accepted": n, "replaced": r}.
         """
+        return self._ingest(ids, vectors, metadata, normalize=self.metric == "cosine")
+
+    def _ingest(self, ids, vectors, metadata, normalize):
         ids = list(ids)
         n = len(ids)
         view = self._vector_view(vectors, n)
@@ -179,7 +217,7 @@ class VectorStore:
         if n == 0:
             return {"accepted": 0, "replaced": 0}
         rows = array.array("f", view)
-        if self.metric == "cosine":
+        if normalize:
             self.kernel.normalize_rows(rows, dim=self.dim)
         with self._lock:
             first = self._n_rows
@@ -399,6 +437,32 @@ class VectorStore:
                           "metadata_columns": self._meta.nbytes},
                 "kernel": {"backend": self.kernel.backend, "isa": self.kernel.isa},
             }
+
+
+def open_bytes(data, *, kernel=None, **overrides):
+    """A store from .rvf bytes: ours (metadata, string ids and options restored from META) or
+    the real tools' (integer ids, no metadata). overrides replace stored options (e.g. ef_search).
+    Rows are taken as stored (a cosine store's rows are already unit length), so a round trip
+    answers queries with the same bits."""
+    kernel = kernel if kernel is not None else load()
+    contents = rvf.read(kernel, data)
+    options = dict(contents.options) or {"metric": contents.metric}
+    strings = options.pop("id_kind", None) == "str"
+    options.update(overrides)
+    db = VectorStore(dim=contents.dim, kernel=kernel, **options)
+    db.identity = contents.identity
+    labels = contents.ids
+    records = [contents.records.get(label, {}) for label in labels]
+    if strings and any("sid" not in r for r in records):
+        raise rvf.CorruptFileError("string-id store whose META lacks the string for some ids")
+    ids = [r["sid"] for r in records] if strings else labels
+    own_rows = bool(contents.options)  # rows written by agentdb are already normalised
+    db._ingest(ids, contents.rows, [r.get("meta", {}) for r in records],
+               normalize=db.metric == "cosine" and not own_rows)
+    if strings:  # keep the labels the file uses, so later writes stay consistent
+        db._ids.label_of = dict(zip(ids, labels))
+        db._ids.next_label = max(labels, default=0) + 1
+    return db
 
 
 def open(path=None, *, dim, metric="cosine", compression="none", index="hnsw", **options):

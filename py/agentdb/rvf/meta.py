@@ -1,0 +1,78 @@
+"""agentdb's META segments (type 0x07): what the real tools drop, in a segment type they keep
+(they list it, skip it when reading, and copy it through compaction).
+
+Payload: magic "AGMD" | version u16 (1) | kind u16 | body
+  kind 1, records: count u32, then count x (id u64 | length u32 | UTF-8 JSON object), the object
+          holding "meta" (the row's metadata dict) and, in string-id stores, "sid" (the id).
+          The last record for an id in directory order wins, as for VEC.
+  kind 2, options: length u32 | UTF-8 JSON object of store options (metric, index, m, ...).
+"""
+import json
+import struct
+
+from ..errors import CorruptFileError
+
+MAGIC = b"AGMD"
+VERSION = 1
+RECORDS, OPTIONS = 1, 2
+_HEAD = struct.Struct("<4sHH")
+
+
+def _json(obj):
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def encode_records(labels, metadata, string_ids=None):
+    out = bytearray(_HEAD.pack(MAGIC, VERSION, RECORDS) + struct.pack("<I", len(labels)))
+    for i, label in enumerate(labels):
+        record = {"meta": metadata[i]}
+        if string_ids is not None:
+            record["sid"] = string_ids[i]
+        body = _json(record)
+        out += struct.pack("<QI", label, len(body)) + body
+    return bytes(out)
+
+
+def encode_options(options):
+    body = _json(options)
+    return _HEAD.pack(MAGIC, VERSION, OPTIONS) + struct.pack("<I", len(body)) + body
+
+
+def decode(payload, base=0):
+    """(kind, value): records -> [(label, record dict)], options -> dict; None for META
+    segments that are not ours (another writer's type 0x07 is left alone)."""
+    payload = bytes(payload)
+    if len(payload) < _HEAD.size or payload[:4] != MAGIC:
+        return None
+    _, version, kind = _HEAD.unpack_from(payload, 0)
+    if version != VERSION:
+        raise CorruptFileError(f"META segment version {version} is newer than this agentdb reads ({VERSION})", base)
+    at = _HEAD.size
+
+    def need(n, what):
+        if at + n > len(payload):
+            raise CorruptFileError(f"META {what} needs {n} bytes, {len(payload) - at} left", base + at)
+
+    def load(n):
+        try:
+            return json.loads(payload[at:at + n].decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise CorruptFileError(f"META record is not valid JSON: {exc}", base + at) from None
+
+    need(4, "count")
+    (count,) = struct.unpack_from("<I", payload, at)
+    at += 4
+    if kind == OPTIONS:
+        need(count, "options")
+        return OPTIONS, load(count)
+    if kind != RECORDS:
+        raise CorruptFileError(f"unknown META kind {kind}", base)
+    records = []
+    for _ in range(count):
+        need(12, "record header")
+        label, n = struct.unpack_from("<QI", payload, at)
+        at += 12
+        need(n, "record")
+        records.append((label, load(n)))
+        at += n
+    return RECORDS, records

@@ -6,16 +6,16 @@ read():  find the last MANIFEST the way the real reader does (backward scan of t
          content hash. Live vectors: the last VEC in directory order wins for an id; ids in the
          manifest's deleted list are gone.
 write(): the bytes the real tools write for create + one ingest batch (+ deletes): MANIFEST,
-         VEC, WITNESS, MANIFEST; byte-for-byte their layout, so the real tools open it.
+         VEC, WITNESS, MANIFEST; byte-for-byte their layout, so the real tools open it
+         (commits are appended by RvfWriter, which files use too).
 """
 from dataclasses import dataclass, field
 
 from ..errors import CorruptFileError
 from . import segments as seg
 from . import meta as agmeta
-from .hashes import toy_hash
-from .payloads import METRIC_CODES, METRIC_NAMES, Identity, Manifest, decode_vec, encode_journal_delete, \
-    encode_vec, encode_witness
+from .payloads import METRIC_NAMES, Identity, Manifest, decode_vec, encode_journal_delete, encode_vec
+from .writer import BytesSink, RvfWriter
 
 
 @dataclass
@@ -24,6 +24,7 @@ class RvfContents:
     metric: str
     epoch: int
     profile: int
+    total: int                    # the manifest's total_vectors (stored, deleted ones included)
     identity: Identity
     ids: list                     # live ids, in the order their latest vector appears
     rows: bytes                   # their float32 rows, row-major
@@ -85,52 +86,25 @@ def read(kernel, data):
     live = [ident for ident in latest if ident not in deleted]
     return RvfContents(
         dim=manifest.dim, metric=METRIC_NAMES.get(manifest.metric, "l2"), epoch=manifest.epoch,
-        profile=manifest.profile, identity=manifest.identity or Identity(), ids=live,
+        profile=manifest.profile, total=manifest.total_vectors, identity=manifest.identity or Identity(), ids=live,
         rows=b"".join(latest[i] for i in live), deleted=sorted(deleted), segments=listed + [mseg],
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records})
 
 
-def new_identity(seed_bytes):
-    """A root FileIdentity whose file_id is 16 bytes of the toy hash of `seed_bytes`
-    (the real tools hash the path and the time; any 16 bytes are valid)."""
-    return Identity(file_id=toy_hash(seed_bytes)[:16])
-
-
 def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=0, extra=()):
     """An .rvf byte string holding `ids` with `rows` (float32 bytes), as create + ingestBatch
-    (+ delete) of the real tools would leave it: each mutation appends its segments and a
-    manifest whose directory lists every segment before it (earlier manifests included).
-    extra: (seg_type, payload) segments committed with the vectors (agentdb's META)."""
+    (+ delete) of the real tools would leave it. extra: (seg_type, payload) segments committed
+    with the vectors (agentdb's META)."""
     if not 1 <= dim <= 0xFFFF:
         raise ValueError(f"the .rvf layout stores dimension as u16: 1..65535, got {dim}")
-    identity = identity or Identity()
-    code = METRIC_CODES[metric]
-    out, written = bytearray(), []
-
-    def append(seg_type, payload):
-        seg_id = len(written) + 1
-        written.append((seg_id, len(out), len(payload), seg_type))
-        out.extend(seg.pack(kernel, seg_type, seg_id, payload))
-
-    def commit(epoch, total, dels):
-        append(seg.MANIFEST, Manifest(epoch, dim, total, profile, code, list(written), sorted(dels),
-                                      identity).encode())
-
-    commit(0, 0, ())
-    epoch, prev_witness = 0, bytes(32)
-    for kind, payload, action in (
-            ("ingest", lambda e: encode_vec(ids, rows, dim), f"ingest:count={len(ids)}"),
-            ("delete", lambda e: encode_journal_delete(sorted(deleted), e), f"delete:count={len(deleted)}")):
-        if not (ids or extra if kind == "ingest" else deleted):
-            continue
-        epoch += 1
-        if kind == "delete" or ids:
-            append(seg.VEC if kind == "ingest" else seg.JOURNAL, payload(epoch))
-        for seg_type, body in extra if kind == "ingest" else ():
-            append(seg_type, body)
-        witness = encode_witness(1 if kind == "ingest" else 0, f"{action},epoch={epoch}", prev_witness)
-        append(seg.WITNESS, witness)
-        prev_witness = toy_hash(witness)
-        commit(epoch, len(ids), deleted if kind == "delete" else ())
-    return bytes(out)
+    sink = BytesSink()
+    writer = RvfWriter(kernel, sink, dim=dim, metric=metric, identity=identity, profile=profile)
+    writer.commit()                                   # create: the epoch-0 manifest
+    if ids or extra:
+        data = [(seg.VEC, encode_vec(ids, rows, dim))] if ids else []
+        writer.commit(data + list(extra), action=f"ingest:count={len(ids)}", added=len(ids))
+    if deleted:
+        writer.commit([(seg.JOURNAL, encode_journal_delete(sorted(deleted), writer.epoch + 1))],
+                      action=f"delete:count={len(deleted)}", witness_type=0, deleted=deleted)
+    return bytes(sink.data)

@@ -1,0 +1,80 @@
+"""RvfWriter: appends commits in the real tools' layout to a sink (a bytearray, or a file).
+
+A commit is some data segments, a WITNESS chained to the previous one, then a MANIFEST whose
+directory lists every segment before it. The writer remembers what the manifest needs (the
+directory, epoch, deleted ids, totals, identity, the last witness) so a file can be reopened
+and continued; unlike the real tools, the witness chain continues across reopen.
+"""
+from . import segments as seg
+from .hashes import toy_hash
+from .payloads import METRIC_CODES, Identity, Manifest, encode_witness
+
+MANIFEST_LIMIT = 48 * 1024   # rewrite before a manifest could leave the real tools' 64 KiB tail scan
+
+
+class BytesSink:
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, chunk):
+        self.data += chunk
+
+
+class RvfWriter:
+    def __init__(self, kernel, sink, *, dim, metric, identity=None, profile=0, offset=0, directory=(), epoch=0,
+                 deleted=(), total=0, prev_witness=bytes(32), next_id=1):
+        self.k, self.sink = kernel, sink
+        self.dim, self.metric_code, self.profile = dim, METRIC_CODES[metric], profile
+        self.identity = identity or Identity()
+        self.offset, self.directory = offset, list(directory)
+        self.epoch, self.deleted, self.total = epoch, set(deleted), total
+        self.prev_witness, self.next_id = prev_witness, next_id
+
+    @classmethod
+    def resume(cls, kernel, sink, contents, size):
+        """A writer continuing a file read into `contents` whose valid part is `size` bytes."""
+        last = [s for s in contents.segments if s.seg_type == seg.WITNESS]
+        prev = b"\0" * 32
+        if last:
+            prev = toy_hash(sink_bytes(sink, last[-1]))
+        return cls(kernel, sink, dim=contents.dim, metric=contents.metric, identity=contents.identity,
+                   profile=contents.profile, offset=size,
+                   directory=[(s.seg_id, s.offset, s.payload_length, s.seg_type) for s in contents.segments],
+                   epoch=contents.epoch, deleted=contents.deleted, total=contents.total,
+                   prev_witness=prev, next_id=max((s.seg_id for s in contents.segments), default=0) + 1)
+
+    def _append(self, seg_type, payload):
+        block = seg.pack(self.k, seg_type, self.next_id, payload)
+        self.directory.append((self.next_id, self.offset, len(payload), seg_type))
+        self.sink.write(block)
+        self.offset += len(block)
+        self.next_id += 1
+
+    def manifest_size(self, extra_segments=0, extra_deleted=0):
+        """Payload bytes of the next manifest after a commit of this size."""
+        return 22 + 25 * (len(self.directory) + extra_segments) + 4 + 8 * (len(self.deleted) + extra_deleted) + 72
+
+    def commit(self, segments=(), *, action=None, witness_type=1, added=0, deleted=(), revived=()):
+        """Appends segments [(type, payload)], a witness for `action` (no witness when None,
+        as for create) and the manifest of the new epoch."""
+        if action is not None:
+            self.epoch += 1
+        for seg_type, payload in segments:
+            self._append(seg_type, payload)
+        self.total += added
+        self.deleted.update(deleted)
+        self.deleted.difference_update(revived)
+        if action is not None:
+            witness = encode_witness(witness_type, f"{action},epoch={self.epoch}", self.prev_witness)
+            self._append(seg.WITNESS, witness)
+            self.prev_witness = toy_hash(witness)
+        manifest = Manifest(self.epoch, self.dim, self.total, self.profile, self.metric_code, list(self.directory),
+                            sorted(self.deleted), self.identity)
+        self._append(seg.MANIFEST, manifest.encode())
+
+
+def sink_bytes(sink, segment):
+    """A segment's payload from a sink that can read back (a file sink or BytesSink)."""
+    if isinstance(sink, BytesSink):
+        return bytes(sink.data[segment.payload_offset:segment.end])
+    return sink.read_at(segment.payload_offset, segment.payload_length)

@@ -61,6 +61,19 @@ class IdMap:
         self.id_of_row.extend(ids)
         return replaced
 
+    def labels_for(self, ids):
+        """The u64 ids a file stores for `ids` (themselves, or string labels: existing ones, then
+        the next free ones in order), without changing anything."""
+        if not ids or not isinstance(ids[0], str):
+            return list(ids)
+        out, fresh = [], self.next_label
+        for ident in ids:
+            label = self.label_of.get(ident)
+            if label is None:
+                label, fresh = fresh, fresh + 1
+            out.append(label)
+        return out
+
     def rows(self, ids, *, missing_ok=False):
         """Rows of the given ids; unknown ids raise UnknownIdError naming them (or are skipped)."""
         missing = [ident for ident in ids if ident not in self.row_of]

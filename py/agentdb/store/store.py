@@ -17,6 +17,7 @@ from .. import rvf
 from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
+from ..persist import FileLog, ReadOnlyError
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.payloads import Identity
@@ -101,6 +102,7 @@ class VectorStore:
         self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
         self._lock = threading.RLock()
         self.identity = Identity(file_id=secrets.token_bytes(16))
+        self.path, self._log, self.readonly = None, None, False
         self._reset()
 
     def _reset(self):
@@ -123,8 +125,20 @@ class VectorStore:
         self.close()
 
     def close(self):
-        """Releases the store's memory; it cannot be used afterwards."""
+        """Releases the store's memory and, for a file, its lock; it cannot be used afterwards."""
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         self._vectors = self._index = None
+
+    def _writable(self):
+        if self.readonly:
+            raise ReadOnlyError(f"{self.path} was opened with readonly=True")
+
+    def _after_commit(self):
+        """Keeps the file's manifest where the real tools' tail scan finds it."""
+        if self._log is not None and self._log.needs_rewrite():
+            self._log.rewrite(self.to_bytes())
 
     def __len__(self):
         return len(self._ids)
@@ -206,6 +220,7 @@ class VectorStore:
         ids: unsigned 64-bit ints or strings; vectors: n x dim floats (any buffer, numpy array
         or nested lists); metadata: one dict per id. Returns {"accepted": n, "replaced": r}.
         """
+        self._writable()
         return self._ingest(ids, vectors, metadata, normalize=self.metric == "cosine")
 
     def _ingest(self, ids, vectors, metadata, normalize):
@@ -229,6 +244,11 @@ class VectorStore:
                 self._index.reserve(total)
             previous = {ident: self._ids.row_of[ident] for ident in ids if ident in self._ids}
             live_before = bytes(self._live)
+            if self._log is not None:   # the file first: if it fails, nothing has changed
+                labels = self._ids.labels_for(ids)
+                strings = isinstance(ids[0], str)
+                self._log.ingest(labels, rows, self.dim,
+                                 rvf_meta.encode_records(labels, metadata, ids if strings else None))
             try:
                 if self._quant is not None:
                     if not self._quant.trained:
@@ -248,6 +268,7 @@ class VectorStore:
                 raise
             if self._index is not None:
                 self._index.add(self._vectors.buf, n)
+            self._after_commit()
         return {"accepted": n, "replaced": len(previous)}
 
     def _rollback(self, first, previous, live_before):
@@ -265,19 +286,25 @@ class VectorStore:
         Unknown ids raise UnknownIdError (and delete nothing) unless missing_ok=True."""
         if (ids is None) == (where is None):
             raise ValueError("delete() takes ids or where=..., exactly one of them")
+        self._writable()
         with self._lock:
             if ids is not None:
-                rows = self._ids.rows(list(ids), missing_ok=missing_ok)
+                rows = sorted(set(self._ids.rows(list(ids), missing_ok=missing_ok)))
             else:
                 rows = list(self.kernel.bitmap_rows(self._allowed(where)[0], self._n_rows))
+            if self._log is not None and rows:
+                self._log.delete(self._ids.labels_for([self._ids.id_of_row[r] for r in rows]))
             self._ids.remove_rows(rows)
             for row in rows:
                 _set_bit(self._live, row, False)
-            return len(set(rows))
+            self._after_commit()
+            return len(rows)
 
     def compact(self):
         """Drops deleted rows for good and rebuilds the index over the live ones.
-        Returns {"removed": rows dropped, "bytes_reclaimed": bytes of vectors and graph}."""
+        Returns {"removed": rows dropped, "bytes_reclaimed": bytes of vectors and graph}.
+        A file is rewritten through a temporary file and an atomic rename."""
+        self._writable()
         with self._lock:
             keep = self.kernel.bitmap_rows(self._live, self._n_rows)
             removed = self._n_rows - len(keep)
@@ -298,6 +325,8 @@ class VectorStore:
                                         **self._index_options)
                 if self._n_rows:
                     self._index.add(self._vectors.buf, self._n_rows)
+            if self._log is not None:
+                self._log.rewrite(self.to_bytes())
             return {"removed": removed, "bytes_reclaimed": before - self._bytes_total()}
 
     # ---- reads --------------------------------------------------------------------------------
@@ -447,14 +476,16 @@ def open_bytes(data, *, kernel=None, **overrides):
     kernel = kernel if kernel is not None else load()
     contents = rvf.read(kernel, data)
     options = dict(contents.options) or {"metric": contents.metric}
-    strings = options.pop("id_kind", None) == "str"
+    options.pop("id_kind", None)        # a file created empty does not know it yet: records do
     options.update(overrides)
     db = VectorStore(dim=contents.dim, kernel=kernel, **options)
     db.identity = contents.identity
     labels = contents.ids
     records = [contents.records.get(label, {}) for label in labels]
-    if strings and any("sid" not in r for r in records):
-        raise rvf.CorruptFileError("string-id store whose META lacks the string for some ids")
+    with_sid = sum("sid" in r for r in records)
+    strings = with_sid > 0
+    if strings and with_sid != len(records):
+        raise rvf.CorruptFileError(f"string-id store whose META lacks the string for {len(records) - with_sid} ids")
     ids = [r["sid"] for r in records] if strings else labels
     own_rows = bool(contents.options)  # rows written by agentdb are already normalised
     db._ingest(ids, contents.rows, [r.get("meta", {}) for r in records],
@@ -465,14 +496,48 @@ def open_bytes(data, *, kernel=None, **overrides):
     return db
 
 
-def open(path=None, *, dim, metric="cosine", compression="none", index="hnsw", **options):
-    """Opens a store. path=None keeps it in memory (files arrive with the .rvf format).
+def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", readonly=False, **options):
+    """Opens a store: in memory (path=None) or an .rvf file, created if missing.
+
+    A file keeps every committed write (see agentdb.persist.files); reopening restores vectors,
+    metadata, string ids and options, and answers as before. readonly=True takes no lock, so
+    any number of readers may open a file while one writer appends to it. For an existing file
+    dim and metric may be omitted; given, they must match it.
 
     options: m (16), ef_construction (200), ef_search (64), seed (0), brute_force_rows (2000: at or
     below this many candidate rows a query scans exactly), keep_vectors (True; False with
     compression and index='flat' keeps only codes), pq_m (PQ subspaces, default dim / 8),
     kernel (agentdb.kernel.load()).
     """
-    if path is not None:
-        raise NotImplementedError("file-backed stores arrive with the .rvf format; use path=None for now")
-    return VectorStore(dim=dim, metric=metric, compression=compression, index=index, **options)
+    if path is None:
+        if dim is None:
+            raise DimensionError("an in-memory store needs dim=")
+        return VectorStore(dim=dim, metric=metric or "cosine", compression=compression, index=index, **options)
+    import os
+
+    path = os.fspath(path)
+    if os.path.exists(path):
+        with builtins_open(path, "rb") as fh:
+            data = fh.read()
+        kernel = options.pop("kernel", None)
+        db = open_bytes(data, kernel=kernel, **options)
+        if dim is not None and dim != db.dim:
+            raise DimensionError(f"{path} holds {db.dim}-dimensional vectors, dim={dim} was given")
+        if metric is not None and METRICS.get(metric) != db.metric:
+            raise ValueError(f"{path} was created with metric {db.metric!r}, metric={metric!r} was given")
+        db.path, db.readonly = path, readonly
+        if not readonly:
+            db._log = FileLog.resume(db.kernel, path, data, rvf.read(db.kernel, data))
+        return db
+    if readonly:
+        raise FileNotFoundError(f"{path} does not exist (readonly=True never creates a file)")
+    if dim is None:
+        raise DimensionError(f"creating {path} needs dim=")
+    db = VectorStore(dim=dim, metric=metric or "cosine", compression=compression, index=index, **options)
+    db.path = path
+    db._log = FileLog.create(db.kernel, path, dim=dim, metric=db.metric, options=db._options(),
+                             identity=db.identity)
+    return db
+
+
+builtins_open = __builtins__["open"] if isinstance(__builtins__, dict) else __builtins__.open

@@ -1,0 +1,216 @@
+"""File-backed stores (native): an .rvf file that every committed write is appended to.
+
+Protocol, the real tools' layout throughout:
+- create: META (store options), MANIFEST (epoch 0).
+- ingest: VEC, META (records, when there is metadata or string ids), WITNESS, MANIFEST.
+- delete: JOURNAL, WITNESS, MANIFEST (the ids join the manifest's deleted list).
+- every commit is one write followed by fsync; a failed write is cut back off the file, so
+  the file and the store never disagree;
+- compact (and any commit that would push the manifest towards the end of the real tools'
+  64 KiB tail scan) rewrites the file through `<path>.compact.tmp`, fsync and an atomic rename;
+- one writer at a time: `<path>.lock`, created exclusively (the real tools use the same path,
+  so neither opens a file the other is writing); readonly=True takes no lock.
+On open, a torn final write (crash, power loss) is cut off and reported with RecoveryWarning:
+the store reopens at the last complete commit, never silently.
+"""
+import os
+import socket
+import warnings
+
+from ..errors import AgentDBError
+from ..rvf import read as read_rvf
+from ..rvf import segments as seg
+from ..rvf.meta import encode_options
+from ..rvf.payloads import decode_witness, encode_journal_delete, encode_vec
+from ..rvf.writer import MANIFEST_LIMIT, RvfWriter
+
+
+class LockHeldError(AgentDBError, RuntimeError):
+    """Another writer holds the file's lock."""
+
+
+class ReadOnlyError(AgentDBError, PermissionError):
+    """A write to a store opened with readonly=True."""
+
+
+class RecoveryWarning(UserWarning):
+    """A file was reopened at an earlier commit than its last bytes (a torn final write)."""
+
+
+LOCK_MAGIC = b"FLVR"   # the real tools' lock files start with these bytes too
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def take_lock(path):
+    lock = path + ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            with open(lock, "rb") as fh:
+                held = fh.read(256)
+            fields = dict(part.split("=", 1) for part in held[4:].decode("ascii", "replace").split() if "=" in part)
+            mine = held.startswith(LOCK_MAGIC) and fields.get("agentdb") == "1"
+            if mine and fields.get("host") == socket.gethostname() and not _pid_alive(int(fields.get("pid", "0"))):
+                os.unlink(lock)  # left by a process that died: take it over
+                continue
+            who = f"process {fields.get('pid')} on {fields.get('host')}" if mine else "another program"
+            raise LockHeldError(f"{path} is being written by {who} (lock file {lock}); open it with readonly=True, "
+                                f"or remove the lock file if that writer is gone") from None
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(LOCK_MAGIC + f" agentdb=1 pid={os.getpid()} host={socket.gethostname()}\n".encode())
+        return lock
+    raise LockHeldError(f"could not take {lock}")
+
+
+def tail_state(kernel, data, contents):
+    """(valid size, message or None). After the manifest in use, the only bytes a finished file
+    may hold are the witness the real tools' compaction writes after its manifest; anything
+    else (a partial segment, or whole segments no manifest lists) is an unfinished commit."""
+    end = contents.segments[-1].end
+    at = end
+    try:
+        while at < len(data):
+            s = seg.read_header(data, at)
+            if s.seg_type != seg.WITNESS or not seg.verify(kernel, data, s):
+                raise ValueError
+            if not decode_witness(data[s.payload_offset:s.end], s.payload_offset)[1].startswith("compact:"):
+                raise ValueError
+            at = s.end
+    except (ValueError, AgentDBError):
+        return end, (f"reopened at commit epoch {contents.epoch}: {len(data) - end} bytes of an unfinished "
+                     f"write after it were ignored")
+    if contents.skipped_manifests:
+        return end, f"reopened at commit epoch {contents.epoch}: a later, incomplete commit was ignored"
+    return end, None
+
+
+class FileSink:
+    def __init__(self, fh):
+        self.fh = fh
+
+    def write(self, chunk):
+        self.fh.write(chunk)
+
+    def read_at(self, offset, n):
+        self.fh.seek(offset)
+        data = self.fh.read(n)
+        self.fh.seek(0, os.SEEK_END)
+        return data
+
+
+class FileLog:
+    """The commits of one writer to one .rvf file."""
+
+    def __init__(self, kernel, path, lock):
+        self.k, self.path, self.lock = kernel, path, lock
+        self.fh = None
+        self.writer = None
+
+    # ---- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, kernel, path, *, dim, metric, options, identity):
+        lock = take_lock(path)
+        log = cls(kernel, path, lock)
+        try:
+            log.fh = open(path, "xb+")
+            log.writer = RvfWriter(kernel, FileSink(log.fh), dim=dim, metric=metric, identity=identity)
+            log._commit(lambda w: w.commit([(seg.META, encode_options(options))]))
+        except BaseException:
+            log.close()
+            if os.path.exists(path) and os.path.getsize(path) == 0:
+                os.unlink(path)
+            raise
+        return log
+
+    @classmethod
+    def resume(cls, kernel, path, data, contents):
+        """Takes the lock and continues the file after its last complete commit (a torn tail is
+        cut off, with a RecoveryWarning)."""
+        lock = take_lock(path)
+        log = cls(kernel, path, lock)
+        try:
+            size, message = tail_state(kernel, data, contents)
+            if message:
+                warnings.warn(f"{path}: {message}", RecoveryWarning, stacklevel=3)
+            log.fh = open(path, "rb+")
+            log.fh.truncate(size)
+            log.fh.seek(0, os.SEEK_END)
+            log.writer = RvfWriter.resume(kernel, FileSink(log.fh), contents, size)
+        except BaseException:
+            log.close()
+            raise
+        return log
+
+    # ---- commits ---------------------------------------------------------------------------
+
+    def _commit(self, write):
+        """Runs one commit; on any failure the file is cut back to where it was."""
+        before = self.writer.offset
+        state = (self.writer.epoch, set(self.writer.deleted), self.writer.total, list(self.writer.directory),
+                 self.writer.prev_witness, self.writer.next_id)
+        try:
+            write(self.writer)
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+        except BaseException:
+            self.fh.truncate(before)
+            self.fh.seek(0, os.SEEK_END)
+            (self.writer.epoch, self.writer.deleted, self.writer.total, self.writer.directory,
+             self.writer.prev_witness, self.writer.next_id) = state
+            self.writer.offset = before
+            raise
+
+    def ingest(self, labels, rows, dim, records):
+        """Appends one ingest commit: VEC, the META records (or None), WITNESS, MANIFEST."""
+        data = [(seg.VEC, encode_vec(labels, rows, dim))] + ([(seg.META, records)] if records else [])
+        self._commit(lambda w: w.commit(data, action=f"ingest:count={len(labels)}", added=len(labels),
+                                        revived=labels))
+
+    def delete(self, labels):
+        self._commit(lambda w: w.commit([(seg.JOURNAL, encode_journal_delete(sorted(labels), w.epoch + 1))],
+                                        action=f"delete:count={len(labels)}", witness_type=0, deleted=labels))
+
+    def needs_rewrite(self):
+        return self.writer.manifest_size(extra_segments=3) > MANIFEST_LIMIT
+
+    def rewrite(self, data):
+        """Replaces the file with `data` atomically (temporary file, fsync, rename, fsync of
+        the directory) and continues writing after it."""
+        tmp = self.path + ".compact.tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.fh.close()
+        self.fh = open(self.path, "rb+")
+        self.fh.seek(0, os.SEEK_END)
+        self.writer = RvfWriter.resume(self.k, FileSink(self.fh), read_rvf(self.k, data), len(data))
+
+    def close(self):
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+        if self.lock is not None:
+            try:
+                os.unlink(self.lock)
+            except FileNotFoundError:
+                pass
+            self.lock = None

@@ -1,0 +1,185 @@
+"""File-backed stores: every commit lands in the .rvf, reopening answers the same, a torn
+final write reopens at the previous commit and says so, one writer at a time, readers
+without a lock, atomic compaction, and a manifest the real tools can always find."""
+import os
+import warnings
+from pathlib import Path
+
+import pytest
+
+import agentdb
+from agentdb import CorruptFileError, DimensionError
+from agentdb.persist import LockHeldError, ReadOnlyError, RecoveryWarning
+from agentdb.persist import files as persist_files
+from agentdb.rvf import read
+from agentdb.rvf import segments as seg
+from conftest import HOST_BACKENDS
+from store_data import dataset
+from test_rvf_interop import PACKAGES, real
+
+
+@pytest.fixture(scope="module")
+def data():
+    return dataset(5, 800, 12, 4, clusters=10, spread=0.4)
+
+
+def answers(db, queries):
+    return [(r.ids, r.scores.tobytes(), r.metadata) for w in (None, {"kind": "note"})
+            for r in db.query_batch(queries, k=6, where=w)]
+
+
+def build(path, data, **kw):
+    x, _, meta = data
+    db = agentdb.open(path, dim=12, m=8, ef_construction=40, **kw)
+    ids = [f"n{i}" for i in range(len(x))]
+    db.ingest(ids[:500], x[:500], metadata=meta[:500])
+    db.ingest(ids[500:], x[500:], metadata=meta[500:])
+    db.delete(ids[::7])
+    db.ingest(ids[:3], x[3:6], metadata=[{"kind": "moved"}] * 3)    # upsert, and revive a deleted id
+    db.delete(where={"kind": "log"})
+    return db
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_reopen_answers_the_same_on_every_backend(tmp_path, data, metric):
+    path = tmp_path / "store.rvf"
+    db = build(path, data, metric=metric)
+    want = answers(db, data[1])
+    count = len(db)
+    db.close()
+    assert not Path(str(path) + ".lock").exists()
+    for backend in HOST_BACKENDS:
+        again = agentdb.open(path, readonly=True, kernel=agentdb.kernel.load(backend))
+        assert len(again) == count and answers(again, data[1]) == want
+        assert again.get("n0").metadata == {"kind": "moved"}
+
+
+def test_each_commit_is_in_the_file_before_the_call_returns(tmp_path, data):
+    path = tmp_path / "live.rvf"
+    writer = agentdb.open(path, dim=12)
+    writer.ingest([1, 2], data[0][:2], metadata=[{"a": 1}, {"a": 2}])
+    reader = agentdb.open(path, readonly=True)          # no lock: opens while the writer holds it
+    assert sorted(reader.ids()) == [1, 2]
+    writer.delete([1])
+    assert agentdb.open(path, readonly=True).ids() == [2]
+    with pytest.raises(ReadOnlyError):
+        reader.ingest([3], data[0][:1])
+    with pytest.raises(ReadOnlyError):
+        reader.delete([2])
+    with pytest.raises(ReadOnlyError):
+        reader.compact()
+    writer.close()
+
+
+def test_one_writer_at_a_time(tmp_path):
+    path = tmp_path / "locked.rvf"
+    first = agentdb.open(path, dim=2)
+    with pytest.raises(LockHeldError, match=f"process {os.getpid()}"):
+        agentdb.open(path)
+    first.close()
+    agentdb.open(path).close()
+
+
+def test_a_dead_writers_lock_is_taken_over_and_a_foreign_lock_is_respected(tmp_path):
+    path = str(tmp_path / "stale.rvf")
+    agentdb.open(path, dim=2).close()
+    Path(path + ".lock").write_bytes(persist_files.LOCK_MAGIC + f" agentdb=1 pid=999999999 host={os.uname().nodename}\n".encode())
+    agentdb.open(path).close()
+    Path(path + ".lock").write_bytes(b"FLVR" + bytes(100))     # the real tools' lock
+    with pytest.raises(LockHeldError, match="another program"):
+        agentdb.open(path)
+
+
+def test_torn_last_commit_reopens_at_the_previous_one_at_every_offset(tmp_path, data):
+    path = tmp_path / "torn.rvf"
+    db = agentdb.open(path, dim=12, metric="l2", index="flat")
+    db.ingest(range(20), data[0][:20], metadata=[{"i": i} for i in range(20)])
+    before = path.stat().st_size
+    want = answers(db, data[1])
+    db.ingest(range(20, 30), data[0][20:30])
+    db.close()
+    full = path.read_bytes()
+    for cut in range(before + 1, len(full)):
+        path.write_bytes(full[:cut])
+        with pytest.warns(RecoveryWarning, match="reopened at commit epoch 1"):
+            again = agentdb.open(path)
+        assert len(again) == 20 and answers(again, data[1]) == want
+        again.ingest([99], data[0][:1])                      # writing continues after the cut
+        again.close()
+        assert sorted(agentdb.open(path, readonly=True).ids()) == list(range(20)) + [99]
+    path.write_bytes(full)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(agentdb.open(path, readonly=True)) == 30
+
+
+def test_a_failed_write_leaves_file_and_store_unchanged(tmp_path, data, monkeypatch):
+    path = tmp_path / "full.rvf"
+    db = agentdb.open(path, dim=12, metric="l2", index="flat")
+    db.ingest([1, 2], data[0][:2])
+    size = path.stat().st_size
+
+    def disk_full(self, chunk):
+        self.fh.write(chunk[:len(chunk) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(persist_files.FileSink, "write", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        db.ingest([3], data[0][2:3])
+    with pytest.raises(OSError):
+        db.delete([1])
+    monkeypatch.undo()
+    assert path.stat().st_size == size and sorted(db.ids()) == [1, 2]
+    db.ingest([3], data[0][2:3])
+    db.close()
+    assert sorted(agentdb.open(path, readonly=True).ids()) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_compaction_is_atomic_and_the_real_tools_read_the_result(tmp_path, data, package):
+    path = tmp_path / "compact.rvf"
+    db = build(path, data, metric="l2")
+    want = answers(db, data[1])
+    db.compact()
+    assert not list(tmp_path.glob("*.tmp")) and answers(db, data[1]) == want
+    db.close()
+    assert answers(agentdb.open(path, readonly=True), data[1]) == want
+    status = real(package, [{"op": "openReadonly", "path": str(path)}, {"op": "status"}])[1]
+    assert status["totalVectors"] == len(agentdb.open(path, readonly=True))
+
+
+def test_many_commits_keep_the_manifest_in_the_real_tools_tail_scan(tmp_path, data):
+    path = tmp_path / "many.rvf"
+    db = agentdb.open(path, dim=12, metric="l2", index="flat")
+    x = data[0]
+    for i in range(600):
+        db.ingest([i], x[i:i + 1], metadata=[{"i": i}])
+        if i % 5 == 4:
+            db.delete([i - 2])
+    db.close()
+    raw = path.read_bytes()
+    last = seg.scan_manifests(raw)[0]
+    assert len(raw) - last <= seg.TAIL_SCAN
+    contents = read(agentdb.kernel.load(), raw)
+    assert contents.manifest_offset == last and len(contents.ids) == 600 - 120
+    assert 7 not in contents.ids and 6 in contents.ids     # deletes of i - 2 at every fifth step
+    hits = real(PACKAGES[1], [{"op": "openReadonly", "path": str(path)}, {"op": "query", "vector": x[6].tolist(), "k": 1}])
+    assert hits[1][0]["id"] == 6
+
+
+def test_open_checks(tmp_path):
+    path = tmp_path / "checks.rvf"
+    with pytest.raises(DimensionError, match="needs dim="):
+        agentdb.open(path)
+    with pytest.raises(FileNotFoundError):
+        agentdb.open(path, readonly=True)
+    agentdb.open(path, dim=4, metric="dot").close()
+    with pytest.raises(DimensionError, match="holds 4-dimensional vectors, dim=5"):
+        agentdb.open(path, dim=5)
+    with pytest.raises(ValueError, match="created with metric 'dot'"):
+        agentdb.open(path, metric="l2")
+    png = tmp_path / "photo.rvf"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    with pytest.raises(CorruptFileError):
+        agentdb.open(png)
+    assert not Path(str(png) + ".lock").exists()

@@ -19,7 +19,7 @@ def build():
         shutil.rmtree(DIST)
     DIST.mkdir(parents=True)
     for path in WEB.iterdir():
-        if path.is_file():
+        if path.is_file() and path.suffix in (".html", ".js", ".css", ".webmanifest"):
             shutil.copy2(path, DIST / path.name)
     wasm = build_wasm.DEFAULT_OUT if build_wasm.DEFAULT_OUT.exists() else build_wasm.build()
     shutil.copy2(wasm, DIST / "kernel.wasm")

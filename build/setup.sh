@@ -27,6 +27,13 @@ echo "== installing agentdb and its test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test,bench]"
 
+# the Pyodide runtime, pinned: served by the browser app, and runs the package in tests
+if [ ! -d web/node_modules/pyodide ] || [ web/package-lock.json -nt web/node_modules ]; then
+    echo "== installing the Pyodide runtime (npm)"
+    npm install --prefix web --no-audit --no-fund --loglevel=error
+    touch web/node_modules
+fi
+
 # the real @ruvector RVF tools, pinned, for the interop tests
 if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt tests/interop/node_modules ]; then
     echo "== installing the real @ruvector/rvf-node builds for interop tests (npm)"

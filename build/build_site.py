@@ -1,4 +1,6 @@
-"""Assembles the static site in web/dist (git-ignored): the pages from web/ and kernel.wasm.
+"""Assembles the static site in web/dist (git-ignored): the pages and scripts from web/,
+kernel.wasm, the Pyodide runtime from web/node_modules (npm, pinned), and agentdb.zip (the
+pure-Python package the worker unpacks).
 
 Usage: python build/build_site.py   (builds kernel.wasm first if it is missing)
 """
@@ -9,9 +11,12 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import abi  # noqa: E402
 import build_wasm  # noqa: E402
+import package_zip  # noqa: E402
 
 WEB = abi.ROOT / "web"
 DIST = WEB / "dist"
+PYODIDE = WEB / "node_modules" / "pyodide"
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json")
 
 
 def build():
@@ -23,6 +28,12 @@ def build():
             shutil.copy2(path, DIST / path.name)
     wasm = build_wasm.DEFAULT_OUT if build_wasm.DEFAULT_OUT.exists() else build_wasm.build()
     shutil.copy2(wasm, DIST / "kernel.wasm")
+    if not PYODIDE.exists():
+        raise SystemExit("web/node_modules/pyodide is missing: run build/setup.sh (npm install in web/)")
+    (DIST / "pyodide").mkdir()
+    for name in PYODIDE_FILES:
+        shutil.copy2(PYODIDE / name, DIST / "pyodide" / name)
+    package_zip.build(DIST / "agentdb.zip")
     return DIST
 
 

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(gcc python3-venv python3-dev clang lld)
 command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
+[ -x /usr/bin/chromium ] || APT_PACKAGES+=(chromium)     # e2e tests: Debian's browser, never a download
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

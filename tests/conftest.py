@@ -1,14 +1,10 @@
 """Shared fixtures: every kernel test runs on every backend, and a backend that cannot load
 is a failure, not a skip (CI must prove both). Seeds are fixed; AGENTDB_TEST_SEED overrides."""
-import os
-
 import numpy as np
 import pytest
 
 from agentdb.kernel import load
-
-HOST_BACKENDS = ("native", "wasmhost")
-SEED = int(os.environ.get("AGENTDB_TEST_SEED", "20261125"))
+from support import HOST_BACKENDS, SEED
 
 
 @pytest.fixture(params=HOST_BACKENDS)
@@ -30,12 +26,3 @@ def wasmhost():
 def rng(request):
     # one stream per test, stable across runs and independent of test order
     return np.random.default_rng([SEED, sum(map(ord, request.node.nodeid))])
-
-
-def f32(a):
-    return np.asarray(a, dtype=np.float32)
-
-
-def bits(a):
-    """The exact bits of a float32 result, for bit-identity checks."""
-    return np.frombuffer(memoryview(a).cast("B"), dtype=np.uint32).copy()

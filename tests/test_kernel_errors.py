@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agentdb import AgentDBError, BufferFormatError, DimensionError, KernelError, NonFiniteError
-from conftest import f32
+from support import f32
 
 
 def test_dimension_zero(kernel):

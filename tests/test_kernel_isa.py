@@ -14,7 +14,7 @@ from cffi import FFI
 
 from agentdb.kernel.core import Kernel
 from agentdb.kernel.native import NativeBackend
-from conftest import bits
+from support import bits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "build"))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import f32
+from support import f32
 
 EPS = np.finfo(np.float32).eps
 

@@ -7,7 +7,7 @@ import pytest
 
 from agentdb import DimensionError
 from agentdb.kernel.heap import ALIGN, PAGE, WasmHeap
-from conftest import f32
+from support import f32
 
 
 def test_alloc_is_zeroed_and_views_write_through(kernel):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import f32
+from support import f32
 
 
 @pytest.mark.parametrize("dim", (1, 5, 16, 100, 384))

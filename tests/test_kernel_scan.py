@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import reference as ref
-from conftest import bits, f32
+from support import bits, f32
 
 METRICS = ("dot", "l2", "cos")
 DIMS = (1, 2, 3, 7, 15, 16, 17, 31, 32, 33, 63, 97, 128, 255, 384, 1031)

@@ -13,7 +13,7 @@ from agentdb.persist import LockHeldError, ReadOnlyError, RecoveryWarning
 from agentdb.persist import files as persist_files
 from agentdb.rvf import read
 from agentdb.rvf import segments as seg
-from conftest import HOST_BACKENDS
+from support import HOST_BACKENDS
 from store_data import dataset
 from test_rvf_interop import PACKAGES, real
 

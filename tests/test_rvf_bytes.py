@@ -9,7 +9,7 @@ import agentdb
 from agentdb import CorruptFileError
 from agentdb.rvf import read
 from agentdb.rvf import segments as seg
-from conftest import HOST_BACKENDS
+from support import HOST_BACKENDS
 from store_data import dataset
 from test_rvf_interop import PACKAGES, real
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import agentdb
-from conftest import HOST_BACKENDS
+from support import HOST_BACKENDS
 from store_data import dataset, recall
 
 N, DIM = 4000, 64

@@ -1,0 +1,63 @@
+"""The requests the browser worker serves: {op, args} in, a JSON-able value out.
+
+The JS client (web/agentdb.js) sends requests to the worker (web/worker.js), which calls
+handle() in Pyodide. Structured values cross as JSON text (exact for float32 scores: a
+float32 is exactly a double, and JSON keeps doubles exactly); vectors cross as typed arrays
+and .rvf files as bytes. Errors keep their Python class name (err.name in JS).
+"""
+import json
+
+from . import open as open_store
+from . import open_bytes
+
+_stores = {}
+
+
+def _store(name):
+    try:
+        return _stores[name]
+    except KeyError:
+        raise KeyError(f"no open store named {name!r}") from None
+
+
+def _results(res):
+    return {"ids": list(res.ids), "scores": [float(s) for s in res.scores], "metadata": res.metadata,
+            "exact": res.exact}
+
+
+def handle(op, args_json, buffer=None):
+    """Runs one request; args_json is a JSON object, buffer the request's vectors or bytes
+    (a Python buffer), if any. Returns JSON text, or bytes for exportRvf."""
+    args = json.loads(args_json)
+    if hasattr(buffer, "to_memoryview"):      # a JS typed array (in Pyodide): one copy in
+        buffer = buffer.to_memoryview()
+    if op == "open":
+        options = args.get("options", {})
+        _stores[args["name"]] = open_store(**options)
+        return json.dumps(_stores[args["name"]].status())
+    if op == "importRvf":
+        _stores[args["name"]] = open_bytes(bytes(buffer))
+        return json.dumps(_stores[args["name"]].status())
+    db = _store(args["name"])
+    if op == "ingest":
+        return json.dumps(db.ingest(args["ids"], buffer, metadata=args.get("metadata")))
+    if op == "query":
+        return json.dumps(_results(db.query(buffer, k=args.get("k", 10), where=args.get("where"),
+                                            ef=args.get("ef"), exact=args.get("exact", False))))
+    if op == "get":
+        rec = db.get(args["id"])
+        return json.dumps({"id": rec.id, "vector": list(rec.vector), "metadata": rec.metadata})
+    if op == "delete":
+        return json.dumps({"deleted": db.delete(args["ids"], missing_ok=args.get("missingOk", False))})
+    if op == "deleteByFilter":
+        return json.dumps({"deleted": db.delete(where=args["where"])})
+    if op == "compact":
+        return json.dumps(db.compact())
+    if op == "status":
+        return json.dumps(db.status())
+    if op == "exportRvf":
+        return db.to_bytes()
+    if op == "close":
+        _stores.pop(args["name"]).close()
+        return "null"
+    raise ValueError(f"unknown operation {op!r}")

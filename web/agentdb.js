@@ -1,0 +1,87 @@
+// agentdb in the browser: the client side of web/worker.js.
+//   const db = await AgentDB.open("notes", { dim: 384, metric: "cosine" });
+//   await db.ingest(["a", "b"], new Float32Array(768), [{ kind: "note" }, {}]);
+//   const hits = await db.query(vector, { k: 5, where: { kind: "note" } });
+// Every call is a request {id, op, args}; vectors travel as transferred Float32Arrays.
+let worker = null;
+let nextId = 1;
+const pending = new Map();
+const listeners = new Set();
+
+function start() {
+  if (worker) return worker;
+  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  worker.onmessage = ({ data }) => {
+    if (data.progress) { listeners.forEach((fn) => fn(data.progress)); return; }
+    const call = pending.get(data.id);
+    if (!call) return;
+    pending.delete(data.id);
+    if (data.ok) call.resolve(data.value);
+    else call.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
+  };
+  worker.onerror = (event) => {
+    // a dead worker rejects everything still waiting
+    const err = Object.assign(new Error(event.message || "agentdb worker failed"), { name: "WorkerError" });
+    pending.forEach((call) => call.reject(err));
+    pending.clear();
+    worker = null;
+  };
+  return worker;
+}
+
+function request(op, args, buffer, transfer = []) {
+  const w = start();
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    w.postMessage({ id, op, args, buffer }, transfer);
+  });
+}
+
+function float32(vectors) {
+  return vectors instanceof Float32Array ? vectors : new Float32Array(vectors.flat ? vectors.flat() : vectors);
+}
+
+export class AgentDB {
+  constructor(name, status) { this.name = name; this.openStatus = status; }
+
+  /** Opens (creates) a store in the worker. options: dim, metric, index, compression, m, ... */
+  static async open(name, options = {}) {
+    return new AgentDB(name, await request("open", { name, options }));
+  }
+
+  /** Opens an exported .rvf (Blob, ArrayBuffer or Uint8Array) as store `name`. */
+  static async importRvf(name, data) {
+    const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : new Uint8Array(data);
+    return new AgentDB(name, await request("importRvf", { name }, bytes));
+  }
+
+  /** Progress events while the runtime loads: fn({stage, done, total}). */
+  static onProgress(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+  /** Runs Python in the worker (tests, consoles); resolves to the last expression as a string. */
+  static runPython(code) { return request("runPython", { code }); }
+
+  ingest(ids, vectors, metadata) {
+    const v = float32(vectors).slice();
+    return request("ingest", { name: this.name, ids, metadata }, v, [v.buffer]);
+  }
+
+  query(vector, { k = 10, where, ef, exact = false } = {}) {
+    const v = float32(vector).slice();
+    return request("query", { name: this.name, k, where, ef, exact }, v, [v.buffer]);
+  }
+
+  get(id) { return request("get", { name: this.name, id }); }
+  delete(ids, { missingOk = false } = {}) { return request("delete", { name: this.name, ids, missingOk }); }
+  deleteByFilter(where) { return request("deleteByFilter", { name: this.name, where }); }
+  compact() { return request("compact", { name: this.name }); }
+  status() { return request("status", { name: this.name }); }
+
+  /** The store as a Blob holding a valid .rvf file. */
+  async exportRvf() {
+    return new Blob([await request("exportRvf", { name: this.name })], { type: "application/octet-stream" });
+  }
+
+  close() { return request("close", { name: this.name }); }
+}

@@ -1,0 +1,6 @@
+"""python -m agentdb: the command line (see agentdb.cli)."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

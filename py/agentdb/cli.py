@@ -1,0 +1,241 @@
+"""The agentdb command line: a thin layer over the library. Output is JSON on stdout; progress
+on long work goes to stderr. Exit status 0 on success, 1 when `verify` finds damage, 2 on an
+error (the message names it).
+
+    agentdb create notes.rvf --dim 384 [--metric cosine] [--index hnsw|flat] [--compression none|scalar|product]
+    agentdb ingest notes.rvf data.jsonl|data.npy|data.csv [--batch 10000] [--first-id 0]
+    agentdb query notes.rvf --vector '[0.1, ...]' | --vector-file q.npy [-k 10] [--where '{"kind": "note"}'] [--exact]
+    agentdb inspect notes.rvf          segments, counts, lineage, options
+    agentdb verify notes.rvf           every segment's checksum and the manifest's directory
+    agentdb compact notes.rvf
+    agentdb export notes.rvf out.jsonl  {"id", "vector", "metadata"} per line
+    agentdb import notes.rvf in.jsonl   the same lines back (an alias of ingest for .jsonl)
+
+Input formats: JSONL lines {"id": ..., "vector": [...], "metadata": {...}} (other keys become
+metadata too); .npy float arrays of shape (n, dim) with ids first-id, first-id + 1, ...; CSV with
+an "id" column, vector columns named v0, v1, ... and any other column as metadata.
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+
+from . import open as open_store
+from .errors import AgentDBError
+from .rvf import read as read_rvf
+from .rvf import segments as seg
+
+
+def _print(value):
+    json.dump(value, sys.stdout, indent=2, sort_keys=True, default=str)
+    sys.stdout.write("\n")
+
+
+def _progress(done):
+    sys.stderr.write(f"\r{done:,} vectors ingested")
+    sys.stderr.flush()
+
+
+def _records_jsonl(path):
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                ident, vector = obj.pop("id"), obj.pop("vector")
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f"{path}, line {n}: expected a JSON object with 'id' and 'vector' ({exc})") from None
+            meta = obj.pop("metadata", {})
+            yield ident, vector, {**obj, **meta}
+
+
+def _records_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        vcols = sorted((c for c in reader.fieldnames or () if c[:1] == "v" and c[1:].isdigit()), key=lambda c: int(c[1:]))
+        if "id" not in (reader.fieldnames or ()) or not vcols:
+            raise ValueError(f"{path}: a CSV needs an 'id' column and vector columns v0, v1, ...")
+        for row in reader:
+            ident = row.pop("id")
+            ident = int(ident) if ident.isdigit() else ident
+            vector = [float(row.pop(c)) for c in vcols]
+            yield ident, vector, {k: _scalar(v) for k, v in row.items()}
+
+
+def _scalar(text):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _records_npy(path, first_id):
+    import numpy as np   # native only, and only for .npy input
+
+    x = np.load(path)
+    if x.ndim != 2:
+        raise ValueError(f"{path}: expected an array of shape (n, dim), got {x.shape}")
+    for i, row in enumerate(x.astype("float32")):
+        yield first_id + i, row, {}
+
+
+def _ingest(db, path, batch, first_id):
+    if path.endswith(".npy"):
+        records = _records_npy(path, first_id)
+    elif path.endswith(".csv"):
+        records = _records_csv(path)
+    else:
+        records = _records_jsonl(path)
+    total = 0
+    chunk = []
+
+    def flush():
+        nonlocal total, chunk
+        if chunk:
+            db.ingest([r[0] for r in chunk], [list(map(float, r[1])) for r in chunk], metadata=[r[2] for r in chunk])
+            total += len(chunk)
+            _progress(total)
+            chunk = []
+
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= batch:
+            flush()
+    flush()
+    if total:
+        sys.stderr.write("\n")
+    return total
+
+
+def _inspect(path):
+    from .kernel import load
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    contents = read_rvf(load(), data)
+    return {
+        "path": path, "bytes": len(data), "dim": contents.dim, "metric": contents.metric, "epoch": contents.epoch,
+        "live_vectors": len(contents.ids), "deleted_ids": len(contents.deleted), "profile": contents.profile,
+        "file_id": contents.identity.file_id.hex(), "parent_id": contents.identity.parent_id.hex(),
+        "lineage_depth": contents.identity.depth, "options": contents.options,
+        "metadata_records": len(contents.records),
+        "segments": [{"type": s.name, "id": s.seg_id, "offset": s.offset, "payload_bytes": s.payload_length}
+                     for s in contents.segments],
+    }
+
+
+def _verify(path):
+    """Checks every segment from the start of the file, not only those the reader needs."""
+    from .kernel import load
+
+    kernel = load()
+    with open(path, "rb") as fh:
+        data = fh.read()
+    problems, at, count = [], 0, 0
+    while at < len(data):
+        try:
+            s = seg.read_header(data, at)
+        except AgentDBError as exc:
+            problems.append({"offset": at, "problem": str(exc)})
+            break
+        if not seg.verify(kernel, data, s):
+            problems.append({"offset": at, "segment": s.name, "id": s.seg_id, "problem": "content hash mismatch"})
+        count += 1
+        at = s.end
+    try:
+        contents = read_rvf(kernel, data)
+        if contents.skipped_manifests:
+            problems.append({"offset": contents.manifest_offset, "problem": "a later manifest is incomplete"})
+    except AgentDBError as exc:
+        problems.append({"offset": getattr(exc, "offset", None), "problem": str(exc)})
+    return {"path": path, "segments": count, "ok": not problems, "problems": problems}
+
+
+COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "export")
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status."""
+    ap = argparse.ArgumentParser(prog="agentdb", description="agentdb: vector memory in .rvf files")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("create", help="create an empty store file")
+    p.add_argument("path")
+    p.add_argument("--dim", type=int, required=True)
+    p.add_argument("--metric", default="cosine")
+    p.add_argument("--index", default="hnsw")
+    p.add_argument("--compression", default="none")
+    for name, help_text in (("ingest", "add vectors from .jsonl, .npy or .csv"), ("import", "ingest a .jsonl export")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("path")
+        p.add_argument("source")
+        p.add_argument("--batch", type=int, default=10_000)
+        p.add_argument("--first-id", type=int, default=0, help="id of the first row of a .npy file")
+    p = sub.add_parser("query", help="nearest neighbours of a vector")
+    p.add_argument("path")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--vector", help="a JSON list of floats")
+    group.add_argument("--vector-file", help="a .npy file holding one vector")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--where", help="a JSON metadata filter")
+    p.add_argument("--exact", action="store_true")
+    for name, help_text in (("inspect", "segments, counts, lineage and options"),
+                            ("verify", "check every segment's checksum"), ("compact", "drop deleted vectors")):
+        sub.add_parser(name, help=help_text).add_argument("path")
+    p = sub.add_parser("export", help="write {id, vector, metadata} lines")
+    p.add_argument("path")
+    p.add_argument("out")
+    args = ap.parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:      # the reader went away (| head): finish quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (AgentDBError, ValueError, TypeError, KeyError, OSError) as exc:
+        sys.stderr.write(f"agentdb {args.command}: {type(exc).__name__}: {exc}\n")
+        return 2
+
+
+def _run(args):
+    if args.command == "create":
+        with open_store(args.path, dim=args.dim, metric=args.metric, index=args.index,
+                        compression=args.compression) as db:
+            _print(db.status())
+    elif args.command in ("ingest", "import"):
+        with open_store(args.path) as db:
+            n = _ingest(db, args.source, args.batch, args.first_id)
+            _print({"ingested": n, "count": len(db)})
+    elif args.command == "query":
+        if args.vector_file:
+            import numpy as np
+
+            vector = np.load(args.vector_file).astype("float32").ravel()
+        else:
+            vector = json.loads(args.vector)
+        with open_store(args.path, readonly=True) as db:
+            res = db.query(vector, k=args.k, where=json.loads(args.where) if args.where else None, exact=args.exact)
+            _print([{"id": h.id, "score": h.score, "metadata": h.metadata} for h in res])
+    elif args.command == "inspect":
+        _print(_inspect(args.path))
+    elif args.command == "verify":
+        report = _verify(args.path)
+        _print(report)
+        return 0 if report["ok"] else 1
+    elif args.command == "compact":
+        with open_store(args.path) as db:
+            _print(db.compact())
+    elif args.command == "export":
+        with open_store(args.path, readonly=True) as db, open(args.out, "w", encoding="utf-8") as out:
+            ids = db.ids()
+            for ident in ids:
+                rec = db.get(ident)
+                out.write(json.dumps({"id": ident, "vector": list(rec.vector), "metadata": rec.metadata}) + "\n")
+            _print({"exported": len(ids), "out": args.out})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The command line, over real files: create, ingest from .npy / .jsonl / .csv, query, inspect,
+verify (which finds a flipped byte), compact, export and import; and every command is in the README."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentdb import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys, *argv):
+    status = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return status, (json.loads(out.out) if out.out.strip() else None), out.err
+
+
+def test_a_full_session(tmp_path, capsys):
+    store = tmp_path / "notes.rvf"
+    assert run(capsys, "create", store, "--dim", 4, "--metric", "l2")[0] == 0
+    x = np.random.default_rng(0).standard_normal((30, 4)).astype(np.float32)
+    np.save(tmp_path / "v.npy", x)
+    status, out, err = run(capsys, "ingest", store, tmp_path / "v.npy", "--batch", 7)
+    assert (status, out["ingested"]) == (0, 30) and "30 vectors ingested" in err
+    (tmp_path / "more.jsonl").write_text("\n".join(json.dumps({"id": 100 + i, "vector": [i, 0, 0, 0], "kind": "j"})
+                                                    for i in range(3)) + "\n")
+    (tmp_path / "more.csv").write_text("id,v0,v1,v2,v3,kind,n\n200,9,9,9,9,c,5\n201,8,8,8,8,c,6\n")
+    assert run(capsys, "ingest", store, tmp_path / "more.jsonl")[1]["count"] == 33
+    assert run(capsys, "ingest", store, tmp_path / "more.csv")[1]["count"] == 35
+    status, hits, _ = run(capsys, "query", store, "--vector", "[9, 9, 9, 9]", "-k", 2)
+    assert [h["id"] for h in hits] == [200, 201] and hits[0]["metadata"] == {"kind": "c", "n": 5}
+    hits = run(capsys, "query", store, "--vector", "[2, 0, 0, 0]", "-k", 5, "--where", '{"kind": "j"}', "--exact")[1]
+    assert [h["id"] for h in hits] == [102, 101, 100]
+    info = run(capsys, "inspect", store)[1]
+    assert info["live_vectors"] == 35 and info["dim"] == 4 and info["segments"][0]["type"] == "meta"
+    assert run(capsys, "verify", store)[1]["ok"]
+    out = tmp_path / "all.jsonl"
+    assert run(capsys, "export", store, out)[1]["exported"] == 35
+    copy = tmp_path / "copy.rvf"
+    run(capsys, "create", copy, "--dim", 4, "--metric", "l2")
+    assert run(capsys, "import", copy, out)[1]["count"] == 35
+    assert run(capsys, "query", copy, "--vector", "[9, 9, 9, 9]", "-k", 1)[1][0]["metadata"] == {"kind": "c", "n": 5}
+    assert run(capsys, "compact", store)[1]["removed"] == 0
+
+
+def test_verify_finds_a_flipped_byte_and_errors_exit_2(tmp_path, capsys):
+    store = tmp_path / "bad.rvf"
+    run(capsys, "create", store, "--dim", 2, "--metric", "l2")
+    (tmp_path / "v.jsonl").write_text('{"id": 1, "vector": [1, 2]}\n')
+    run(capsys, "ingest", store, tmp_path / "v.jsonl")
+    raw = bytearray(store.read_bytes())
+    raw[raw.index(b"\x00\x00\x80\x3f") + 2] ^= 0x10          # inside the VEC payload
+    store.write_bytes(bytes(raw))
+    status, report, _ = run(capsys, "verify", store)
+    assert status == 1 and not report["ok"]
+    assert any(p.get("segment") == "vec" and p["problem"] == "content hash mismatch" for p in report["problems"])
+    status, _, err = run(capsys, "query", store, "--vector", "[1, 2]")
+    assert status == 2 and "CorruptFileError" in err and "fails its content hash" in err
+    status, _, err = run(capsys, "ingest", tmp_path / "missing.rvf", tmp_path / "v.jsonl")
+    assert status == 2 and "needs dim=" in err
+
+
+def test_the_console_script_runs(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "agentdb", "create", str(tmp_path / "x.rvf"), "--dim", "3"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout)["dim"] == 3
+
+
+@pytest.mark.parametrize("command", cli.COMMANDS)
+def test_every_command_is_documented(command):
+    assert f"agentdb {command} " in (ROOT / "README.md").read_text()

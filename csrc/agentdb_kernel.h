@@ -118,6 +118,11 @@ int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
  * bit-identical to agk_scan_*_f32. Returns the count written (<= k). */
 int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef, const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_score);
 
+/* validates a graph read from a file before any search trusts it: header fields, levels,
+ * upper-list offsets inside pool_words, list counts within m / m0, every neighbour < the node
+ * count. Returns AGK_OK or AGK_E_RANGE. */
+int32_t agk_hnsw_check(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, uint32_t pool_words);
+
 /* checksums: continue from `crc` (0 to start). CRC32C (Castagnoli) and CRC-32/IEEE (zlib). */
 uint32_t agk_crc32c(uint32_t crc, const uint8_t *data, uint32_t len);
 uint32_t agk_crc32_ieee(uint32_t crc, const uint8_t *data, uint32_t len);

@@ -302,6 +302,33 @@ AGK_EXPORT int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, 
     return (int32_t)out;
 }
 
+AGK_INLINE int list_ok(const uint32_t *list, uint32_t max, uint32_t n) {
+    if (list[0] > max) return 0;
+    for (uint32_t i = 1; i <= list[0]; i++)
+        if (list[i] >= n) return 0;
+    return 1;
+}
+
+AGK_EXPORT int32_t agk_hnsw_check(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
+                                  const uint32_t *upper_off, const uint32_t *upper, uint32_t pool_words) {
+    uint32_t n = hdr[H_COUNT], m = hdr[H_M], m0 = hdr[H_M0];
+    if (m < 2 || m0 != 2 * m || m > 1024) return AGK_E_RANGE;
+    if (n == 0) return hdr[H_ENTRY] == AGK_HNSW_NONE ? AGK_OK : AGK_E_RANGE;
+    if (hdr[H_ENTRY] >= n || hdr[H_MAXLEVEL] > AGK_HNSW_MAX_LEVEL || levels[hdr[H_ENTRY]] != hdr[H_MAXLEVEL])
+        return AGK_E_RANGE;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t level = levels[i];
+        if (level > hdr[H_MAXLEVEL]) return AGK_E_RANGE;
+        if (!list_ok(links0 + (uintptr_t)i * (m0 + 1), m0, n)) return AGK_E_RANGE;
+        if (level == 0) continue;
+        uint64_t end = (uint64_t)upper_off[i] + (uint64_t)level * (m + 1);
+        if (end > pool_words) return AGK_E_RANGE;
+        for (uint32_t l = 1; l <= level; l++)
+            if (!list_ok(upper + upper_off[i] + (uintptr_t)(l - 1) * (m + 1), m, n)) return AGK_E_RANGE;
+    }
+    return AGK_OK;
+}
+
 /* xoshiro128**: small, fast, and the same sequence on every platform. */
 AGK_INLINE uint32_t rotl32(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
 

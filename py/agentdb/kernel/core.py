@@ -513,6 +513,13 @@ class Kernel:
                       Ptr(upper_off, "I"), Ptr(upper, "I", True), Ptr(vectors, "f"), dim, metric, first, count,
                       ef_construction, Ptr(scratch, "B", True))
 
+    def hnsw_check(self, graph, *, pool_words):
+        """True when graph arrays (e.g. read from a file) are internally consistent: every
+        count, level, offset and neighbour in range. Searches trust only checked graphs."""
+        hdr, levels, links0, upper_off, upper = graph
+        return self._call("agk_hnsw_check", Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"), Ptr(upper_off, "I"),
+                          Ptr(upper, "I"), _u32(pool_words, "pool words")) == 0
+
     def hnsw_searcher(self, graph, vectors, *, dim, metric, scratch):
         """A search function over one graph: search(q, k, ef, allowed) -> (nodes uint32, scores
         float32), best first, the scores those of scan() (dot, or squared L2). The graph
@@ -545,8 +552,10 @@ class Kernel:
         return self._crc("agk_crc32_ieee", data, crc)
 
     def _crc(self, fname, data, crc):
-        data = self._in(data, "B", "data")
-        return self._call(fname, _u32(crc, "crc"), Ptr(data, "B"), _u32(len(data), "data length")) & U32_MAX
+        # a KBuffer of any element type is checksummed as bytes, in place
+        data = data if isinstance(data, KBuffer) else self._in(data, "B", "data")
+        n = data.nbytes if isinstance(data, KBuffer) else len(data)
+        return self._call(fname, _u32(crc, "crc"), Ptr(data, "B"), _u32(n, "data length")) & U32_MAX
 
     # ---- SIMD math (SimdOps) ----------------------------------------------------------------------
 

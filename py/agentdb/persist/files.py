@@ -6,6 +6,7 @@ Protocol, the real tools' layout throughout:
 - delete: JOURNAL, WITNESS, MANIFEST (the ids join the manifest's deleted list).
 - every commit is one write followed by fsync; a failed write is cut back off the file, so
   the file and the store never disagree;
+- close saves the HNSW graph as an INDEX commit when the file's last INDEX is stale;
 - compact (and any commit that would push the manifest towards the end of the real tools'
   64 KiB tail scan) rewrites the file through `<path>.compact.tmp`, fsync and an atomic rename;
 - one writer at a time: `<path>.lock`, created exclusively (the real tools use the same path,
@@ -15,6 +16,7 @@ the store reopens at the last complete commit, never silently.
 """
 import os
 import socket
+import struct
 import warnings
 
 from ..errors import AgentDBError
@@ -94,6 +96,11 @@ def tail_state(kernel, data, contents):
     return end, None
 
 
+def _index_nodes(contents):
+    """Nodes in the file's INDEX segment (the u32 at byte 24 of its header), 0 without one."""
+    return struct.unpack_from("<I", contents.index, 24)[0] if contents.index else 0
+
+
 class FileSink:
     def __init__(self, fh):
         self.fh = fh
@@ -115,6 +122,7 @@ class FileLog:
         self.k, self.path, self.lock = kernel, path, lock
         self.fh = None
         self.writer = None
+        self.index_nodes = 0          # nodes covered by the file's last INDEX segment
 
     # ---- opening -------------------------------------------------------------------------
 
@@ -147,6 +155,7 @@ class FileLog:
             log.fh.truncate(size)
             log.fh.seek(0, os.SEEK_END)
             log.writer = RvfWriter.resume(kernel, FileSink(log.fh), contents, size)
+            log.index_nodes = _index_nodes(contents)
         except BaseException:
             log.close()
             raise
@@ -202,7 +211,14 @@ class FileLog:
         self.fh.close()
         self.fh = open(self.path, "rb+")
         self.fh.seek(0, os.SEEK_END)
-        self.writer = RvfWriter.resume(self.k, FileSink(self.fh), read_rvf(self.k, data), len(data))
+        contents = read_rvf(self.k, data)
+        self.writer = RvfWriter.resume(self.k, FileSink(self.fh), contents, len(data))
+        self.index_nodes = _index_nodes(contents)
+
+    def index(self, payload, nodes):
+        """Appends an INDEX commit: the graph, so a reopen does not rebuild it."""
+        self._commit(lambda w: w.commit([(seg.INDEX, payload)], action=f"index:nodes={nodes}"))
+        self.index_nodes = nodes
 
     def close(self):
         if self.fh is not None:

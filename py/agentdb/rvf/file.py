@@ -34,6 +34,13 @@ class RvfContents:
     skipped_manifests: int = 0    # candidates after the one used that did not decode (a torn write)
     options: dict = field(default_factory=dict)    # agentdb store options (META kind 2), if any
     records: dict = field(default_factory=dict)    # label -> agentdb record (META kind 1), if any
+    # every VEC entry in file order (a store's physical rows): its id, whether it is live (not
+    # deleted, and the last entry for its id), and all rows concatenated
+    entry_ids: list = field(default_factory=list)
+    entry_live: list = field(default_factory=list)
+    entry_rows: bytes = b""
+    index: bytes = None           # the last agentdb INDEX payload, if any
+    index_problem: str = None     # why an INDEX present in the file was not usable
 
 
 def _manifest(data):
@@ -60,6 +67,7 @@ def read(kernel, data):
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
     listed, latest, options, records = [], {}, {}, {}
+    entry_ids, entry_chunks, index, index_problem = [], [], None, None
     for seg_id, offset, length, seg_type in manifest.directory:
         header = seg.read_header(data, offset)
         if header.seg_type != seg_type or header.payload_length != length:
@@ -73,9 +81,19 @@ def read(kernel, data):
             if dim != manifest.dim:
                 raise CorruptFileError(f"VEC segment {seg_id} has dimension {dim}, the manifest {manifest.dim}", offset)
             row_bytes = 4 * dim
+            entry_ids.extend(ids)
+            entry_chunks.append(rows)
             for i, ident in enumerate(ids):
                 latest.pop(ident, None)           # re-ingested: moves to the end
                 latest[ident] = rows[i * row_bytes:(i + 1) * row_bytes]
+        elif seg_type == seg.INDEX:
+            payload = bytes(data[header.payload_offset:header.end])
+            if payload[:4] != INDEX_MAGIC:
+                continue                          # another writer's index: not ours to read
+            if seg.verify(kernel, data, header):
+                index, index_problem = payload, None
+            else:   # the graph can be rebuilt from the vectors: no reason to refuse the file
+                index, index_problem = None, f"the INDEX segment at byte {offset} fails its content hash"
         elif seg_type == seg.META:
             decoded = agmeta.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
             if decoded is not None and decoded[0] == agmeta.OPTIONS:
@@ -84,12 +102,19 @@ def read(kernel, data):
                 records.update(decoded[1])
     deleted = set(manifest.deleted)
     live = [ident for ident in latest if ident not in deleted]
+    last_entry = {ident: i for i, ident in enumerate(entry_ids)}
+    entry_live = [last_entry[ident] == i and ident not in deleted for i, ident in enumerate(entry_ids)]
     return RvfContents(
         dim=manifest.dim, metric=METRIC_NAMES.get(manifest.metric, "l2"), epoch=manifest.epoch,
         profile=manifest.profile, total=manifest.total_vectors, identity=manifest.identity or Identity(), ids=live,
         rows=b"".join(latest[i] for i in live), deleted=sorted(deleted), segments=listed + [mseg],
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
-        records={label: records[label] for label in live if label in records})
+        records={label: records[label] for label in live if label in records},
+        entry_ids=entry_ids, entry_live=entry_live, entry_rows=b"".join(entry_chunks), index=index,
+        index_problem=index_problem)
+
+
+INDEX_MAGIC = b"AGIX"
 
 
 def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=0, extra=()):

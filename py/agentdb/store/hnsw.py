@@ -2,11 +2,23 @@
 
 Python only decides sizes; the kernel draws levels, inserts and searches. The same inserts
 in the same order (and the same seed) build the same graph on every backend.
+
+INDEX payload (segment 0x02, agentdb's; docs/FORMAT.md): a 64-byte header
+    "AGIX" | version u16 | metric u8 | 0 u8 | m u32 | ef_construction u32 | seed u64 |
+    nodes u32 | entry u32 | max_level u32 | pool_words u32 | rng_state 4 x u32 |
+    rows_crc32c u32 | ids_crc32c u32
+then levels[nodes], upper_off[nodes], links0[nodes * (2m + 1)], upper[pool_words], all u32.
+The two CRCs cover the rows (float32) and ids (u64) the graph was built on, so a graph is only
+used for the rows it belongs to; the kernel checks its structure before any search.
 """
+import struct
+
+from ..rvf.file import INDEX_MAGIC
 from .arrays import GrowableArray
 
 HDR_WORDS = 8
 NONE = 0xFFFFFFFF
+_INDEX_HEAD = struct.Struct("<4sHBBIIQIIII4III")   # 64 bytes
 
 
 def _splitmix32(seed):
@@ -97,3 +109,52 @@ class HnswIndex:
                                                   scratch=self.scratch)
             self._searcher_vectors = vectors
         return self._searcher(q, k, max(ef, k), allowed)
+
+    # ---- INDEX segments -----------------------------------------------------------------
+
+    def export(self, rows_crc, ids_crc):
+        """The INDEX payload of the graph as it stands."""
+        hdr = self.hdr.read()
+        head = _INDEX_HEAD.pack(INDEX_MAGIC, 1, self.metric, 0, self.m, self.ef_construction, self.seed, len(self),
+                                hdr[0], hdr[1], self.upper.length, *self.rng.read(), rows_crc, ids_crc)
+        return head + b"".join(bytes(memoryview(a.read()).cast("B"))
+                               for a in (self.levels, self.upper_off, self.links0, self.upper))
+
+    def load(self, payload, rows, rows_crc_of, ids_crc_of):
+        """Adopts a stored graph if it was built with this index's parameters on the same first
+        rows (rows_crc_of(n), ids_crc_of(n) give the checksums of the first n rows and ids) and
+        passes the kernel's structural check. rows: how many rows the store holds. Returns the
+        node count adopted, or a reason string."""
+        if len(payload) < _INDEX_HEAD.size:
+            return "the INDEX segment is truncated"
+        (magic, version, metric, _, m, efc, seed, n, entry, max_level, pool, r0, r1, r2, r3, rows_crc,
+         ids_crc) = _INDEX_HEAD.unpack_from(payload, 0)
+        if magic != INDEX_MAGIC or version != 1:
+            return "the INDEX segment has an unknown version"
+        if (metric, m, efc, seed) != (self.metric, self.m, self.ef_construction, self.seed):
+            return "the INDEX segment was built with other parameters"
+        if n > rows:
+            return f"the INDEX segment covers {n} rows, the file holds {rows}"
+        words = 2 * n + n * (2 * m + 1) + pool
+        if len(payload) != _INDEX_HEAD.size + 4 * words:
+            return "the INDEX segment's size does not match its header"
+        if rows_crc_of(n) != rows_crc or ids_crc_of(n) != ids_crc:
+            return "the INDEX segment belongs to other rows"
+        body = memoryview(payload)[_INDEX_HEAD.size:].cast("I")
+        arrays = {}
+        at = 0
+        for name, length in (("levels", n), ("upper_off", n), ("links0", n * (2 * m + 1)), ("upper", pool)):
+            buf = self.k.alloc(max(length, 1), "I")
+            buf.write(body[at:at + length])
+            arrays[name] = buf
+            at += length
+        hdr = self.k.from_buffer([entry, max_level, m, 2 * m, n, 0, 0, 0], "I")
+        graph = (hdr, arrays["levels"], arrays["links0"], arrays["upper_off"], arrays["upper"])
+        if not self.k.hnsw_check(graph, pool_words=pool):
+            return "the INDEX segment's graph is inconsistent"
+        self.hdr = hdr
+        self.rng.write([r0, r1, r2, r3])
+        for name, length in (("levels", n), ("upper_off", n), ("links0", n * (2 * m + 1)), ("upper", pool)):
+            getattr(self, name).replace(arrays[name], length)
+        self._searcher = None
+        return n

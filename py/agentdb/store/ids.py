@@ -14,7 +14,8 @@ class IdMap:
     def __init__(self):
         self.kind = None            # "int" or "str", fixed by the first ingest
         self.row_of = {}            # live id -> row
-        self.id_of_row = []         # row -> id (dead rows keep theirs until compaction)
+        self.id_of_row = []         # row -> id (dead rows keep theirs, or None, until compaction)
+        self.label_of_row = []      # row -> the u64 a file stores for it
         self.label_of = {}          # str id -> u64 label
         self.next_label = 1
 
@@ -50,6 +51,7 @@ class IdMap:
         if ids and self.kind is None:
             self.kind = "str" if isinstance(ids[0], str) else "int"
         replaced = []
+        self.label_of_row.extend(self.labels_for(ids))
         for offset, ident in enumerate(ids):
             old = self.row_of.get(ident)
             if old is not None:
@@ -98,8 +100,21 @@ class IdMap:
             if self.row_of.get(ident) == row:
                 del self.row_of[ident]
         del self.id_of_row[n_rows:]
+        del self.label_of_row[n_rows:]
 
     def compact(self, keep_rows):
         """Renumbers rows after compaction: keep_rows[i] becomes row i."""
         self.id_of_row = [self.id_of_row[r] for r in keep_rows]
+        self.label_of_row = [self.label_of_row[r] for r in keep_rows]
         self.row_of = {ident: i for i, ident in enumerate(self.id_of_row)}
+
+    def load(self, kind, labels, ids, live):
+        """Rebuilds the map from a file's physical rows: labels per row, ids (None where a
+        dead row's id is unknown), and which rows are live."""
+        self.kind = kind
+        self.label_of_row = list(labels)
+        self.id_of_row = list(ids)
+        self.row_of = {ident: row for row, (ident, ok) in enumerate(zip(ids, live)) if ok}
+        if kind == "str":
+            self.label_of = {ident: label for ident, label in zip(ids, labels) if ident is not None}
+            self.next_label = max(labels, default=0) + 1

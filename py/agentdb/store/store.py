@@ -9,7 +9,9 @@ import array
 import itertools
 import math
 import secrets
+import struct
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +19,7 @@ from .. import rvf
 from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
-from ..persist import FileLog, ReadOnlyError
+from ..persist import FileLog, ReadOnlyError, RecoveryWarning
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.payloads import Identity
@@ -125,8 +127,13 @@ class VectorStore:
         self.close()
 
     def close(self):
-        """Releases the store's memory and, for a file, its lock; it cannot be used afterwards."""
+        """Releases the store's memory and, for a file, its lock; it cannot be used afterwards.
+        A file store first saves its graph (an INDEX commit) when the file's last INDEX covers
+        less than 80% of the rows, so the next open does not rebuild it."""
         if self._log is not None:
+            if self._index is not None and self.keep_vectors and self._n_rows and \
+                    len(self._index) == self._n_rows and self._log.index_nodes * 5 < self._n_rows * 4:
+                self._log.index(self._index_payload(), self._n_rows)
             self._log.close()
             self._log = None
         self._vectors = self._index = None
@@ -190,28 +197,41 @@ class VectorStore:
                 "keep_vectors": self.keep_vectors, "pq_m": self._pq_m, "ef_search": self.ef_search,
                 "brute_force_rows": self.brute_force_rows, "id_kind": self._ids.kind, **self._index_options}
 
+    def _index_crcs(self, n):
+        """Checksums tying an INDEX to the first n rows and their ids."""
+        rows = self.kernel.crc32c(self._vectors.buf.head(n * self.dim)) if self.keep_vectors else 0
+        return rows, self.kernel.crc32c(struct.pack(f"<{n}Q", *self._ids.label_of_row[:n]))
+
+    def _index_payload(self):
+        return self._index.export(*self._index_crcs(len(self._index)))
+
     def to_bytes(self):
-        """The store as one .rvf byte string (live rows, as after compact()): the real tools'
-        MANIFEST / VEC / WITNESS layout, plus META segments with metadata, string ids and
-        options, which the real tools keep. agentdb.open_bytes() reopens it; so do the real
-        tools (vectors and ids; string-id stores appear there under labels 1, 2, ...)."""
+        """The store as one .rvf byte string: its rows in order (tombstones too: a deleted id is
+        in the manifest's deleted list, a replaced row is followed by its id's newer row, the
+        real tools' own rules), META segments with metadata, string ids and options, and an
+        INDEX segment with the graph, so open_bytes() rebuilds nothing. The real tools open it
+        (string-id stores appear there under labels 1, 2, ...). compact() first for a file
+        without the dead rows."""
         with self._lock:
-            keep = self.kernel.bitmap_rows(self._live, self._n_rows)
+            n = self._n_rows
             if self.keep_vectors:
-                rows = self.kernel.gather_rows(self._vectors.buf.head(self._n_rows * self.dim), keep,
-                                               row_bytes=4 * self.dim, fmt="f")
+                rows = self._vectors.read(0, n * self.dim)
             else:  # codes only: the decoded (approximate) vectors are what the store has
                 rows = array.array("f")
-                for r in keep:
+                for r in range(n):
                     rows.extend(self._quant.decode(r))
-            ids = [self._ids.id_of_row[r] for r in keep]
+            labels = self._ids.label_of_row
+            live = self.kernel.bitmap_rows(self._live, n)
+            live_labels = {labels[r] for r in live}
             strings = self._ids.kind == "str"
-            labels = [self._ids.label_of[i] for i in ids] if strings else ids
             extra = [(rvf_segments.META, rvf_meta.encode_options(self._options())),
-                     (rvf_segments.META, rvf_meta.encode_records(labels, [self._meta.rows[r] for r in keep],
-                                                                ids if strings else None))]
-            return rvf.write(self.kernel, dim=self.dim, metric=self.metric, ids=labels, rows=rows,
-                             identity=self.identity, extra=extra)
+                     (rvf_segments.META, rvf_meta.encode_records(
+                         [labels[r] for r in live], [self._meta.rows[r] for r in live],
+                         [self._ids.id_of_row[r] for r in live] if strings else None))]
+            if self._index is not None and self.keep_vectors and len(self._index) == n:
+                extra.append((rvf_segments.INDEX, self._index_payload()))
+            return rvf.write(self.kernel, dim=self.dim, metric=self.metric, ids=list(labels), rows=rows,
+                             deleted=sorted(set(labels) - live_labels), identity=self.identity, extra=extra)
 
     def ingest(self, ids, vectors, metadata=None):
         """Adds vectors under ids; an id already present is replaced (upsert). All or nothing:
@@ -267,7 +287,7 @@ class VectorStore:
                 self._rollback(first, previous, live_before)
                 raise
             if self._index is not None:
-                self._index.add(self._vectors.buf, n)
+                self._index.add(self._vectors.buf, self._n_rows - len(self._index))
             self._after_commit()
         return {"accepted": n, "replaced": len(previous)}
 
@@ -280,6 +300,51 @@ class VectorStore:
         self._ids.row_of.update(previous)
         self._live = bytearray(live_before)
         self._n_rows = first
+
+    def _load(self, contents, own):
+        """Fills an empty store with a file's physical rows (see to_bytes) and its graph."""
+        labels, live, records = contents.entry_ids, contents.entry_live, contents.records
+        with_sid = sum("sid" in r for r in records.values())
+        strings = with_sid > 0
+        if strings and with_sid != sum(live):
+            raise rvf.CorruptFileError(f"string-id store whose META lacks the string for {sum(live) - with_sid} ids")
+        ids = [(records[label]["sid"] if strings else label) if ok else (None if strings else label)
+               for label, ok in zip(labels, live)]
+        metadata = [records.get(label, {}).get("meta", {}) if ok else {} for label, ok in zip(labels, live)]
+        n = len(labels)
+        if n == 0:
+            return
+        rows = array.array("f")
+        rows.frombytes(contents.entry_rows)
+        self.kernel.check_finite(rows, name="stored vectors", dim=self.dim)
+        if self.metric == "cosine" and not own:   # agentdb's rows are already unit length
+            self.kernel.normalize_rows(rows, dim=self.dim)
+        if self._quant is not None:
+            self._quant.train(rows)
+            self._quant.add(rows, n)
+        if self.keep_vectors:
+            self._vectors.append(rows, n * self.dim)
+        self._meta.append(metadata)
+        self._ids.load("str" if strings else "int", labels, ids, live)
+        self._live = bytearray((n + 7) // 8)
+        for row, ok in enumerate(live):
+            if ok:
+                self._live[row >> 3] |= 1 << (row & 7)
+        self._n_rows = n
+        if self._index is None:
+            return
+        if contents.index_problem:
+            warnings.warn(f"rebuilding the HNSW index: {contents.index_problem}", RecoveryWarning, stacklevel=3)
+        elif contents.index is not None and self.keep_vectors:
+            adopted = self._index.load(contents.index, n, lambda k: self._index_crcs(k)[0],
+                                       lambda k: self._index_crcs(k)[1])
+            if isinstance(adopted, str):
+                warnings.warn(f"rebuilding the HNSW index: {adopted}", RecoveryWarning, stacklevel=3)
+        elif own and contents.options.get("index") == "hnsw" and n > self.brute_force_rows:
+            warnings.warn("rebuilding the HNSW index: the file has no INDEX segment (the real tools' 0.2.x "
+                          "compaction drops it)", RecoveryWarning, stacklevel=3)
+        if n > len(self._index):
+            self._index.add(self._vectors.buf, n - len(self._index))
 
     def delete(self, ids=None, *, where=None, missing_ok=False):
         """Deletes by ids, or every row matching `where`; returns how many were deleted.
@@ -469,10 +534,10 @@ class VectorStore:
 
 
 def open_bytes(data, *, kernel=None, **overrides):
-    """A store from .rvf bytes: ours (metadata, string ids and options restored from META) or
-    the real tools' (integer ids, no metadata). overrides replace stored options (e.g. ef_search).
-    Rows are taken as stored (a cosine store's rows are already unit length), so a round trip
-    answers queries with the same bits."""
+    """A store from .rvf bytes: ours (rows with their tombstones, metadata, string ids, options
+    and the HNSW graph restored) or the real tools' (integer ids, no metadata; the graph is
+    built). overrides replace stored options (e.g. ef_search). Rows are taken as stored (a
+    cosine store's rows are already unit length), so a round trip answers with the same bits."""
     kernel = kernel if kernel is not None else load()
     contents = rvf.read(kernel, data)
     options = dict(contents.options) or {"metric": contents.metric}
@@ -480,19 +545,7 @@ def open_bytes(data, *, kernel=None, **overrides):
     options.update(overrides)
     db = VectorStore(dim=contents.dim, kernel=kernel, **options)
     db.identity = contents.identity
-    labels = contents.ids
-    records = [contents.records.get(label, {}) for label in labels]
-    with_sid = sum("sid" in r for r in records)
-    strings = with_sid > 0
-    if strings and with_sid != len(records):
-        raise rvf.CorruptFileError(f"string-id store whose META lacks the string for {len(records) - with_sid} ids")
-    ids = [r["sid"] for r in records] if strings else labels
-    own_rows = bool(contents.options)  # rows written by agentdb are already normalised
-    db._ingest(ids, contents.rows, [r.get("meta", {}) for r in records],
-               normalize=db.metric == "cosine" and not own_rows)
-    if strings:  # keep the labels the file uses, so later writes stay consistent
-        db._ids.label_of = dict(zip(ids, labels))
-        db._ids.next_label = max(labels, default=0) + 1
+    db._load(contents, own=bool(contents.options))
     return db
 
 

@@ -45,8 +45,13 @@ function float32(vectors) {
 export class AgentDB {
   constructor(name, status) { this.name = name; this.openStatus = status; }
 
-  /** Opens (creates) a store in the worker. options: dim, metric, index, compression, m, ... */
+  /** Opens (creates) a store in the worker. options: dim, metric, index, compression, m, ...;
+   *  persist: true keeps it in IndexedDB (every commit stored before the call resolves), and
+   *  reopening by name after a reload or a browser restart finds it again. */
   static async open(name, options = {}) {
+    if (options.persist && navigator.storage && navigator.storage.persist) {
+      navigator.storage.persist().catch(() => {});   // ask the browser not to evict it
+    }
     return new AgentDB(name, await request("open", { name, options }));
   }
 

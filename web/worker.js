@@ -10,12 +10,75 @@ const ready = (async () => {
   const zip = await (await fetch(new URL("./agentdb.zip", import.meta.url))).arrayBuffer();
   pyodide.unpackArchive(new Uint8Array(zip), "zip", { extractDir: "/home/pyodide/pkgs" });
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/pkgs')");
-  const handle = pyodide.pyimport("agentdb.worker_api").handle;
+  const api = pyodide.pyimport("agentdb.worker_api");
   postMessage({ progress: { stage: "ready", done: 3, total: 3 } });
-  return { pyodide, handle };
+  return { pyodide, handle: api.handle, takeCommits: api.take_commits };
 })();
 
+// ---- IndexedDB: a persisted store is its .rvf bytes as chunks keyed by file offset; each
+// commit is one transaction, so a closed tab leaves the previous commit.
+const databases = new Map();
+
+function idbRequest(req) {
+  return new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
+}
+
+async function idbOpen(name) {
+  if (!databases.has(name)) {
+    const req = indexedDB.open(`agentdb:${name}`, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("chunks");
+    databases.set(name, await idbRequest(req));
+  }
+  return databases.get(name);
+}
+
+async function idbRead(name) {
+  const db = await idbOpen(name);
+  const store = db.transaction("chunks", "readonly").objectStore("chunks");
+  const [keys, values] = await Promise.all([idbRequest(store.getAllKeys()), idbRequest(store.getAll())]);
+  if (!keys.length) return null;
+  const total = values.reduce((n, v) => n + v.byteLength, 0);
+  const bytes = new Uint8Array(total);
+  keys.forEach((key, i) => bytes.set(values[i], key));   // numeric keys come back in order
+  return bytes;
+}
+
+async function idbCommit(name, chunks) {
+  const db = await idbOpen(name);
+  const tx = db.transaction("chunks", "readwrite", { durability: "strict" });
+  const store = tx.objectStore("chunks");
+  for (const [kind, offset, bytes] of chunks) {
+    if (kind === "replace") store.clear();
+    store.put(bytes, offset);
+  }
+  await new Promise((resolve, reject) => {
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new DOMException("IndexedDB commit aborted", "AbortError"));
+  });
+}
+
+const persisted = new Set();
+
+async function persist(name, handle, takeCommits) {
+  if (!persisted.has(name)) return;
+  const proxy = takeCommits(name);
+  const chunks = proxy.toJs();
+  proxy.destroy();
+  if (!chunks.length) return;
+  try {
+    await idbCommit(name, chunks);
+  } catch (err) {
+    // the store in memory is ahead of what was stored: go back to the last stored commit
+    const stored = await idbRead(name);
+    handle("reload", JSON.stringify({ name }), stored);
+    throw Object.assign(new Error(`${err.name}: the commit was not stored (${err.message}); the store is back at its last commit`),
+                        { pythonName: err.name === "QuotaExceededError" ? "QuotaExceededError" : "StorageError" });
+  }
+}
+
 function errorOf(err) {
+  if (err && err.pythonName) return { name: err.pythonName, message: err.message };
   // a Python exception arrives as PythonError whose message ends with "ClassName: text"
   const text = String(err && err.message || err);
   const m = text.match(/\n?(\w+(?:Error|Exception|Warning)): ([^\n]*)\n?$/);
@@ -25,15 +88,28 @@ function errorOf(err) {
 self.onmessage = async (event) => {
   const { id, op, args, buffer } = event.data;
   try {
-    const { pyodide, handle } = await ready;
+    const { pyodide, handle, takeCommits } = await ready;
     if (op === "runPython") {          // tests and the demo's console: run code, return its JSON value
       const value = await pyodide.runPythonAsync(args.code);
       postMessage({ id, ok: true, value: value === undefined ? null : String(value) });
       return;
     }
-    const out = handle(op, JSON.stringify(args), buffer === undefined ? undefined : buffer);
+    let input = buffer;
+    if (op === "open" && args.options && args.options.persist) {
+      input = await idbRead(args.name);            // the stored commits, or null for a new store
+      persisted.add(args.name);
+    }
+    const out = handle(op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
+    if (op === "importRvf") persisted.delete(args.name);
+    await persist(args.name, handle, takeCommits);   // stored before the caller hears back
+    if (op === "close") persisted.delete(args.name); // after its last commit (the graph) is stored
     if (typeof out === "string") {
-      postMessage({ id, ok: true, value: JSON.parse(out) });
+      const value = JSON.parse(out);
+      if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
+        const { usage, quota } = await navigator.storage.estimate();
+        value.storage = { persisted: true, usage, quota };
+      }
+      postMessage({ id, ok: true, value });
     } else {
       const bytes = out.toJs();    // exportRvf: bytes -> Uint8Array (one copy), transferred
       out.destroy();

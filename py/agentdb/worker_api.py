@@ -9,8 +9,10 @@ import json
 
 from . import open as open_store
 from . import open_bytes
+from .store.store import open_log
 
 _stores = {}
+_closed = {}      # closed stores whose last commits the host has not taken yet
 
 
 def _store(name):
@@ -25,6 +27,12 @@ def _results(res):
             "exact": res.exact}
 
 
+def take_commits(name):
+    """[kind, offset, bytes] chunks the host must store before it answers (see BufferLog)."""
+    db = _stores.get(name) or _closed.pop(name, None)
+    return [list(chunk) for chunk in db.take_commits()] if db is not None else []
+
+
 def handle(op, args_json, buffer=None):
     """Runs one request; args_json is a JSON object, buffer the request's vectors or bytes
     (a Python buffer), if any. Returns JSON text, or bytes for exportRvf."""
@@ -32,8 +40,11 @@ def handle(op, args_json, buffer=None):
     if hasattr(buffer, "to_memoryview"):      # a JS typed array (in Pyodide): one copy in
         buffer = buffer.to_memoryview()
     if op == "open":
-        options = args.get("options", {})
-        _stores[args["name"]] = open_store(**options)
+        options = dict(args.get("options", {}))
+        if options.pop("persist", False):       # buffer: the bytes stored for it, if any
+            _stores[args["name"]] = open_log(bytes(buffer) if buffer is not None else None, **options)
+        else:
+            _stores[args["name"]] = open_store(**options)
         return json.dumps(_stores[args["name"]].status())
     if op == "importRvf":
         _stores[args["name"]] = open_bytes(bytes(buffer))
@@ -58,6 +69,12 @@ def handle(op, args_json, buffer=None):
     if op == "exportRvf":
         return db.to_bytes()
     if op == "close":
-        _stores.pop(args["name"]).close()
+        db = _stores.pop(args["name"])
+        db.close()
+        _closed[args["name"]] = db
+        return "null"
+    if op == "reload":                            # the host could not store a commit: back to the last one
+        _stores.pop(args["name"], None)
+        _stores[args["name"]] = open_log(bytes(buffer))
         return "null"
     raise ValueError(f"unknown operation {op!r}")

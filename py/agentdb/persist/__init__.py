@@ -1,4 +1,7 @@
-"""Where a store's bytes live: .rvf files natively (IndexedDB in the browser comes next)."""
+"""Where a store's bytes live: .rvf files natively, byte chunks for IndexedDB in the browser;
+both through the same CommitLog and the same .rvf commits."""
+from .buffer import BufferLog
 from .files import FileLog, LockHeldError, ReadOnlyError, RecoveryWarning
+from .log import CommitLog
 
-__all__ = ["FileLog", "LockHeldError", "ReadOnlyError", "RecoveryWarning"]
+__all__ = ["BufferLog", "CommitLog", "FileLog", "LockHeldError", "ReadOnlyError", "RecoveryWarning"]

@@ -16,15 +16,15 @@ the store reopens at the last complete commit, never silently.
 """
 import os
 import socket
-import struct
 import warnings
 
 from ..errors import AgentDBError
 from ..rvf import read as read_rvf
 from ..rvf import segments as seg
 from ..rvf.meta import encode_options
-from ..rvf.payloads import decode_witness, encode_journal_delete, encode_vec
-from ..rvf.writer import MANIFEST_LIMIT, RvfWriter
+from ..rvf.payloads import decode_witness
+from ..rvf.writer import RvfWriter
+from .log import CommitLog, index_nodes
 
 
 class LockHeldError(AgentDBError, RuntimeError):
@@ -96,11 +96,6 @@ def tail_state(kernel, data, contents):
     return end, None
 
 
-def _index_nodes(contents):
-    """Nodes in the file's INDEX segment (the u32 at byte 24 of its header), 0 without one."""
-    return struct.unpack_from("<I", contents.index, 24)[0] if contents.index else 0
-
-
 class FileSink:
     def __init__(self, fh):
         self.fh = fh
@@ -115,14 +110,12 @@ class FileSink:
         return data
 
 
-class FileLog:
+class FileLog(CommitLog):
     """The commits of one writer to one .rvf file."""
 
     def __init__(self, kernel, path, lock):
         self.k, self.path, self.lock = kernel, path, lock
         self.fh = None
-        self.writer = None
-        self.index_nodes = 0          # nodes covered by the file's last INDEX segment
 
     # ---- opening -------------------------------------------------------------------------
 
@@ -155,7 +148,7 @@ class FileLog:
             log.fh.truncate(size)
             log.fh.seek(0, os.SEEK_END)
             log.writer = RvfWriter.resume(kernel, FileSink(log.fh), contents, size)
-            log.index_nodes = _index_nodes(contents)
+            log.index_nodes = index_nodes(contents)
         except BaseException:
             log.close()
             raise
@@ -165,33 +158,16 @@ class FileLog:
 
     def _commit(self, write):
         """Runs one commit; on any failure the file is cut back to where it was."""
-        before = self.writer.offset
-        state = (self.writer.epoch, set(self.writer.deleted), self.writer.total, list(self.writer.directory),
-                 self.writer.prev_witness, self.writer.next_id)
+        state = self._snapshot()
         try:
             write(self.writer)
             self.fh.flush()
             os.fsync(self.fh.fileno())
         except BaseException:
-            self.fh.truncate(before)
+            self.fh.truncate(state[-1])
             self.fh.seek(0, os.SEEK_END)
-            (self.writer.epoch, self.writer.deleted, self.writer.total, self.writer.directory,
-             self.writer.prev_witness, self.writer.next_id) = state
-            self.writer.offset = before
+            self._restore(state)
             raise
-
-    def ingest(self, labels, rows, dim, records):
-        """Appends one ingest commit: VEC, the META records (or None), WITNESS, MANIFEST."""
-        data = [(seg.VEC, encode_vec(labels, rows, dim))] + ([(seg.META, records)] if records else [])
-        self._commit(lambda w: w.commit(data, action=f"ingest:count={len(labels)}", added=len(labels),
-                                        revived=labels))
-
-    def delete(self, labels):
-        self._commit(lambda w: w.commit([(seg.JOURNAL, encode_journal_delete(sorted(labels), w.epoch + 1))],
-                                        action=f"delete:count={len(labels)}", witness_type=0, deleted=labels))
-
-    def needs_rewrite(self):
-        return self.writer.manifest_size(extra_segments=3) > MANIFEST_LIMIT
 
     def rewrite(self, data):
         """Replaces the file with `data` atomically (temporary file, fsync, rename, fsync of
@@ -213,12 +189,7 @@ class FileLog:
         self.fh.seek(0, os.SEEK_END)
         contents = read_rvf(self.k, data)
         self.writer = RvfWriter.resume(self.k, FileSink(self.fh), contents, len(data))
-        self.index_nodes = _index_nodes(contents)
-
-    def index(self, payload, nodes):
-        """Appends an INDEX commit: the graph, so a reopen does not rebuild it."""
-        self._commit(lambda w: w.commit([(seg.INDEX, payload)], action=f"index:nodes={nodes}"))
-        self.index_nodes = nodes
+        self.index_nodes = index_nodes(contents)
 
     def close(self):
         if self.fh is not None:

@@ -19,7 +19,7 @@ from .. import rvf
 from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
-from ..persist import FileLog, ReadOnlyError, RecoveryWarning
+from ..persist import BufferLog, FileLog, ReadOnlyError, RecoveryWarning
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.payloads import Identity
@@ -105,6 +105,7 @@ class VectorStore:
         self._lock = threading.RLock()
         self.identity = Identity(file_id=secrets.token_bytes(16))
         self.path, self._log, self.readonly = None, None, False
+        self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self._reset()
 
     def _reset(self):
@@ -134,9 +135,19 @@ class VectorStore:
             if self._index is not None and self.keep_vectors and self._n_rows and \
                     len(self._index) == self._n_rows and self._log.index_nodes * 5 < self._n_rows * 4:
                 self._log.index(self._index_payload(), self._n_rows)
+            if isinstance(self._log, BufferLog):
+                self._final_commits = self._log.take()
             self._log.close()
             self._log = None
         self._vectors = self._index = None
+
+    def take_commits(self):
+        """For a store opened with open_log(): the commits made since the last call, as
+        ("append", offset, bytes) or ("replace", 0, bytes) chunks for the host to store."""
+        if isinstance(self._log, BufferLog):
+            return self._log.take()
+        final, self._final_commits = self._final_commits, []
+        return final
 
     def _writable(self):
         if self.readonly:
@@ -549,6 +560,30 @@ def open_bytes(data, *, kernel=None, **overrides):
     return db
 
 
+def _check_reopen(db, where, dim, metric):
+    if dim is not None and dim != db.dim:
+        raise DimensionError(f"{where} holds {db.dim}-dimensional vectors, dim={dim} was given")
+    if metric is not None and METRICS.get(metric) != db.metric:
+        raise ValueError(f"{where} was created with metric {db.metric!r}, metric={metric!r} was given")
+
+
+def open_log(data=None, *, dim=None, metric=None, kernel=None, **options):
+    """A store whose commits are handed to a host (the browser worker stores them in IndexedDB):
+    from the stored bytes when there are any, else new (dim needed). take_commits() gives the
+    bytes each commit added, in the .rvf layout, so the stored chunks concatenated are always
+    a valid .rvf file (what exportRvf downloads)."""
+    if data:
+        db = open_bytes(data, kernel=kernel, **options)
+        _check_reopen(db, "the stored store", dim, metric)
+        db._log = BufferLog.resume(db.kernel, bytes(data), rvf.read(db.kernel, data))
+        return db
+    if dim is None:
+        raise DimensionError("a new store needs dim=")
+    db = VectorStore(dim=dim, metric=metric or "cosine", kernel=kernel, **options)
+    db._log = BufferLog.create(db.kernel, dim=dim, metric=db.metric, options=db._options(), identity=db.identity)
+    return db
+
+
 def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", readonly=False, **options):
     """Opens a store: in memory (path=None) or an .rvf file, created if missing.
 
@@ -574,10 +609,7 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
             data = fh.read()
         kernel = options.pop("kernel", None)
         db = open_bytes(data, kernel=kernel, **options)
-        if dim is not None and dim != db.dim:
-            raise DimensionError(f"{path} holds {db.dim}-dimensional vectors, dim={dim} was given")
-        if metric is not None and METRICS.get(metric) != db.metric:
-            raise ValueError(f"{path} was created with metric {db.metric!r}, metric={metric!r} was given")
+        _check_reopen(db, path, dim, metric)
         db.path, db.readonly = path, readonly
         if not readonly:
             db._log = FileLog.resume(db.kernel, path, data, rvf.read(db.kernel, data))

@@ -1,0 +1,63 @@
+"""BufferLog: commits kept as byte chunks for a host to store (the browser worker puts each
+in IndexedDB, one transaction per commit).
+
+take() hands over what was committed since the last call: ("append", offset, bytes) chunks, or
+("replace", 0, bytes) after a rewrite. The host stores them before answering the request, so
+a commit is durable when the caller's promise resolves; a closed tab leaves the previous
+commit, because an IndexedDB transaction is all or nothing.
+"""
+from ..rvf import read as read_rvf
+from ..rvf import segments as seg
+from ..rvf.meta import encode_options
+from ..rvf.writer import BytesSink, RvfWriter
+from .log import CommitLog, index_nodes
+
+
+class BufferLog(CommitLog):
+    def __init__(self, kernel):
+        self.k = kernel
+        self.sink = BytesSink()
+        self.pending = []
+
+    @classmethod
+    def create(cls, kernel, *, dim, metric, options, identity):
+        log = cls(kernel)
+        log.writer = RvfWriter(kernel, log.sink, dim=dim, metric=metric, identity=identity)
+        log._commit(lambda w: w.commit([(seg.META, encode_options(options))]))
+        return log
+
+    @classmethod
+    def resume(cls, kernel, data, contents):
+        """Continues stored bytes (valid up to the manifest in use)."""
+        log = cls(kernel)
+        size = contents.segments[-1].end
+        log.sink.data += data[:size]
+        log.writer = RvfWriter.resume(kernel, log.sink, contents, size)
+        log.index_nodes = index_nodes(contents)
+        if size < len(data):       # a torn tail cannot happen in IndexedDB, but never keep one
+            log.pending.append(("replace", 0, bytes(log.sink.data)))
+        return log
+
+    def _commit(self, write):
+        state = self._snapshot()
+        try:
+            write(self.writer)
+        except BaseException:
+            del self.sink.data[state[-1]:]
+            self._restore(state)
+            raise
+        self.pending.append(("append", state[-1], bytes(self.sink.data[state[-1]:])))
+
+    def rewrite(self, data):
+        contents = read_rvf(self.k, data)
+        self.sink.data = bytearray(data)
+        self.writer = RvfWriter.resume(self.k, self.sink, contents, len(data))
+        self.index_nodes = index_nodes(contents)
+        self.pending = [("replace", 0, bytes(data))]
+
+    def take(self):
+        pending, self.pending = self.pending, []
+        return pending
+
+    def close(self):
+        pass

@@ -1,0 +1,46 @@
+"""CommitLog: how a store persists its commits, whatever the bytes' home (a file natively,
+IndexedDB in the browser): the commit kinds, the INDEX checkpoint, and when to rewrite.
+Subclasses provide _commit (write, or undo on failure), rewrite(data) and close()."""
+import struct
+
+from ..rvf import segments as seg
+from ..rvf.payloads import encode_journal_delete, encode_vec
+from ..rvf.writer import MANIFEST_LIMIT
+
+
+def index_nodes(contents):
+    """Nodes in the file's INDEX segment (the u32 at byte 24 of its header), 0 without one."""
+    return struct.unpack_from("<I", contents.index, 24)[0] if contents.index else 0
+
+
+
+class CommitLog:
+
+    writer = None
+    index_nodes = 0               # nodes covered by the home's last INDEX segment
+
+    def ingest(self, labels, rows, dim, records):
+        """Appends one ingest commit: VEC, the META records (or None), WITNESS, MANIFEST."""
+        data = [(seg.VEC, encode_vec(labels, rows, dim))] + ([(seg.META, records)] if records else [])
+        self._commit(lambda w: w.commit(data, action=f"ingest:count={len(labels)}", added=len(labels),
+                                        revived=labels))
+
+    def delete(self, labels):
+        self._commit(lambda w: w.commit([(seg.JOURNAL, encode_journal_delete(sorted(labels), w.epoch + 1))],
+                                        action=f"delete:count={len(labels)}", witness_type=0, deleted=labels))
+
+    def index(self, payload, nodes):
+        """Appends an INDEX commit: the graph, so a reopen does not rebuild it."""
+        self._commit(lambda w: w.commit([(seg.INDEX, payload)], action=f"index:nodes={nodes}"))
+        self.index_nodes = nodes
+
+    def needs_rewrite(self):
+        return self.writer.manifest_size(extra_segments=3) > MANIFEST_LIMIT
+
+    def _snapshot(self):
+        w = self.writer
+        return (w.epoch, set(w.deleted), w.total, list(w.directory), w.prev_witness, w.next_id, w.offset)
+
+    def _restore(self, state):
+        w = self.writer
+        w.epoch, w.deleted, w.total, w.directory, w.prev_witness, w.next_id, w.offset = state

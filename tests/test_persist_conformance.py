@@ -1,0 +1,65 @@
+"""One conformance suite for both homes of a store's bytes: a file (FileLog) and the chunks the
+browser keeps in IndexedDB (BufferLog). The same operations give the same .rvf bytes."""
+import numpy as np
+import pytest
+
+import agentdb
+from agentdb.rvf.payloads import Identity
+from agentdb.store.store import open_log
+
+
+def apply(chunks, image=b""):
+    """What IndexedDB holds after storing these chunks (as the worker does)."""
+    image = bytearray(image)
+    for kind, offset, data in chunks:
+        if kind == "replace":
+            image = bytearray()
+        assert offset == len(image), "chunks must extend the image exactly"
+        image += data
+    return bytes(image)
+
+
+def operations(db, x):
+    db.ingest(range(50), x[:50], metadata=[{"i": i} for i in range(50)])
+    db.delete([3, 4, 5])
+    db.ingest([4, 60], x[50:52], metadata=[{"i": "back"}, {"i": 60}])
+    db.delete(where={"i": {"lt": 10}})
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_file_and_indexeddb_chunks_hold_the_same_bytes(tmp_path, compact):
+    x = np.random.default_rng(0).standard_normal((60, 6)).astype(np.float32)
+    identity = Identity(file_id=bytes(range(16)))
+    on_disk = agentdb.open(tmp_path / "a.rvf", dim=6, metric="l2")
+    in_chunks = open_log(dim=6, metric="l2")
+    image = b""
+    for db in (on_disk, in_chunks):
+        db.identity = identity
+        db._log.writer.identity = identity
+    image = apply(in_chunks.take_commits())          # create: before the identity was set
+    for db in (on_disk, in_chunks):
+        operations(db, x)
+        if compact:
+            db.compact()
+    on_disk.close()
+    in_chunks.close()                                 # close saves the graph: an INDEX commit
+    image = apply(in_chunks.take_commits(), image)
+    data = (tmp_path / "a.rvf").read_bytes()
+    # the create commit carries each store's original identity; compare from the first VEC on
+    if not compact:
+        start = data.index(b"SFVR\x01\x01")
+        assert image[start:] == data[start:]
+    else:
+        assert image == data
+    again = open_log(image)
+    assert sorted(again.ids()) == sorted(agentdb.open(tmp_path / "a.rvf", readonly=True).ids())
+
+
+def test_a_failed_commit_leaves_no_chunk_and_no_change():
+    db = open_log(dim=2)
+    db.take_commits()
+    db.ingest([1], [[1.0, 2.0]])
+    with pytest.raises(agentdb.NonFiniteError):
+        db.ingest([2], [[float("nan"), 0.0]])
+    chunks = db.take_commits()
+    assert len(chunks) == 1 and db.ids() == [1]

@@ -6,7 +6,8 @@ Protocol, the real tools' layout throughout:
 - delete: JOURNAL, WITNESS, MANIFEST (the ids join the manifest's deleted list).
 - every commit is one write followed by fsync; a failed write is cut back off the file, so
   the file and the store never disagree;
-- close saves the HNSW graph as an INDEX commit when the file's last INDEX is stale;
+- a commit (or close) saves the HNSW graph as an INDEX commit when the last INDEX covers
+  under 80% of the rows;
 - compact (and any commit that would push the manifest towards the end of the real tools'
   64 KiB tail scan) rewrites the file through `<path>.compact.tmp`, fsync and an atomic rename;
 - one writer at a time: `<path>.lock`, created exclusively (the real tools use the same path,

@@ -132,9 +132,7 @@ class VectorStore:
         A file store first saves its graph (an INDEX commit) when the file's last INDEX covers
         less than 80% of the rows, so the next open does not rebuild it."""
         if self._log is not None:
-            if self._index is not None and self.keep_vectors and self._n_rows and \
-                    len(self._index) == self._n_rows and self._log.index_nodes * 5 < self._n_rows * 4:
-                self._log.index(self._index_payload(), self._n_rows)
+            self._save_index_if_stale(0)
             if isinstance(self._log, BufferLog):
                 self._final_commits = self._log.take()
             self._log.close()
@@ -153,10 +151,23 @@ class VectorStore:
         if self.readonly:
             raise ReadOnlyError(f"{self.path} was opened with readonly=True")
 
+    def _save_index_if_stale(self, min_rows):
+        """Saves the graph (an INDEX commit) when the stored one covers under 80% of the rows:
+        a reopen then inserts at most a fifth of them, and the INDEX bytes written over a
+        store's life stay within a few times one graph (the growth is geometric)."""
+        if self._index is not None and self.keep_vectors and self._n_rows > min_rows and \
+                len(self._index) == self._n_rows and self._log.index_nodes * 5 < self._n_rows * 4:
+            self._log.index(self._index_payload(), self._n_rows)
+
     def _after_commit(self):
-        """Keeps the file's manifest where the real tools' tail scan finds it."""
-        if self._log is not None and self._log.needs_rewrite():
+        """Keeps the file's manifest where the real tools' tail scan finds it, and its graph
+        fresh enough that a reopen (or a browser tab that never closes) rebuilds little."""
+        if self._log is None:
+            return
+        if self._log.needs_rewrite():
             self._log.rewrite(self.to_bytes())
+        else:
+            self._save_index_if_stale(self.brute_force_rows)
 
     def __len__(self):
         return len(self._ids)
@@ -352,8 +363,9 @@ class VectorStore:
             if isinstance(adopted, str):
                 warnings.warn(f"rebuilding the HNSW index: {adopted}", RecoveryWarning, stacklevel=3)
         elif own and contents.options.get("index") == "hnsw" and n > self.brute_force_rows:
-            warnings.warn("rebuilding the HNSW index: the file has no INDEX segment (the real tools' 0.2.x "
-                          "compaction drops it)", RecoveryWarning, stacklevel=3)
+            warnings.warn("rebuilding the HNSW index: the file has no INDEX segment (it was not saved before "
+                          "the file was copied or the writer stopped, or a 0.2.x compaction by the real tools "
+                          "dropped it)", RecoveryWarning, stacklevel=3)
         if n > len(self._index):
             self._index.add(self._vectors.buf, n - len(self._index))
 

@@ -4,6 +4,8 @@ pure-Python package the worker unpacks).
 
 Usage: python build/build_site.py   (builds kernel.wasm first if it is missing)
 """
+import hashlib
+import json
 import pathlib
 import shutil
 import sys
@@ -34,7 +36,19 @@ def build():
     for name in PYODIDE_FILES:
         shutil.copy2(PYODIDE / name, DIST / "pyodide" / name)
     package_zip.build(DIST / "agentdb.zip")
+    write_service_worker()
     return DIST
+
+
+def write_service_worker():
+    """Fills sw.js with every asset's path and a version hashed from their contents."""
+    assets = sorted(p.relative_to(DIST).as_posix() for p in DIST.rglob("*") if p.is_file() and p.name != "sw.js")
+    digest = hashlib.sha256()
+    for name in assets:
+        digest.update(name.encode() + (DIST / name).read_bytes())
+    sw = DIST / "sw.js"
+    sw.write_text(sw.read_text().replace("__VERSION__", digest.hexdigest()[:16])
+                  .replace("__ASSETS__", json.dumps(["./"] + [f"./{a}" for a in assets])))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,10 @@
 import { AgentDB } from "./agentdb.js";
 
 window.AgentDB = AgentDB;   // for the console and the e2e tests
+if ("serviceWorker" in navigator) {
+  // after one visit the whole app (Pyodide included) loads and works offline
+  navigator.serviceWorker.register("./sw.js").catch((err) => console.warn("offline support unavailable:", err));
+}
 const statusLine = document.getElementById("store-status");
 const bar = document.getElementById("store-progress");
 const sampleButton = document.getElementById("sample");

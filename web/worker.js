@@ -12,7 +12,7 @@ const ready = (async () => {
   pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/pkgs')");
   const api = pyodide.pyimport("agentdb.worker_api");
   postMessage({ progress: { stage: "ready", done: 3, total: 3 } });
-  return { pyodide, handle: api.handle, takeCommits: api.take_commits };
+  return { pyodide, handle: api.handle, takeCommits: api.take_commits, storedSize: api.stored_size };
 })();
 
 // ---- IndexedDB: a persisted store is its .rvf bytes as chunks keyed by file offset; each
@@ -26,7 +26,7 @@ function idbRequest(req) {
 async function idbOpen(name) {
   if (!databases.has(name)) {
     const req = indexedDB.open(`agentdb:${name}`, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore("chunks");
+    req.onupgradeneeded = () => { req.result.createObjectStore("chunks"); req.result.createObjectStore("head"); };
     databases.set(name, await idbRequest(req));
   }
   return databases.get(name);
@@ -43,14 +43,23 @@ async function idbRead(name) {
   return bytes;
 }
 
+async function idbSize(name) {
+  const db = await idbOpen(name);
+  const size = await idbRequest(db.transaction("head", "readonly").objectStore("head").get("size"));
+  return size === undefined ? 0 : size;
+}
+
 async function idbCommit(name, chunks) {
   const db = await idbOpen(name);
-  const tx = db.transaction("chunks", "readwrite", { durability: "strict" });
+  const tx = db.transaction(["chunks", "head"], "readwrite", { durability: "strict" });
   const store = tx.objectStore("chunks");
+  let size = 0;
   for (const [kind, offset, bytes] of chunks) {
     if (kind === "replace") store.clear();
     store.put(bytes, offset);
+    size = offset + bytes.byteLength;
   }
+  tx.objectStore("head").put(size, "size");     // in the same transaction: other tabs compare it
   await new Promise((resolve, reject) => {
     tx.oncomplete = resolve;
     tx.onerror = () => reject(tx.error);
@@ -85,37 +94,50 @@ function errorOf(err) {
   return m ? { name: m[1], message: m[2] } : { name: err && err.name || "Error", message: text };
 }
 
+// One tab at a time works on a persisted store (Web Locks); a tab that finds the stored size
+// changed by another tab reloads the store before answering, so it sees every commit.
+function exclusive(name, fn) {
+  if (!persisted.has(name) || !navigator.locks) return fn();
+  return navigator.locks.request(`agentdb:${name}`, fn);
+}
+
 self.onmessage = async (event) => {
   const { id, op, args, buffer } = event.data;
   try {
-    const { pyodide, handle, takeCommits } = await ready;
-    if (op === "runPython") {          // tests and the demo's console: run code, return its JSON value
-      const value = await pyodide.runPythonAsync(args.code);
-      postMessage({ id, ok: true, value: value === undefined ? null : String(value) });
-      return;
-    }
-    let input = buffer;
-    if (op === "open" && args.options && args.options.persist) {
-      input = await idbRead(args.name);            // the stored commits, or null for a new store
-      persisted.add(args.name);
-    }
-    const out = handle(op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
-    if (op === "importRvf") persisted.delete(args.name);
-    await persist(args.name, handle, takeCommits);   // stored before the caller hears back
-    if (op === "close") persisted.delete(args.name); // after its last commit (the graph) is stored
-    if (typeof out === "string") {
-      const value = JSON.parse(out);
-      if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
-        const { usage, quota } = await navigator.storage.estimate();
-        value.storage = { persisted: true, usage, quota };
-      }
-      postMessage({ id, ok: true, value });
-    } else {
-      const bytes = out.toJs();    // exportRvf: bytes -> Uint8Array (one copy), transferred
-      out.destroy();
-      postMessage({ id, ok: true, value: bytes }, [bytes.buffer]);
-    }
+    const { pyodide, handle, takeCommits, storedSize } = await ready;
+    if (op === "open" && args.options && args.options.persist) persisted.add(args.name);
+    await exclusive(args && args.name, () => serve(id, op, args, buffer, { pyodide, handle, takeCommits, storedSize }));
   } catch (err) {
     postMessage({ id, ok: false, error: errorOf(err) });
   }
 };
+
+async function serve(id, op, args, buffer, { pyodide, handle, takeCommits, storedSize }) {
+  if (op === "runPython") {          // tests and the demo's console: run code, return its JSON value
+    const value = await pyodide.runPythonAsync(args.code);
+    postMessage({ id, ok: true, value: value === undefined ? null : String(value) });
+    return;
+  }
+  let input = buffer;
+  if (op === "open" && args.options && args.options.persist) {
+    input = await idbRead(args.name);            // the stored commits, or null for a new store
+  } else if (persisted.has(args.name) && op !== "importRvf" && storedSize(args.name) !== await idbSize(args.name)) {
+    handle("reload", JSON.stringify({ name: args.name }), await idbRead(args.name));   // another tab committed
+  }
+  const out = handle(op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
+  if (op === "importRvf") persisted.delete(args.name);
+  await persist(args.name, handle, takeCommits);   // stored before the caller hears back
+  if (op === "close") persisted.delete(args.name); // after its last commit (the graph) is stored
+  if (typeof out === "string") {
+    const value = JSON.parse(out);
+    if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
+      const { usage, quota } = await navigator.storage.estimate();
+      value.storage = { persisted: true, usage, quota };
+    }
+    postMessage({ id, ok: true, value });
+  } else {
+    const bytes = out.toJs();    // exportRvf: bytes -> Uint8Array (one copy), transferred
+    out.destroy();
+    postMessage({ id, ok: true, value: bytes }, [bytes.buffer]);
+  }
+}

@@ -27,9 +27,17 @@ def _results(res):
             "exact": res.exact}
 
 
+def stored_size(name):
+    """Bytes of the store's .rvf as this worker last stored them (to notice other tabs' commits)."""
+    db = _stores.get(name)
+    return db._log.writer.offset if db is not None and db._log is not None else -1
+
+
 def take_commits(name):
     """[kind, offset, bytes] chunks the host must store before it answers (see BufferLog)."""
-    db = _stores.get(name) or _closed.pop(name, None)
+    db = _stores.get(name)
+    if db is None:               # not `or`: an empty store is falsy (len 0) and still has commits
+        db = _closed.pop(name, None)
     return [list(chunk) for chunk in db.take_commits()] if db is not None else []
 
 

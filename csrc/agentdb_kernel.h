@@ -123,6 +123,14 @@ int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint3
  * count. Returns AGK_OK or AGK_E_RANGE. */
 int32_t agk_hnsw_check(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, uint32_t pool_words);
 
+/* the offline text embedder: UTF-8 text -> dim floats, L2-normalised (zero for no tokens).
+ * Tokens are maximal runs of ASCII letters and digits (lower-cased) and non-ASCII bytes.
+ * Features: each token (weight 1), each pair of adjacent tokens (1), each character trigram of
+ * a token padded with spaces (0.5); FNV-1a 32-bit hashing with a per-kind seed picks the bucket
+ * (h mod dim) and the sign (the top bit). Not semantic: similar words, not similar meanings.
+ * Returns the number of features. */
+int32_t agk_embed_hash(const uint8_t *text, uint32_t len, uint32_t dim, float *out);
+
 /* checksums: continue from `crc` (0 to start). CRC32C (Castagnoli) and CRC-32/IEEE (zlib). */
 uint32_t agk_crc32c(uint32_t crc, const uint8_t *data, uint32_t len);
 uint32_t agk_crc32_ieee(uint32_t crc, const uint8_t *data, uint32_t len);

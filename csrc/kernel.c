@@ -23,6 +23,7 @@
 #include "hnsw.c"
 #include "crc.c"
 #include "mathops.c"
+#include "embed.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
 

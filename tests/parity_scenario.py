@@ -28,6 +28,8 @@ def run(kernel):
     lo, step = kernel.sq8_train(x, dim=DIM)
     out["sq8"] = digest(kernel.sq8_encode(x, lo, step, dim=DIM))
     out["crc"] = kernel.crc32c(bytes(memoryview(x).cast("B")))
+    out["embed"] = digest(b"".join(bytes(memoryview(kernel.embed_hash(t, dim=DIM)).cast("B")) for t in (
+        "Remember to water the plants", "ÉTÉ à Paris, naïve café", "日本語のテキスト", "", "x" * 500)))
     meta = [{"kind": ("note", "todo", "idea")[i % 3], "year": 2000 + i % 25} for i in range(N)]
     db = agentdb.open(dim=DIM, metric="cosine", m=8, ef_construction=64, kernel=kernel)
     db.ingest([f"id{i}" for i in range(N)], x, metadata=meta)

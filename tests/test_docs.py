@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import agentdb
+import agentdb.embed
 import agentdb.kernel
 from agentdb.kernel import core
 
@@ -23,7 +24,7 @@ def test_readme_snippet_runs(snippet):
     exec(compile(snippet, "README.md", "exec"), {})
 
 
-@pytest.mark.parametrize("module", [agentdb.kernel, core])
+@pytest.mark.parametrize("module", [agentdb.kernel, core, agentdb.embed])
 def test_docstring_examples(module, kernel):
     result = doctest.testmod(module, extraglobs={"k": kernel}, verbose=False)
     assert result.failed == 0

@@ -541,6 +541,23 @@ class Kernel:
 
         return search
 
+    # ---- text ------------------------------------------------------------------------------------
+
+    def embed_hash(self, text, *, dim, out=None):
+        """The offline hashing embedding of a text (str or UTF-8 bytes): dim floats, unit length,
+        the same bits on every backend; all zeros when the text has no tokens.
+
+        >>> round(k.dot(k.embed_hash("red apple", dim=64), k.embed_hash("Red apples!", dim=64)), 2) > 0.5
+        True
+        """
+        data = text.encode("utf-8") if isinstance(text, str) else self._in(text, "B", "text")
+        if dim < 1:
+            raise DimensionError(f"dimension must be >= 1, got {dim}")
+        out = self._out(out, "f", dim)
+        self._checked("agk_embed_hash", Ptr(as_view(data, "B", name="text"), "B"), _u32(len(data), "text length"),
+                      dim, self._out_ptr(out, "f"))
+        return out
+
     # ---- checksums ------------------------------------------------------------------------------
 
     def crc32c(self, data, crc=0):

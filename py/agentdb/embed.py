@@ -1,0 +1,83 @@
+"""Embedders: text -> vectors. Every embedder has an identity (name, dim, semantic) so a store
+can record which one built it and refuse to mix them silently.
+
+HashEmbedder is the offline default, computed in the kernel (the same bits in the browser and
+natively). It is *not semantic*: it matches shared words, word pairs and spellings, not
+meanings; its identity says so. FunctionEmbedder wraps a real model (natively a Python
+callable; in the browser, vectors computed in JS are passed directly).
+"""
+import array
+
+from .errors import AgentDBError
+from .kernel import load
+
+
+class EmbedderError(AgentDBError, ValueError):
+    """Text that cannot be embedded, or vectors of the wrong shape from an embedder."""
+
+
+def _texts(texts):
+    if isinstance(texts, str):
+        raise EmbedderError("embed() takes a list of texts; wrap a single text in a list")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise EmbedderError(f"texts[{i}] is {type(t).__name__}, not str")
+        if not t.strip():
+            raise EmbedderError(f"texts[{i}] is empty")
+    return texts
+
+
+class HashEmbedder:
+    """Feature hashing of tokens, token pairs and character trigrams (agk_embed_hash).
+
+    >>> e = HashEmbedder(dim=64)
+    >>> len(e.embed(["red apples", "green pears"])) == 2 * 64
+    True
+    """
+
+    name = "agentdb-hash-v1"
+    semantic = False
+
+    def __init__(self, dim=384, *, kernel=None):
+        if not isinstance(dim, int) or dim < 8:
+            raise EmbedderError(f"dim must be an integer >= 8, got {dim!r}")
+        self.dim = dim
+        self.kernel = kernel if kernel is not None else load()
+
+    @property
+    def identity(self):
+        return {"name": self.name, "dim": self.dim, "semantic": self.semantic}
+
+    def embed(self, texts):
+        """Unit-length float32 rows, one per text, row-major in one array."""
+        out = array.array("f")
+        for text in _texts(texts):
+            out.extend(self.kernel.embed_hash(text, dim=self.dim))
+        return out
+
+
+class FunctionEmbedder:
+    """A model given as fn(list of texts) -> n x dim floats (any buffer or nested lists)."""
+
+    def __init__(self, fn, *, name, dim, semantic=True):
+        self.fn, self.name, self.dim, self.semantic = fn, name, dim, semantic
+
+    @property
+    def identity(self):
+        return {"name": self.name, "dim": self.dim, "semantic": self.semantic}
+
+    def embed(self, texts):
+        """The model's rows for these texts, checked for shape and finiteness."""
+        texts = _texts(texts)
+        rows = self.fn(texts)
+        flat = array.array("f")
+        for i, row in enumerate(rows):
+            row = list(row)
+            if len(row) != self.dim:
+                raise EmbedderError(f"{self.name} returned {len(row)} values for texts[{i}], expected {self.dim}")
+            flat.extend(row)
+        if len(flat) != len(texts) * self.dim:
+            raise EmbedderError(f"{self.name} returned {len(flat) // self.dim} vectors for {len(texts)} texts")
+        load().check_finite(flat, name=f"{self.name} output", dim=self.dim)
+        return flat

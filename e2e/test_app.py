@@ -18,16 +18,31 @@ def call(page, script, *args):
     return page.evaluate(f"async (args) => {{ {script} }}", list(args))
 
 
-def test_page_loads_kernel_and_store(page):
-    assert "e3069283 (expected" in page.inner_text("#results")
-    assert "wasm simd128" in page.inner_text("#results")
+def test_the_notebook(page):
+    assert "e3069283 (expected" in page.inner_text("#results") and "wasm simd128" in page.inner_text("#results")
+    page.fill("#memory-text", "Water the tomato plants on Monday")
+    page.fill("#memory-tags", "home, garden")
+    page.click("#remember")
+    page.wait_for_function("document.getElementById('store-status').textContent === 'Remembered.'", timeout=30_000)
     page.click("#sample")
-    page.wait_for_function("!document.getElementById('search').disabled", timeout=60_000)
+    page.wait_for_function("document.getElementById('store-status').textContent.startsWith('Loaded 10,000')",
+                           timeout=120_000)
+    page.wait_for_function("document.getElementById('stats').textContent.startsWith('10,001 memories')",
+                           timeout=30_000)
+    page.fill("#search-text", "water tomato plants")
     page.click("#search")
-    page.wait_for_function("document.querySelectorAll('#store-results tr').length === 5", timeout=60_000)
-    assert page.inner_text("#store-results").startswith("#42")
-    assert "kernel: browser, simd128" in page.inner_text("#store-status")
-    page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
+    page.wait_for_function("document.querySelectorAll('#store-results tr').length === 10", timeout=30_000)
+    first = page.inner_text("#store-results tr:first-child")
+    assert "Water the tomato plants on Monday" in first and "garden" in first
+    page.fill("#search-tag", "travel")                       # only memories tagged travel
+    page.click("#search")
+    page.wait_for_function("!document.getElementById('store-results').innerText.includes('tomato')", timeout=30_000)
+    rows = page.inner_text("#store-results").splitlines()
+    assert rows and all("travel" in row for row in rows if row.strip())
+    page.screenshot(path=str(ARTIFACTS / "notebook.png"), full_page=True)
+    page.click("#store-results tr:first-child button")       # delete one
+    page.wait_for_function("document.getElementById('stats').textContent.startsWith('10,000 memories')",
+                           timeout=30_000)
 
 
 def test_same_bits_in_chromium_as_natively(page):

@@ -77,6 +77,15 @@ export class AgentDB {
     return request("query", { name: this.name, k, where, ef, exact }, v, [v.buffer]);
   }
 
+  /** Stores texts under ids, embedded by the offline hashing embedder (matches words, not
+   *  meanings); each text is kept in its metadata as `text`. */
+  remember(ids, texts, metadata) { return request("remember", { name: this.name, ids, texts, metadata }); }
+
+  /** The k memories whose text is closest to `text`, optionally filtered by metadata. */
+  recall(text, { k = 10, where, exact = false } = {}) {
+    return request("recall", { name: this.name, text, k, where, exact });
+  }
+
   get(id) { return request("get", { name: this.name, id }); }
   delete(ids, { missingOk = false } = {}) { return request("delete", { name: this.name, ids, missingOk }); }
   deleteByFilter(where) { return request("deleteByFilter", { name: this.name, where }); }

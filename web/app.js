@@ -1,4 +1,4 @@
-// The demo page's store section: the AgentDB client driving the worker.
+// The notebook: the AgentDB client driving the worker; memories persist in IndexedDB.
 import { AgentDB } from "./agentdb.js";
 
 window.AgentDB = AgentDB;   // for the console and the e2e tests
@@ -6,60 +6,131 @@ if ("serviceWorker" in navigator) {
   // after one visit the whole app (Pyodide included) loads and works offline
   navigator.serviceWorker.register("./sw.js").catch((err) => console.warn("offline support unavailable:", err));
 }
-const statusLine = document.getElementById("store-status");
-const bar = document.getElementById("store-progress");
-const sampleButton = document.getElementById("sample");
-const searchButton = document.getElementById("search");
-const table = document.getElementById("store-results");
-const DIM = 64, N = 10000;
-let db = null, sample = null;
+const $ = (id) => document.getElementById(id);
+const statusLine = $("store-status"), bar = $("store-progress"), table = $("store-results");
+const controls = ["remember", "search", "sample", "export", "import"].map($);
+let db = null;
 
 AgentDB.onProgress(({ stage, done }) => {
   bar.value = done;
   statusLine.textContent = stage === "ready" ? "Ready." : `Loading the Python runtime (${stage})…`;
 });
 
-function rows(pairs) {
-  table.replaceChildren(...pairs.map(([a, b]) => {
+function fail(err) { statusLine.textContent = `${err.name}: ${err.message}`; }
+
+async function showStats() {
+  const st = await db.status();
+  const mb = (n) => (n / 1e6).toFixed(1);
+  const storage = st.storage ? ` · storage ${mb(st.storage.usage)} of ${mb(st.storage.quota)} MB` : "";
+  $("stats").textContent = `${st.count.toLocaleString()} memories · vectors ${mb(st.bytes.vectors)} MB · ` +
+    `graph ${mb(st.bytes.graph)} MB${storage} · kernel: ${st.kernel.backend}, ${st.kernel.isa}`;
+}
+
+function tagsOf(text) { return text.split(",").map((t) => t.trim().toLowerCase()).filter(Boolean); }
+
+// a memory's metadata: its tags as a list (shown) and as boolean fields "tag:<name>" (filterable)
+function tagMeta(tags) { return { tags, ...Object.fromEntries(tags.map((t) => [`tag:${t}`, true])) }; }
+
+function showHits(hits) {
+  table.replaceChildren(...hits.ids.map((id, i) => {
     const tr = document.createElement("tr");
-    for (const text of [a, b]) { const td = document.createElement("td"); td.textContent = text; tr.append(td); }
+    const text = document.createElement("td");
+    text.textContent = hits.metadata[i].text;
+    const tags = document.createElement("td");
+    for (const tag of hits.metadata[i].tags || []) {
+      const span = document.createElement("span"); span.className = "tag"; span.textContent = tag; tags.append(span);
+    }
+    const score = document.createElement("td");
+    score.textContent = hits.scores[i].toFixed(3);
+    const action = document.createElement("td");
+    const del = document.createElement("button");
+    del.textContent = "Delete"; del.setAttribute("aria-label", `Delete memory ${id}`);
+    del.addEventListener("click", async () => { await db.delete([id]); tr.remove(); await showStats(); });
+    action.append(del);
+    tr.append(text, tags, score, action);
     return tr;
   }));
 }
 
-function randomVectors(n, dim, seed) {
-  const out = new Float32Array(n * dim);
-  let s = seed >>> 0;
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = s / 4294967296 - 0.5;
+let counter = Date.now();
+$("remember-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("memory-text").value.trim();
+  if (!text) return;
+  try {
+    await db.remember([`m${counter++}`], [text], [tagMeta(tagsOf($("memory-tags").value))]);
+  } catch (err) {
+    fail(err);
+    return;
   }
-  return out;
-}
+  $("memory-text").value = "";
+  $("memory-tags").value = "";
+  statusLine.textContent = "Remembered.";
+  await showStats();
+});
+
+$("search-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const tag = $("search-tag").value.trim().toLowerCase();
+  // exact: a notebook is small enough to scan (~1 ms per 10k), and its many near-duplicate
+  // memories are where graph search is weakest
+  const hits = await db.recall($("search-text").value,
+                               { k: 10, exact: true, where: tag ? { [`tag:${tag}`]: true } : undefined })
+    .catch(fail);
+  if (hits) showHits(hits);
+});
+
+const WORDS = {
+  topic: ["garden", "invoice", "meeting", "recipe", "workout", "flight", "budget", "novel", "server", "birthday"],
+  act: ["plan", "review", "book", "cancel", "water", "draft", "pay", "fix", "celebrate", "measure"],
+  when: ["monday", "tomorrow", "next week", "tonight", "in march", "after lunch", "soon", "friday"],
+  tag: ["home", "work", "health", "money", "travel", "family"],
+};
+
+$("sample").addEventListener("click", async () => {
+  $("sample").disabled = true;
+  const N = 10000, BATCH = 1000;
+  let s = 12345;
+  const pick = (list) => { s = (s * 1103515245 + 12345) >>> 0; return list[(s >>> 16) % list.length]; };
+  bar.max = N;
+  for (let start = 0; start < N; start += BATCH) {
+    const ids = [], texts = [], meta = [];
+    for (let i = start; i < start + BATCH; i++) {
+      ids.push(`sample-${i}`);
+      texts.push(`${pick(WORDS.act)} the ${pick(WORDS.topic)} ${pick(WORDS.when)}`);
+      meta.push(tagMeta([pick(WORDS.tag)]));
+    }
+    await db.remember(ids, texts, meta);
+    bar.value = start + BATCH;
+    statusLine.textContent = `Loaded ${(start + BATCH).toLocaleString()} of ${N.toLocaleString()} sample memories…`;
+  }
+  statusLine.textContent = "Loaded 10,000 sample memories.";
+  await showStats();
+});
+
+$("export").addEventListener("click", async () => {
+  const blob = await db.exportRvf();
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = "notebook.rvf";
+  a.click();
+  URL.revokeObjectURL(a.href);
+});
+
+$("import").addEventListener("change", async (event) => {
+  const file = event.target.files[0];
+  if (!file) return;
+  try {
+    const imported = await AgentDB.importRvf(`import-${Date.now()}`, file);
+    statusLine.textContent = `Imported ${file.name}: ${imported.openStatus.count.toLocaleString()} vectors (opened beside the notebook).`;
+  } catch (err) {
+    fail(err);
+  }
+  event.target.value = "";
+});
 
 (async () => {
-  db = await AgentDB.open("demo", { dim: DIM, metric: "cosine" });
-  sampleButton.disabled = false;
-})().catch((err) => { statusLine.textContent = `Could not start: ${err.name}: ${err.message}`; });
-
-sampleButton.addEventListener("click", async () => {
-  sampleButton.disabled = true;
-  sample = randomVectors(N, DIM, 7);
-  const ids = Array.from({ length: N }, (_, i) => i);
-  const metadata = ids.map((i) => ({ kind: i % 2 ? "odd" : "even" }));
-  const t0 = performance.now();
-  for (let start = 0; start < N; start += 2000) {       // batches, so progress shows
-    await db.ingest(ids.slice(start, start + 2000), sample.subarray(start * DIM, (start + 2000) * DIM),
-                    metadata.slice(start, start + 2000));
-    statusLine.textContent = `Ingested ${Math.min(start + 2000, N).toLocaleString()} of ${N.toLocaleString()}…`;
-  }
-  const st = await db.status();
-  statusLine.textContent = `${st.count.toLocaleString()} vectors in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
-    `(kernel: ${st.kernel.backend}, ${st.kernel.isa}).`;
-  searchButton.disabled = false;
-});
-
-searchButton.addEventListener("click", async () => {
-  const hits = await db.query(sample.subarray(42 * DIM, 43 * DIM), { k: 5 });
-  rows(hits.ids.map((id, i) => [`#${id} (${hits.metadata[i].kind})`, hits.scores[i].toFixed(4)]));
-});
+  db = await AgentDB.open("notebook", { dim: 256, metric: "cosine", persist: true });
+  controls.forEach((c) => { c.disabled = false; });
+  await showStats();
+})().catch(fail);

@@ -9,6 +9,7 @@ import json
 
 from . import open as open_store
 from . import open_bytes
+from .embed import HashEmbedder
 from .store.store import open_log
 
 _stores = {}
@@ -60,6 +61,15 @@ def handle(op, args_json, buffer=None):
     db = _store(args["name"])
     if op == "ingest":
         return json.dumps(db.ingest(args["ids"], buffer, metadata=args.get("metadata")))
+    if op == "remember":                          # texts embedded in the kernel (offline, not semantic)
+        texts = args["texts"]
+        vectors = HashEmbedder(dim=db.dim, kernel=db.kernel).embed(texts)
+        metadata = [dict(m or {}, text=t) for m, t in zip(args.get("metadata") or [{}] * len(texts), texts)]
+        return json.dumps(db.ingest(args["ids"], vectors, metadata=metadata))
+    if op == "recall":
+        vector = HashEmbedder(dim=db.dim, kernel=db.kernel).embed([args["text"]])
+        return json.dumps(_results(db.query(vector, k=args.get("k", 10), where=args.get("where"),
+                                            exact=args.get("exact", False))))
     if op == "query":
         return json.dumps(_results(db.query(buffer, k=args.get("k", 10), where=args.get("where"),
                                             ef=args.get("ef"), exact=args.get("exact", False))))

@@ -44,7 +44,6 @@ class IdMap:
             if ident in seen:
                 raise ValueError(f"id {ident!r} appears twice in one batch")
             seen.add(ident)
-        return kinds.get(type(ids[0])) if ids else None
 
     def add(self, ids, first_row):
         """Maps ids to rows first_row, first_row+1, ...; returns the rows they replace."""

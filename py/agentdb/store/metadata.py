@@ -19,7 +19,7 @@ NAN = math.nan
 class Field:
     __slots__ = ("numeric", "codes", "dictionary", "values")
 
-    def __init__(self, n_rows):
+    def __init__(self):
         self.numeric = None                       # array('d') or None
         self.codes = None                         # array('I') or None
         self.dictionary = {}                      # (type tag, value) -> code, codes from 1
@@ -83,7 +83,7 @@ class MetadataColumns:
         n = len(metadata)
         self.rows.extend(metadata)
         for name in {k for md in metadata for k in md}:
-            field = self.fields.get(name) or self.fields.setdefault(name, Field(start))
+            field = self.fields.setdefault(name, Field())
             values = [md.get(name) for md in metadata]
             kinds = [scalar_kind(v) for v in values]
             if "num" in kinds:

@@ -31,6 +31,7 @@ def unchanged(db):
     ([-1], [[1, 2, 3]], None, ValueError, r"integer ids must be in 0 \.\. 2\*\*64 - 1"),
     ([2 ** 64], [[1, 2, 3]], None, ValueError, r"integer ids must be in"),
     ([1.5], [[1, 2, 3]], None, TypeError, r"ids are unsigned 64-bit integers or strings"),
+    ([True], [[1, 2, 3]], None, TypeError, r"ids are unsigned 64-bit integers or strings"),
     ([3], [[1, 2, 3]], [{"a": 1}, {"b": 2}], ValueError, r"metadata must be a list of 1 dicts"),
     ([3], [[1, 2, 3]], ["x"], TypeError, r"metadata\[0\] must be a dict"),
     ([3], [[1, 2, 3]], [{1: "x"}], TypeError, r"keys must be strings"),
@@ -94,3 +95,10 @@ def test_metric_aliases_of_the_rvf_tools(kernel):
     assert agentdb.open(dim=2, metric="dotproduct", kernel=kernel).metric == "dot"
     assert agentdb.open(dim=2, metric="inner_product", kernel=kernel).metric == "dot"
     assert agentdb.open(dim=2, metric="euclidean", kernel=kernel).metric == "l2"
+
+
+def test_a_first_batch_cannot_mix_id_kinds(kernel):
+    db = agentdb.open(dim=1, kernel=kernel)
+    with pytest.raises(TypeError, match=r"ids\[1\] = 'x': this store's ids are ints"):
+        db.ingest([1, "x"], [[1.0], [2.0]])
+    assert len(db) == 0 and db.status()["id_kind"] is None

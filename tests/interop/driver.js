@@ -16,6 +16,7 @@ for (const s of steps) {
     case "query": out.push(db.query(new Float32Array(s.vector), s.k, {})); break;
     case "status": out.push(db.status()); break;
     case "segments": out.push(db.segments()); break;
+    case "lineage": out.push({ fileId: db.fileId(), parentId: db.parentId(), depth: db.lineageDepth() }); break;
     case "close": db.close(); db = null; out.push(null); break;
     default: throw new Error("unknown op " + s.op);
   }

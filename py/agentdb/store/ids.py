@@ -27,16 +27,16 @@ class IdMap:
 
     def check(self, ids):
         """Validates a batch of ids (kind, range, duplicates) without changing anything."""
-        kinds = {bool: None, int: "int", str: "str"}
+        expected = self.kind
         seen = set()
         for i, ident in enumerate(ids):
-            kind = kinds.get(type(ident))
-            if kind is None:
-                kind = "int" if isinstance(ident, int) and not isinstance(ident, bool) else None
+            kind = "str" if isinstance(ident, str) else \
+                "int" if isinstance(ident, int) and not isinstance(ident, bool) else None
             if kind is None:
                 raise TypeError(f"ids[{i}] = {ident!r}: ids are unsigned 64-bit integers or strings")
-            if (self.kind or kind) != kind:
-                raise TypeError(f"ids[{i}] = {ident!r}: this store's ids are {self.kind or kind}s")
+            expected = expected or kind          # an empty store takes the first id's kind
+            if kind != expected:
+                raise TypeError(f"ids[{i}] = {ident!r}: this store's ids are {expected}s")
             if kind == "int" and not 0 <= ident <= U64_MAX:
                 raise ValueError(f"ids[{i}] = {ident}: integer ids must be in 0 .. 2**64 - 1")
             if kind == "str" and not ident:

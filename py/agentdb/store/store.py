@@ -7,6 +7,7 @@ cosine), row -> id and id -> row, one dict of metadata per row plus its filter c
 """
 import array
 import itertools
+from collections import Counter
 import math
 import secrets
 import struct
@@ -22,6 +23,7 @@ from ..kernel.buffers import as_view
 from ..persist import BufferLog, FileLog, ReadOnlyError, RecoveryWarning
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
+from ..rvf.hashes import toy_hash
 from ..rvf.payloads import Identity
 from .arrays import GrowableArray
 from .filters import FilterEvaluator, compile_filter
@@ -212,6 +214,85 @@ class VectorStore:
         return q
 
     # ---- writes -----------------------------------------------------------------------------
+
+    # ---- lineage ----------------------------------------------------------------------------
+
+    @property
+    def file_id(self):
+        """This store's 16-byte id as hex (the real tools' fileId())."""
+        return self.identity.file_id.hex()
+
+    @property
+    def parent_id(self):
+        """The id of the store it was derived from, as hex; zeros for a root."""
+        return self.identity.parent_id.hex()
+
+    @property
+    def lineage_depth(self):
+        """How many derive() steps separate this store from its root (0 for a root)."""
+        return self.identity.depth
+
+    def segments(self):
+        """The segments of the store's .rvf (its file, or to_bytes() in memory), in order."""
+        if self.path is not None:
+            with builtins_open(self.path, "rb") as fh:
+                data = fh.read()
+        else:
+            data = self.to_bytes()
+        return [{"id": sg.seg_id, "type": sg.name, "offset": sg.offset, "payload_bytes": sg.payload_length}
+                for sg in rvf.read(self.kernel, data).segments]
+
+    def derive(self, path=None, *, kind="snapshot", where=None, parents=(), transform=None):
+        """A new store descended from this one, recorded as lineage (parent_id = this file_id,
+        lineage_depth + 1, parent_hash = the real tools' hash of this store's last 64 KiB):
+
+            snapshot   a copy of the live vectors and metadata
+            filter     the live rows matching `where`
+            merge      the union of this store and `parents` (other stores); ids must not collide
+            transform  transform(rows) -> new rows: a flat float sequence of the same shape
+
+        path=None keeps the child in memory; a path creates that file (which must not exist)."""
+        if kind not in ("snapshot", "filter", "merge", "transform"):
+            raise ValueError(f"unknown derive kind {kind!r}: expected snapshot, filter, merge or transform")
+        if (where is not None) != (kind == "filter") or (transform is not None) != (kind == "transform") or \
+                (bool(parents) != (kind == "merge")):
+            raise ValueError(f"derive(kind={kind!r}) takes where= only for filter, parents= only for merge, "
+                             f"transform= only for transform")
+        sources = [self] + list(parents)
+        for other in parents:
+            if other.dim != self.dim or other.metric != self.metric:
+                raise DimensionError(f"cannot merge a {other.dim}-d {other.metric} store into a {self.dim}-d "
+                                     f"{self.metric} one")
+        ids, rows, metadata = [], array.array("f"), []
+        with self._lock:
+            for src in sources:
+                allowed = src._allowed(where)[0] if kind == "filter" else src._live
+                for r in src.kernel.bitmap_rows(allowed, src._n_rows):
+                    ids.append(src._ids.id_of_row[r])
+                    metadata.append(dict(src._meta.rows[r]))
+                    rows.extend(src._vectors.read(r * src.dim, (r + 1) * src.dim) if src.keep_vectors
+                                else src._quant.decode(r))
+            parent_bytes = self.to_bytes()
+        if len(set(ids)) != len(ids):
+            clash = sorted((i for i, n in Counter(ids).items() if n > 1), key=str)[:5]
+            raise ValueError(f"merge: ids present in more than one store: {clash}")
+        if kind == "transform":
+            rows = array.array("f", transform(rows))
+        options = {k: v for k, v in self._options().items() if k not in ("metric", "id_kind")}
+        child = VectorStore(dim=self.dim, metric=self.metric, kernel=self.kernel, **options)
+        child.identity = Identity(file_id=secrets.token_bytes(16), parent_id=self.identity.file_id,
+                                  parent_hash=toy_hash(parent_bytes[-rvf_segments.TAIL_SCAN:]),
+                                  depth=self.identity.depth + 1)
+        # stored rows are already unit length for cosine; a transform's output is not
+        child._ingest(ids, rows, metadata, normalize=self.metric == "cosine" and kind == "transform")
+        if path is None:
+            return child
+        import os
+
+        path = os.fspath(path)
+        with builtins_open(path, "xb") as fh:
+            fh.write(child.to_bytes())
+        return open(path)
 
     def _options(self):
         """What a file needs to reopen this store as it is (META kind 2)."""

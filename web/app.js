@@ -130,7 +130,10 @@ $("import").addEventListener("change", async (event) => {
 });
 
 (async () => {
-  db = await AgentDB.open("notebook", { dim: 256, metric: "cosine", persist: true });
+  db = await AgentDB.open("notebook", {
+    dim: 256, metric: "cosine", persist: true,
+    embedder: { name: "agentdb-hash-v1", dim: 256, semantic: false },   // recorded in the store
+  });
   controls.forEach((c) => { c.disabled = false; });
   await showStats();
 })().catch(fail);

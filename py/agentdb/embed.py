@@ -81,3 +81,15 @@ class FunctionEmbedder:
             raise EmbedderError(f"{self.name} returned {len(flat) // self.dim} vectors for {len(texts)} texts")
         load().check_finite(flat, name=f"{self.name} output", dim=self.dim)
         return flat
+
+
+class EmbedderMismatchError(EmbedderError):
+    """A store built with one embedder opened with another (pass force=True to accept)."""
+
+
+def identity_of(embedder):
+    """The identity dict of an embedder object or of an identity dict, checked."""
+    ident = embedder.identity if hasattr(embedder, "identity") else embedder
+    if not isinstance(ident, dict) or not {"name", "dim", "semantic"} <= set(ident):
+        raise EmbedderError(f"an embedder identity needs name, dim and semantic, got {ident!r}")
+    return {"name": str(ident["name"]), "dim": int(ident["dim"]), "semantic": bool(ident["semantic"])}

@@ -9,7 +9,7 @@ import json
 
 from . import open as open_store
 from . import open_bytes
-from .embed import HashEmbedder
+from .embed import EmbedderMismatchError, HashEmbedder
 from .store.store import open_log
 
 _stores = {}
@@ -42,6 +42,15 @@ def take_commits(name):
     return [list(chunk) for chunk in db.take_commits()] if db is not None else []
 
 
+def _text_embedder(db):
+    """The offline embedder, if it is the one the store's vectors come from (or none is recorded)."""
+    embedder = HashEmbedder(dim=db.dim, kernel=db.kernel)
+    if db.embedder is not None and db.embedder != embedder.identity:
+        raise EmbedderMismatchError(f"this store's vectors come from {db.embedder['name']!r}; "
+                                    f"text operations embed with {embedder.name!r}")
+    return embedder
+
+
 def handle(op, args_json, buffer=None):
     """Runs one request; args_json is a JSON object, buffer the request's vectors or bytes
     (a Python buffer), if any. Returns JSON text, or bytes for exportRvf."""
@@ -63,11 +72,11 @@ def handle(op, args_json, buffer=None):
         return json.dumps(db.ingest(args["ids"], buffer, metadata=args.get("metadata")))
     if op == "remember":                          # texts embedded in the kernel (offline, not semantic)
         texts = args["texts"]
-        vectors = HashEmbedder(dim=db.dim, kernel=db.kernel).embed(texts)
+        vectors = _text_embedder(db).embed(texts)
         metadata = [dict(m or {}, text=t) for m, t in zip(args.get("metadata") or [{}] * len(texts), texts)]
         return json.dumps(db.ingest(args["ids"], vectors, metadata=metadata))
     if op == "recall":
-        vector = HashEmbedder(dim=db.dim, kernel=db.kernel).embed([args["text"]])
+        vector = _text_embedder(db).embed([args["text"]])
         return json.dumps(_results(db.query(vector, k=args.get("k", 10), where=args.get("where"),
                                             exact=args.get("exact", False))))
     if op == "query":

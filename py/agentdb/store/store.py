@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import rvf
+from ..embed import EmbedderMismatchError, identity_of
 from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
@@ -84,7 +85,7 @@ class VectorStore:
 
     def __init__(self, *, dim, metric="cosine", compression="none", index="hnsw", m=16, ef_construction=200,
                  ef_search=64, seed=0, brute_force_rows=BRUTE_FORCE_ROWS, keep_vectors=True, pq_m=None,
-                 kernel=None):
+                 embedder=None, kernel=None):
         if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536:
             raise DimensionError(f"dim must be an integer in 1..65536, got {dim!r}")
         if metric not in METRICS:
@@ -103,6 +104,10 @@ class VectorStore:
         self.ef_search = ef_search
         self.brute_force_rows = brute_force_rows
         self.keep_vectors, self._pq_m = keep_vectors, pq_m
+        self.embedder = identity_of(embedder) if embedder is not None else None
+        if self.embedder is not None and self.embedder["dim"] != dim:
+            raise DimensionError(f"embedder {self.embedder['name']!r} makes {self.embedder['dim']}-dimensional "
+                                 f"vectors, the store's dimension is {dim}")
         self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
         self._lock = threading.RLock()
         self.identity = Identity(file_id=secrets.token_bytes(16))
@@ -298,7 +303,8 @@ class VectorStore:
         """What a file needs to reopen this store as it is (META kind 2)."""
         return {"metric": self.metric, "index": self.index_kind, "compression": self.compression,
                 "keep_vectors": self.keep_vectors, "pq_m": self._pq_m, "ef_search": self.ef_search,
-                "brute_force_rows": self.brute_force_rows, "id_kind": self._ids.kind, **self._index_options}
+                "brute_force_rows": self.brute_force_rows, "id_kind": self._ids.kind, "embedder": self.embedder,
+                **self._index_options}
 
     def _index_crcs(self, n):
         """Checksums tying an INDEX to the first n rows and their ids."""
@@ -627,6 +633,7 @@ class VectorStore:
                 "metric": self.metric,
                 "compression": self.compression,
                 "keep_vectors": self.keep_vectors,
+                "embedder": self.embedder,
                 "id_kind": self._ids.kind,
                 "index": index,
                 "bytes": {"vectors": self._vectors.nbytes,
@@ -637,7 +644,18 @@ class VectorStore:
             }
 
 
-def open_bytes(data, *, kernel=None, **overrides):
+def _embedder_option(options, stored, given, force, where):
+    """The store keeps the embedder it was built with; another one is refused unless forced."""
+    if given is None:
+        return
+    given = identity_of(given)
+    if stored and given != stored and not force:
+        raise EmbedderMismatchError(f"{where} was built with embedder {stored} but {given} was given; vectors "
+                                    f"from different embedders do not compare (force=True to switch anyway)")
+    options["embedder"] = given
+
+
+def open_bytes(data, *, kernel=None, embedder=None, force=False, **overrides):
     """A store from .rvf bytes: ours (rows with their tombstones, metadata, string ids, options
     and the HNSW graph restored) or the real tools' (integer ids, no metadata; the graph is
     built). overrides replace stored options (e.g. ef_search). Rows are taken as stored (a
@@ -647,6 +665,7 @@ def open_bytes(data, *, kernel=None, **overrides):
     options = dict(contents.options) or {"metric": contents.metric}
     options.pop("id_kind", None)        # a file created empty does not know it yet: records do
     options.update(overrides)
+    _embedder_option(options, contents.options.get("embedder"), embedder, force, "the .rvf")
     db = VectorStore(dim=contents.dim, kernel=kernel, **options)
     db.identity = contents.identity
     db._load(contents, own=bool(contents.options))
@@ -660,24 +679,25 @@ def _check_reopen(db, where, dim, metric):
         raise ValueError(f"{where} was created with metric {db.metric!r}, metric={metric!r} was given")
 
 
-def open_log(data=None, *, dim=None, metric=None, kernel=None, **options):
+def open_log(data=None, *, dim=None, metric=None, kernel=None, embedder=None, force=False, **options):
     """A store whose commits are handed to a host (the browser worker stores them in IndexedDB):
     from the stored bytes when there are any, else new (dim needed). take_commits() gives the
     bytes each commit added, in the .rvf layout, so the stored chunks concatenated are always
     a valid .rvf file (what exportRvf downloads)."""
     if data:
-        db = open_bytes(data, kernel=kernel, **options)
+        db = open_bytes(data, kernel=kernel, embedder=embedder, force=force, **options)
         _check_reopen(db, "the stored store", dim, metric)
         db._log = BufferLog.resume(db.kernel, bytes(data), rvf.read(db.kernel, data))
         return db
     if dim is None:
         raise DimensionError("a new store needs dim=")
-    db = VectorStore(dim=dim, metric=metric or "cosine", kernel=kernel, **options)
+    db = VectorStore(dim=dim, metric=metric or "cosine", kernel=kernel, embedder=embedder, **options)
     db._log = BufferLog.create(db.kernel, dim=dim, metric=db.metric, options=db._options(), identity=db.identity)
     return db
 
 
-def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", readonly=False, **options):
+def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", readonly=False, embedder=None,
+         force=False, **options):
     """Opens a store: in memory (path=None) or an .rvf file, created if missing.
 
     A file keeps every committed write (see agentdb.persist.files); reopening restores vectors,
@@ -686,14 +706,17 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
     dim and metric may be omitted; given, they must match it.
 
     options: m (16), ef_construction (200), ef_search (64), seed (0), brute_force_rows (2000: at or
-    below this many candidate rows a query scans exactly), keep_vectors (True; False with
+    below this many candidate rows a query scans exactly), embedder (the embedder, or its identity,
+    that makes this store's vectors: recorded in the file and status(); reopening with another one
+    raises EmbedderMismatchError unless force=True), keep_vectors (True; False with
     compression and index='flat' keeps only codes), pq_m (PQ subspaces, default dim / 8),
     kernel (agentdb.kernel.load()).
     """
     if path is None:
         if dim is None:
             raise DimensionError("an in-memory store needs dim=")
-        return VectorStore(dim=dim, metric=metric or "cosine", compression=compression, index=index, **options)
+        return VectorStore(dim=dim, metric=metric or "cosine", compression=compression, index=index,
+                           embedder=embedder, **options)
     import os
 
     path = os.fspath(path)
@@ -701,7 +724,7 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
         with builtins_open(path, "rb") as fh:
             data = fh.read()
         kernel = options.pop("kernel", None)
-        db = open_bytes(data, kernel=kernel, **options)
+        db = open_bytes(data, kernel=kernel, embedder=embedder, force=force, **options)
         _check_reopen(db, path, dim, metric)
         db.path, db.readonly = path, readonly
         if not readonly:
@@ -711,7 +734,8 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
         raise FileNotFoundError(f"{path} does not exist (readonly=True never creates a file)")
     if dim is None:
         raise DimensionError(f"creating {path} needs dim=")
-    db = VectorStore(dim=dim, metric=metric or "cosine", compression=compression, index=index, **options)
+    db = VectorStore(dim=dim, metric=metric or "cosine", compression=compression, index=index, embedder=embedder,
+                     **options)
     db.path = path
     db._log = FileLog.create(db.kernel, path, dim=dim, metric=db.metric, options=db._options(),
                              identity=db.identity)

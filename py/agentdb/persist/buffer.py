@@ -10,7 +10,7 @@ from ..rvf import read as read_rvf
 from ..rvf import segments as seg
 from ..rvf.meta import encode_options
 from ..rvf.writer import BytesSink, RvfWriter
-from .log import CommitLog, index_nodes
+from .log import CommitLog
 
 
 class BufferLog(CommitLog):
@@ -32,8 +32,7 @@ class BufferLog(CommitLog):
         log = cls(kernel)
         size = contents.segments[-1].end
         log.sink.data += data[:size]
-        log.writer = RvfWriter.resume(kernel, log.sink, contents, size)
-        log.index_nodes = index_nodes(contents)
+        log._continue(log.sink, contents, size)
         if size < len(data):       # a torn tail cannot happen in IndexedDB, but never keep one
             log.pending.append(("replace", 0, bytes(log.sink.data)))
         return log
@@ -49,10 +48,8 @@ class BufferLog(CommitLog):
         self.pending.append(("append", state[-1], bytes(self.sink.data[state[-1]:])))
 
     def rewrite(self, data):
-        contents = read_rvf(self.k, data)
         self.sink.data = bytearray(data)
-        self.writer = RvfWriter.resume(self.k, self.sink, contents, len(data))
-        self.index_nodes = index_nodes(contents)
+        self._continue(self.sink, read_rvf(self.k, data), len(data))
         self.pending = [("replace", 0, bytes(data))]
 
     def take(self):

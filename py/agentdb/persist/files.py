@@ -25,7 +25,7 @@ from ..rvf import segments as seg
 from ..rvf.meta import encode_options
 from ..rvf.payloads import decode_witness
 from ..rvf.writer import RvfWriter
-from .log import CommitLog, index_nodes
+from .log import CommitLog
 
 
 class LockHeldError(AgentDBError, RuntimeError):
@@ -148,8 +148,7 @@ class FileLog(CommitLog):
             log.fh = open(path, "rb+")
             log.fh.truncate(size)
             log.fh.seek(0, os.SEEK_END)
-            log.writer = RvfWriter.resume(kernel, FileSink(log.fh), contents, size)
-            log.index_nodes = index_nodes(contents)
+            log._continue(FileSink(log.fh), contents, size)
         except BaseException:
             log.close()
             raise
@@ -188,9 +187,7 @@ class FileLog(CommitLog):
         self.fh.close()
         self.fh = open(self.path, "rb+")
         self.fh.seek(0, os.SEEK_END)
-        contents = read_rvf(self.k, data)
-        self.writer = RvfWriter.resume(self.k, FileSink(self.fh), contents, len(data))
-        self.index_nodes = index_nodes(contents)
+        self._continue(FileSink(self.fh), read_rvf(self.k, data), len(data))
 
     def close(self):
         if self.fh is not None:

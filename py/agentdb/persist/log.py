@@ -5,7 +5,7 @@ import struct
 
 from ..rvf import segments as seg
 from ..rvf.payloads import encode_journal_delete, encode_vec
-from ..rvf.writer import MANIFEST_LIMIT
+from ..rvf.writer import MANIFEST_LIMIT, RvfWriter
 
 
 def index_nodes(contents):
@@ -33,6 +33,11 @@ class CommitLog:
         """Appends an INDEX commit: the graph, so a reopen does not rebuild it."""
         self._commit(lambda w: w.commit([(seg.INDEX, payload)], action=f"index:nodes={nodes}"))
         self.index_nodes = nodes
+
+    def _continue(self, sink, contents, size):
+        """Appends after existing bytes: a writer resumed at `size`, and the INDEX coverage."""
+        self.writer = RvfWriter.resume(self.k, sink, contents, size)
+        self.index_nodes = index_nodes(contents)
 
     def needs_rewrite(self):
         return self.writer.manifest_size(extra_segments=3) > MANIFEST_LIMIT

@@ -7,12 +7,12 @@ cosine), row -> id and id -> row, one dict of metadata per row plus its filter c
 """
 import array
 import itertools
-from collections import Counter
 import math
 import secrets
 import struct
 import threading
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +75,7 @@ def _set_bit(bitmap, bit, value):
 
 
 class VectorStore:
-    """An in-memory vector store (persistence to .rvf arrives with the RVF format).
+    """A vector store, in memory or backed by an .rvf file (see agentdb.open).
 
     >>> db = agentdb.open(dim=3)                                   # doctest: +SKIP
     >>> db.ingest([1, 2], [[1, 0, 0], [0, 1, 0]], metadata=[{"kind": "a"}, {"kind": "b"}])
@@ -122,9 +122,23 @@ class VectorStore:
         self._meta = MetadataColumns()
         self._live = bytearray()
         self._n_rows = 0
-        self._index = (HnswIndex(k, dim=self.dim, metric=_KERNEL_METRIC[self.metric], **self._index_options)
-                       if self.index_kind == "hnsw" else None)
+        self._index = self._new_index() if self.index_kind == "hnsw" else None
         self._quant = make_quantizer(k, self.compression, self.dim, self.metric, self._pq_m)
+
+    def _new_index(self):
+        return HnswIndex(self.kernel, dim=self.dim, metric=_KERNEL_METRIC[self.metric], **self._index_options)
+
+    @property
+    def _scan_metric(self):
+        """The kernel scan that scores stored rows: squared L2, or the inner product (on unit
+        rows for cosine). Larger is better except for L2."""
+        return "l2" if self.metric == "l2" else "dot"
+
+    def _stored_row(self, row):
+        """One row as the store holds it: the vector, or its decoded codes when only codes are kept."""
+        if self.keep_vectors:
+            return self._vectors.read(row * self.dim, (row + 1) * self.dim)
+        return self._quant.decode(row)
 
     # ---- context and container protocol -----------------------------------------------------
 
@@ -208,17 +222,20 @@ class VectorStore:
         return view
 
     def _query_vector(self, vector):
-        q = array.array("f", self._vector_view(vector, 1, "query", check_finite=False))
+        given = self._vector_view(vector, 1, "query", check_finite=False)
+        q = array.array("f", given)
         # one kernel call checks and (for cosine) normalises: the squared norm is finite
         # exactly when every element is, barring overflow of huge values
         norm_sq = self.kernel.normalize_in_place(q) if self.metric == "cosine" else self.kernel.dot(q, q)
         if not math.isfinite(norm_sq):
-            self.kernel.check_finite(array.array("f", self._vector_view(vector, 1, "query", check_finite=False)),
-                                     name="query")
+            self.kernel.check_finite(given, name="query")     # names a NaN or infinity, if there is one
             raise NonFiniteError("query: its squared norm overflows float32; scale the vector down")
         return q
 
-    # ---- writes -----------------------------------------------------------------------------
+    @staticmethod
+    def _check_k(k):
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
 
     # ---- lineage ----------------------------------------------------------------------------
 
@@ -275,8 +292,7 @@ class VectorStore:
                 for r in src.kernel.bitmap_rows(allowed, src._n_rows):
                     ids.append(src._ids.id_of_row[r])
                     metadata.append(dict(src._meta.rows[r]))
-                    rows.extend(src._vectors.read(r * src.dim, (r + 1) * src.dim) if src.keep_vectors
-                                else src._quant.decode(r))
+                    rows.extend(src._stored_row(r))
             parent_bytes = self.to_bytes()
         if len(set(ids)) != len(ids):
             clash = sorted((i for i, n in Counter(ids).items() if n > 1), key=str)[:5]
@@ -328,7 +344,7 @@ class VectorStore:
             else:  # codes only: the decoded (approximate) vectors are what the store has
                 rows = array.array("f")
                 for r in range(n):
-                    rows.extend(self._quant.decode(r))
+                    rows.extend(self._stored_row(r))
             labels = self._ids.label_of_row
             live = self.kernel.bitmap_rows(self._live, n)
             live_labels = {labels[r] for r in live}
@@ -341,6 +357,8 @@ class VectorStore:
                 extra.append((rvf_segments.INDEX, self._index_payload()))
             return rvf.write(self.kernel, dim=self.dim, metric=self.metric, ids=list(labels), rows=rows,
                              deleted=sorted(set(labels) - live_labels), identity=self.identity, extra=extra)
+
+    # ---- writes -----------------------------------------------------------------------------
 
     def ingest(self, ids, vectors, metadata=None):
         """Adds vectors under ids; an id already present is replaced (upsert). All or nothing:
@@ -373,11 +391,7 @@ class VectorStore:
                 self._index.reserve(total)
             previous = {ident: self._ids.row_of[ident] for ident in ids if ident in self._ids}
             live_before = bytes(self._live)
-            if self._log is not None:   # the file first: if it fails, nothing has changed
-                labels = self._ids.labels_for(ids)
-                strings = isinstance(ids[0], str)
-                self._log.ingest(labels, rows, self.dim,
-                                 rvf_meta.encode_records(labels, metadata, ids if strings else None))
+            labels = self._ids.labels_for(ids)
             try:
                 if self._quant is not None:
                     if not self._quant.trained:
@@ -392,6 +406,11 @@ class VectorStore:
                 for row in replaced:
                     _set_bit(self._live, row, False)
                 self._n_rows = total
+                # the file last: every step above is undone by the rollback if the commit fails,
+                # and a failed commit cuts itself off the file
+                if self._log is not None:
+                    self._log.ingest(labels, rows, self.dim, rvf_meta.encode_records(
+                        labels, metadata, ids if isinstance(ids[0], str) else None))
             except BaseException:
                 self._rollback(first, previous, live_before)
                 raise
@@ -438,7 +457,7 @@ class VectorStore:
         self._live = bytearray((n + 7) // 8)
         for row, ok in enumerate(live):
             if ok:
-                self._live[row >> 3] |= 1 << (row & 7)
+                _set_bit(self._live, row, True)
         self._n_rows = n
         if self._index is None:
             return
@@ -496,8 +515,7 @@ class VectorStore:
             self._live = bytearray((self._n_rows + 7) // 8)
             _set_bits(self._live, 0, self._n_rows, True)
             if self._index is not None:
-                self._index = HnswIndex(self.kernel, dim=self.dim, metric=_KERNEL_METRIC[self.metric],
-                                        **self._index_options)
+                self._index = self._new_index()
                 if self._n_rows:
                     self._index.add(self._vectors.buf, self._n_rows)
             if self._log is not None:
@@ -510,9 +528,7 @@ class VectorStore:
         """The Record for an id (UnknownIdError if absent)."""
         with self._lock:
             row = self._ids.row(ident)
-            vector = (self._vectors.read(row * self.dim, (row + 1) * self.dim) if self.keep_vectors
-                      else self._quant.decode(row))
-            return Record(ident, vector, dict(self._meta.rows[row]))
+            return Record(ident, self._stored_row(row), dict(self._meta.rows[row]))
 
     def _allowed(self, where):
         """(bitmap of live rows passing `where`, how many)."""
@@ -524,7 +540,7 @@ class VectorStore:
 
     def _exact(self, q, k, allowed, n_allowed, filtered):
         rows_buf = self._vectors.buf.head(self._n_rows * self.dim)
-        metric = "l2" if self.metric == "l2" else "dot"
+        metric = self._scan_metric
         subset = None
         if filtered and n_allowed * 4 < self._n_rows:   # few rows: score only those
             subset = self.kernel.bitmap_rows(allowed, self._n_rows)
@@ -547,8 +563,7 @@ class VectorStore:
         candidates, _ = self.kernel.topk(approx, min(n_allowed, max(k * self._quant.rerank, k + 16)),
                                          largest=largest)
         rows_buf = self._vectors.buf.head(self._n_rows * self.dim)
-        scores = self.kernel.scan(q, rows_buf, dim=self.dim, metric="l2" if self.metric == "l2" else "dot",
-                                  subset=candidates)
+        scores = self.kernel.scan(q, rows_buf, dim=self.dim, metric=self._scan_metric, subset=candidates)
         idx, top = self.kernel.topk(scores, k, largest=largest)
         return [candidates[i] for i in idx], top
 
@@ -569,9 +584,13 @@ class VectorStore:
         rows, scores = self._exact(q, k, allowed, n_allowed, filtered)
         return rows, scores, True
 
-    def _results(self, rows, scores, exact):
+    def _answer(self, q, k, allowed, n_allowed, where, ef, exact):
+        """Results for one prepared query against an evaluated filter."""
+        if n_allowed == 0:
+            return Results([], array.array("f"), [], self.metric, True)
+        rows, scores, was_exact = self._search(q, k, allowed, n_allowed, where is not None, ef, exact)
         return Results([self._ids.id_of_row[r] for r in rows], scores, [dict(self._meta.rows[r]) for r in rows],
-                       self.metric, exact)
+                       self.metric, was_exact)
 
     def query(self, vector, k=10, *, where=None, ef=None, exact=False):
         """The k best matches, best first: Results of (id, score, metadata) hits.
@@ -581,19 +600,14 @@ class VectorStore:
         exact=True scans every candidate row. Small candidate sets are scanned exactly anyway.
         Scores: cosine similarity, inner product, or squared L2 distance (smaller first).
         """
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        self._check_k(k)
         q = self._query_vector(vector)
         with self._lock:
-            allowed, n_allowed = self._allowed(where)
-            if n_allowed == 0:
-                return Results([], array.array("f"), [], self.metric, True)
-            return self._results(*self._search(q, k, allowed, n_allowed, where is not None, ef, exact))
+            return self._answer(q, k, *self._allowed(where), where, ef, exact)
 
     def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False):
         """query() for each of m vectors (m x dim); the filter is evaluated once for all."""
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+        self._check_k(k)
         flat = self._vector_view(vectors, len(vectors) if isinstance(vectors, (list, tuple)) else
                                  len(as_view(vectors, "f", name="vectors")) // self.dim)
         m = len(flat) // self.dim
@@ -602,14 +616,8 @@ class VectorStore:
             self.kernel.normalize_rows(queries, dim=self.dim)
         with self._lock:
             allowed, n_allowed = self._allowed(where)
-            out = []
-            for i in range(m):
-                q = queries[i * self.dim:(i + 1) * self.dim]
-                if n_allowed == 0:
-                    out.append(Results([], array.array("f"), [], self.metric, True))
-                else:
-                    out.append(self._results(*self._search(q, k, allowed, n_allowed, where is not None, ef, exact)))
-            return out
+            return [self._answer(queries[i * self.dim:(i + 1) * self.dim], k, allowed, n_allowed, where, ef, exact)
+                    for i in range(m)]
 
     # ---- status -----------------------------------------------------------------------------
 

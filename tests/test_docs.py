@@ -10,6 +10,7 @@ import pytest
 import agentdb
 import agentdb.embed
 import agentdb.kernel
+import agentdb.memory
 from agentdb.kernel import core
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +36,11 @@ def public_members(cls):
             and (inspect.isfunction(obj) or isinstance(obj, property))]
 
 
-@pytest.mark.parametrize("cls", [core.Kernel, core.KBuffer, agentdb.VectorStore, agentdb.Hit])
+MEMORY_PARTS = [base for base in agentdb.memory.AgentMemory.__mro__ if base.__module__.startswith("agentdb.memory")]
+
+
+@pytest.mark.parametrize("cls", [core.Kernel, core.KBuffer, agentdb.VectorStore, agentdb.Hit,
+                                 agentdb.memory.QueryCache, *MEMORY_PARTS])
 def test_every_public_method_is_documented(cls):
     missing = [name for name, obj in public_members(cls) if not (obj.__doc__ or "").strip()]
     assert not missing, f"{cls.__name__} lacks docstrings: {missing}"

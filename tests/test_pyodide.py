@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agentdb.kernel import load
+import memory_scenario
 import parity_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,11 @@ def test_same_bits_in_pyodide_as_natively(package_zip):
     browser = json.loads(in_pyodide(package_zip, Path(parity_scenario.__file__)).strip().splitlines()[-1])
     native = json.loads(json.dumps(parity_scenario.run(load("native"))))
     assert browser == native
+
+
+def test_the_memory_scenario_is_the_same_in_pyodide(package_zip):
+    browser = json.loads(in_pyodide(package_zip, Path(memory_scenario.__file__)).strip().splitlines()[-1])
+    assert browser == json.loads(json.dumps(memory_scenario.run(load("native"))))
 
 
 def test_the_browser_package_imports_no_numpy_or_cffi(package_zip, tmp_path):

@@ -68,7 +68,7 @@ def test_exact_after_delete_and_compact(kernel, data, metric):
 def test_upsert_replaces_vector_and_metadata(kernel):
     db = agentdb.open(dim=2, metric="l2", kernel=kernel)
     db.ingest([1, 2], [[0, 0], [5, 5]], metadata=[{"v": 1}, {"v": 2}])
-    assert db.ingest([1], [[9, 9]], metadata=[{"v": 3}]) == {"accepted": 1, "replaced": 1}
+    assert db.ingest([1], [[9, 9]], metadata=[{"v": 3}]) == {"accepted": 1, "replaced": 1, "deleted": 0}
     assert len(db) == 2 and db.status()["deleted"] == 1
     hit = db.query([9, 9], k=1)[0]
     assert (hit.id, hit.score, hit.metadata) == (1, 0.0, {"v": 3})

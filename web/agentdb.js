@@ -42,6 +42,24 @@ function float32(vectors) {
   return vectors instanceof Float32Array ? vectors : new Float32Array(vectors.flat ? vectors.flat() : vectors);
 }
 
+const snake = (key) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+const camel = (key) => key.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+// Keys camelCased all the way down, except inside user metadata (kept as the user wrote it).
+function camelize(value) {
+  if (Array.isArray(value)) return value.map(camelize);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).map(
+    ([k, v]) => [camel(k), k === "metadata" ? v : camelize(v)]));
+}
+
+// Options for a memory method: snake_case keywords; typed arrays (embeddings) as plain arrays
+// (a float32 is exactly a double, so JSON carries it unchanged).
+function memoryArgs(options) {
+  const plain = (v) => (ArrayBuffer.isView(v) ? Array.from(v) : Array.isArray(v) ? v.map(plain) : v);
+  return Object.fromEntries(Object.entries(options).map(([k, v]) => [snake(k), plain(v)]));
+}
+
 export class AgentDB {
   constructor(name, status) { this.name = name; this.openStatus = status; }
 
@@ -95,6 +113,19 @@ export class AgentDB {
   /** The store as a Blob holding a valid .rvf file. */
   async exportRvf() {
     return new Blob([await request("exportRvf", { name: this.name })], { type: "application/octet-stream" });
+  }
+
+  /** The agent-memory layer over this store (Python's agentdb.memory.AgentMemory): every
+   *  method camelCased, taking one options object, answering with camelCased keys:
+   *    await db.memory.storeEpisode({ session: "s1", task: "parse dates", reward: 0.9, success: true });
+   *    const eps = await db.memory.retrieveEpisodes({ task: "parse a date", onlySuccess: true });
+   *  Unknown methods reject with an AttributeError. */
+  get memory() {
+    const name = this.name;
+    return new Proxy({}, {
+      get: (_, method) => (typeof method !== "string" || method === "then") ? undefined :
+        async (options = {}) => camelize(await request("memory", { name, method: snake(method), args: memoryArgs(options) })),
+    });
   }
 
   close() { return request("close", { name: this.name }); }

@@ -10,9 +10,11 @@ import json
 from . import open as open_store
 from . import open_bytes
 from .embed import EmbedderMismatchError, HashEmbedder
+from .memory.agent import REMOTE_METHODS, AgentMemory
 from .store.store import open_log
 
 _stores = {}
+_memories = {}    # name -> the AgentMemory over that store (made again when the store is)
 _closed = {}      # closed stores whose last commits the host has not taken yet
 
 
@@ -49,6 +51,14 @@ def _text_embedder(db):
         raise EmbedderMismatchError(f"this store's vectors come from {db.embedder['name']!r}; "
                                     f"text operations embed with {embedder.name!r}")
     return embedder
+
+
+def _memory(name):
+    db = _store(name)
+    mem = _memories.get(name)
+    if mem is None or mem.store is not db:
+        mem = _memories[name] = AgentMemory(db)
+    return mem
 
 
 def handle(op, args_json, buffer=None):
@@ -93,6 +103,11 @@ def handle(op, args_json, buffer=None):
         return json.dumps(db.compact())
     if op == "status":
         return json.dumps(db.status())
+    if op == "memory":                            # the agent-memory layer: {method, args: {keyword: value}}
+        method = args["method"]
+        if method not in REMOTE_METHODS:
+            raise AttributeError(f"agent memory has no method {method!r}")
+        return json.dumps(getattr(_memory(args["name"]), method)(**args.get("args", {})))
     if op == "exportRvf":
         return db.to_bytes()
     if op == "close":

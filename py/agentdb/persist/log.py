@@ -19,11 +19,16 @@ class CommitLog:
     writer = None
     index_nodes = 0               # nodes covered by the home's last INDEX segment
 
-    def ingest(self, labels, rows, dim, records):
-        """Appends one ingest commit: VEC, the META records (or None), WITNESS, MANIFEST."""
+    def ingest(self, labels, rows, dim, records, deleted=()):
+        """Appends one ingest commit: VEC, the META records (or None), a JOURNAL of the labels
+        deleted in the same commit (if any), WITNESS, MANIFEST."""
         data = [(seg.VEC, encode_vec(labels, rows, dim))] + ([(seg.META, records)] if records else [])
-        self._commit(lambda w: w.commit(data, action=f"ingest:count={len(labels)}", added=len(labels),
-                                        revived=labels))
+
+        def commit(w):
+            journal = [(seg.JOURNAL, encode_journal_delete(sorted(deleted), w.epoch + 1))] if deleted else []
+            w.commit(data + journal, action=f"ingest:count={len(labels)}", added=len(labels), revived=labels,
+                     deleted=deleted)
+        self._commit(commit)
 
     def delete(self, labels):
         self._commit(lambda w: w.commit([(seg.JOURNAL, encode_journal_delete(sorted(labels), w.epoch + 1))],

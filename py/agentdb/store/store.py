@@ -113,6 +113,7 @@ class VectorStore:
         self.identity = Identity(file_id=secrets.token_bytes(16))
         self.path, self._log, self.readonly = None, None, False
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
+        self.version = 0               # counts writes, so caches of answers know when they are stale
         self._reset()
 
     def _reset(self):
@@ -183,6 +184,7 @@ class VectorStore:
     def _after_commit(self):
         """Keeps the file's manifest where the real tools' tail scan finds it, and its graph
         fresh enough that a reopen (or a browser tab that never closes) rebuilds little."""
+        self.version += 1
         if self._log is None:
             return
         if self._log.needs_rewrite():
@@ -360,24 +362,35 @@ class VectorStore:
 
     # ---- writes -----------------------------------------------------------------------------
 
-    def ingest(self, ids, vectors, metadata=None):
+    def ingest(self, ids, vectors, metadata=None, *, delete=(), normalized=False):
         """Adds vectors under ids; an id already present is replaced (upsert). All or nothing:
         a bad id, vector or metadata entry raises before anything changes.
 
         ids: unsigned 64-bit ints or strings; vectors: n x dim floats (any buffer, numpy array
-        or nested lists); metadata: one dict per id. Returns {"accepted": n, "replaced": r}.
+        or nested lists); metadata: one dict per id; delete: existing ids to delete in the same
+        commit (a replacement of a group of records that is never seen half done);
+        normalized=True: for cosine, the vectors are unit length already (rows from get() or
+        normalize_rows), stored bit for bit instead of normalised again.
+        Returns {"accepted": n, "replaced": r, "deleted": d}.
         """
         self._writable()
-        return self._ingest(ids, vectors, metadata, normalize=self.metric == "cosine")
+        return self._ingest(ids, vectors, metadata, normalize=self.metric == "cosine" and not normalized,
+                            delete=delete)
 
-    def _ingest(self, ids, vectors, metadata, normalize):
+    def _ingest(self, ids, vectors, metadata, normalize, delete=()):
         ids = list(ids)
         n = len(ids)
         view = self._vector_view(vectors, n)
         metadata = MetadataColumns.check(metadata, n)
         self._ids.check(ids)
+        delete = list(delete)
+        clash = set(delete) & set(ids)
+        if clash:
+            raise ValueError(f"ids both ingested and deleted in one batch: {sorted(clash, key=str)[:5]}")
         if n == 0:
-            return {"accepted": 0, "replaced": 0}
+            if delete:
+                return {"accepted": 0, "replaced": 0, "deleted": self.delete(delete)}
+            return {"accepted": 0, "replaced": 0, "deleted": 0}
         rows = array.array("f", view)
         if normalize:
             self.kernel.normalize_rows(rows, dim=self.dim)
@@ -390,6 +403,7 @@ class VectorStore:
             if self._index is not None:
                 self._index.reserve(total)
             previous = {ident: self._ids.row_of[ident] for ident in ids if ident in self._ids}
+            gone = self._ids.rows(delete)                # UnknownIdError before anything changes
             live_before = bytes(self._live)
             labels = self._ids.labels_for(ids)
             try:
@@ -410,14 +424,53 @@ class VectorStore:
                 # and a failed commit cuts itself off the file
                 if self._log is not None:
                     self._log.ingest(labels, rows, self.dim, rvf_meta.encode_records(
-                        labels, metadata, ids if isinstance(ids[0], str) else None))
+                        labels, metadata, ids if isinstance(ids[0], str) else None),
+                        deleted=self._ids.labels_for(delete))
             except BaseException:
                 self._rollback(first, previous, live_before)
                 raise
+            self._ids.remove_rows(gone)
+            for row in gone:
+                _set_bit(self._live, row, False)
             if self._index is not None:
                 self._index.add(self._vectors.buf, self._n_rows - len(self._index))
             self._after_commit()
-        return {"accepted": n, "replaced": len(previous)}
+        return {"accepted": n, "replaced": len(previous), "deleted": len(gone)}
+
+    def update_metadata(self, ids, metadata):
+        """Replaces the metadata of existing ids, keeping their vectors bit for bit (one commit,
+        all or nothing; the old rows become tombstones, as with any upsert).
+
+        >>> db.update_metadata(["a"], [{"uses": 3}])                 # doctest: +SKIP
+        """
+        self._writable()
+        ids = list(ids)
+        if not self.keep_vectors:
+            raise ValueError("update_metadata() needs the float32 vectors (this store keeps only codes)")
+        with self._lock:
+            rows = array.array("f")
+            for row in self._ids.rows(ids):
+                rows.extend(self._stored_row(row))
+            return self._ingest(ids, rows, metadata, normalize=False)   # already stored: no re-normalising
+
+    def record_embedder(self, embedder, *, force=False):
+        """Records the embedder that makes this store's vectors (when it was opened without one).
+        A store that already holds vectors, or another embedder, needs force=True: vectors from
+        different embedders do not compare. A file is rewritten to carry the new options."""
+        self._writable()
+        ident = identity_of(embedder)
+        if ident == self.embedder:
+            return
+        if ident["dim"] != self.dim:
+            raise DimensionError(f"embedder {ident['name']!r} makes {ident['dim']}-dimensional vectors, "
+                                 f"the store's dimension is {self.dim}")
+        if (self.embedder is not None or len(self)) and not force:
+            origin = f"embedder {self.embedder}" if self.embedder else f"{len(self)} vectors of unrecorded origin"
+            raise EmbedderMismatchError(f"this store holds {origin}; recording {ident} needs force=True")
+        with self._lock:
+            self.embedder = ident
+            if self._log is not None:
+                self._log.rewrite(self.to_bytes())
 
     def _rollback(self, first, previous, live_before):
         self._vectors.truncate(first * self.dim)
@@ -520,6 +573,7 @@ class VectorStore:
                     self._index.add(self._vectors.buf, self._n_rows)
             if self._log is not None:
                 self._log.rewrite(self.to_bytes())
+            self.version += 1
             return {"removed": removed, "bytes_reclaimed": before - self._bytes_total()}
 
     # ---- reads --------------------------------------------------------------------------------
@@ -529,6 +583,20 @@ class VectorStore:
         with self._lock:
             row = self._ids.row(ident)
             return Record(ident, self._stored_row(row), dict(self._meta.rows[row]))
+
+    def find(self, where=None, *, limit=None):
+        """[(id, metadata)] of the live rows matching `where`, in insertion order (no vector
+        search: a listing, for "all episodes of this task").
+
+        >>> db.find({"kind": "note"}, limit=2)                        # doctest: +SKIP
+        [('n1', {'kind': 'note'}), ('n2', {'kind': 'note'})]
+        """
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+            raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+        with self._lock:
+            rows = self.kernel.bitmap_rows(self._allowed(where)[0], self._n_rows)
+            rows = rows[:limit] if limit is not None else rows
+            return [(self._ids.id_of_row[r], dict(self._meta.rows[r])) for r in rows]
 
     def _allowed(self, where):
         """(bitmap of live rows passing `where`, how many)."""

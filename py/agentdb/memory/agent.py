@@ -1,0 +1,118 @@
+"""AgentMemory: episodes, skills, reasoning patterns, causal memory, the semantic router and
+plain notes, all records of one VectorStore (see agentdb.memory.core)."""
+import time
+
+from .. import open as open_store
+from .causal import Causal
+from .core import MemoryCore, public, tag_fields, tag_filter, text
+from .episodes import Episodes
+from .patterns import Patterns
+from .router import Router
+from .skills import Skills
+
+
+class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
+    """An agent's memory over a store (string ids; its embedder recorded in it).
+
+    >>> mem = agentdb.memory.open("agent.rvf")                      # doctest: +SKIP
+    >>> mem.store_episode("s1", "fix the flaky test", critique="wait for the server",
+    ...                   reward=0.2, success=False)
+    'episode:1'
+    >>> mem.retrieve_episodes("flaky test", only_failures=True)[0]["critique"]
+    'wait for the server'
+    """
+
+    def __init__(self, store, *, embedder=None, force=False, clock=time.time, cache_size=1000, cache_ttl=300.0,
+                 causal_weights=None):
+        super().__init__(store, embedder=embedder, force=force, clock=clock, cache_size=cache_size,
+                         cache_ttl=cache_ttl)
+        if causal_weights is not None:
+            self.causal_weights = tuple(float(w) for w in causal_weights)
+            if len(self.causal_weights) != 3:
+                raise ValueError(f"causal_weights is (alpha, beta, gamma), got {causal_weights!r}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        """Closes the store (a file store saves its graph first)."""
+        self.store.close()
+
+    # ---- notes: plain text memories ----------------------------------------------------------
+
+    def remember(self, note, *, tags=(), metadata=None, embedding=None):
+        """Stores a text note; returns its id ("note:<n>")."""
+        fields = {"kind": "note", "text": text(note, "note"), **tag_fields(tags)}
+        if metadata:
+            fields["metadata"] = dict(metadata)
+        [ident] = self._new_ids("note")
+        self._put([(ident, self._vector(note, "note", embedding), fields)])
+        return ident
+
+    def recall(self, query, *, k=5, tags=(), embedding=None):
+        """The k notes most similar to query that carry every tag in `tags`."""
+        where = tag_filter(tags) or None
+
+        def compute():
+            return self._search("note", self._vector(query, "query", embedding), k, where)
+        return self._cached("recall", {"q": query, "k": k, "where": where}, compute) if embedding is None \
+            else compute()
+
+    def forget_memory(self, ident):
+        """Deletes any memory by id, with the causal edges and observations referring to it."""
+        if ident not in self.store:
+            self._get(ident, "memory")          # raises UnknownIdError naming it
+        return self._forget([ident])
+
+    def get_memory(self, ident):
+        """Any memory's fields by id."""
+        if ident not in self.store:
+            self._get(ident, "memory")
+        return public(ident, self.store.get(ident).metadata)
+
+    def stats(self):
+        """How many memories of each kind, the embedder, the query cache and the store's bytes."""
+        kinds = {}
+        for _, md in self.store.find():
+            kinds[md.get("kind", "other")] = kinds.get(md.get("kind", "other"), 0) + 1
+        status = self.store.status()
+        return {"memories": kinds, "embedder": status["embedder"], "cache": self.cache.stats(),
+                "store": {"count": status["count"], "deleted": status["deleted"], "bytes": status["bytes"]}}
+
+
+# what the browser's JS client may call (web/agentdb.js: db.memory.<camelCase name>)
+REMOTE_METHODS = frozenset(name for name in dir(AgentMemory) if not name.startswith("_") and name != "close"
+                           and callable(getattr(AgentMemory, name)))
+
+
+def open(path=None, *, embedder=None, dim=None, force=False, clock=time.time, cache_size=1000, cache_ttl=300.0,
+         causal_weights=None, **store_options):
+    """An AgentMemory over a new or existing store: in memory (path=None) or an .rvf file.
+    embedder: default the offline HashEmbedder (not semantic; 384 dimensions, or the file's);
+    store_options go to agentdb.open (metric is cosine).
+
+    >>> with agentdb.memory.open("agent.rvf") as mem:                # doctest: +SKIP
+    ...     mem.add_intent("greet", ["hello there", "good morning"])
+    """
+    import os
+
+    from ..embed import EmbedderMismatchError, HashEmbedder, identity_of
+
+    exists = path is not None and os.path.exists(os.fspath(path))
+    if embedder is None and not exists:
+        embedder = HashEmbedder(dim=dim or 384, kernel=store_options.get("kernel"))
+    if embedder is not None and dim is None:
+        dim = identity_of(embedder)["dim"]
+    store = open_store(path, dim=dim, metric="cosine", embedder=embedder, force=force, **store_options)
+    try:
+        if embedder is None and store.embedder and store.embedder["name"] != HashEmbedder.name and not force:
+            raise EmbedderMismatchError(f"{path}'s vectors come from {store.embedder}: pass that embedder "
+                                        f"(embedder=...) to add and search memories")
+        return AgentMemory(store, embedder=embedder or HashEmbedder(dim=store.dim, kernel=store.kernel), force=force,
+                           clock=clock, cache_size=cache_size, cache_ttl=cache_ttl, causal_weights=causal_weights)
+    except BaseException:
+        store.close()
+        raise

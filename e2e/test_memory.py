@@ -1,0 +1,99 @@
+"""The agent-memory layer in real Chromium: the same scenario gives the same bits as natively,
+the JS client's db.memory keeps its memories in IndexedDB across a reload, and a memory
+.rvf moves between the homes with the same recall."""
+import json
+import re
+from pathlib import Path
+
+import agentdb.memory
+import memory_scenario
+from agentdb.kernel import load
+from e2e_paths import ARTIFACTS
+
+SCENARIO = Path(memory_scenario.__file__).read_text()
+
+
+def run(page, script, *args):
+    return page.evaluate(f"async (args) => {{ {script} }}", list(args))
+
+
+def camelized(value):
+    """What the JS client makes of a Python answer: keys camelCased, user metadata as is."""
+    if isinstance(value, list):
+        return [camelized(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v if k == "metadata" else camelized(v)
+            for k, v in value.items()}
+
+
+def test_the_memory_scenario_in_chromium_gives_the_native_bits(page):
+    code = SCENARIO.replace('if __name__ == "__main__":', "if False:") + "\njson.dumps(run(load()))"
+    browser = json.loads(run(page, "return await AgentDB.runPython(args[0]);", code))
+    assert browser == json.loads(json.dumps(memory_scenario.run(load("native"))))
+
+
+EPISODES = """
+    const db = await AgentDB.open("agent", { dim: 384, persist: true });
+    for (let i = 0; i < 30; i++) {
+        await db.memory.storeEpisode({ session: "s" + (i % 3), task: ["water the plants", "pay the rent",
+            "book the dentist"][i % 3], output: "done " + i, reward: (i % 10) / 10, success: i % 4 !== 0,
+            latencyMs: 10 * i, tags: ["home"] });
+    }
+    await db.memory.addIntent({ name: "chores", utterances: ["water the garden", "clean the kitchen"] });
+    return "ok";
+"""
+
+RECALL = """
+    const db = await AgentDB.open("agent", { dim: 384, persist: true });
+    return {
+        episodes: await db.memory.retrieveEpisodes({ task: "plants need water", k: 4, onlySuccess: true,
+                                                     tags: ["home"] }),
+        stats: await db.memory.taskStats({ task: "pay the rent" }),
+        route: await db.memory.route({ query: "the garden needs water" }),
+    };
+"""
+
+
+def test_js_memory_survives_a_reload_and_exports_to_native(page, site_url):
+    assert run(page, EPISODES) == "ok"
+    before = run(page, RECALL)
+    assert before["episodes"][0]["task"] == "water the plants" and "latencyMs" in before["episodes"][0]
+    assert before["stats"]["attempts"] == 10 and before["route"][0]["intent"] == "chores"
+    page.reload()
+    page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
+                           timeout=60_000)
+    assert run(page, RECALL) == before
+    exported = run(page, """
+        const db = await AgentDB.open("agent", { dim: 384, persist: true });
+        const blob = await db.exportRvf();
+        return Array.from(new Uint8Array(await blob.arrayBuffer()));
+    """)
+    path = ARTIFACTS / "agent-memory.rvf"
+    path.write_bytes(bytes(exported))
+    with agentdb.memory.open(path, readonly=True) as native:
+        assert camelized(native.retrieve_episodes("plants need water", k=4, only_success=True,
+                                                  tags=["home"])) == before["episodes"]
+        assert camelized(native.task_stats("pay the rent")) == before["stats"]
+        assert camelized(native.route("the garden needs water")) == before["route"]
+
+
+def test_a_native_memory_recalls_the_same_in_the_browser(page, tmp_path):
+    path = tmp_path / "native.rvf"
+    with agentdb.memory.open(path) as mem:
+        for i in range(20):
+            mem.create_skill(f"skill {i}", f"how to do chore number {i} around the house")
+        mem.update_skill_stats("skill:3", success=True)
+        mem.add_causal_edge("skill:3", "skill:4", uplift=0.5, confidence=0.9)
+        want = mem.causal_recall("chore number 3 around the house", k=3, kinds=["skill"])
+    got = run(page, """
+        const db = await AgentDB.importRvf("from-native", new Uint8Array(args[0]));
+        return await db.memory.causalRecall({ query: "chore number 3 around the house", k: 3, kinds: ["skill"] });
+    """, list(path.read_bytes()))
+    assert got == camelized(want) and {h["id"]: h["uplift"] for h in got}["skill:3"] == 0.5
+    error = run(page, """
+        const db = await AgentDB.open("agent", { dim: 384, persist: true });
+        try { await db.memory.storeEpisode({ session: "s", task: "", reward: 2, success: true }); }
+        catch (err) { return { name: err.name, message: err.message }; }
+    """)
+    assert error == {"name": "MemoryInputError", "message": "task is empty"}

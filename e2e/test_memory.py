@@ -97,3 +97,48 @@ def test_a_native_memory_recalls_the_same_in_the_browser(page, tmp_path):
         catch (err) { return { name: err.name, message: err.message }; }
     """)
     assert error == {"name": "MemoryInputError", "message": "task is empty"}
+
+
+JS_EMBEDDER = """
+    const embedder = { name: "char-buckets", dim: 16, semantic: false, embed: async (texts) => texts.map((t) => {
+        const v = new Float32Array(16);
+        for (let i = 0; i < t.length; i++) v[t.charCodeAt(i) % 16] += 1 + (i % 3);
+        return v;
+    }) };
+"""
+
+
+def char_buckets(texts):
+    """The JS embedder above, in Python (floats summed in the same order: the same float32 bits)."""
+    out = []
+    for t in texts:
+        v = [0.0] * 16
+        for i, ch in enumerate(t):
+            v[ord(ch) % 16] += 1 + i % 3
+        out.append(v)
+    return out
+
+
+def test_a_js_embedder_function_embeds_for_the_memory(page):
+    got = run(page, JS_EMBEDDER + """
+        const db = await AgentDB.open("modelled", { dim: 16, embedder });
+        for (const [i, text] of ["apples and pears", "a pear tree", "stock prices fell"].entries()) {
+            await db.memory.remember({ note: text, tags: i < 2 ? ["fruit"] : [] });
+        }
+        const hits = await db.memory.recall({ query: "pears", k: 3 });
+        const status = await db.status();
+        let error = null;
+        const blind = await AgentDB.importRvf("blind", await db.exportRvf());      // no embedder given
+        try { await blind.memory.recall({ query: "pears" }); } catch (err) { error = err.name; }
+        return { hits, embedder: status.embedder, error };
+    """)
+    from agentdb.embed import FunctionEmbedder
+
+    native = agentdb.memory.open(embedder=FunctionEmbedder(char_buckets, name="char-buckets", dim=16,
+                                                           semantic=False))
+    for i, text in enumerate(["apples and pears", "a pear tree", "stock prices fell"]):
+        native.remember(text, tags=["fruit"] if i < 2 else [])
+    want = [{k: v for k, v in h.items() if k not in ("created", "updated")} for h in native.recall("pears", k=3)]
+    assert [{k: v for k, v in h.items() if k not in ("created", "updated")} for h in got["hits"]] == want
+    assert got["embedder"] == {"name": "char-buckets", "dim": 16, "semantic": False}
+    assert got["error"] == "EmbedderError"

@@ -74,7 +74,7 @@ def test_the_worker_memory_op():
 
     worker_api.handle("open", json.dumps({"name": "m", "options": {"dim": 64}}))
     call = lambda method, **args: json.loads(worker_api.handle(   # noqa: E731
-        "memory", json.dumps({"name": "m", "method": method, "args": args})))
+        "memory", json.dumps({"name": "m", "method": method, "args": args})))["value"]
     ep = call("store_episode", session="s", task="water the plants", reward=1.0, success=True)
     assert call("retrieve_episodes", task="plants")[0]["id"] == ep
     assert call("stats")["memories"] == {"episode": 1}
@@ -83,3 +83,31 @@ def test_the_worker_memory_op():
     with pytest.raises(AttributeError, match="no method '_put'"):
         call("_put")
     worker_api.handle("close", json.dumps({"name": "m"}))
+
+
+def test_the_worker_asks_the_page_for_a_models_vectors():
+    from agentdb import worker_api
+
+    model = {"name": "page-model", "dim": 8, "semantic": True}
+    worker_api.handle("open", json.dumps({"name": "p", "options": {"dim": 8, "embedder": model}}))
+    vec = lambda text: [float(len(text) % 5 + 1)] + [float(ord(c) % 7) for c in (text + "xxxxxxx")[:7]]  # noqa: E731
+    rounds = []
+
+    def call(method, **args):
+        embeddings = {}
+        while True:
+            out = json.loads(worker_api.handle("memory", json.dumps(
+                {"name": "p", "method": method, "args": args, "embeddings": embeddings})))
+            if "value" in out:
+                return out["value"]
+            rounds.append(out["needEmbeddings"])
+            embeddings.update({t: vec(t) for t in out["needEmbeddings"]})
+
+    for i in range(6):
+        call("store_episode", session="s", task=f"task {i % 2}", output=f"out {i}", reward=0.9, success=True)
+    assert rounds[0] == ["task 0"] and [ep["id"] for ep in call("retrieve_episodes", task="task 1")][:1] == \
+        ["episode:2"]                                    # a repeated call did not skip ids
+    rounds.clear()
+    created = call("consolidate_skills", min_attempts=3)["created"]
+    assert created == ["skill:1", "skill:2"] and len(rounds) == 2          # one round per new text
+    worker_api.handle("close", json.dumps({"name": "p"}))

@@ -60,23 +60,32 @@ function memoryArgs(options) {
   return Object.fromEntries(Object.entries(options).map(([k, v]) => [snake(k), plain(v)]));
 }
 
+// An embedder crosses to the worker as its identity; its function stays on the page.
+const identity = (e) => e && { name: e.name, dim: e.dim, semantic: e.semantic !== false };
+
 export class AgentDB {
-  constructor(name, status) { this.name = name; this.openStatus = status; }
+  constructor(name, status, embedder) { this.name = name; this.openStatus = status; this.embedder = embedder; }
 
   /** Opens (creates) a store in the worker. options: dim, metric, index, compression, m, ...;
    *  persist: true keeps it in IndexedDB (every commit stored before the call resolves), and
-   *  reopening by name after a reload or a browser restart finds it again. */
+   *  reopening by name after a reload or a browser restart finds it again.
+   *  embedder: { name, dim, semantic, embed: async (texts) => vectors (Float32Arrays) } — the
+   *  model db.memory embeds text with instead of the offline hashing embedder (its identity is
+   *  recorded in the store; opening with another one raises EmbedderMismatchError). */
   static async open(name, options = {}) {
     if (options.persist && navigator.storage && navigator.storage.persist) {
       navigator.storage.persist().catch(() => {});   // ask the browser not to evict it
     }
-    return new AgentDB(name, await request("open", { name, options }));
+    const { embedder, ...rest } = options;
+    if (embedder) rest.embedder = identity(embedder);
+    return new AgentDB(name, await request("open", { name, options: rest }), embedder);
   }
 
-  /** Opens an exported .rvf (Blob, ArrayBuffer or Uint8Array) as store `name`. */
-  static async importRvf(name, data) {
+  /** Opens an exported .rvf (Blob, ArrayBuffer or Uint8Array) as store `name`; embedder as
+   *  for open(), when the file's memories were embedded by a model. */
+  static async importRvf(name, data, { embedder } = {}) {
     const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : new Uint8Array(data);
-    return new AgentDB(name, await request("importRvf", { name }, bytes));
+    return new AgentDB(name, await request("importRvf", { name }, bytes), embedder);
   }
 
   /** Progress events while the runtime loads: fn({stage, done, total}). */
@@ -121,11 +130,28 @@ export class AgentDB {
    *    const eps = await db.memory.retrieveEpisodes({ task: "parse a date", onlySuccess: true });
    *  Unknown methods reject with an AttributeError. */
   get memory() {
-    const name = this.name;
     return new Proxy({}, {
       get: (_, method) => (typeof method !== "string" || method === "then") ? undefined :
-        async (options = {}) => camelize(await request("memory", { name, method: snake(method), args: memoryArgs(options) })),
+        (options = {}) => this.#memoryCall(snake(method), memoryArgs(options)),
     });
+  }
+
+  // With a page embedder the worker names the texts it needs; they are embedded here and the
+  // call repeats with their vectors (memory methods embed before they write, so this is safe;
+  // a call embedding several texts may take a round per text).
+  async #memoryCall(method, args) {
+    const embeddings = {};
+    const fail = (message) => Object.assign(new Error(message), { name: "EmbedderError" });
+    for (;;) {
+      const out = await request("memory", { name: this.name, method, args, embeddings });
+      if (!out.needEmbeddings) return camelize(out.value);
+      if (!this.embedder) throw fail("this store's memories come from a model: open it with { embedder }");
+      const vectors = await this.embedder.embed(out.needEmbeddings);
+      out.needEmbeddings.forEach((text, i) => {
+        if (text in embeddings || !vectors || !vectors[i]) throw fail(`the embedder gave no vector for ${JSON.stringify(text)}`);
+        embeddings[text] = Array.from(vectors[i]);
+      });
+    }
   }
 
   close() { return request("close", { name: this.name }); }

@@ -83,6 +83,46 @@ class FunctionEmbedder:
         return flat
 
 
+class NeedEmbeddings(EmbedderError):
+    """Raised by SuppliedEmbedder for texts whose vectors the caller has not given yet."""
+
+    def __init__(self, texts):
+        super().__init__(f"{len(texts)} text(s) need vectors from the page's embedder")
+        self.texts = texts
+
+
+class SuppliedEmbedder:
+    """The browser's side of a JS embedder function: vectors the page computed, by text.
+    embed() of a text not in `vectors` raises NeedEmbeddings naming every missing text; the
+    worker hands them to the page, which embeds them and repeats the request (memory calls
+    embed everything before they write, so a repeat is safe)."""
+
+    def __init__(self, identity, *, kernel=None):
+        ident = identity_of(identity)
+        self.name, self.dim, self.semantic = ident["name"], ident["dim"], ident["semantic"]
+        self.kernel = kernel if kernel is not None else load()
+        self.vectors = {}
+
+    @property
+    def identity(self):
+        return {"name": self.name, "dim": self.dim, "semantic": self.semantic}
+
+    def embed(self, texts):
+        """The supplied rows for these texts (NeedEmbeddings if any is missing)."""
+        texts = _texts(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if missing:
+            raise NeedEmbeddings(missing)
+        flat = array.array("f")
+        for t in texts:
+            row = self.vectors[t]
+            if len(row) != self.dim:
+                raise EmbedderError(f"{self.name} gave {len(row)} values for {t[:40]!r}, expected {self.dim}")
+            flat.extend(row)
+        self.kernel.check_finite(flat, name=f"{self.name} output", dim=self.dim)
+        return flat
+
+
 class EmbedderMismatchError(EmbedderError):
     """A store built with one embedder opened with another (pass force=True to accept)."""
 

@@ -9,7 +9,7 @@ import json
 
 from . import open as open_store
 from . import open_bytes
-from .embed import EmbedderMismatchError, HashEmbedder
+from .embed import EmbedderMismatchError, HashEmbedder, NeedEmbeddings, SuppliedEmbedder
 from .memory.agent import REMOTE_METHODS, AgentMemory
 from .store.store import open_log
 
@@ -54,11 +54,30 @@ def _text_embedder(db):
 
 
 def _memory(name):
+    """The store's AgentMemory: the offline embedder, or, when the store records another one,
+    vectors the page supplies (its JS embedder function, see web/agentdb.js)."""
     db = _store(name)
     mem = _memories.get(name)
     if mem is None or mem.store is not db:
-        mem = _memories[name] = AgentMemory(db)
+        foreign = db.embedder is not None and db.embedder["name"] != HashEmbedder.name
+        embedder = SuppliedEmbedder(db.embedder, kernel=db.kernel) if foreign else None
+        mem = _memories[name] = AgentMemory(db, embedder=embedder)
     return mem
+
+
+def _memory_call(args):
+    """{"value": the method's answer} or {"needEmbeddings": texts the page must embed first}."""
+    method = args["method"]
+    if method not in REMOTE_METHODS:
+        raise AttributeError(f"agent memory has no method {method!r}")
+    mem = _memory(args["name"])
+    if isinstance(mem.embedder, SuppliedEmbedder):
+        mem.embedder.vectors = args.get("embeddings") or {}      # this request's only
+    try:
+        return {"value": getattr(mem, method)(**args.get("args", {}))}
+    except NeedEmbeddings as need:
+        mem._next = None          # nothing was written: ids it reserved are free again
+        return {"needEmbeddings": need.texts}
 
 
 def handle(op, args_json, buffer=None):
@@ -104,10 +123,7 @@ def handle(op, args_json, buffer=None):
     if op == "status":
         return json.dumps(db.status())
     if op == "memory":                            # the agent-memory layer: {method, args: {keyword: value}}
-        method = args["method"]
-        if method not in REMOTE_METHODS:
-            raise AttributeError(f"agent memory has no method {method!r}")
-        return json.dumps(getattr(_memory(args["name"]), method)(**args.get("args", {})))
+        return json.dumps(_memory_call(args))
     if op == "exportRvf":
         return db.to_bytes()
     if op == "close":

@@ -142,3 +142,25 @@ def test_a_js_embedder_function_embeds_for_the_memory(page):
     assert [{k: v for k, v in h.items() if k not in ("created", "updated")} for h in got["hits"]] == want
     assert got["embedder"] == {"name": "char-buckets", "dim": 16, "semantic": False}
     assert got["error"] == "EmbedderError"
+
+
+def test_the_demo_agent_loop_learns_and_keeps_its_memory(page):
+    page.click("#agent-run")
+    page.wait_for_function("document.getElementById('agent-status').textContent.startsWith('Done')",
+                           timeout=180_000)
+    status = page.inner_text("#agent-status")
+    rates = [int(r) for r in re.search(r"per 50 tasks ([\d%, ]+)", status).group(1).replace("%", "").split(", ")]
+    assert len(rates) == 4 and sum(rates[2:]) / 2 > rates[0]
+    assert "200 episodes, 12 patterns" in status
+    best = page.inner_text("#agent-results")
+    for approach in ("strict ISO-8601 with timezone", "wait for the readiness probe", "one line per speaker",
+                     "add an index on the join column"):
+        assert approach in best
+    page.screenshot(path=str(ARTIFACTS / "agent-loop.png"), full_page=True)
+    page.reload()
+    page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
+                           timeout=60_000)
+    page.click("#agent-run")                      # the second run starts from the kept memory
+    page.wait_for_function("document.getElementById('agent-status').textContent.startsWith('Done')",
+                           timeout=180_000)
+    assert "400 episodes, 12 patterns" in page.inner_text("#agent-status")

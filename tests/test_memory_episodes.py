@@ -130,3 +130,18 @@ def test_bad_episodes_are_refused_and_change_nothing(bad, message):
     assert len(mem.store) == 0
     with pytest.raises(ValueError, match="exclude each other"):
         mem.retrieve_episodes("x", only_success=True, only_failures=True)
+
+
+def test_store_episodes_is_one_commit_and_names_a_bad_one(kernel):
+    mem, _ = new_memory(kernel)
+    batch = [{"session": "s", "task": f"task {i}", "reward": 0.5, "success": True} for i in range(50)]
+    version = mem.store.version
+    ids = mem.store_episodes(batch)
+    assert ids == [f"episode:{i}" for i in range(1, 51)] and mem.store.version == version + 1
+    assert mem.get_episode("episode:7")["task"] == "task 6"
+    bad = batch[:3] + [{"session": "s", "task": "x", "reward": -1, "success": True}]
+    with pytest.raises(MemoryInputError, match=r"episodes\[3\]: reward must be in \[0, 1\]"):
+        mem.store_episodes(bad)
+    with pytest.raises(TypeError, match=r"episodes\[0\]: .*unexpected keyword argument 'colour'"):
+        mem.store_episodes([{"session": "s", "task": "x", "reward": 1, "success": True, "colour": "red"}])
+    assert len(mem.store) == 50 and mem.store_episode("s", "next", reward=1, success=True) == "episode:51"

@@ -15,6 +15,33 @@ class Episodes:
         >>> mem.store_episode("s1", "sort a list", output="used sorted()", reward=0.9, success=True)  # doctest: +SKIP
         'episode:1'
         """
+        record = self._episode(session, task, input=input, output=output, critique=critique, reward=reward,
+                               success=success, latency_ms=latency_ms, tokens=tokens, tags=tags, metadata=metadata,
+                               embedding=embedding)
+        [ident] = self._new_ids("episode")
+        self._put([(ident, *record)])
+        return ident
+
+    def store_episodes(self, episodes):
+        """Stores many episodes (dicts of store_episode's arguments) in one commit, all or
+        nothing; returns their ids. A bad one is named by its index.
+
+        >>> mem.store_episodes([{"session": "s", "task": "t", "reward": 1.0, "success": True}])  # doctest: +SKIP
+        ['episode:2']
+        """
+        records = []
+        for i, ep in enumerate(episodes):
+            try:
+                records.append(self._episode(**ep))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"episodes[{i}]: {exc}") from None
+        ids = self._new_ids("episode", len(records))
+        self._put([(ident, *record) for ident, record in zip(ids, records)])
+        return ids
+
+    def _episode(self, session, task, *, input="", output="", critique="", reward, success, latency_ms=None,
+                 tokens=None, tags=(), metadata=None, embedding=None):
+        """(vector, fields) of one episode, every argument checked."""
         fields = {"kind": "episode", "session": text(session, "session"), "task": text(task, "task"),
                   "input": text(input, "input", required=False), "output": text(output, "output", required=False),
                   "critique": text(critique, "critique", required=False),
@@ -26,10 +53,7 @@ class Episodes:
             fields["tokens"] = count(tokens, "tokens")
         if metadata:
             fields["metadata"] = dict(metadata)
-        vec = self._vector(f"{task}\n{input}" if input else task, "task", embedding)
-        [ident] = self._new_ids("episode")
-        self._put([(ident, vec, fields)])
-        return ident
+        return self._vector(f"{task}\n{input}" if input else task, "task", embedding), fields
 
     def retrieve_episodes(self, task, *, current_state="", k=5, min_reward=None, only_success=False,
                           only_failures=False, time_window_days=None, session=None, tags=(), embedding=None):

@@ -84,7 +84,9 @@ def public(ident, md, score=None):
     out = {"id": ident}
     if score is not None:
         out["similarity"] = score
-    out.update((k, v) for k, v in md.items() if not k.startswith(TAG))
+    out.update(md)
+    for tag in md.get("tags") or ():          # the filter columns of tag_fields, not for callers
+        out.pop(TAG + tag, None)
     return out
 
 

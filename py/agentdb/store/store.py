@@ -7,6 +7,7 @@ cosine), row -> id and id -> row, one dict of metadata per row plus its filter c
 """
 import array
 import itertools
+import json
 import math
 import secrets
 import struct
@@ -40,6 +41,7 @@ INDEXES = ("hnsw", "flat")
 COMPRESSIONS = ("none", "scalar", "product")
 # Below this many candidate rows an exact scan is as fast as a graph search and always exact.
 BRUTE_FORCE_ROWS = 2000
+FILTER_CACHE = 32                # filters whose bitmaps are kept until the next write
 _KERNEL_METRIC = {"cosine": 0, "dot": 0, "l2": 1}    # AGK_METRIC_DOT on unit rows is cosine
 
 
@@ -123,6 +125,7 @@ class VectorStore:
         self._meta = MetadataColumns()
         self._live = bytearray()
         self._n_rows = 0
+        self._filter_cache = {}        # filter JSON -> (version, bitmap, count)
         self._index = self._new_index() if self.index_kind == "hnsw" else None
         self._quant = make_quantizer(k, self.compression, self.dim, self.metric, self._pq_m)
 
@@ -599,12 +602,25 @@ class VectorStore:
             return [(self._ids.id_of_row[r], dict(self._meta.rows[r])) for r in rows]
 
     def _allowed(self, where):
-        """(bitmap of live rows passing `where`, how many)."""
+        """(bitmap of live rows passing `where`, how many). Bitmaps of recent filters are kept
+        until the next write: agents ask the same few filters again and again."""
         if where is None:
             return self._live, len(self._ids)
+        try:
+            key = json.dumps(where, sort_keys=True)
+        except (TypeError, ValueError):
+            key = None                           # not JSON (e.g. a set): compile_filter names the problem
+        cached = self._filter_cache.get(key)
+        if cached is not None and cached[0] == self.version:
+            return cached[1], cached[2]
         node = compile_filter(where)
         bitmap = FilterEvaluator(self.kernel, self._meta, self._n_rows, self._live).evaluate(node)
-        return bitmap, self.kernel.bitmap_count(bitmap)
+        count = self.kernel.bitmap_count(bitmap)
+        if key is not None:
+            if len(self._filter_cache) >= FILTER_CACHE:
+                self._filter_cache.pop(next(iter(self._filter_cache)))
+            self._filter_cache[key] = (self.version, bitmap, count)
+        return bitmap, count
 
     def _exact(self, q, k, allowed, n_allowed, filtered):
         rows_buf = self._vectors.buf.head(self._n_rows * self.dim)
@@ -641,7 +657,7 @@ class VectorStore:
         graph = self._index is not None and not exact and n_allowed > max(
             self.brute_force_rows, math.isqrt(self.brute_force_rows * self._n_rows))
         if graph:
-            limit = allowed if (filtered or n_allowed < self._n_rows) else None
+            limit = allowed if n_allowed < self._n_rows else None     # every row allowed: no bitmap to check
             rows, scores = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
             if len(rows) >= min(k, n_allowed):
                 return list(rows), scores, False

@@ -73,3 +73,19 @@ def test_the_console_script_runs(tmp_path):
 @pytest.mark.parametrize("command", cli.COMMANDS)
 def test_every_command_is_documented(command):
     assert f"agentdb {command} " in (ROOT / "README.md").read_text()
+
+
+def test_text_queries_on_an_agent_memory(tmp_path, capsys):
+    import agentdb.memory
+
+    path = tmp_path / "agent.rvf"
+    with agentdb.memory.open(path) as mem:
+        mem.store_episode("s", "fix the flaky integration test", reward=0.9, success=True)
+        mem.remember("buy oat milk on the way home")
+        want = mem.retrieve_episodes("flaky test", k=1)
+    status, hits, _ = run(capsys, "query", path, "--text", "flaky test", "-k", 1, "--where", '{"kind": "episode"}')
+    assert status == 0 and [h["id"] for h in hits] == [want[0]["id"]] and hits[0]["score"] == want[0]["similarity"]
+    plain = tmp_path / "plain.rvf"
+    run(capsys, "create", plain, "--dim", 4)
+    status, _, err = run(capsys, "query", plain, "--text", "anything")
+    assert status == 2 and "no recorded embedder" in err

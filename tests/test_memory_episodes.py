@@ -99,8 +99,14 @@ def test_prune_keeps_the_best_per_task_and_cascades(kernel):
     recent = {i for i in left if stored[i]["created"] >= clock.t - 86400}
     assert mem.prune_episodes(max_age_days=1) == len(left - recent)
     assert {ep_id for ep_id, _ in mem.store.find({"kind": "episode"})} == recent
-    with pytest.raises(ValueError, match="needs max_age_days= or min_reward="):
+    with pytest.raises(ValueError, match="needs max_age_days=, min_reward= or max_count="):
         mem.prune_episodes()
+    for i in range(10):
+        mem.store_episode("s", TASKS[i % 2], reward=0.5, success=True)
+        clock.t += 1
+    newest = [ep_id for ep_id, _ in mem.store.find({"kind": "episode"})][-3:]
+    mem.prune_episodes(max_count=3)
+    assert [ep_id for ep_id, _ in mem.store.find({"kind": "episode"})] == newest
 
 
 def test_delete_episode(kernel):

@@ -4,7 +4,8 @@ error (the message names it).
 
     agentdb create notes.rvf --dim 384 [--metric cosine] [--index hnsw|flat] [--compression none|scalar|product]
     agentdb ingest notes.rvf data.jsonl|data.npy|data.csv [--batch 10000] [--first-id 0]
-    agentdb query notes.rvf --vector '[0.1, ...]' | --vector-file q.npy [-k 10] [--where '{"kind": "note"}'] [--exact]
+    agentdb query notes.rvf --vector '[0.1, ...]' | --vector-file q.npy | --text 'words' [-k 10]
+                  [--where '{"kind": "note"}'] [--exact]     (--text: stores built by the offline embedder)
     agentdb inspect notes.rvf          segments, counts, lineage, options
     agentdb verify notes.rvf           every segment's checksum and the manifest's directory
     agentdb compact notes.rvf
@@ -155,6 +156,17 @@ def _verify(path):
     return {"path": path, "segments": count, "ok": not problems, "problems": problems}
 
 
+def _text_vector(db, text):
+    """The store's own embedding of a text: only the offline embedder can run here."""
+    from .embed import HashEmbedder
+
+    if db.embedder is None or db.embedder["name"] != HashEmbedder.name:
+        origin = f"embedder {db.embedder['name']!r}" if db.embedder else "no recorded embedder"
+        raise ValueError(f"this store's vectors come from {origin}; query it with --vector (the "
+                         f"model's embedding of your text)")
+    return HashEmbedder(dim=db.dim, kernel=db.kernel).embed([text])
+
+
 COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "export")
 
 
@@ -179,6 +191,7 @@ def main(argv=None):
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--vector", help="a JSON list of floats")
     group.add_argument("--vector-file", help="a .npy file holding one vector")
+    group.add_argument("--text", help="a text, embedded like the store's texts (offline embedder stores)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--where", help="a JSON metadata filter")
     p.add_argument("--exact", action="store_true")
@@ -213,9 +226,11 @@ def _run(args):
             import numpy as np
 
             vector = np.load(args.vector_file).astype("float32").ravel()
-        else:
+        elif args.vector is not None:
             vector = json.loads(args.vector)
         with open_store(args.path, readonly=True) as db:
+            if args.text is not None:
+                vector = _text_vector(db, args.text)
             res = db.query(vector, k=args.k, where=json.loads(args.where) if args.where else None, exact=args.exact)
             _print([{"id": h.id, "score": h.score, "metadata": h.metadata} for h in res])
     elif args.command == "inspect":

@@ -124,19 +124,24 @@ class Episodes:
         eps.sort(key=lambda e: e[1]["created"], reverse=True)
         return [public(i, md) for i, md in eps[:count(limit, "limit")]]
 
-    def prune_episodes(self, *, max_age_days=None, min_reward=None, keep_per_task=0):
-        """Deletes episodes older than max_age_days or rewarded below min_reward, but keeps at
-        least the keep_per_task best of every task. Returns how many were deleted. The causal
-        edges and observations that refer to them go too (one commit)."""
-        if max_age_days is None and min_reward is None:
-            raise ValueError("prune_episodes() needs max_age_days= or min_reward=")
+    def prune_episodes(self, *, max_age_days=None, min_reward=None, max_count=None, keep_per_task=0):
+        """Deletes episodes older than max_age_days, rewarded below min_reward, or beyond the
+        max_count newest, but keeps at least the keep_per_task best of every task. Returns how
+        many records were deleted: the causal edges and observations that refer to the
+        episodes go too (one commit)."""
+        if max_age_days is None and min_reward is None and max_count is None:
+            raise ValueError("prune_episodes() needs max_age_days=, min_reward= or max_count=")
         old = self._since(max_age_days, "max_age_days")
         bad = [{"not": old}] if old else []
         if min_reward is not None:
             bad.append({"reward": {"lt": number(min_reward, "min_reward")}})
-        doomed = {i for i, _ in self._find("episode", {"or": bad})}
+        doomed = {i for i, _ in self._find("episode", {"or": bad})} if bad else set()
+        everything = self._find("episode")
+        if max_count is not None:
+            newest_first = sorted(everything, key=lambda e: e[1]["created"], reverse=True)
+            doomed.update(i for i, _ in newest_first[count(max_count, "max_count"):])
         by_task = {}
-        for ident, md in self._find("episode"):
+        for ident, md in everything:
             by_task.setdefault(md["task"], []).append((md["reward"], md["created"], ident))
         for group in by_task.values():
             group.sort(reverse=True)

@@ -89,3 +89,18 @@ def test_text_queries_on_an_agent_memory(tmp_path, capsys):
     run(capsys, "create", plain, "--dim", 4)
     status, _, err = run(capsys, "query", plain, "--text", "anything")
     assert status == 2 and "no recorded embedder" in err
+
+
+def test_verify_checks_signatures(tmp_path, capsys):
+    import agentdb
+    from agentdb.rvf import ed25519
+
+    key = bytes(range(32))
+    path = tmp_path / "signed.rvf"
+    with agentdb.open(path, dim=2, signing_key=key) as db:
+        db.ingest([1, 2], [[1.0, 0.0], [0.0, 1.0]])
+    public = ed25519.public_key(key).hex()
+    status, report, _ = run(capsys, "verify", path, "--public-key", public)
+    assert status == 0 and report["signed_by"] == [public] and report["seals"] == 2     # ingest, INDEX
+    status, report, _ = run(capsys, "verify", path, "--public-key", ed25519.public_key(bytes(32)).hex())
+    assert status == 1 and "not signed by the given public key" in report["problems"][0]["problem"]

@@ -68,7 +68,7 @@ def test_real_tools_open_our_bytes_and_keep_our_meta_through_compaction(data, pa
                                            {"op": "delete", "ids": [hit.id for hit in src.query(q, k=2)]}])[1:]
     assert status["totalVectors"] == 500
     assert [h["id"] for h in hits] == src.query(q, k=5).ids
-    assert sum(1 for s in segs if s["segType"] in ("meta", "unknown(0x07)")) == 2
+    assert sum(1 for s in segs if s["segType"] in ("meta", "unknown(0x07)")) == 3     # options, records, seal
     real(package, [{"op": "open", "path": str(path)}, {"op": "compact"}])
     back = agentdb.open_bytes(path.read_bytes())
     assert len(back) == 498 and back.status()["metric"] == "l2"
@@ -91,7 +91,7 @@ def test_corrupt_meta_is_refused(data):
     src.ingest([1], data[0][:1], metadata=[{"a": 1}])
     raw = bytearray(src.to_bytes())
     metas = [s for s in read(agentdb.kernel.load(), bytes(raw)).segments if s.seg_type == seg.META]
-    at = raw.index(b'{"meta"', metas[-1].payload_offset)
+    at = raw.index(b"{\"meta\"", metas[1].payload_offset)      # options, records, seal
     raw[at] = ord("[")
     with pytest.raises(CorruptFileError, match="not valid JSON"):
         agentdb.open_bytes(bytes(raw))

@@ -125,7 +125,7 @@ def test_our_bytes_are_the_real_tools_bytes(kernel, package, tmp_path):
     assert len(witnesses) == 2 and witnesses[1][-32:] == toy_hash(witnesses[0])   # their chain, our hash
     identity = contents.identity          # their file_id comes from path and time
     ours = write(kernel, dim=4, metric="l2", ids=list(range(1, 13)), rows=x.tobytes(), deleted=[3, 9],
-                 identity=identity)
+                 identity=identity, sealed=False)
     assert ours == _zero_witness_time(kernel, theirs)
 
 

@@ -7,7 +7,7 @@ error (the message names it).
     agentdb query notes.rvf --vector '[0.1, ...]' | --vector-file q.npy | --text 'words' [-k 10]
                   [--where '{"kind": "note"}'] [--exact]     (--text: stores built by the offline embedder)
     agentdb inspect notes.rvf          segments, counts, lineage, options
-    agentdb verify notes.rvf           every segment's checksum and the manifest's directory
+    agentdb verify notes.rvf [--public-key HEX]   checksums, SHA-256 seals, their chain, signatures
     agentdb compact notes.rvf
     agentdb export notes.rvf out.jsonl  {"id", "vector", "metadata"} per line
     agentdb import notes.rvf in.jsonl   the same lines back (an alias of ingest for .jsonl)
@@ -25,7 +25,6 @@ import sys
 from . import open as open_store
 from .errors import AgentDBError
 from .rvf import read as read_rvf
-from .rvf import segments as seg
 
 
 def _print(value):
@@ -129,31 +128,15 @@ def _inspect(path):
     }
 
 
-def _verify(path):
-    """Checks every segment from the start of the file, not only those the reader needs."""
+def _verify(path, public_key):
+    """Every check of rvf.verify: checksums, seals, their chain and signatures."""
     from .kernel import load
+    from .rvf import verify
 
-    kernel = load()
     with open(path, "rb") as fh:
         data = fh.read()
-    problems, at, count = [], 0, 0
-    while at < len(data):
-        try:
-            s = seg.read_header(data, at)
-        except AgentDBError as exc:
-            problems.append({"offset": at, "problem": str(exc)})
-            break
-        if not seg.verify(kernel, data, s):
-            problems.append({"offset": at, "segment": s.name, "id": s.seg_id, "problem": "content hash mismatch"})
-        count += 1
-        at = s.end
-    try:
-        contents = read_rvf(kernel, data)
-        if contents.skipped_manifests:
-            problems.append({"offset": contents.manifest_offset, "problem": "a later manifest is incomplete"})
-    except AgentDBError as exc:
-        problems.append({"offset": getattr(exc, "offset", None), "problem": str(exc)})
-    return {"path": path, "segments": count, "ok": not problems, "problems": problems}
+    key = bytes.fromhex(public_key) if public_key else None
+    return {"path": path, **verify(load(), data, public_key=key)}
 
 
 def _text_vector(db, text):
@@ -196,8 +179,11 @@ def main(argv=None):
     p.add_argument("--where", help="a JSON metadata filter")
     p.add_argument("--exact", action="store_true")
     for name, help_text in (("inspect", "segments, counts, lineage and options"),
-                            ("verify", "check every segment's checksum"), ("compact", "drop deleted vectors")):
+                            ("compact", "drop deleted vectors")):
         sub.add_parser(name, help=help_text).add_argument("path")
+    p = sub.add_parser("verify", help="check every segment's checksum and SHA-256 seal, and the signatures")
+    p.add_argument("path")
+    p.add_argument("--public-key", help="hex Ed25519 public key every commit must be signed by")
     p = sub.add_parser("export", help="write {id, vector, metadata} lines")
     p.add_argument("path")
     p.add_argument("out")
@@ -236,7 +222,7 @@ def _run(args):
     elif args.command == "inspect":
         _print(_inspect(args.path))
     elif args.command == "verify":
-        report = _verify(args.path)
+        report = _verify(args.path, args.public_key)
         _print(report)
         return 0 if report["ok"] else 1
     elif args.command == "compact":

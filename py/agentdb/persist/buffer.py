@@ -20,16 +20,18 @@ class BufferLog(CommitLog):
         self.pending = []
 
     @classmethod
-    def create(cls, kernel, *, dim, metric, options, identity):
+    def create(cls, kernel, *, dim, metric, options, identity, signing_key=None):
         log = cls(kernel)
-        log.writer = RvfWriter(kernel, log.sink, dim=dim, metric=metric, identity=identity)
+        log.signing_key = signing_key
+        log.writer = RvfWriter(kernel, log.sink, dim=dim, metric=metric, identity=identity, signing_key=signing_key)
         log._commit(lambda w: w.commit([(seg.META, encode_options(options))]))
         return log
 
     @classmethod
-    def resume(cls, kernel, data, contents):
+    def resume(cls, kernel, data, contents, *, signing_key=None):
         """Continues stored bytes (valid up to the manifest in use)."""
         log = cls(kernel)
+        log.signing_key = signing_key
         size = contents.segments[-1].end
         log.sink.data += data[:size]
         log._continue(log.sink, contents, size)

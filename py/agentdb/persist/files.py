@@ -121,12 +121,14 @@ class FileLog(CommitLog):
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, kernel, path, *, dim, metric, options, identity):
+    def create(cls, kernel, path, *, dim, metric, options, identity, signing_key=None):
         lock = take_lock(path)
         log = cls(kernel, path, lock)
+        log.signing_key = signing_key
         try:
             log.fh = open(path, "xb+")
-            log.writer = RvfWriter(kernel, FileSink(log.fh), dim=dim, metric=metric, identity=identity)
+            log.writer = RvfWriter(kernel, FileSink(log.fh), dim=dim, metric=metric, identity=identity,
+                                   signing_key=signing_key)
             log._commit(lambda w: w.commit([(seg.META, encode_options(options))]))
         except BaseException:
             log.close()
@@ -136,11 +138,12 @@ class FileLog(CommitLog):
         return log
 
     @classmethod
-    def resume(cls, kernel, path, data, contents):
+    def resume(cls, kernel, path, data, contents, *, signing_key=None):
         """Takes the lock and continues the file after its last complete commit (a torn tail is
         cut off, with a RecoveryWarning)."""
         lock = take_lock(path)
         log = cls(kernel, path, lock)
+        log.signing_key = signing_key
         try:
             size, message = tail_state(kernel, data, contents)
             if message:

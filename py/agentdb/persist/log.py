@@ -18,6 +18,7 @@ class CommitLog:
 
     writer = None
     index_nodes = 0               # nodes covered by the home's last INDEX segment
+    signing_key = None            # Ed25519 private key that signs every commit's seal, if any
 
     def ingest(self, labels, rows, dim, records, deleted=()):
         """Appends one ingest commit: VEC, the META records (or None), a JOURNAL of the labels
@@ -41,7 +42,7 @@ class CommitLog:
 
     def _continue(self, sink, contents, size):
         """Appends after existing bytes: a writer resumed at `size`, and the INDEX coverage."""
-        self.writer = RvfWriter.resume(self.k, sink, contents, size)
+        self.writer = RvfWriter.resume(self.k, sink, contents, size, signing_key=self.signing_key)
         self.index_nodes = index_nodes(contents)
 
     def needs_rewrite(self):

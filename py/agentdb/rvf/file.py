@@ -41,6 +41,7 @@ class RvfContents:
     entry_rows: bytes = b""
     index: bytes = None           # the last agentdb INDEX payload, if any
     index_problem: str = None     # why an INDEX present in the file was not usable
+    seals: list = field(default_factory=list)      # [(Segment, Seal)] of agentdb seals, in file order
 
 
 def _manifest(data):
@@ -66,7 +67,7 @@ def read(kernel, data):
     mseg, manifest, skipped = _manifest(data)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
-    listed, latest, options, records = [], {}, {}, {}
+    listed, latest, options, records, seals = [], {}, {}, {}, []
     entry_ids, entry_chunks, index, index_problem = [], [], None, None
     for seg_id, offset, length, seg_type in manifest.directory:
         header = seg.read_header(data, offset)
@@ -98,6 +99,8 @@ def read(kernel, data):
             decoded = agmeta.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
             if decoded is not None and decoded[0] == agmeta.OPTIONS:
                 options = decoded[1]
+            elif decoded is not None and decoded[0] == agmeta.SEAL:
+                seals.append((header, decoded[1]))
             elif decoded is not None:
                 records.update(decoded[1])
     deleted = set(manifest.deleted)
@@ -111,20 +114,23 @@ def read(kernel, data):
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records},
         entry_ids=entry_ids, entry_live=entry_live, entry_rows=b"".join(entry_chunks), index=index,
-        index_problem=index_problem)
+        index_problem=index_problem, seals=seals)
 
 
 INDEX_MAGIC = b"AGIX"
 
 
-def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=0, extra=()):
+def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=0, extra=(), sealed=True,
+          signing_key=None):
     """An .rvf byte string holding `ids` with `rows` (float32 bytes), as create + ingestBatch
     (+ delete) of the real tools would leave it. extra: (seg_type, payload) segments committed
-    with the vectors (agentdb's META)."""
+    with the vectors (agentdb's META). Each commit is sealed (seal.py; signed with
+    signing_key); sealed=False writes exactly the real tools' bytes."""
     if not 1 <= dim <= 0xFFFF:
         raise ValueError(f"the .rvf layout stores dimension as u16: 1..65535, got {dim}")
     sink = BytesSink()
-    writer = RvfWriter(kernel, sink, dim=dim, metric=metric, identity=identity, profile=profile)
+    writer = RvfWriter(kernel, sink, dim=dim, metric=metric, identity=identity, profile=profile, sealed=sealed,
+                       signing_key=signing_key)
     writer.commit()                                   # create: the epoch-0 manifest
     if ids or extra:
         data = [(seg.VEC, encode_vec(ids, rows, dim))] if ids else []

@@ -6,6 +6,7 @@ Payload: magic "AGMD" | version u16 (1) | kind u16 | body
           holding "meta" (the row's metadata dict) and, in string-id stores, "sid" (the id).
           The last record for an id in directory order wins, as for VEC.
   kind 2, options: length u32 | UTF-8 JSON object of store options (metric, index, m, ...).
+  kind 3, seal: SHA-256 of the commit's segments, the chain and a signature (rvf/seal.py).
 """
 import json
 import struct
@@ -14,7 +15,7 @@ from ..errors import CorruptFileError
 
 MAGIC = b"AGMD"
 VERSION = 1
-RECORDS, OPTIONS = 1, 2
+RECORDS, OPTIONS, SEAL = 1, 2, 3
 _HEAD = struct.Struct("<4sHH")
 
 
@@ -33,13 +34,17 @@ def encode_records(labels, metadata, string_ids=None):
     return bytes(out)
 
 
+def encode_seal(body):
+    return _HEAD.pack(MAGIC, VERSION, SEAL) + body
+
+
 def encode_options(options):
     body = _json(options)
     return _HEAD.pack(MAGIC, VERSION, OPTIONS) + struct.pack("<I", len(body)) + body
 
 
 def decode(payload, base=0):
-    """(kind, value): records -> [(label, record dict)], options -> dict; None for META
+    """(kind, value): records -> [(label, record dict)], options -> dict, seal -> Seal; None for META
     segments that are not ours (another writer's type 0x07 is left alone)."""
     payload = bytes(payload)
     if len(payload) < _HEAD.size or payload[:4] != MAGIC:
@@ -48,6 +53,10 @@ def decode(payload, base=0):
     if version != VERSION:
         raise CorruptFileError(f"META segment version {version} is newer than this agentdb reads ({VERSION})", base)
     at = _HEAD.size
+    if kind == SEAL:
+        from . import seal
+
+        return SEAL, seal.decode(payload[at:], base + at)
 
     def need(n, what):
         if at + n > len(payload):

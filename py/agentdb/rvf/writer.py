@@ -1,10 +1,13 @@
 """RvfWriter: appends commits in the real tools' layout to a sink (a bytearray, or a file).
 
-A commit is some data segments, a WITNESS chained to the previous one, then a MANIFEST whose
-directory lists every segment before it. The writer remembers what the manifest needs (the
-directory, epoch, deleted ids, totals, identity, the last witness) so a file can be reopened
-and continued; unlike the real tools, the witness chain continues across reopen.
+A commit is some data segments, a seal (agentdb's SHA-256 chain, see seal.py), a WITNESS
+chained to the previous one, then a MANIFEST whose directory lists every segment before it.
+The writer remembers what the manifest needs (the directory, epoch, deleted ids, totals,
+identity, the last witness) and the seal chain, so a file can be reopened and continued;
+unlike the real tools, both chains continue across reopen.
 """
+from . import meta
+from . import seal as sealing
 from . import segments as seg
 from .hashes import toy_hash
 from .payloads import METRIC_CODES, Identity, Manifest, encode_witness
@@ -22,33 +25,50 @@ class BytesSink:
 
 class RvfWriter:
     def __init__(self, kernel, sink, *, dim, metric, identity=None, profile=0, offset=0, directory=(), epoch=0,
-                 deleted=(), total=0, prev_witness=bytes(32), next_id=1):
+                 deleted=(), total=0, prev_witness=bytes(32), next_id=1, sealed=True, signing_key=None,
+                 chain=bytes(32), unsealed=()):
         self.k, self.sink = kernel, sink
         self.dim, self.metric_code, self.profile = dim, METRIC_CODES[metric], profile
         self.identity = identity or Identity()
         self.offset, self.directory = offset, list(directory)
         self.epoch, self.deleted, self.total = epoch, set(deleted), total
         self.prev_witness, self.next_id = prev_witness, next_id
+        # sealed=False writes exactly the real tools' bytes (no seal segments)
+        self.sealed, self.signing_key, self.chain, self.unsealed = sealed, signing_key, chain, list(unsealed)
 
     @classmethod
-    def resume(cls, kernel, sink, contents, size):
+    def resume(cls, kernel, sink, contents, size, *, signing_key=None):
         """A writer continuing a file read into `contents` whose valid part is `size` bytes."""
         last = [s for s in contents.segments if s.seg_type == seg.WITNESS]
         prev = b"\0" * 32
         if last:
             prev = toy_hash(sink_bytes(sink, last[-1]))
+        # the chain goes on from the last seal; what came after it is sealed by the next commit
+        after = contents.seals[-1][0].offset if contents.seals else -1
+        unsealed = [(s.seg_id, s.offset, s.seg_type, sealing.segment_digest(sink_block(sink, s)))
+                    for s in contents.segments if s.offset >= after]
         return cls(kernel, sink, dim=contents.dim, metric=contents.metric, identity=contents.identity,
                    profile=contents.profile, offset=size,
                    directory=[(s.seg_id, s.offset, s.payload_length, s.seg_type) for s in contents.segments],
                    epoch=contents.epoch, deleted=contents.deleted, total=contents.total,
-                   prev_witness=prev, next_id=max((s.seg_id for s in contents.segments), default=0) + 1)
+                   prev_witness=prev, next_id=max((s.seg_id for s in contents.segments), default=0) + 1,
+                   signing_key=signing_key, chain=contents.seals[-1][1].chain if contents.seals else bytes(32),
+                   unsealed=unsealed)
 
     def _append(self, seg_type, payload):
         block = seg.pack(self.k, seg_type, self.next_id, payload)
         self.directory.append((self.next_id, self.offset, len(payload), seg_type))
+        if self.sealed:
+            self.unsealed.append((self.next_id, self.offset, seg_type, sealing.segment_digest(block)))
         self.sink.write(block)
         self.offset += len(block)
         self.next_id += 1
+
+    def _seal(self):
+        """Appends a seal over every segment since the last one (signed with the key, if any)."""
+        s = sealing.make(self.unsealed, self.chain, self.signing_key)
+        self.unsealed, self.chain = [], s.chain
+        self._append(seg.META, meta.encode_seal(sealing.encode(s)))
 
     def manifest_size(self, extra_segments=0, extra_deleted=0):
         """Payload bytes of the next manifest after a commit of this size."""
@@ -61,6 +81,8 @@ class RvfWriter:
             self.epoch += 1
         for seg_type, payload in segments:
             self._append(seg_type, payload)
+        if action is not None and self.sealed:
+            self._seal()
         self.total += added
         self.deleted.update(deleted)
         self.deleted.difference_update(revived)
@@ -71,6 +93,13 @@ class RvfWriter:
         manifest = Manifest(self.epoch, self.dim, self.total, self.profile, self.metric_code, list(self.directory),
                             sorted(self.deleted), self.identity)
         self._append(seg.MANIFEST, manifest.encode())
+
+
+def sink_block(sink, segment):
+    """A whole segment (header and payload) from a sink that can read back."""
+    if isinstance(sink, BytesSink):
+        return bytes(sink.data[segment.offset:segment.end])
+    return sink.read_at(segment.offset, segment.end - segment.offset)
 
 
 def sink_bytes(sink, segment):

@@ -23,6 +23,7 @@ from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
 from ..persist import BufferLog, FileLog, ReadOnlyError, RecoveryWarning
+from ..rvf import ed25519
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.hashes import toy_hash
@@ -87,7 +88,7 @@ class VectorStore:
 
     def __init__(self, *, dim, metric="cosine", compression="none", index="hnsw", m=16, ef_construction=200,
                  ef_search=64, seed=0, brute_force_rows=BRUTE_FORCE_ROWS, keep_vectors=True, pq_m=None,
-                 embedder=None, kernel=None):
+                 embedder=None, signing_key=None, kernel=None):
         if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536:
             raise DimensionError(f"dim must be an integer in 1..65536, got {dim!r}")
         if metric not in METRICS:
@@ -111,6 +112,10 @@ class VectorStore:
             raise DimensionError(f"embedder {self.embedder['name']!r} makes {self.embedder['dim']}-dimensional "
                                  f"vectors, the store's dimension is {dim}")
         self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
+        if signing_key is not None and (not isinstance(signing_key, (bytes, bytearray)) or len(signing_key) != 32):
+            raise ValueError("signing_key must be the 32-byte Ed25519 private key (RFC 8032 seed)")
+        self._signing_key = bytes(signing_key) if signing_key is not None else None   # never stored
+        self._public_key = ed25519.public_key(self._signing_key).hex() if signing_key is not None else None
         self._lock = threading.RLock()
         self.identity = Identity(file_id=secrets.token_bytes(16))
         self.path, self._log, self.readonly = None, None, False
@@ -305,7 +310,8 @@ class VectorStore:
         if kind == "transform":
             rows = array.array("f", transform(rows))
         options = {k: v for k, v in self._options().items() if k not in ("metric", "id_kind")}
-        child = VectorStore(dim=self.dim, metric=self.metric, kernel=self.kernel, **options)
+        child = VectorStore(dim=self.dim, metric=self.metric, kernel=self.kernel, signing_key=self._signing_key,
+                            **options)
         child.identity = Identity(file_id=secrets.token_bytes(16), parent_id=self.identity.file_id,
                                   parent_hash=toy_hash(parent_bytes[-rvf_segments.TAIL_SCAN:]),
                                   depth=self.identity.depth + 1)
@@ -318,7 +324,7 @@ class VectorStore:
         path = os.fspath(path)
         with builtins_open(path, "xb") as fh:
             fh.write(child.to_bytes())
-        return open(path)
+        return open(path, signing_key=self._signing_key)
 
     def _options(self):
         """What a file needs to reopen this store as it is (META kind 2)."""
@@ -361,7 +367,23 @@ class VectorStore:
             if self._index is not None and self.keep_vectors and len(self._index) == n:
                 extra.append((rvf_segments.INDEX, self._index_payload()))
             return rvf.write(self.kernel, dim=self.dim, metric=self.metric, ids=list(labels), rows=rows,
-                             deleted=sorted(set(labels) - live_labels), identity=self.identity, extra=extra)
+                             deleted=sorted(set(labels) - live_labels), identity=self.identity, extra=extra,
+                             signing_key=self._signing_key)
+
+    def verify(self, *, public_key=None):
+        """Checks the store's .rvf (its file, or to_bytes() in memory): every segment's checksum,
+        the SHA-256 seal of every commit, their chain, and with public_key that every seal is
+        signed by it. Returns a report; report["problems"] names each failing segment.
+
+        >>> db.verify(public_key=pub)["ok"]                          # doctest: +SKIP
+        True
+        """
+        if self.path is not None:
+            with builtins_open(self.path, "rb") as fh:
+                data = fh.read()
+        else:
+            data = self.to_bytes()
+        return rvf.verify(self.kernel, data, public_key=public_key)
 
     # ---- writes -----------------------------------------------------------------------------
 
@@ -733,6 +755,7 @@ class VectorStore:
                           "graph": self._index.nbytes if self._index is not None else 0,
                           "metadata_columns": self._meta.nbytes},
                 "kernel": {"backend": self.kernel.backend, "isa": self.kernel.isa},
+                "signed_by": self._public_key,
             }
 
 
@@ -779,12 +802,13 @@ def open_log(data=None, *, dim=None, metric=None, kernel=None, embedder=None, fo
     if data:
         db = open_bytes(data, kernel=kernel, embedder=embedder, force=force, **options)
         _check_reopen(db, "the stored store", dim, metric)
-        db._log = BufferLog.resume(db.kernel, bytes(data), rvf.read(db.kernel, data))
+        db._log = BufferLog.resume(db.kernel, bytes(data), rvf.read(db.kernel, data), signing_key=db._signing_key)
         return db
     if dim is None:
         raise DimensionError("a new store needs dim=")
     db = VectorStore(dim=dim, metric=metric or "cosine", kernel=kernel, embedder=embedder, **options)
-    db._log = BufferLog.create(db.kernel, dim=dim, metric=db.metric, options=db._options(), identity=db.identity)
+    db._log = BufferLog.create(db.kernel, dim=dim, metric=db.metric, options=db._options(), identity=db.identity,
+                               signing_key=db._signing_key)
     return db
 
 
@@ -797,7 +821,9 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
     any number of readers may open a file while one writer appends to it. For an existing file
     dim and metric may be omitted; given, they must match it.
 
-    options: m (16), ef_construction (200), ef_search (64), seed (0), brute_force_rows (2000: at or
+    options: signing_key (a 32-byte Ed25519 private key: every commit's seal is signed with it;
+    verify(public_key=...) checks; the key itself is never stored), m (16), ef_construction
+    (200), ef_search (64), seed (0), brute_force_rows (2000: at or
     below this many candidate rows a query scans exactly), embedder (the embedder, or its identity,
     that makes this store's vectors: recorded in the file and status(); reopening with another one
     raises EmbedderMismatchError unless force=True), keep_vectors (True; False with
@@ -820,7 +846,7 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
         _check_reopen(db, path, dim, metric)
         db.path, db.readonly = path, readonly
         if not readonly:
-            db._log = FileLog.resume(db.kernel, path, data, rvf.read(db.kernel, data))
+            db._log = FileLog.resume(db.kernel, path, data, rvf.read(db.kernel, data), signing_key=db._signing_key)
         return db
     if readonly:
         raise FileNotFoundError(f"{path} does not exist (readonly=True never creates a file)")
@@ -830,7 +856,7 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
                      **options)
     db.path = path
     db._log = FileLog.create(db.kernel, path, dim=dim, metric=db.metric, options=db._options(),
-                             identity=db.identity)
+                             identity=db.identity, signing_key=db._signing_key)
     return db
 
 

@@ -1,0 +1,67 @@
+"""verify(): every check agentdb can make of .rvf bytes, naming each failing segment.
+
+- every segment from the start of the file: header, and the real tools' content hash;
+- the reader's checks (the manifest the real tools would use, its directory, VEC payloads);
+- agentdb's seals (seal.py): each sealed segment's SHA-256, the chain from the first seal to
+  the last, and the Ed25519 signatures (with public_key: all by that key).
+A file without seals (the real tools', or sealed=False) is checked as far as its CRCs go, and
+the report says it has no seals.
+"""
+from ..errors import AgentDBError
+from . import meta
+from . import seal as sealing
+from . import segments as seg
+from .file import read
+
+
+def verify(kernel, data, *, public_key=None):
+    """{"ok", "segments", "seals", "sealed", "unsealed", "signed_by", "problems"}: problems
+    are {"offset", "segment", "id", "problem"}; unsealed lists the segments before the last
+    seal that no seal covers (the last commit's WITNESS and MANIFEST are never sealed)."""
+    data = bytes(data)
+    if public_key is not None and len(public_key) != 32:
+        raise ValueError(f"an Ed25519 public key is 32 bytes, got {len(public_key)}")
+    problems, walked, seals, at = [], {}, [], 0
+    while at < len(data):
+        try:
+            s = seg.read_header(data, at)
+        except AgentDBError as exc:
+            problems.append({"offset": at, "segment": None, "id": None, "problem": str(exc)})
+            break
+        walked[at] = s
+        if not seg.verify(kernel, data, s):
+            problems.append({"offset": at, "segment": s.name, "id": s.seg_id, "problem": "content hash mismatch"})
+        elif s.seg_type == seg.META:
+            try:
+                decoded = meta.decode(memoryview(data)[s.payload_offset:s.end], s.payload_offset)
+            except AgentDBError as exc:
+                problems.append({"offset": at, "segment": s.name, "id": s.seg_id, "problem": str(exc)})
+                decoded = None
+            if decoded is not None and decoded[0] == meta.SEAL:
+                seals.append((s, decoded[1]))
+        at = s.end
+    try:
+        contents = read(kernel, data)
+        if contents.skipped_manifests:
+            problems.append({"offset": contents.manifest_offset, "segment": "manifest", "id": None,
+                             "problem": "a later manifest is incomplete (a torn write)"})
+    except AgentDBError as exc:
+        problems.append({"offset": getattr(exc, "offset", None), "segment": None, "id": None, "problem": str(exc)})
+    seal_problems, sealed = sealing.check(data, seals, public_key)
+    for offset, problem in seal_problems:
+        s = walked.get(offset)
+        problems.append({"offset": offset, "segment": s.name if s else None, "id": s.seg_id if s else None,
+                         "problem": problem})
+    for p in problems:                 # name the segment wherever the offset is one
+        if p["segment"] is None and p["offset"] in walked:
+            p["segment"], p["id"] = walked[p["offset"]].name, walked[p["offset"]].seg_id
+    if public_key is not None and not seals:
+        problems.append({"offset": None, "segment": None, "id": None, "problem": "the file carries no signed seals"})
+    last = seals[-1][0].offset if seals else -1
+    unsealed = [{"offset": o, "segment": s.name, "id": s.seg_id} for o, s in walked.items()
+                if o < last and o not in sealed]
+    problems.sort(key=lambda p: (p["offset"] is None, p["offset"] or 0))
+    return {"ok": not problems, "segments": len(walked), "seals": len(seals), "sealed": len(sealed),
+            "unsealed": unsealed, "signed_by": sorted({s.public_key.hex() for _, s in seals
+                                                       if s.sig_algo == sealing.ED25519}),
+            "problems": problems}

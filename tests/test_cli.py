@@ -104,3 +104,18 @@ def test_verify_checks_signatures(tmp_path, capsys):
     assert status == 0 and report["signed_by"] == [public] and report["seals"] == 2     # ingest, INDEX
     status, report, _ = run(capsys, "verify", path, "--public-key", ed25519.public_key(bytes(32)).hex())
     assert status == 1 and "not signed by the given public key" in report["problems"][0]["problem"]
+
+
+def test_derive_and_freeze(tmp_path, capsys):
+    store = tmp_path / "p.rvf"
+    run(capsys, "create", store, "--dim", 2, "--metric", "l2")
+    (tmp_path / "v.jsonl").write_text("".join(json.dumps({"id": i, "vector": [i, 1], "kind": "ab"[i % 2]}) + "\n"
+                                              for i in range(10)))
+    run(capsys, "ingest", store, tmp_path / "v.jsonl")
+    status, out, _ = run(capsys, "derive", store, tmp_path / "c.rvf", "--kind", "filter", "--where", '{"kind": "a"}')
+    info = run(capsys, "inspect", store)[1]
+    assert status == 0 and out["count"] == 5 and out["lineage_depth"] == 1 and out["parent_id"] == info["file_id"]
+    assert run(capsys, "freeze", store)[0] == 0
+    status, _, err = run(capsys, "ingest", store, tmp_path / "v.jsonl")
+    assert status == 2 and "frozen" in err
+    assert run(capsys, "inspect", store)[1]["options"]["frozen"] is True

@@ -9,6 +9,8 @@ error (the message names it).
     agentdb inspect notes.rvf          segments, counts, lineage, options
     agentdb verify notes.rvf [--public-key HEX]   checksums, SHA-256 seals, their chain, signatures
     agentdb compact notes.rvf
+    agentdb derive notes.rvf child.rvf [--kind snapshot|filter] [--where '{"kind": "note"}']
+    agentdb freeze notes.rvf            read-only for good (a reopen stays frozen)
     agentdb export notes.rvf out.jsonl  {"id", "vector", "metadata"} per line
     agentdb import notes.rvf in.jsonl   the same lines back (an alias of ingest for .jsonl)
 
@@ -25,6 +27,7 @@ import sys
 from . import open as open_store
 from .errors import AgentDBError
 from .rvf import read as read_rvf
+from .rvf import segments as seg
 
 
 def _print(value):
@@ -122,7 +125,8 @@ def _inspect(path):
         "live_vectors": len(contents.ids), "deleted_ids": len(contents.deleted), "profile": contents.profile,
         "file_id": contents.identity.file_id.hex(), "parent_id": contents.identity.parent_id.hex(),
         "lineage_depth": contents.identity.depth, "options": contents.options,
-        "metadata_records": len(contents.records),
+        "metadata_records": len(contents.records), "seals": len(contents.seals),
+        "embedded": sorted(seg.type_name(t) for t in contents.containers),
         "segments": [{"type": s.name, "id": s.seg_id, "offset": s.offset, "payload_bytes": s.payload_length}
                      for s in contents.segments],
     }
@@ -150,7 +154,7 @@ def _text_vector(db, text):
     return HashEmbedder(dim=db.dim, kernel=db.kernel).embed([text])
 
 
-COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "export")
+COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export")
 
 
 def main(argv=None):
@@ -179,11 +183,16 @@ def main(argv=None):
     p.add_argument("--where", help="a JSON metadata filter")
     p.add_argument("--exact", action="store_true")
     for name, help_text in (("inspect", "segments, counts, lineage and options"),
-                            ("compact", "drop deleted vectors")):
+                            ("compact", "drop deleted vectors"), ("freeze", "make the file read-only for good")):
         sub.add_parser(name, help=help_text).add_argument("path")
     p = sub.add_parser("verify", help="check every segment's checksum and SHA-256 seal, and the signatures")
     p.add_argument("path")
     p.add_argument("--public-key", help="hex Ed25519 public key every commit must be signed by")
+    p = sub.add_parser("derive", help="a child file recorded as this one's lineage")
+    p.add_argument("path")
+    p.add_argument("child")
+    p.add_argument("--kind", choices=("snapshot", "filter"), default="snapshot")
+    p.add_argument("--where", help="a JSON metadata filter (--kind filter)")
     p = sub.add_parser("export", help="write {id, vector, metadata} lines")
     p.add_argument("path")
     p.add_argument("out")
@@ -228,6 +237,16 @@ def _run(args):
     elif args.command == "compact":
         with open_store(args.path) as db:
             _print(db.compact())
+    elif args.command == "derive":
+        with open_store(args.path, readonly=True) as db:
+            where = json.loads(args.where) if args.where else None
+            child = db.derive(args.child, kind=args.kind, where=where)
+            _print({"child": args.child, "count": len(child), "file_id": child.file_id, "parent_id": child.parent_id,
+                    "lineage_depth": child.lineage_depth})
+            child.close()
+    elif args.command == "freeze":
+        with open_store(args.path) as db:
+            _print({"frozen": True, "epoch": db.freeze()})
     elif args.command == "export":
         with open_store(args.path, readonly=True) as db, open(args.out, "w", encoding="utf-8") as out:
             ids = db.ids()

@@ -7,7 +7,7 @@ let db = null;
 const out = [];
 for (const s of steps) {
   switch (s.op) {
-    case "create": db = RvfDatabase.create(s.path, { dimension: s.dim, metric: s.metric || "l2" }); out.push(null); break;
+    case "create": db = RvfDatabase.create(s.path, { dimension: s.dim, metric: s.metric || "l2", profile: s.profile || 0 }); out.push(null); break;
     case "open": db = RvfDatabase.open(s.path); out.push(null); break;
     case "openReadonly": db = RvfDatabase.openReadonly(s.path); out.push(null); break;
     case "ingest": out.push(db.ingestBatch(new Float32Array(s.vectors), s.ids)); break;
@@ -18,6 +18,11 @@ for (const s of steps) {
     case "segments": out.push(db.segments()); break;
     case "lineage": out.push({ fileId: db.fileId(), parentId: db.parentId(), depth: db.lineageDepth() }); break;
     case "close": db.close(); db = null; out.push(null); break;
+    case "embedKernel": out.push(db.embedKernel(s.arch, s.kernelType, s.flags, new Uint8Array(s.image), s.apiPort, s.cmdline)); break;
+    case "embedEbpf": out.push(db.embedEbpf(s.programType, s.attachType, s.maxDimension, new Uint8Array(s.bytecode),
+                                            s.btf ? new Uint8Array(s.btf) : undefined)); break;
+    case "extractKernel": { const k = db.extractKernel(); out.push(k && { header: Array.from(k.header), image: Array.from(k.image) }); break; }
+    case "extractEbpf": { const e = db.extractEbpf(); out.push(e && { header: Array.from(e.header), payload: Array.from(e.payload) }); break; }
     default: throw new Error("unknown op " + s.op);
   }
 }

@@ -20,10 +20,11 @@ class BufferLog(CommitLog):
         self.pending = []
 
     @classmethod
-    def create(cls, kernel, *, dim, metric, options, identity, signing_key=None):
+    def create(cls, kernel, *, dim, metric, options, identity, signing_key=None, profile=0):
         log = cls(kernel)
         log.signing_key = signing_key
-        log.writer = RvfWriter(kernel, log.sink, dim=dim, metric=metric, identity=identity, signing_key=signing_key)
+        log.writer = RvfWriter(kernel, log.sink, dim=dim, metric=metric, identity=identity, signing_key=signing_key,
+                               profile=profile)
         log._commit(lambda w: w.commit([(seg.META, encode_options(options))]))
         return log
 

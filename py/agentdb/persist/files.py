@@ -121,14 +121,14 @@ class FileLog(CommitLog):
     # ---- opening -------------------------------------------------------------------------
 
     @classmethod
-    def create(cls, kernel, path, *, dim, metric, options, identity, signing_key=None):
+    def create(cls, kernel, path, *, dim, metric, options, identity, signing_key=None, profile=0):
         lock = take_lock(path)
         log = cls(kernel, path, lock)
         log.signing_key = signing_key
         try:
             log.fh = open(path, "xb+")
             log.writer = RvfWriter(kernel, FileSink(log.fh), dim=dim, metric=metric, identity=identity,
-                                   signing_key=signing_key)
+                                   signing_key=signing_key, profile=profile)
             log._commit(lambda w: w.commit([(seg.META, encode_options(options))]))
         except BaseException:
             log.close()

@@ -35,6 +35,13 @@ class CommitLog:
         self._commit(lambda w: w.commit([(seg.JOURNAL, encode_journal_delete(sorted(labels), w.epoch + 1))],
                                         action=f"delete:count={len(labels)}", witness_type=0, deleted=labels))
 
+    def segments(self, segments, action):
+        """Appends a commit of other segments (a kernel image, new options) for `action`;
+        returns the first one's segment id."""
+        first = self.writer.next_id
+        self._commit(lambda w: w.commit(list(segments), action=action))
+        return first
+
     def index(self, payload, nodes):
         """Appends an INDEX commit: the graph, so a reopen does not rebuild it."""
         self._commit(lambda w: w.commit([(seg.INDEX, payload)], action=f"index:nodes={nodes}"))

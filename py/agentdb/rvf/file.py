@@ -42,6 +42,8 @@ class RvfContents:
     index: bytes = None           # the last agentdb INDEX payload, if any
     index_problem: str = None     # why an INDEX present in the file was not usable
     seals: list = field(default_factory=list)      # [(Segment, Seal)] of agentdb seals, in file order
+    # the last KERNEL and EBPF segments: seg_type -> (offset, payload, or None when its CRC fails)
+    containers: dict = field(default_factory=dict)
 
 
 def _manifest(data):
@@ -67,7 +69,7 @@ def read(kernel, data):
     mseg, manifest, skipped = _manifest(data)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
-    listed, latest, options, records, seals = [], {}, {}, {}, []
+    listed, latest, options, records, seals, containers = [], {}, {}, {}, [], {}
     entry_ids, entry_chunks, index, index_problem = [], [], None, None
     for seg_id, offset, length, seg_type in manifest.directory:
         header = seg.read_header(data, offset)
@@ -95,6 +97,9 @@ def read(kernel, data):
                 index, index_problem = payload, None
             else:   # the graph can be rebuilt from the vectors: no reason to refuse the file
                 index, index_problem = None, f"the INDEX segment at byte {offset} fails its content hash"
+        elif seg_type in (seg.KERNEL, seg.EBPF):
+            ok = seg.verify(kernel, data, header)
+            containers[seg_type] = (offset, bytes(data[header.payload_offset:header.end]) if ok else None)
         elif seg_type == seg.META:
             decoded = agmeta.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
             if decoded is not None and decoded[0] == agmeta.OPTIONS:
@@ -114,7 +119,7 @@ def read(kernel, data):
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records},
         entry_ids=entry_ids, entry_live=entry_live, entry_rows=b"".join(entry_chunks), index=index,
-        index_problem=index_problem, seals=seals)
+        index_problem=index_problem, seals=seals, containers=containers)
 
 
 INDEX_MAGIC = b"AGIX"

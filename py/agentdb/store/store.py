@@ -23,7 +23,7 @@ from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
 from ..persist import BufferLog, FileLog, ReadOnlyError, RecoveryWarning
-from ..rvf import ed25519
+from ..rvf import containers, ed25519
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.hashes import toy_hash
@@ -88,7 +88,7 @@ class VectorStore:
 
     def __init__(self, *, dim, metric="cosine", compression="none", index="hnsw", m=16, ef_construction=200,
                  ef_search=64, seed=0, brute_force_rows=BRUTE_FORCE_ROWS, keep_vectors=True, pq_m=None,
-                 embedder=None, signing_key=None, kernel=None):
+                 embedder=None, signing_key=None, profile=0, frozen=False, kernel=None):
         if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536:
             raise DimensionError(f"dim must be an integer in 1..65536, got {dim!r}")
         if metric not in METRICS:
@@ -100,6 +100,8 @@ class VectorStore:
         if not keep_vectors and (index != "flat" or compression == "none"):
             raise ValueError("keep_vectors=False needs compression='scalar' or 'product' and index='flat' "
                              "(the graph and exact re-ranking need the float32 vectors)")
+        if isinstance(profile, bool) or profile not in (0, 1, 2, 3):
+            raise ValueError(f"profile (the hardware profile byte) must be 0, 1, 2 or 3, got {profile!r}")
         if not isinstance(ef_search, int) or ef_search < 1:
             raise ValueError(f"ef_search must be a positive integer, got {ef_search!r}")
         self.kernel = kernel if kernel is not None else load()
@@ -119,6 +121,8 @@ class VectorStore:
         self._lock = threading.RLock()
         self.identity = Identity(file_id=secrets.token_bytes(16))
         self.path, self._log, self.readonly = None, None, False
+        self.profile, self.frozen = profile, bool(frozen)
+        self._containers = {}          # rvf seg type (KERNEL, EBPF) -> payload: stored, never run
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
         self._reset()
@@ -162,7 +166,8 @@ class VectorStore:
         A file store first saves its graph (an INDEX commit) when the file's last INDEX covers
         less than 80% of the rows, so the next open does not rebuild it."""
         if self._log is not None:
-            self._save_index_if_stale(0)
+            if not self.frozen:
+                self._save_index_if_stale(0)
             if isinstance(self._log, BufferLog):
                 self._final_commits = self._log.take()
             self._log.close()
@@ -178,6 +183,8 @@ class VectorStore:
         return final
 
     def _writable(self):
+        if self.frozen:
+            raise ReadOnlyError(f"{self.path or 'this store'} is frozen (freeze()); derive() a child to change it")
         if self.readonly:
             raise ReadOnlyError(f"{self.path} was opened with readonly=True")
 
@@ -309,7 +316,7 @@ class VectorStore:
             raise ValueError(f"merge: ids present in more than one store: {clash}")
         if kind == "transform":
             rows = array.array("f", transform(rows))
-        options = {k: v for k, v in self._options().items() if k not in ("metric", "id_kind")}
+        options = {k: v for k, v in self._options().items() if k not in ("metric", "id_kind", "frozen")}
         child = VectorStore(dim=self.dim, metric=self.metric, kernel=self.kernel, signing_key=self._signing_key,
                             **options)
         child.identity = Identity(file_id=secrets.token_bytes(16), parent_id=self.identity.file_id,
@@ -331,7 +338,7 @@ class VectorStore:
         return {"metric": self.metric, "index": self.index_kind, "compression": self.compression,
                 "keep_vectors": self.keep_vectors, "pq_m": self._pq_m, "ef_search": self.ef_search,
                 "brute_force_rows": self.brute_force_rows, "id_kind": self._ids.kind, "embedder": self.embedder,
-                **self._index_options}
+                "profile": self.profile, "frozen": self.frozen, **self._index_options}
 
     def _index_crcs(self, n):
         """Checksums tying an INDEX to the first n rows and their ids."""
@@ -366,9 +373,76 @@ class VectorStore:
                          [self._ids.id_of_row[r] for r in live] if strings else None))]
             if self._index is not None and self.keep_vectors and len(self._index) == n:
                 extra.append((rvf_segments.INDEX, self._index_payload()))
+            extra += [(seg_type, payload) for seg_type, (_, payload) in sorted(self._containers.items())
+                      if payload is not None]
             return rvf.write(self.kernel, dim=self.dim, metric=self.metric, ids=list(labels), rows=rows,
                              deleted=sorted(set(labels) - live_labels), identity=self.identity, extra=extra,
-                             signing_key=self._signing_key)
+                             signing_key=self._signing_key, profile=self.profile)
+
+    # ---- containers: kernel images and eBPF programs, stored and returned, never run ------------
+
+    def embed_kernel(self, arch, kernel_type, flags, image, api_port, cmdline=""):
+        """Stores a kernel image (bytes) in the file, as the real tools' embedKernel does (the
+        same bytes); returns its segment id (None in memory). It is never executed.
+
+        >>> db.embed_kernel(1, 2, 0, image_bytes, 8080, "console=ttyS0")   # doctest: +SKIP
+        5
+        """
+        return self._embed(rvf_segments.KERNEL, containers.encode_kernel(
+            arch=arch, kernel_type=kernel_type, flags=flags, image=image, api_port=api_port, cmdline=cmdline))
+
+    def embed_ebpf(self, program_type, attach_type, max_dimension, bytecode, btf=b""):
+        """Stores an eBPF program (bytecode: whole 8-byte instructions) as embedEbpf does;
+        returns its segment id (None in memory). It is never loaded or run."""
+        return self._embed(rvf_segments.EBPF, containers.encode_ebpf(
+            program_type=program_type, attach_type=attach_type, max_dimension=max_dimension, bytecode=bytecode,
+            btf=btf))
+
+    def _embed(self, seg_type, payload):
+        self._writable()
+        with self._lock:
+            seg_id = None
+            if self._log is not None:
+                seg_id = self._log.segments([(seg_type, payload)],
+                                            f"embed_{rvf_segments.type_name(seg_type)}:bytes={len(payload)}")
+            self._containers[seg_type] = (None, payload)
+            return seg_id
+
+    def _extract(self, seg_type, decode):
+        entry = self._containers.get(seg_type)
+        if entry is None:
+            return None
+        offset, payload = entry
+        if payload is None:
+            raise rvf.CorruptFileError(f"the {rvf_segments.type_name(seg_type)} segment fails its content hash",
+                                       offset)
+        return decode(payload, offset or 0)
+
+    def extract_kernel(self):
+        """The last embedded kernel: {"header" (128 bytes), "arch", "kernel_type", "flags",
+        "api_port", "image", "cmdline"}, its header and image hash checked; None without one."""
+        return self._extract(rvf_segments.KERNEL, containers.decode_kernel)
+
+    def extract_ebpf(self):
+        """The last embedded eBPF program: {"header" (64 bytes), "program_type", "attach_type",
+        "max_dimension", "bytecode", "btf"}, checked; None without one."""
+        return self._extract(rvf_segments.EBPF, containers.decode_ebpf)
+
+    def freeze(self):
+        """Makes the store read-only for good: recorded in the file (a reopen stays frozen,
+        unlike the real tools' freeze, which lasts until close). derive() makes a writable
+        child. Returns the file's epoch (None in memory)."""
+        self._writable()
+        with self._lock:
+            self.frozen = True
+            if self._log is None:
+                return None
+            try:
+                self._log.segments([(rvf_segments.META, rvf_meta.encode_options(self._options()))], "freeze")
+            except BaseException:
+                self.frozen = False
+                raise
+            return self._log.writer.epoch
 
     def verify(self, *, public_key=None):
         """Checks the store's .rvf (its file, or to_bytes() in memory): every segment's checksum,
@@ -756,6 +830,10 @@ class VectorStore:
                           "metadata_columns": self._meta.nbytes},
                 "kernel": {"backend": self.kernel.backend, "isa": self.kernel.isa},
                 "signed_by": self._public_key,
+                "profile": self.profile,
+                "frozen": self.frozen,
+                "containers": {rvf_segments.type_name(t): len(p) if p is not None else None
+                               for t, (_, p) in sorted(self._containers.items())},
             }
 
 
@@ -779,11 +857,13 @@ def open_bytes(data, *, kernel=None, embedder=None, force=False, **overrides):
     contents = rvf.read(kernel, data)
     options = dict(contents.options) or {"metric": contents.metric}
     options.pop("id_kind", None)        # a file created empty does not know it yet: records do
+    options.setdefault("profile", contents.profile)       # the real tools keep it in the manifest only
     options.update(overrides)
     _embedder_option(options, contents.options.get("embedder"), embedder, force, "the .rvf")
     db = VectorStore(dim=contents.dim, kernel=kernel, **options)
     db.identity = contents.identity
     db._load(contents, own=bool(contents.options))
+    db._containers = dict(contents.containers)
     return db
 
 
@@ -808,7 +888,7 @@ def open_log(data=None, *, dim=None, metric=None, kernel=None, embedder=None, fo
         raise DimensionError("a new store needs dim=")
     db = VectorStore(dim=dim, metric=metric or "cosine", kernel=kernel, embedder=embedder, **options)
     db._log = BufferLog.create(db.kernel, dim=dim, metric=db.metric, options=db._options(), identity=db.identity,
-                               signing_key=db._signing_key)
+                               signing_key=db._signing_key, profile=db.profile)
     return db
 
 
@@ -845,7 +925,7 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
         db = open_bytes(data, kernel=kernel, embedder=embedder, force=force, **options)
         _check_reopen(db, path, dim, metric)
         db.path, db.readonly = path, readonly
-        if not readonly:
+        if not readonly and not db.frozen:      # a frozen file is never written again: no lock
             db._log = FileLog.resume(db.kernel, path, data, rvf.read(db.kernel, data), signing_key=db._signing_key)
         return db
     if readonly:
@@ -856,7 +936,7 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
                      **options)
     db.path = path
     db._log = FileLog.create(db.kernel, path, dim=dim, metric=db.metric, options=db._options(),
-                             identity=db.identity, signing_key=db._signing_key)
+                             identity=db.identity, signing_key=db._signing_key, profile=db.profile)
     return db
 
 

@@ -91,8 +91,14 @@ def test_corrupt_meta_is_refused(data):
     src.ingest([1], data[0][:1], metadata=[{"a": 1}])
     raw = bytearray(src.to_bytes())
     metas = [s for s in read(agentdb.kernel.load(), bytes(raw)).segments if s.seg_type == seg.META]
-    at = raw.index(b"{\"meta\"", metas[1].payload_offset)      # options, records, seal
+    records = metas[1]                                          # options, records, seal
+    at = raw.index(b"{\"meta\"", records.payload_offset)
     raw[at] = ord("[")
+    with pytest.raises(CorruptFileError, match="META segment .* fails its content hash"):
+        agentdb.open_bytes(bytes(raw))
+    # the same damage under a valid CRC (a buggy writer): the JSON check still refuses it
+    raw[records.offset:records.end] = seg.pack(agentdb.kernel.load(), seg.META, records.seg_id,
+                                               bytes(raw[records.payload_offset:records.end]))
     with pytest.raises(CorruptFileError, match="not valid JSON"):
         agentdb.open_bytes(bytes(raw))
 

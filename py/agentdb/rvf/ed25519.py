@@ -6,6 +6,7 @@ Points use extended coordinates (X, Y, Z, T) with x = X/Z, y = Y/Z, x*y = T/Z; s
 multiplication is a plain double-and-add (signing keys here are the user's, and timing
 attacks on a local file writer are out of scope; say so rather than pretend otherwise).
 """
+import functools
 import hashlib
 
 P = 2 ** 255 - 19
@@ -109,6 +110,12 @@ def sign(secret, message):
 
 def verify(public, message, signature):
     """True when `signature` is `public`'s signature of `message`."""
+    return _verify(bytes(public), bytes(message), bytes(signature))
+
+
+@functools.lru_cache(maxsize=4096)
+def _verify(public, message, signature):
+    # a pure function of its bytes, and ~5 ms each: a file's seals are checked once per run
     if len(public) != 32 or len(signature) != 64:
         return False
     a_point, r_point = _decode(bytes(public)), _decode(bytes(signature[:32]))

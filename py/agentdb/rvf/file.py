@@ -46,7 +46,7 @@ class RvfContents:
     containers: dict = field(default_factory=dict)
 
 
-def _manifest(data):
+def _manifest(kernel, data):
     """(Segment, Manifest, how many later candidates were skipped)."""
     if len(data) < seg.HEADER_SIZE:
         raise CorruptFileError(f"not an .rvf file: {len(data)} bytes is shorter than one segment header", 0)
@@ -54,6 +54,8 @@ def _manifest(data):
     for skipped, offset in enumerate(candidates):
         try:
             header = seg.read_header(data, offset)
+            if not seg.verify(kernel, data, header):     # torn, or damaged: the previous one holds
+                continue
             return header, Manifest.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset), \
                 skipped
         except CorruptFileError:
@@ -66,20 +68,22 @@ def _manifest(data):
 def read(kernel, data):
     """RvfContents of an .rvf byte string; CorruptFileError (with the offset) when it is not one."""
     data = bytes(data)
-    mseg, manifest, skipped = _manifest(data)
+    mseg, manifest, skipped = _manifest(kernel, data)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
     listed, latest, options, records, seals, containers = [], {}, {}, {}, [], {}
     entry_ids, entry_chunks, index, index_problem = [], [], None, None
     for seg_id, offset, length, seg_type in manifest.directory:
         header = seg.read_header(data, offset)
-        if header.seg_type != seg_type or header.payload_length != length:
+        if header.seg_type != seg_type or header.payload_length != length or header.seg_id != seg_id:
             raise CorruptFileError(f"directory says segment {seg_id} is {seg.type_name(seg_type)} of {length} bytes, "
-                                   f"the file has {header.name} of {header.payload_length}", offset)
+                                   f"the file has segment {header.seg_id}, {header.name} of {header.payload_length}",
+                                   offset)
         listed.append(header)
+        # the state is built from VEC, META and JOURNAL: a damaged one is refused, never half-read
+        if seg_type in (seg.VEC, seg.META, seg.JOURNAL) and not seg.verify(kernel, data, header):
+            raise CorruptFileError(f"{header.name.upper()} segment {seg_id} fails its content hash", offset)
         if seg_type == seg.VEC:
-            if not seg.verify(kernel, data, header):
-                raise CorruptFileError(f"VEC segment {seg_id} fails its content hash", offset)
             dim, ids, rows = decode_vec(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
             if dim != manifest.dim:
                 raise CorruptFileError(f"VEC segment {seg_id} has dimension {dim}, the manifest {manifest.dim}", offset)

@@ -1,11 +1,14 @@
 """verify(): every check agentdb can make of .rvf bytes, naming each failing segment.
 
-- every segment from the start of the file: header, and the real tools' content hash;
+- every segment from the start of the file: header (flags, checksum and compression bytes,
+  reserved and trailing fields are zero in every file the real tools or agentdb write), and the
+  real tools' content hash;
 - the reader's checks (the manifest the real tools would use, its directory, VEC payloads);
 - agentdb's seals (seal.py): each sealed segment's SHA-256, the chain from the first seal to
   the last, and the Ed25519 signatures (with public_key: all by that key).
 A file without seals (the real tools', or sealed=False) is checked as far as its CRCs go, and
-the report says it has no seals.
+the report says it has no seals. Outside every check: header timestamps, and the final
+MANIFEST's own segment id (no later manifest lists it).
 """
 from ..errors import AgentDBError
 from . import meta
@@ -29,6 +32,9 @@ def verify(kernel, data, *, public_key=None):
             problems.append({"offset": at, "segment": None, "id": None, "problem": str(exc)})
             break
         walked[at] = s
+        if any(data[at + 6:at + 8]) or any(data[at + 32:at + 40]) or any(data[at + 56:at + 64]):
+            problems.append({"offset": at, "segment": s.name, "id": s.seg_id,
+                             "problem": "header fields that every writer leaves zero are not zero"})
         if not seg.verify(kernel, data, s):
             problems.append({"offset": at, "segment": s.name, "id": s.seg_id, "problem": "content hash mismatch"})
         elif s.seg_type == seg.META:

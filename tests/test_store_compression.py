@@ -75,3 +75,26 @@ def test_codes_only_needs_compression_and_a_flat_index(kernel):
         agentdb.open(dim=4, compression="scalar", keep_vectors=False, kernel=kernel)
     with pytest.raises(ValueError, match="keep_vectors=False needs"):
         agentdb.open(dim=4, index="flat", keep_vectors=False, kernel=kernel)
+
+
+@pytest.mark.parametrize("compression, keep", [("scalar", True), ("scalar", False), ("product", True),
+                                               ("product", False)])
+def test_a_reopened_file_uses_the_quantizer_it_was_built_with(tmp_path, data, compression, keep):
+    x, queries = data[0], data[1][:5]
+    path = tmp_path / "q.rvf"
+    options = {} if keep else {"index": "flat", "keep_vectors": False}
+    with agentdb.open(path, dim=x.shape[1], metric="l2", compression=compression, **options) as db:
+        db.ingest(range(300), x[:300] * 0.1)                     # trained on this small-scale batch
+        db.ingest(range(300, 2500), x[300:2500])                 # then rows the parameters never saw
+        before = [db.query(q, k=10) for q in queries]
+    with agentdb.open(path, readonly=True) as again:
+        after = [again.query(q, k=10) for q in queries]
+        for b, a in zip(before, after):
+            assert a.ids == b.ids and np.array_equal(np.asarray(a.scores), np.asarray(b.scores))
+        segs = [s["type"] for s in again.segments()]
+        assert segs.count("quant") == 1
+    retrained = agentdb.open(dim=x.shape[1], metric="l2", compression=compression, **options)
+    retrained.ingest(range(2500), np.concatenate([x[:300] * 0.1, x[300:2500]]))
+    assert [retrained.query(q, k=10).ids for q in queries] != [b.ids for b in before] or keep
+    copy = agentdb.open_bytes(agentdb.open(path, readonly=True).to_bytes())
+    assert [copy.query(q, k=10).ids for q in queries] == [b.ids for b in before]

@@ -20,10 +20,12 @@ class CommitLog:
     index_nodes = 0               # nodes covered by the home's last INDEX segment
     signing_key = None            # Ed25519 private key that signs every commit's seal, if any
 
-    def ingest(self, labels, rows, dim, records, deleted=()):
-        """Appends one ingest commit: VEC, the META records (or None), a JOURNAL of the labels
-        deleted in the same commit (if any), WITNESS, MANIFEST."""
-        data = [(seg.VEC, encode_vec(labels, rows, dim))] + ([(seg.META, records)] if records else [])
+    def ingest(self, labels, rows, dim, records, deleted=(), quant=None):
+        """Appends one ingest commit: VEC, the META records (or None), the QUANT parameters
+        trained on this batch (if any), a JOURNAL of the labels deleted in the same commit (if
+        any), seal, WITNESS, MANIFEST."""
+        data = [(seg.VEC, encode_vec(labels, rows, dim))] + ([(seg.META, records)] if records else []) + \
+            ([(seg.QUANT, quant)] if quant else [])
 
         def commit(w):
             journal = [(seg.JOURNAL, encode_journal_delete(sorted(deleted), w.epoch + 1))] if deleted else []

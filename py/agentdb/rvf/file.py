@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..errors import CorruptFileError
 from . import segments as seg
 from . import meta as agmeta
+from . import quantseg
 from .payloads import METRIC_NAMES, Identity, Manifest, decode_vec, encode_journal_delete, encode_vec
 from .writer import BytesSink, RvfWriter
 
@@ -44,6 +45,7 @@ class RvfContents:
     seals: list = field(default_factory=list)      # [(Segment, Seal)] of agentdb seals, in file order
     # the last KERNEL and EBPF segments: seg_type -> (offset, payload, or None when its CRC fails)
     containers: dict = field(default_factory=dict)
+    quant: dict = None            # agentdb quantizer parameters (the last QUANT of ours), if any
 
 
 def _manifest(kernel, data):
@@ -71,7 +73,7 @@ def read(kernel, data):
     mseg, manifest, skipped = _manifest(kernel, data)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
-    listed, latest, options, records, seals, containers = [], {}, {}, {}, [], {}
+    listed, latest, options, records, seals, containers, quant = [], {}, {}, {}, [], {}, None
     entry_ids, entry_chunks, index, index_problem = [], [], None, None
     for seg_id, offset, length, seg_type in manifest.directory:
         header = seg.read_header(data, offset)
@@ -80,8 +82,8 @@ def read(kernel, data):
                                    f"the file has segment {header.seg_id}, {header.name} of {header.payload_length}",
                                    offset)
         listed.append(header)
-        # the state is built from VEC, META and JOURNAL: a damaged one is refused, never half-read
-        if seg_type in (seg.VEC, seg.META, seg.JOURNAL) and not seg.verify(kernel, data, header):
+        # the state is built from these: a damaged one is refused, never half-read
+        if seg_type in (seg.VEC, seg.META, seg.JOURNAL, seg.QUANT) and not seg.verify(kernel, data, header):
             raise CorruptFileError(f"{header.name.upper()} segment {seg_id} fails its content hash", offset)
         if seg_type == seg.VEC:
             dim, ids, rows = decode_vec(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
@@ -101,6 +103,9 @@ def read(kernel, data):
                 index, index_problem = payload, None
             else:   # the graph can be rebuilt from the vectors: no reason to refuse the file
                 index, index_problem = None, f"the INDEX segment at byte {offset} fails its content hash"
+        elif seg_type == seg.QUANT:
+            quant = quantseg.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset) \
+                or quant
         elif seg_type in (seg.KERNEL, seg.EBPF):
             ok = seg.verify(kernel, data, header)
             containers[seg_type] = (offset, bytes(data[header.payload_offset:header.end]) if ok else None)
@@ -123,7 +128,7 @@ def read(kernel, data):
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records},
         entry_ids=entry_ids, entry_live=entry_live, entry_rows=b"".join(entry_chunks), index=index,
-        index_problem=index_problem, seals=seals, containers=containers)
+        index_problem=index_problem, seals=seals, containers=containers, quant=quant)
 
 
 INDEX_MAGIC = b"AGIX"

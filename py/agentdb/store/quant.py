@@ -8,6 +8,7 @@ product  m subspaces of dim/m floats, 256 centroids each (k-means in the kernel)
 """
 import array
 
+from ..rvf import quantseg
 from .arrays import GrowableArray
 
 KMEANS_ITERATIONS = 10
@@ -54,6 +55,13 @@ class ScalarQuantizer:
 
     def train(self, rows):
         self.lo, self.step = self.k.sq8_train(rows, dim=self.dim)
+
+    def export(self):
+        """The QUANT payload of the trained parameters."""
+        return quantseg.encode("scalar", self.dim, lo=self.lo, step=self.step)
+
+    def load(self, params):
+        self.lo, self.step = params["lo"], params["step"]
 
     def add(self, rows, n):
         codes = self.k.sq8_encode(rows, self.lo, self.step, dim=self.dim)
@@ -139,6 +147,15 @@ class ProductQuantizer:
                 self.k.kmeans_update(rows, assign, cent, dim=self.dsub, stride=self.dim, offset=s * self.dsub)
             books.extend(cent)
         self.codebooks = books
+
+    def export(self):
+        """The QUANT payload of the trained codebooks."""
+        return quantseg.encode("product", self.dim, m=self.m, ksub=self.ksub, codebooks=self.codebooks)
+
+    def load(self, params):
+        if params["m"] != self.m:
+            raise ValueError(f"the stored PQ has m = {params['m']}, this store m = {self.m}")
+        self.ksub, self.codebooks = params["ksub"], params["codebooks"]
 
     def add(self, rows, n):
         codes = self.k.pq_encode(rows, self.codebooks, dim=self.dim, m=self.m, ksub=self.ksub)

@@ -373,6 +373,8 @@ class VectorStore:
                          [self._ids.id_of_row[r] for r in live] if strings else None))]
             if self._index is not None and self.keep_vectors and len(self._index) == n:
                 extra.append((rvf_segments.INDEX, self._index_payload()))
+            if self._quant is not None and self._quant.trained:
+                extra.append((rvf_segments.QUANT, self._quant.export()))
             extra += [(seg_type, payload) for seg_type, (_, payload) in sorted(self._containers.items())
                       if payload is not None]
             return rvf.write(self.kernel, dim=self.dim, metric=self.metric, ids=list(labels), rows=rows,
@@ -505,10 +507,12 @@ class VectorStore:
             gone = self._ids.rows(delete)                # UnknownIdError before anything changes
             live_before = bytes(self._live)
             labels = self._ids.labels_for(ids)
+            quant_params = None
             try:
                 if self._quant is not None:
-                    if not self._quant.trained:
-                        self._quant.train(rows)      # on the first batch; compact() keeps it
+                    if not self._quant.trained:      # on the first batch; compact() keeps it
+                        self._quant.train(rows)
+                        quant_params = self._quant.export()     # committed with this batch
                     self._quant.add(rows, n)
                 if self.keep_vectors:
                     self._vectors.append(rows, n * self.dim)
@@ -524,9 +528,11 @@ class VectorStore:
                 if self._log is not None:
                     self._log.ingest(labels, rows, self.dim, rvf_meta.encode_records(
                         labels, metadata, ids if isinstance(ids[0], str) else None),
-                        deleted=self._ids.labels_for(delete))
+                        deleted=self._ids.labels_for(delete), quant=quant_params)
             except BaseException:
                 self._rollback(first, previous, live_before)
+                if quant_params is not None:   # trained by this batch: the next one trains again
+                    self._quant = make_quantizer(self.kernel, self.compression, self.dim, self.metric, self._pq_m)
                 raise
             self._ids.remove_rows(gone)
             for row in gone:
@@ -600,7 +606,13 @@ class VectorStore:
         if self.metric == "cosine" and not own:   # agentdb's rows are already unit length
             self.kernel.normalize_rows(rows, dim=self.dim)
         if self._quant is not None:
-            self._quant.train(rows)
+            if contents.quant is not None and contents.quant["dim"] != self.dim:
+                raise rvf.CorruptFileError(f"QUANT parameters are {contents.quant['dim']}-dimensional, the store "
+                                           f"{self.dim}-dimensional")
+            if contents.quant is not None and contents.quant["kind"] == self.compression:
+                self._quant.load(contents.quant)     # the parameters it was built with: the same codes
+            else:
+                self._quant.train(rows)              # a file without them (older, or the real tools')
             self._quant.add(rows, n)
         if self.keep_vectors:
             self._vectors.append(rows, n * self.dim)

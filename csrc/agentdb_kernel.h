@@ -96,6 +96,9 @@ uint32_t agk_bitmap_rows(const uint8_t *a, uint32_t n, uint32_t *rows);
 /* dst row i = src row rows[i] for rows of row_bytes bytes (compaction, selection by filter);
  * every rows[i] must be < n_src (checked before anything is copied). */
 int32_t agk_gather_rows(const uint8_t *src, uint32_t row_bytes, uint32_t n_src, const uint32_t *rows, uint32_t n, uint8_t *dst);
+/* n blocks of width bytes: dst[i * dst_stride ...] = src[i * src_stride ...] (interleaving ids
+ * and vectors into a VEC payload, or splitting them out of one); bounds checked by the caller. */
+void agk_copy_strided(const uint8_t *src, uint32_t src_stride, uint8_t *dst, uint32_t dst_stride, uint32_t width, uint32_t n);
 
 /* HNSW over caller-owned arrays (capacity = the most nodes the arrays hold):
  *   hdr[8]            entry node (AGK_HNSW_NONE when empty), max level, m, m0 (level-0 links), node count

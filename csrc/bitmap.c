@@ -61,6 +61,15 @@ AGK_EXPORT uint32_t agk_bitmap_rows(const uint8_t *a, uint32_t n, uint32_t *rows
     return count;
 }
 
+AGK_EXPORT void agk_copy_strided(const uint8_t *src, uint32_t src_stride, uint8_t *dst, uint32_t dst_stride,
+                                 uint32_t width, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *from = src + (uintptr_t)i * src_stride;
+        uint8_t *to = dst + (uintptr_t)i * dst_stride;
+        for (uint32_t b = 0; b < width; b++) to[b] = from[b];
+    }
+}
+
 AGK_EXPORT int32_t agk_gather_rows(const uint8_t *src, uint32_t row_bytes, uint32_t n_src, const uint32_t *rows,
                                    uint32_t n, uint8_t *dst) {
     int32_t rc = check_subset(rows, n, n_src);

@@ -18,6 +18,27 @@ for (const s of steps) {
     case "segments": out.push(db.segments()); break;
     case "lineage": out.push({ fileId: db.fileId(), parentId: db.parentId(), depth: db.lineageDepth() }); break;
     case "close": db.close(); db = null; out.push(null); break;
+    case "ingestRaw": {   // float32 rows from a raw file, in batches; reports the seconds it took
+      const raw = require("fs").readFileSync(s.file);
+      const all = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
+      const t = process.hrtime.bigint();
+      for (let start = 0; start < s.n; start += s.batch) {
+        const end = Math.min(s.n, start + s.batch);
+        const ids = Array.from({ length: end - start }, (_, i) => start + i + 1);
+        db.ingestBatch(all.subarray(start * s.dim, end * s.dim), ids);
+      }
+      out.push(Number(process.hrtime.bigint() - t) / 1e9);
+      break;
+    }
+    case "timedOpen": {   // seconds to open read-only, and to answer the first query (if asked)
+      let t = process.hrtime.bigint();
+      db = RvfDatabase.openReadonly(s.path);
+      const open = Number(process.hrtime.bigint() - t) / 1e9;
+      t = process.hrtime.bigint();
+      if (s.vector) db.query(new Float32Array(s.vector), 1, {});
+      out.push({ open, query: s.vector ? Number(process.hrtime.bigint() - t) / 1e9 : null });
+      break;
+    }
     case "embedKernel": out.push(db.embedKernel(s.arch, s.kernelType, s.flags, new Uint8Array(s.image), s.apiPort, s.cmdline)); break;
     case "embedEbpf": out.push(db.embedEbpf(s.programType, s.attachType, s.maxDimension, new Uint8Array(s.bytecode),
                                             s.btf ? new Uint8Array(s.btf) : undefined)); break;

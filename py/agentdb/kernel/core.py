@@ -490,6 +490,23 @@ class Kernel:
                       len(rows), Ptr(target.obj, "B", True))
         return out
 
+    def copy_strided(self, src, out, *, n, width, src_stride, out_stride, src_offset=0, out_offset=0):
+        """Copies n blocks of `width` bytes: block i from byte src_offset + i * src_stride of
+        src to byte out_offset + i * out_stride of out (both byte buffers). Interleaves the ids
+        and rows of a VEC payload, or splits them apart, in one call."""
+        src = as_view(src, "B", name="source")
+        target = as_view(out, "B", name="out", writable=True)
+        for name, size, offset, stride in (("source", len(src), src_offset, src_stride),
+                                           ("out", len(target), out_offset, out_stride)):
+            if width > stride or offset < 0 or n and offset + (n - 1) * stride + width > size:
+                raise DimensionError(f"{n} blocks of {width} bytes every {stride} from byte {offset} do not fit "
+                                     f"the {name} of {size} bytes")
+        if n and width:
+            self._call("agk_copy_strided", Ptr(src[src_offset:], "B"), _u32(src_stride, "src_stride"),
+                       Ptr(target[out_offset:], "B", True), _u32(out_stride, "out_stride"), _u32(width, "width"),
+                       _u32(n, "n"))
+        return out
+
     # ---- HNSW (arrays owned by the caller; see agentdb.store.hnsw) -------------------------------
 
     def hnsw_scratch_bytes(self, capacity, ef, m):

@@ -24,7 +24,7 @@ class CommitLog:
         """Appends one ingest commit: VEC, the META records (or None), the QUANT parameters
         trained on this batch (if any), a JOURNAL of the labels deleted in the same commit (if
         any), seal, WITNESS, MANIFEST."""
-        data = [(seg.VEC, encode_vec(labels, rows, dim))] + ([(seg.META, records)] if records else []) + \
+        data = [(seg.VEC, encode_vec(self.k, labels, rows, dim))] + ([(seg.META, records)] if records else []) + \
             ([(seg.QUANT, quant)] if quant else [])
 
         def commit(w):

@@ -28,7 +28,6 @@ class RvfContents:
     total: int                    # the manifest's total_vectors (stored, deleted ones included)
     identity: Identity
     ids: list                     # live ids, in the order their latest vector appears
-    rows: bytes                   # their float32 rows, row-major
     deleted: list
     segments: list = field(default_factory=list)   # every Segment the manifest lists, then the manifest
     manifest_offset: int = 0
@@ -46,6 +45,13 @@ class RvfContents:
     # the last KERNEL and EBPF segments: seg_type -> (offset, payload, or None when its CRC fails)
     containers: dict = field(default_factory=dict)
     quant: dict = None            # agentdb quantizer parameters (the last QUANT of ours), if any
+    live_entries: list = field(default_factory=list)   # entry index of each live id's row
+
+    @property
+    def rows(self):
+        """The live ids' float32 rows, row-major (copied out of entry_rows when asked for)."""
+        size = 4 * self.dim
+        return b"".join(self.entry_rows[i * size:(i + 1) * size] for i in self.live_entries)
 
 
 def _manifest(kernel, data):
@@ -86,15 +92,16 @@ def read(kernel, data):
         if seg_type in (seg.VEC, seg.META, seg.JOURNAL, seg.QUANT) and not seg.verify(kernel, data, header):
             raise CorruptFileError(f"{header.name.upper()} segment {seg_id} fails its content hash", offset)
         if seg_type == seg.VEC:
-            dim, ids, rows = decode_vec(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
+            dim, ids, rows = decode_vec(kernel, memoryview(data)[header.payload_offset:header.end],
+                                        header.payload_offset)
             if dim != manifest.dim:
                 raise CorruptFileError(f"VEC segment {seg_id} has dimension {dim}, the manifest {manifest.dim}", offset)
-            row_bytes = 4 * dim
+            first = len(entry_ids)
             entry_ids.extend(ids)
             entry_chunks.append(rows)
             for i, ident in enumerate(ids):
                 latest.pop(ident, None)           # re-ingested: moves to the end
-                latest[ident] = rows[i * row_bytes:(i + 1) * row_bytes]
+                latest[ident] = first + i
         elif seg_type == seg.INDEX:
             payload = bytes(data[header.payload_offset:header.end])
             if payload[:4] != INDEX_MAGIC:
@@ -124,10 +131,11 @@ def read(kernel, data):
     return RvfContents(
         dim=manifest.dim, metric=METRIC_NAMES.get(manifest.metric, "l2"), epoch=manifest.epoch,
         profile=manifest.profile, total=manifest.total_vectors, identity=manifest.identity or Identity(), ids=live,
-        rows=b"".join(latest[i] for i in live), deleted=sorted(deleted), segments=listed + [mseg],
+        deleted=sorted(deleted), segments=listed + [mseg], live_entries=[latest[i] for i in live],
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records},
-        entry_ids=entry_ids, entry_live=entry_live, entry_rows=b"".join(entry_chunks), index=index,
+        entry_ids=entry_ids, entry_live=entry_live,
+        entry_rows=entry_chunks[0] if len(entry_chunks) == 1 else b"".join(entry_chunks), index=index,
         index_problem=index_problem, seals=seals, containers=containers, quant=quant)
 
 
@@ -147,7 +155,7 @@ def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=
                        signing_key=signing_key)
     writer.commit()                                   # create: the epoch-0 manifest
     if ids or extra:
-        data = [(seg.VEC, encode_vec(ids, rows, dim))] if ids else []
+        data = [(seg.VEC, encode_vec(kernel, ids, rows, dim))] if ids else []
         writer.commit(data + list(extra), action=f"ingest:count={len(ids)}", added=len(ids))
     if deleted:
         writer.commit([(seg.JOURNAL, encode_journal_delete(sorted(deleted), writer.epoch + 1))],

@@ -24,14 +24,20 @@ def _json(obj):
 
 
 def encode_records(labels, metadata, string_ids=None):
-    out = bytearray(_HEAD.pack(MAGIC, VERSION, RECORDS) + struct.pack("<I", len(labels)))
+    """The records payload, or None when there is nothing to keep (integer ids without
+    metadata: a row without a record reads back as {})."""
+    chunks = []
     for i, label in enumerate(labels):
+        if string_ids is None and not metadata[i]:
+            continue
         record = {"meta": metadata[i]}
         if string_ids is not None:
             record["sid"] = string_ids[i]
         body = _json(record)
-        out += struct.pack("<QI", label, len(body)) + body
-    return bytes(out)
+        chunks.append(struct.pack("<QI", label, len(body)) + body)
+    if not chunks:
+        return None
+    return _HEAD.pack(MAGIC, VERSION, RECORDS) + struct.pack("<I", len(chunks)) + b"".join(chunks)
 
 
 def encode_seal(body):

@@ -24,21 +24,23 @@ def _need(payload, offset, size, what, base):
 
 # ---- VEC -------------------------------------------------------------------------------------
 
-def encode_vec(ids, rows, dim):
-    """dim u16 | count u32 | count x (id u64 | dim x f32); rows: the n*dim floats as bytes."""
+def encode_vec(kernel, ids, rows, dim):
+    """dim u16 | count u32 | count x (id u64 | dim x f32); rows: the n*dim floats as bytes.
+    The kernel interleaves ids and rows (one pass, no per-row Python)."""
     n = len(ids)
     rows = memoryview(rows).cast("B")
     if len(rows) != 4 * n * dim:
         raise ValueError(f"{n} ids need {4 * n * dim} bytes of float32 rows, got {len(rows)}")
-    out = bytearray(struct.pack("<HI", dim, n))
-    row_bytes = 4 * dim
-    for i, ident in enumerate(ids):
-        out += struct.pack("<Q", ident)
-        out += rows[i * row_bytes:(i + 1) * row_bytes]
-    return bytes(out)
+    stride = 8 + 4 * dim
+    out = bytearray(6 + n * stride)
+    struct.pack_into("<HI", out, 0, dim, n)
+    kernel.copy_strided(struct.pack(f"<{n}Q", *ids), out, n=n, width=8, src_stride=8, out_stride=stride,
+                        out_offset=6)
+    kernel.copy_strided(rows, out, n=n, width=4 * dim, src_stride=4 * dim, out_stride=stride, out_offset=14)
+    return out
 
 
-def decode_vec(payload, base=0):
+def decode_vec(kernel, payload, base=0):
     """(dim, ids, rows bytes) of a VEC payload; rows are row-major float32."""
     _need(payload, 0, 6, "VEC header", base)
     dim, count = struct.unpack_from("<HI", payload, 0)
@@ -47,9 +49,11 @@ def decode_vec(payload, base=0):
     stride = 8 + 4 * dim
     _need(payload, 6, count * stride, f"VEC body of {count} vectors of dimension {dim}", base)
     body = memoryview(payload)[6:6 + count * stride]
-    ids = [struct.unpack_from("<Q", body, i * stride)[0] for i in range(count)]
-    rows = b"".join(body[i * stride + 8:(i + 1) * stride] for i in range(count))
-    return dim, ids, rows
+    ids = bytearray(8 * count)
+    rows = bytearray(4 * dim * count)
+    kernel.copy_strided(body, ids, n=count, width=8, src_stride=stride, out_stride=8)
+    kernel.copy_strided(body, rows, n=count, width=4 * dim, src_stride=stride, out_stride=4 * dim, src_offset=8)
+    return dim, list(struct.unpack(f"<{count}Q", ids)), rows
 
 
 # ---- MANIFEST --------------------------------------------------------------------------------

@@ -72,8 +72,12 @@ def decode(body, base=0):
     return Seal(entries, prev_chain, chain, body[at + 64], bytes(body[at + 65:at + 97]), bytes(body[at + 97:at + 161]))
 
 
-def segment_digest(block):
-    return hashlib.sha256(block).digest()
+def segment_digest(*parts):
+    """SHA-256 of a whole segment, given as its bytes or as header and payload."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    return h.digest()
 
 
 def check(data, seals, public_key=None):

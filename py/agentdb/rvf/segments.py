@@ -60,13 +60,17 @@ class Segment:
         return type_name(self.seg_type)
 
 
-def pack(kernel, seg_type, seg_id, payload, *, flags=0, hash_payload=True):
-    """Header + payload bytes for one segment."""
+def header(kernel, seg_type, seg_id, payload, *, flags=0, hash_payload=True):
+    """The 64-byte header of a segment holding `payload` (its content hash computed)."""
     from .hashes import content_hash
 
     digest = content_hash(kernel, payload) if hash_payload else bytes(16)
-    header = _HEADER.pack(MAGIC, 1, seg_type, flags, seg_id, len(payload), 0, 0, 0, bytes(6), digest, bytes(8))
-    return header + bytes(payload)
+    return _HEADER.pack(MAGIC, 1, seg_type, flags, seg_id, len(payload), 0, 0, 0, bytes(6), digest, bytes(8))
+
+
+def pack(kernel, seg_type, seg_id, payload, *, flags=0, hash_payload=True):
+    """Header + payload bytes for one segment."""
+    return header(kernel, seg_type, seg_id, payload, flags=flags, hash_payload=hash_payload) + bytes(payload)
 
 
 def read_header(data, offset):

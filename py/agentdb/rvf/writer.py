@@ -56,12 +56,14 @@ class RvfWriter:
                    unsealed=unsealed)
 
     def _append(self, seg_type, payload):
-        block = seg.pack(self.k, seg_type, self.next_id, payload)
+        # header and payload go out apart: a large VEC payload is never copied to join them
+        head = seg.header(self.k, seg_type, self.next_id, payload)
         self.directory.append((self.next_id, self.offset, len(payload), seg_type))
         if self.sealed:
-            self.unsealed.append((self.next_id, self.offset, seg_type, sealing.segment_digest(block)))
-        self.sink.write(block)
-        self.offset += len(block)
+            self.unsealed.append((self.next_id, self.offset, seg_type, sealing.segment_digest(head, payload)))
+        self.sink.write(head)
+        self.sink.write(payload)
+        self.offset += len(head) + len(payload)
         self.next_id += 1
 
     def _seal(self):

@@ -367,10 +367,10 @@ class VectorStore:
             live = self.kernel.bitmap_rows(self._live, n)
             live_labels = {labels[r] for r in live}
             strings = self._ids.kind == "str"
-            extra = [(rvf_segments.META, rvf_meta.encode_options(self._options())),
-                     (rvf_segments.META, rvf_meta.encode_records(
-                         [labels[r] for r in live], [self._meta.rows[r] for r in live],
-                         [self._ids.id_of_row[r] for r in live] if strings else None))]
+            records = rvf_meta.encode_records([labels[r] for r in live], [self._meta.rows[r] for r in live],
+                                              [self._ids.id_of_row[r] for r in live] if strings else None)
+            extra = [(rvf_segments.META, rvf_meta.encode_options(self._options()))] + \
+                ([(rvf_segments.META, records)] if records else [])
             if self._index is not None and self.keep_vectors and len(self._index) == n:
                 extra.append((rvf_segments.INDEX, self._index_payload()))
             if self._quant is not None and self._quant.trained:
@@ -492,8 +492,10 @@ class VectorStore:
             if delete:
                 return {"accepted": 0, "replaced": 0, "deleted": self.delete(delete)}
             return {"accepted": 0, "replaced": 0, "deleted": 0}
-        rows = array.array("f", view)
-        if normalize:
+        rows = view
+        if normalize:          # a copy to normalise (array.array(view) would go element by element)
+            rows = array.array("f")
+            rows.frombytes(view.cast("B"))
             self.kernel.normalize_rows(rows, dim=self.dim)
         with self._lock:
             first = self._n_rows
@@ -803,7 +805,8 @@ class VectorStore:
         flat = self._vector_view(vectors, len(vectors) if isinstance(vectors, (list, tuple)) else
                                  len(as_view(vectors, "f", name="vectors")) // self.dim)
         m = len(flat) // self.dim
-        queries = array.array("f", flat)
+        queries = array.array("f")
+        queries.frombytes(flat.cast("B"))
         if self.metric == "cosine":
             self.kernel.normalize_rows(queries, dim=self.dim)
         with self._lock:

@@ -43,3 +43,10 @@ if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt 
     npm install --prefix tests/interop --no-audit --no-fund --loglevel=error
     touch tests/interop/node_modules
 fi
+
+# the WASM peer (hnswlib-wasm, pinned) that bench/bench_browser.py measures against
+if [ ! -d bench/browser/node_modules ] || [ bench/browser/package-lock.json -nt bench/browser/node_modules ]; then
+    echo "== installing the browser benchmark's WASM peer (npm)"
+    npm install --prefix bench/browser --no-audit --no-fund --loglevel=error
+    touch bench/browser/node_modules
+fi

@@ -171,3 +171,18 @@ def test_absurd_counts_do_not_allocate(kernel):
     data[vec.offset:vec.end] = seg.pack(kernel, seg.VEC, vec.seg_id, bytes(data[vec.payload_offset:vec.end]))
     with pytest.raises(CorruptFileError, match="VEC body of 4294967295 vectors"):
         read(kernel, bytes(data))
+
+
+def test_a_manifest_pointing_past_eof_is_refused(kernel):
+    from agentdb.rvf.payloads import Manifest
+
+    data = bytearray(write(kernel, dim=2, metric="l2", ids=[1], rows=array.array("f", [1, 2]).tobytes()))
+    mseg = read(kernel, bytes(data)).segments[-1]
+    manifest = Manifest.decode(bytes(data[mseg.payload_offset:mseg.end]))
+    seg_id, _, length, seg_type = manifest.directory[1]
+    past = len(data) + 4096
+    manifest.directory[1] = (seg_id, past, length, seg_type)                     # the VEC, moved past EOF
+    data[mseg.offset:] = seg.pack(kernel, seg.MANIFEST, mseg.seg_id, manifest.encode())
+    with pytest.raises(CorruptFileError, match="truncated segment header") as err:
+        read(kernel, bytes(data))
+    assert err.value.offset == past

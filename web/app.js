@@ -135,5 +135,6 @@ $("import").addEventListener("change", async (event) => {
     embedder: { name: "agentdb-hash-v1", dim: 256, semantic: false },   // recorded in the store
   });
   controls.forEach((c) => { c.disabled = false; });
+  window.agentdbReadyMs = performance.now();    // cold start to a usable store (bench/bench_browser.py)
   await showStats();
 })().catch(fail);

@@ -35,10 +35,10 @@ class RvfContents:
     options: dict = field(default_factory=dict)    # agentdb store options (META kind 2), if any
     records: dict = field(default_factory=dict)    # label -> agentdb record (META kind 1), if any
     # every VEC entry in file order (a store's physical rows): its id, whether it is live (not
-    # deleted, and the last entry for its id), and all rows concatenated
+    # deleted, and the last entry for its id), and their rows, one writable chunk per VEC segment
     entry_ids: list = field(default_factory=list)
     entry_live: list = field(default_factory=list)
-    entry_rows: bytes = b""
+    entry_chunks: list = field(default_factory=list)
     index: bytes = None           # the last agentdb INDEX payload, if any
     index_problem: str = None     # why an INDEX present in the file was not usable
     seals: list = field(default_factory=list)      # [(Segment, Seal)] of agentdb seals, in file order
@@ -46,6 +46,11 @@ class RvfContents:
     containers: dict = field(default_factory=dict)
     quant: dict = None            # agentdb quantizer parameters (the last QUANT of ours), if any
     live_entries: list = field(default_factory=list)   # entry index of each live id's row
+
+    @property
+    def entry_rows(self):
+        """Every entry's float32 row, concatenated."""
+        return self.entry_chunks[0] if len(self.entry_chunks) == 1 else b"".join(self.entry_chunks)
 
     @property
     def rows(self):
@@ -134,8 +139,7 @@ def read(kernel, data):
         deleted=sorted(deleted), segments=listed + [mseg], live_entries=[latest[i] for i in live],
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records},
-        entry_ids=entry_ids, entry_live=entry_live,
-        entry_rows=entry_chunks[0] if len(entry_chunks) == 1 else b"".join(entry_chunks), index=index,
+        entry_ids=entry_ids, entry_live=entry_live, entry_chunks=entry_chunks, index=index,
         index_problem=index_problem, seals=seals, containers=containers, quant=quant)
 
 

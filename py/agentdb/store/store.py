@@ -598,16 +598,25 @@ class VectorStore:
             raise rvf.CorruptFileError(f"string-id store whose META lacks the string for {sum(live) - with_sid} ids")
         ids = [(records[label]["sid"] if strings else label) if ok else (None if strings else label)
                for label, ok in zip(labels, live)]
-        metadata = [records.get(label, {}).get("meta", {}) if ok else {} for label, ok in zip(labels, live)]
+        if records:
+            metadata = [records.get(label, {}).get("meta", {}) if ok else {} for label, ok in zip(labels, live)]
+        else:
+            metadata = [{} for _ in labels]
         n = len(labels)
         if n == 0:
             return
-        rows = array.array("f")
-        rows.frombytes(contents.entry_rows)
-        self.kernel.check_finite(rows, name="stored vectors", dim=self.dim)
-        if self.metric == "cosine" and not own:   # agentdb's rows are already unit length
-            self.kernel.normalize_rows(rows, dim=self.dim)
+        # the rows stay in the chunks the reader decoded (one per VEC segment): no joined copy
+        chunks = [memoryview(c).cast("B").cast("f") for c in contents.entry_chunks]
+        for chunk in chunks:
+            self.kernel.check_finite(chunk, name="stored vectors", dim=self.dim)
+            if self.metric == "cosine" and not own:   # agentdb's rows are already unit length
+                self.kernel.normalize_rows(chunk, dim=self.dim)
+        rows = chunks[0] if len(chunks) == 1 else None
         if self._quant is not None:
+            if rows is None:
+                rows = array.array("f")
+                for chunk in chunks:
+                    rows.frombytes(chunk.cast("B"))
             if contents.quant is not None and contents.quant["dim"] != self.dim:
                 raise rvf.CorruptFileError(f"QUANT parameters are {contents.quant['dim']}-dimensional, the store "
                                            f"{self.dim}-dimensional")
@@ -617,13 +626,18 @@ class VectorStore:
                 self._quant.train(rows)              # a file without them (older, or the real tools')
             self._quant.add(rows, n)
         if self.keep_vectors:
-            self._vectors.append(rows, n * self.dim)
+            self._vectors.reserve(n * self.dim)
+            for chunk in chunks:
+                self._vectors.append(chunk, len(chunk))
         self._meta.append(metadata)
         self._ids.load("str" if strings else "int", labels, ids, live)
         self._live = bytearray((n + 7) // 8)
-        for row, ok in enumerate(live):
-            if ok:
-                _set_bit(self._live, row, True)
+        if all(live):
+            _set_bits(self._live, 0, n, True)
+        else:
+            for row, ok in enumerate(live):
+                if ok:
+                    _set_bit(self._live, row, True)
         self._n_rows = n
         if self._index is None:
             return

@@ -63,7 +63,8 @@ def test_js_api_answers_like_the_native_store(page):
         await db.delete([1, 2, 3]);
         const all = await db.query(new Float32Array(q), { k: 7 });
         const some = await db.query(new Float32Array(q), { k: 7, where: { kind: "b", n: { gt: 100 } } });
-        return { all, some, status: await db.status() };
+        const batch = await db.queryBatch(new Float32Array([...q, ...x.slice(0, 16)]), { k: 7 });
+        return { all, some, batch, status: await db.status() };
     """, x.ravel().tolist(), q.tolist(), meta)
     native = agentdb.open(dim=16, metric="l2")
     native.ingest(range(600), x, metadata=meta)
@@ -74,6 +75,7 @@ def test_js_api_answers_like_the_native_store(page):
         assert np.array_equal(np.array(res["scores"], np.float32), np.asarray(want.scores))
         assert res["metadata"] == want.metadata
     assert got["status"]["count"] == 597 and got["status"]["kernel"]["backend"] == "browser"
+    assert got["batch"][0] == got["all"] and got["batch"][1]["ids"] == native.query(x[0], k=7).ids
 
 
 def test_rvf_moves_between_the_homes(page, tmp_path):

@@ -36,6 +36,20 @@ CHUNKS = """
 """
 
 
+KEYS = CHUNKS.replace("return keys.map((k, i) => [k, Array.from(values[i])]);", "return keys;")
+
+
+def settled_chunks(page, name):
+    """The stored chunks once the worker's idle work (saving the graph) is done."""
+    keys = run(page, KEYS, name)
+    while True:
+        page.wait_for_timeout(2500)             # longer than the worker's idle delay (1.5 s)
+        again = run(page, KEYS, name)
+        if again == keys:
+            return run(page, CHUNKS, name)
+        keys = again
+
+
 def test_survives_a_reload_and_stores_each_commit_alone(page, site_url):
     x = vectors(5000, 1)
     q = vectors(1, 2)[0]
@@ -45,7 +59,8 @@ def test_survives_a_reload_and_stores_each_commit_alone(page, site_url):
         await db.delete([3, 4]);
         return await db.query(new Float32Array(args[2]), { k: 5, where: { kind: "odd" } });
     """, "reload", x.ravel().tolist(), q.tolist())
-    before = run(page, CHUNKS, "reload")
+    before = settled_chunks(page, "reload")     # with the graph the worker saves once idle
+    assert sum(len(v) for _, v in before) > 5000 * 4 * DIM                      # vectors, and the graph
     more = vectors(1000, 3)
     run(page, OPEN + "await db.ingest(Array.from({ length: 1000 }, (_, i) => 9000 + i), new Float32Array(args[1]));",
         "reload", more.ravel().tolist())

@@ -53,3 +53,20 @@ def test_a_failed_commit_leaves_no_chunk_and_no_change():
         db.ingest([2], [[float("nan"), 0.0]])
     chunks = db.take_commits()
     assert len(chunks) == 1 and db.ids() == [1]
+
+
+def test_the_browser_saves_its_graph_when_idle_not_in_a_users_commit():
+    x = np.random.default_rng(1).standard_normal((3000, 8)).astype(np.float32)
+    db = open_log(dim=8, brute_force_rows=100)
+    created = db.take_commits()
+    db.ingest(range(2000), x[:2000])
+    commit = db.take_commits()
+    assert sum(len(data) for _, _, data in commit) < 2000 * 8 * 4 * 1.3        # its own rows, no graph
+    assert db.maintain() is True and db.maintain() is False                   # the graph, once
+    graph = db.take_commits()
+    assert len(graph) == 1 and b"AGIX" in graph[0][2]
+    db.ingest(range(2000, 2100), x[2000:2100])
+    assert sum(len(data) for _, _, data in db.take_commits()) < 100 * 8 * 4 * 2
+    assert db.maintain() is False                                             # 2000 of 2100 rows covered
+    again = open_log(apply(created + commit + graph))
+    assert again.status()["index"]["nodes"] == 2000 and len(again) == 2000  # the saved graph, not rebuilt

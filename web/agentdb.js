@@ -104,6 +104,13 @@ export class AgentDB {
     return request("query", { name: this.name, k, where, ef, exact }, v, [v.buffer]);
   }
 
+  /** query() for each of m vectors (an m x dim Float32Array) in one round trip to the worker:
+   *  an array of {ids, scores, metadata}. */
+  queryBatch(vectors, { k = 10, where, ef, exact = false } = {}) {
+    const v = float32(vectors).slice();
+    return request("queryBatch", { name: this.name, k, where, ef, exact }, v, [v.buffer]);
+  }
+
   /** Stores texts under ids, embedded by the offline hashing embedder (matches words, not
    *  meanings); each text is kept in its metadata as `text`. */
   remember(ids, texts, metadata) { return request("remember", { name: this.name, ids, texts, metadata }); }

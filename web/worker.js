@@ -101,12 +101,36 @@ function exclusive(name, fn) {
   return navigator.locks.request(`agentdb:${name}`, fn);
 }
 
+// After writes to a persisted store, once it has been idle a moment: save its graph if the
+// stored one is stale (an INDEX commit), so reopening rebuilds little and no user commit pays.
+const WRITES = new Set(["ingest", "remember", "delete", "deleteByFilter", "memory"]);
+const idleTimers = new Map();
+
+function maintainWhenIdle(name) {
+  clearTimeout(idleTimers.get(name));
+  idleTimers.set(name, setTimeout(async () => {
+    idleTimers.delete(name);
+    try {
+      const { handle, takeCommits } = await ready;
+      if (!persisted.has(name)) return;
+      await exclusive(name, async () => {
+        handle("maintain", JSON.stringify({ name }));
+        await persist(name, handle, takeCommits);
+      });
+    } catch (err) {
+      console.warn(`agentdb: saving the graph of ${name} failed; it is rebuilt on reopen:`, err);
+    }
+  }, IDLE_MS));
+}
+const IDLE_MS = 1500;
+
 self.onmessage = async (event) => {
   const { id, op, args, buffer } = event.data;
   try {
     const { pyodide, handle, takeCommits, storedSize } = await ready;
     if (op === "open" && args.options && args.options.persist) persisted.add(args.name);
     await exclusive(args && args.name, () => serve(id, op, args, buffer, { pyodide, handle, takeCommits, storedSize }));
+    if (WRITES.has(op) && persisted.has(args.name)) maintainWhenIdle(args.name);
   } catch (err) {
     postMessage({ id, ok: false, error: errorOf(err) });
   }

@@ -111,6 +111,9 @@ def handle(op, args_json, buffer=None):
     if op == "query":
         return json.dumps(_results(db.query(buffer, k=args.get("k", 10), where=args.get("where"),
                                             ef=args.get("ef"), exact=args.get("exact", False))))
+    if op == "queryBatch":                        # many queries, one message: the round trip paid once
+        return json.dumps([_results(r) for r in db.query_batch(buffer, k=args.get("k", 10), where=args.get("where"),
+                                                               ef=args.get("ef"), exact=args.get("exact", False))])
     if op == "get":
         rec = db.get(args["id"])
         return json.dumps({"id": rec.id, "vector": list(rec.vector), "metadata": rec.metadata})
@@ -118,6 +121,8 @@ def handle(op, args_json, buffer=None):
         return json.dumps({"deleted": db.delete(args["ids"], missing_ok=args.get("missingOk", False))})
     if op == "deleteByFilter":
         return json.dumps({"deleted": db.delete(where=args["where"])})
+    if op == "maintain":                          # the worker, when the store is idle
+        return json.dumps({"saved": db.maintain()})
     if op == "compact":
         return json.dumps(db.compact())
     if op == "status":

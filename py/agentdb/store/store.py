@@ -204,8 +204,19 @@ class VectorStore:
             return
         if self._log.needs_rewrite():
             self._log.rewrite(self.to_bytes())
-        else:
+        elif not isinstance(self._log, BufferLog):     # the browser saves its graph when idle: maintain()
             self._save_index_if_stale(self.brute_force_rows)
+
+    def maintain(self):
+        """Saves the graph (an INDEX commit) if the stored one covers under 80% of the rows.
+        File stores do this after each commit; the browser worker calls it when the store is
+        idle, so a user's commit writes only its own bytes. Returns whether it saved."""
+        if self._log is None or self.frozen or self.readonly:
+            return False
+        with self._lock:
+            before = self._log.index_nodes
+            self._save_index_if_stale(self.brute_force_rows)
+            return self._log.index_nodes != before
 
     def __len__(self):
         return len(self._ids)

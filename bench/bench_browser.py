@@ -88,8 +88,8 @@ OURS = """async ([n, k, efs, batch]) => {
     out.exact = await run({ exact: true });
     for (const ef of efs) out.hnsw[ef] = await run({ ef });
     t = performance.now();                                       // all queries in one round trip
-    const batch = await db.queryBatch(q, { k, ef: 64 });
-    out.batch = { ms: (performance.now() - t) / nq, ids: batch.map((r) => r.ids) };
+    const answers = await db.queryBatch(q, { k, ef: 64 });
+    out.batch = { ms: (performance.now() - t) / nq, ids: answers.map((r) => r.ids) };
     await db.close();
     return out;
 }"""

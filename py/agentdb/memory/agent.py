@@ -58,8 +58,7 @@ class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
 
         def compute():
             return self._search("note", self._vector(query, "query", embedding), k, where)
-        return self._cached("recall", {"q": query, "k": k, "where": where}, compute) if embedding is None \
-            else compute()
+        return self._cached("recall", {"q": query, "k": k, "where": where}, compute, embedding)
 
     def forget_memory(self, ident):
         """Deletes any memory by id, with the causal edges and observations referring to it."""

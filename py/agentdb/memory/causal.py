@@ -184,4 +184,4 @@ class Causal:
                 hit["utility"] = a * hit["similarity"] + b * hit["uplift"] - g * hit["latency_s"]
             hits.sort(key=lambda h: -h["utility"])
             return hits[:k]
-        return self._cached("causal_recall", args, compute) if embedding is None else compute()
+        return self._cached("causal_recall", args, compute, embedding)

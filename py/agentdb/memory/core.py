@@ -199,7 +199,10 @@ class MemoryCore:
         """Every record of `kind` matching `where` as (id, fields), oldest first."""
         return self.store.find(both({"kind": kind}, where))
 
-    def _cached(self, name, args, compute):
+    def _cached(self, name, args, compute, embedding=None):
+        """compute() through the query cache; a caller's own embedding is not a cache key."""
+        if embedding is not None:
+            return compute()
         return self.cache.get_or_compute(name, args, self.store.version, compute)
 
     def _since(self, days, name="time_window_days"):

@@ -76,7 +76,7 @@ class Episodes:
         def compute():
             vec = self._vector(query, "task", embedding)
             return self._search("episode", vec, k, both(where, window))
-        return self._cached("retrieve_episodes", args, compute) if embedding is None else compute()
+        return self._cached("retrieve_episodes", args, compute, embedding)
 
     def get_episode(self, episode_id):
         """One episode's fields (UnknownIdError if there is none with this id)."""

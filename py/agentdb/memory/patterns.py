@@ -45,7 +45,7 @@ class Patterns:
         def compute():
             return self._search("pattern", self._vector(task, "task", embedding), k, where or None, threshold=threshold)
         args = {"q": task, "k": k, "where": where, "t": threshold}
-        return self._cached("find_patterns", args, compute) if embedding is None else compute()
+        return self._cached("find_patterns", args, compute, embedding)
 
     def get_pattern(self, pattern_id):
         """One pattern's fields (UnknownIdError if there is none with this id)."""

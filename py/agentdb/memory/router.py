@@ -74,4 +74,4 @@ class Router:
                                            "metadata": hit.get("metadata", {})}
             return list(best.values())[:k]
         args = {"q": query, "k": k, "t": threshold}
-        return self._cached("route", args, compute) if embedding is None else compute()
+        return self._cached("route", args, compute, embedding)

@@ -47,7 +47,7 @@ class Skills:
         def compute():
             return self._search("skill", self._vector(query, "query", embedding), k, where)
         args = {"q": query, "k": k, "min": min_success_rate}
-        return self._cached("search_skills", args, compute) if embedding is None else compute()
+        return self._cached("search_skills", args, compute, embedding)
 
     def get_skill(self, skill_id):
         """One skill's fields (UnknownIdError if there is none with this id)."""

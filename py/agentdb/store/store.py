@@ -147,6 +147,17 @@ class VectorStore:
         rows for cosine). Larger is better except for L2."""
         return "l2" if self.metric == "l2" else "dot"
 
+    def _stored_rows(self, rows):
+        """The given rows as the store holds them, row-major (one kernel gather when the
+        vectors are kept)."""
+        if self.keep_vectors:
+            return self.kernel.gather_rows(self._vectors.buf.head(self._n_rows * self.dim), rows,
+                                           row_bytes=4 * self.dim, fmt="f")
+        out = array.array("f")
+        for row in rows:
+            out.extend(self._quant.decode(row))
+        return out
+
     def _stored_row(self, row):
         """One row as the store holds it: the vector, or its decoded codes when only codes are kept."""
         if self.keep_vectors:
@@ -317,10 +328,10 @@ class VectorStore:
         with self._lock:
             for src in sources:
                 allowed = src._allowed(where)[0] if kind == "filter" else src._live
-                for r in src.kernel.bitmap_rows(allowed, src._n_rows):
-                    ids.append(src._ids.id_of_row[r])
-                    metadata.append(dict(src._meta.rows[r]))
-                    rows.extend(src._stored_row(r))
+                picked = src.kernel.bitmap_rows(allowed, src._n_rows)
+                ids.extend(src._ids.id_of_row[r] for r in picked)
+                metadata.extend(dict(src._meta.rows[r]) for r in picked)
+                rows.extend(src._stored_rows(picked))
             parent_bytes = self.to_bytes()
         if len(set(ids)) != len(ids):
             clash = sorted((i for i, n in Counter(ids).items() if n > 1), key=str)[:5]
@@ -371,9 +382,7 @@ class VectorStore:
             if self.keep_vectors:
                 rows = self._vectors.read(0, n * self.dim)
             else:  # codes only: the decoded (approximate) vectors are what the store has
-                rows = array.array("f")
-                for r in range(n):
-                    rows.extend(self._stored_row(r))
+                rows = self._stored_rows(range(n))
             labels = self._ids.label_of_row
             live = self.kernel.bitmap_rows(self._live, n)
             live_labels = {labels[r] for r in live}
@@ -566,9 +575,7 @@ class VectorStore:
         if not self.keep_vectors:
             raise ValueError("update_metadata() needs the float32 vectors (this store keeps only codes)")
         with self._lock:
-            rows = array.array("f")
-            for row in self._ids.rows(ids):
-                rows.extend(self._stored_row(row))
+            rows = self._stored_rows(array.array("I", self._ids.rows(ids)))
             return self._ingest(ids, rows, metadata, normalize=False)   # already stored: no re-normalising
 
     def record_embedder(self, embedder, *, force=False):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import agentdb
+from agentdb.kernel import load
 from agentdb import CorruptFileError, DimensionError
 from agentdb.persist import LockHeldError, ReadOnlyError, RecoveryWarning
 from agentdb.persist import files as persist_files
@@ -183,3 +184,29 @@ def test_open_checks(tmp_path):
     with pytest.raises(CorruptFileError):
         agentdb.open(png)
     assert not Path(str(png) + ".lock").exists()
+
+
+def test_a_failed_batch_leaves_no_id_kind_and_no_labels(tmp_path, data, monkeypatch):
+    path = tmp_path / "labels.rvf"
+    db = agentdb.open(path, dim=12, metric="l2", index="flat")
+
+    def disk_full(self, chunk):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(persist_files.FileSink, "write", disk_full)
+    with pytest.raises(OSError):
+        db.ingest(["a", "b"], data[0][:2])                     # the first batch fails
+    monkeypatch.undo()
+    assert db.status()["id_kind"] is None
+    db.ingest([7], data[0][:1])                                # so integer ids are still welcome
+    db.close()
+    other = agentdb.open(tmp_path / "s.rvf", dim=12, metric="l2", index="flat")
+    other.ingest(["x"], data[0][:1])
+    monkeypatch.setattr(persist_files.FileSink, "write", disk_full)
+    with pytest.raises(OSError):
+        other.ingest(["y", "z"], data[0][1:3])
+    monkeypatch.undo()
+    other.ingest(["z"], data[0][3:4])                          # takes the next label, as if y never was
+    other.close()
+    stored = agentdb.rvf.read(load(), (tmp_path / "s.rvf").read_bytes())
+    assert stored.entry_ids == [1, 2] and [stored.records[label]["sid"] for label in (1, 2)] == ["x", "z"]

@@ -92,14 +92,20 @@ class IdMap:
             if self.row_of.get(ident) == row:
                 del self.row_of[ident]
 
-    def truncate(self, n_rows):
-        """Undoes add() back to n_rows rows (rollback of a failed batch)."""
+    def truncate(self, n_rows, next_label):
+        """Undoes add() back to n_rows rows and the string labels from next_label on (rollback
+        of a failed batch: its new ids leave no label behind, and a first batch no id kind)."""
         for row in range(n_rows, len(self.id_of_row)):
             ident = self.id_of_row[row]
             if self.row_of.get(ident) == row:
                 del self.row_of[ident]
         del self.id_of_row[n_rows:]
         del self.label_of_row[n_rows:]
+        if next_label < self.next_label:
+            self.label_of = {ident: label for ident, label in self.label_of.items() if label < next_label}
+            self.next_label = next_label
+        if n_rows == 0:
+            self.kind = None
 
     def compact(self, keep_rows):
         """Renumbers rows after compaction: keep_rows[i] becomes row i."""

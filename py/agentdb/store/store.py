@@ -527,7 +527,7 @@ class VectorStore:
                 self._index.reserve(total)
             previous = {ident: self._ids.row_of[ident] for ident in ids if ident in self._ids}
             gone = self._ids.rows(delete)                # UnknownIdError before anything changes
-            live_before = bytes(self._live)
+            live_before, next_label = bytes(self._live), self._ids.next_label
             labels = self._ids.labels_for(ids)
             quant_params = None
             try:
@@ -552,7 +552,7 @@ class VectorStore:
                         labels, metadata, ids if isinstance(ids[0], str) else None),
                         deleted=self._ids.labels_for(delete), quant=quant_params)
             except BaseException:
-                self._rollback(first, previous, live_before)
+                self._rollback(first, previous, live_before, next_label)
                 if quant_params is not None:   # trained by this batch: the next one trains again
                     self._quant = make_quantizer(self.kernel, self.compression, self.dim, self.metric, self._pq_m)
                 raise
@@ -597,12 +597,12 @@ class VectorStore:
             if self._log is not None:
                 self._log.rewrite(self.to_bytes())
 
-    def _rollback(self, first, previous, live_before):
+    def _rollback(self, first, previous, live_before, next_label):
         self._vectors.truncate(first * self.dim)
         if self._quant is not None:
             self._quant.truncate(first)
         self._meta.truncate(first)
-        self._ids.truncate(first)
+        self._ids.truncate(first, next_label)
         self._ids.row_of.update(previous)
         self._live = bytearray(live_before)
         self._n_rows = first

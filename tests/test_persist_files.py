@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import agentdb
-from agentdb.kernel import load
 from agentdb import CorruptFileError, DimensionError
+from agentdb.kernel import load
 from agentdb.persist import LockHeldError, ReadOnlyError, RecoveryWarning
 from agentdb.persist import files as persist_files
 from agentdb.rvf import read
@@ -208,5 +208,5 @@ def test_a_failed_batch_leaves_no_id_kind_and_no_labels(tmp_path, data, monkeypa
     monkeypatch.undo()
     other.ingest(["z"], data[0][3:4])                          # takes the next label, as if y never was
     other.close()
-    stored = agentdb.rvf.read(load(), (tmp_path / "s.rvf").read_bytes())
+    stored = read(load(), (tmp_path / "s.rvf").read_bytes())
     assert stored.entry_ids == [1, 2] and [stored.records[label]["sid"] for label in (1, 2)] == ["x", "z"]

@@ -196,7 +196,8 @@ class MemoryCore:
         return [public(h.id, h.metadata, h.score) for h in hits if threshold is None or h.score >= threshold]
 
     def _find(self, kind, where=None):
-        """Every record of `kind` matching `where` as (id, fields), oldest first."""
+        """Every record of `kind` matching `where` as (id, fields), in the store's row order
+        (an updated record moves to the end: sort by `created` for age)."""
         return self.store.find(both({"kind": kind}, where))
 
     def _cached(self, name, args, compute, embedding=None):

@@ -4,33 +4,17 @@ The installed extension only runs the clone this CPU dispatches to, so this test
 kernel once per level (-march, no clones), loads each through cffi's ABI mode, and compares
 every float op with wasmhost. Levels the CPU cannot run are skipped with the reason.
 """
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cffi import FFI
 
-from agentdb.kernel.core import Kernel
-from agentdb.kernel.native import NativeBackend
 from support import bits
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "build"))
-import abi  # noqa: E402
-
-LEVELS = {"x86-64": "sse2", "x86-64-v3": "avx2", "x86-64-v4": "avx512"}
-CPU_FLAGS = {"x86-64": (), "x86-64-v3": ("avx2", "fma", "bmi2"),
-             "x86-64-v4": ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")}
-
-
-def cpu_has(level):
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return False
-    return all(f in flags for f in CPU_FLAGS[level])
+from isa_kernel import LEVELS, cpu_has, load_level  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=list(LEVELS))
@@ -38,13 +22,7 @@ def level_kernel(request, tmp_path_factory):
     level = request.param
     if not cpu_has(level):
         pytest.skip(f"this CPU cannot run {level}")
-    lib_path = tmp_path_factory.mktemp(level) / "libagk.so"
-    subprocess.run(["gcc", "-O3", "-shared", "-fPIC", "-ffp-contract=off", "-fno-math-errno", "-Wno-psabi",
-                    f"-march={level}", "-DAGK_NO_CLONES", str(ROOT / "csrc" / "kernel.c"), "-o", str(lib_path)],
-                   check=True)
-    ffi = FFI()
-    ffi.cdef(abi.cdef())
-    kernel = Kernel(NativeBackend(ffi, ffi.dlopen(str(lib_path))))
+    kernel = load_level(level, tmp_path_factory.mktemp(level))
     assert kernel.isa == LEVELS[level]
     return kernel
 

@@ -62,15 +62,11 @@ class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
 
     def forget_memory(self, ident):
         """Deletes any memory by id, with the causal edges and observations referring to it."""
-        if ident not in self.store:
-            self._get(ident, "memory")          # raises UnknownIdError naming it
-        return self._forget([ident])
+        return self._forget([self._existing(ident, "memory")])
 
     def get_memory(self, ident):
         """Any memory's fields by id."""
-        if ident not in self.store:
-            self._get(ident, "memory")
-        return public(ident, self.store.get(ident).metadata)
+        return public(ident, self.store.get(self._existing(ident, "memory")).metadata)
 
     def stats(self):
         """How many memories of each kind, the embedder, the query cache and the store's bytes."""

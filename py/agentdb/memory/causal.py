@@ -24,6 +24,7 @@ class Causal:
     causal_weights = CAUSAL_WEIGHTS
 
     def _existing(self, ident, name):
+        """ident, when it names a stored record of any kind (UnknownIdError otherwise)."""
         if not isinstance(ident, str) or ident not in self.store:
             raise UnknownIdError(f"{name} {ident!r} is not in the store")
         return ident

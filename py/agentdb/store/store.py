@@ -293,15 +293,17 @@ class VectorStore:
         """How many derive() steps separate this store from its root (0 for a root)."""
         return self.identity.depth
 
+    def _rvf_bytes(self):
+        """The store's .rvf: its file's bytes, or to_bytes() for a store in memory."""
+        if self.path is None:
+            return self.to_bytes()
+        with builtins_open(self.path, "rb") as fh:
+            return fh.read()
+
     def segments(self):
         """The segments of the store's .rvf (its file, or to_bytes() in memory), in order."""
-        if self.path is not None:
-            with builtins_open(self.path, "rb") as fh:
-                data = fh.read()
-        else:
-            data = self.to_bytes()
         return [{"id": sg.seg_id, "type": sg.name, "offset": sg.offset, "payload_bytes": sg.payload_length}
-                for sg in rvf.read(self.kernel, data).segments]
+                for sg in rvf.read(self.kernel, self._rvf_bytes()).segments]
 
     def derive(self, path=None, *, kind="snapshot", where=None, parents=(), transform=None):
         """A new store descended from this one, recorded as lineage (parent_id = this file_id,
@@ -474,12 +476,7 @@ class VectorStore:
         >>> db.verify(public_key=pub)["ok"]                          # doctest: +SKIP
         True
         """
-        if self.path is not None:
-            with builtins_open(self.path, "rb") as fh:
-                data = fh.read()
-        else:
-            data = self.to_bytes()
-        return rvf.verify(self.kernel, data, public_key=public_key)
+        return rvf.verify(self.kernel, self._rvf_bytes(), public_key=public_key)
 
     # ---- writes -----------------------------------------------------------------------------
 

@@ -29,8 +29,12 @@ def functions():
     return [ln for ln in _lines() if _FUNC.match(ln)]
 
 
+def function_name(declaration):
+    return _FUNC.match(declaration).group(1)
+
+
 def function_names():
-    return [_FUNC.match(ln).group(1) for ln in functions()]
+    return [function_name(ln) for ln in functions()]
 
 
 def cdef():

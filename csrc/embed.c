@@ -20,7 +20,7 @@ AGK_INLINE void add_feature(float *out, uint32_t dim, uint32_t h, float weight) 
     out[h % dim] += (h >> 31) ? -weight : weight;
 }
 
-AGK_EXPORT int32_t agk_embed_hash(const uint8_t *text, uint32_t len, uint32_t dim, float *out) {
+int32_t agk_embed_hash(const uint8_t *text, uint32_t len, uint32_t dim, float *out) {
     if (dim == 0) return AGK_E_DIM;
     for (uint32_t d = 0; d < dim; d++) out[d] = 0.0f;
     uint8_t token[AGK_MAX_TOKEN + 2];

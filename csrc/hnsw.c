@@ -28,11 +28,11 @@ typedef struct {
  * marked visited when pushed). */
 AGK_INLINE uint32_t sel_size(uint32_t ef, uint32_t m0) { return ef > 2 * (m0 + 1) ? ef : 2 * (m0 + 1); }
 
-AGK_EXPORT uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m) {
+uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m) {
     return 4u * (S_WORDS + capacity + 2u * capacity + 2u * ef + 2u * sel_size(ef, 2 * m));
 }
 
-AGK_EXPORT int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, uint32_t m) {
+int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, uint32_t m) {
     if (ef == 0 || m < 2) return AGK_E_ARG;
     uint32_t *w = (uint32_t *)scratch;
     w[S_GEN] = 0;
@@ -257,7 +257,7 @@ AGK_INLINE void insert_node(graph_t *g, uint8_t *scratch, uint32_t node, uint32_
     if (level > top) hdr[H_ENTRY] = node, hdr[H_MAXLEVEL] = level;
 }
 
-AGK_EXPORT int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
+int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
                                    const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim,
                                    uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction,
                                    uint8_t *scratch) {
@@ -277,7 +277,7 @@ AGK_EXPORT int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32
     return (int32_t)count;
 }
 
-AGK_EXPORT int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
+int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
                                    const uint32_t *upper_off, const uint32_t *upper, const float *vectors,
                                    uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef,
                                    const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_score) {
@@ -309,7 +309,7 @@ AGK_INLINE int list_ok(const uint32_t *list, uint32_t max, uint32_t n) {
     return 1;
 }
 
-AGK_EXPORT int32_t agk_hnsw_check(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
+int32_t agk_hnsw_check(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
                                   const uint32_t *upper_off, const uint32_t *upper, uint32_t pool_words) {
     uint32_t n = hdr[H_COUNT], m = hdr[H_M], m0 = hdr[H_M0];
     if (m < 2 || m0 != 2 * m || m > 1024) return AGK_E_RANGE;
@@ -338,7 +338,7 @@ AGK_INLINE uint32_t xoshiro_next(uint32_t *s) {
     return result;
 }
 
-AGK_EXPORT uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count, uint32_t pool_used,
+uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count, uint32_t pool_used,
                                            uint32_t *levels, uint32_t *upper_off) {
     uint32_t threshold = m > 1 ? 0xFFFFFFFFu / m : 0;
     for (uint32_t i = 0; i < count; i++) {

@@ -27,22 +27,16 @@
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
 
-/* Which instruction set the exported functions dispatch to: the same tests the
- * target_clones resolver makes. */
+/* The instruction set this build of the kernel was compiled for. */
 uint32_t agk_features(void) {
 #if defined(__wasm_simd128__)
     return AGK_F_SIMD128;
 #elif defined(__x86_64__) && defined(__GNUC__)
     uint32_t f = AGK_F_SSE2;
-#if defined(AGK_NO_CLONES) || defined(__clang__)
 #if defined(__AVX512F__)
     f |= AGK_F_AVX512;
 #elif defined(__AVX2__)
     f |= AGK_F_AVX2;
-#endif
-#else
-    if (__builtin_cpu_supports("x86-64-v4")) f |= AGK_F_AVX512;
-    else if (__builtin_cpu_supports("x86-64-v3")) f |= AGK_F_AVX2;
 #endif
     if (crc_hw_available()) f |= AGK_F_CRC32_HW;
     return f;

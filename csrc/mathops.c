@@ -2,21 +2,21 @@
  * Element-wise ops are lane-wise IEEE arithmetic; reductions use the scan's lane order
  * and hsum16, so every op has one answer on every backend. */
 
-AGK_EXPORT float agk_dot_f32(const float *a, const float *b, uint32_t n) { return dot1(a, b, n); }
+float agk_dot_f32(const float *a, const float *b, uint32_t n) { return dot1(a, b, n); }
 
-AGK_EXPORT float agk_l2_f32(const float *a, const float *b, uint32_t n) {
+float agk_l2_f32(const float *a, const float *b, uint32_t n) {
     float s, unused;
     rows_kernel(AGK_METRIC_L2, 1, a, &b, n, &s, &unused);
     return s;
 }
 
-AGK_EXPORT float agk_cos_f32(const float *a, const float *b, uint32_t n) {
+float agk_cos_f32(const float *a, const float *b, uint32_t n) {
     float s, nrm;
     rows_kernel(AGK_METRIC_COS, 1, a, &b, n, &s, &nrm);
     return cos_finish(s, dot1(a, a, n), nrm);
 }
 
-AGK_EXPORT void agk_matvec_f32(const float *mat, uint32_t rows, uint32_t cols, const float *v, float *out) {
+void agk_matvec_f32(const float *mat, uint32_t rows, uint32_t cols, const float *v, float *out) {
     if (cols) scan_f32(AGK_METRIC_DOT, v, 1, mat, rows, cols, 0, 0, 0, out);
     else
         for (uint32_t r = 0; r < rows; r++) out[r] = 0.0f;
@@ -46,15 +46,15 @@ AGK_EXPORT void agk_matvec_f32(const float *mat, uint32_t rows, uint32_t cols, c
 #define SIGMOID_EXPR(L) v16f_sigmoid(L(a + i_))
 #define GELU_EXPR(L) v16f_gelu(L(a + i_))
 
-AGK_EXPORT void agk_add_f32(const float *a, const float *b, uint32_t n, float *out) { ELEMENTWISE(n, ADD_EXPR); }
-AGK_EXPORT void agk_mul_f32(const float *a, const float *b, uint32_t n, float *out) { ELEMENTWISE(n, MUL_EXPR); }
+void agk_add_f32(const float *a, const float *b, uint32_t n, float *out) { ELEMENTWISE(n, ADD_EXPR); }
+void agk_mul_f32(const float *a, const float *b, uint32_t n, float *out) { ELEMENTWISE(n, MUL_EXPR); }
 
-AGK_EXPORT void agk_scale_f32(const float *a, float s, uint32_t n, float *out) {
+void agk_scale_f32(const float *a, float s, uint32_t n, float *out) {
     v16f sv = v16f_splat(s);
     ELEMENTWISE(n, SCALE_EXPR);
 }
 
-AGK_EXPORT void agk_relu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, RELU_EXPR); }
+void agk_relu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, RELU_EXPR); }
 
 /* exp(x) = 2^k * e^r with k = round(x / ln2) and |r| <= ln2 / 2 (Cody-Waite split of ln2),
  * e^r from the Cephes minimax polynomial, 2^k applied in two halves so that results near
@@ -87,9 +87,9 @@ AGK_INLINE v16f v16f_gelu(v16f x) {
     return x * v16f_sigmoid(z2);
 }
 
-AGK_EXPORT void agk_exp_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, EXP_EXPR); }
-AGK_EXPORT void agk_sigmoid_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, SIGMOID_EXPR); }
-AGK_EXPORT void agk_gelu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, GELU_EXPR); }
+void agk_exp_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, EXP_EXPR); }
+void agk_sigmoid_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, SIGMOID_EXPR); }
+void agk_gelu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, GELU_EXPR); }
 
 /* Sum of n floats in the scan's lane order (zero-padded tail, then hsum16). */
 AGK_INLINE float sum_f32(const float *a, uint32_t n) {
@@ -100,7 +100,7 @@ AGK_INLINE float sum_f32(const float *a, uint32_t n) {
     return hsum16(acc);
 }
 
-AGK_EXPORT float agk_normalize_f32(const float *a, uint32_t n, float *out) {
+float agk_normalize_f32(const float *a, uint32_t n, float *out) {
     float sq = dot1(a, a, n), nrm = agk_sqrtf(sq);
     if (nrm == 0.0f) {
         for (uint32_t i = 0; i < n; i++) out[i] = 0.0f;
@@ -112,16 +112,16 @@ AGK_EXPORT float agk_normalize_f32(const float *a, uint32_t n, float *out) {
     return sq;
 }
 
-AGK_EXPORT void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim) {
+void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim) {
     for (uint32_t i = 0; i < n; i++) agk_normalize_f32(x + (uintptr_t)i * dim, dim, x + (uintptr_t)i * dim);
 }
 
-AGK_EXPORT void agk_norms_sq_f32(const float *x, uint32_t n, uint32_t dim, float *out) {
+void agk_norms_sq_f32(const float *x, uint32_t n, uint32_t dim, float *out) {
     for (uint32_t i = 0; i < n; i++) out[i] = dot1(x + (uintptr_t)i * dim, x + (uintptr_t)i * dim, dim);
 }
 
 /* Softmax with the maximum subtracted first, so large inputs do not overflow. */
-AGK_EXPORT void agk_softmax_f32(const float *a, uint32_t n, float *out) {
+void agk_softmax_f32(const float *a, uint32_t n, float *out) {
     if (n == 0) return;
     float mx = a[0];
     for (uint32_t i = 1; i < n; i++) mx = a[i] > mx ? a[i] : mx;
@@ -136,7 +136,7 @@ AGK_EXPORT void agk_softmax_f32(const float *a, uint32_t n, float *out) {
 
 /* (x - mean) / sqrt(var + eps) * gamma + beta, with the population variance; gamma and
  * beta may be 0 (ones and zeros). */
-AGK_EXPORT void agk_layernorm_f32(const float *a, uint32_t n, const float *gamma, const float *beta, float eps,
+void agk_layernorm_f32(const float *a, uint32_t n, const float *gamma, const float *beta, float eps,
                                   float *out) {
     if (n == 0) return;
     float mean = sum_f32(a, n) / (float)n;
@@ -160,7 +160,7 @@ AGK_EXPORT void agk_layernorm_f32(const float *a, uint32_t n, const float *gamma
     }
 }
 
-AGK_EXPORT uint32_t agk_find_nonfinite_f32(const float *a, uint32_t n) {
+uint32_t agk_find_nonfinite_f32(const float *a, uint32_t n) {
     const uint32_t *u = (const uint32_t *)a;
     for (uint32_t i = 0; i < n; i++)
         if ((u[i] & 0x7f800000u) == 0x7f800000u) return i;

@@ -5,7 +5,7 @@
 
 /* ---- int8 scalar quantization --------------------------------------------------------- */
 
-AGK_EXPORT void agk_sq8_train_f32(const float *x, uint32_t n, uint32_t dim, float *lo, float *step) {
+void agk_sq8_train_f32(const float *x, uint32_t n, uint32_t dim, float *lo, float *step) {
     for (uint32_t d = 0; d < dim; d++) {
         float mn = n ? x[d] : 0.0f, mx = mn;
         for (uint32_t i = 1; i < n; i++) {
@@ -18,7 +18,7 @@ AGK_EXPORT void agk_sq8_train_f32(const float *x, uint32_t n, uint32_t dim, floa
     }
 }
 
-AGK_EXPORT void agk_sq8_encode_f32(const float *x, uint32_t n, uint32_t dim, const float *lo, const float *step,
+void agk_sq8_encode_f32(const float *x, uint32_t n, uint32_t dim, const float *lo, const float *step,
                                    int8_t *codes) {
     for (uint32_t i = 0; i < n; i++) {
         const float *r = x + (uintptr_t)i * dim;
@@ -32,7 +32,7 @@ AGK_EXPORT void agk_sq8_encode_f32(const float *x, uint32_t n, uint32_t dim, con
     }
 }
 
-AGK_EXPORT void agk_sq8_decode_f32(const int8_t *codes, uint32_t n, uint32_t dim, const float *lo, const float *step,
+void agk_sq8_decode_f32(const int8_t *codes, uint32_t n, uint32_t dim, const float *lo, const float *step,
                                    float *x) {
     for (uint32_t i = 0; i < n; i++) {
         const int8_t *c = codes + (uintptr_t)i * dim;
@@ -56,7 +56,7 @@ AGK_INLINE void i8f32_kernel(const float *w, const int8_t *const *p, uint32_t di
     for (uint32_t t = 0; t < AGK_GROUP; t++) s[t] = hsum16(acc[t]);
 }
 
-AGK_EXPORT int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim,
+int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim,
                                       const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (dim == 0) return AGK_E_DIM;
     AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
@@ -113,13 +113,13 @@ AGK_INLINE int32_t scan_i8(const int l2, const int8_t *qc, float alpha, float bi
     });
 }
 
-AGK_EXPORT int32_t agk_scan_dot_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows,
+int32_t agk_scan_dot_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows,
                                    uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap,
                                    float *out) {
     return scan_i8(0, qc, alpha, bias, codes, n_rows, dim, subset, n_subset, bitmap, out);
 }
 
-AGK_EXPORT int32_t agk_scan_l2_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows,
+int32_t agk_scan_l2_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows,
                                   uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap,
                                   float *out) {
     return scan_i8(1, qc, alpha, bias, codes, n_rows, dim, subset, n_subset, bitmap, out);
@@ -127,7 +127,7 @@ AGK_EXPORT int32_t agk_scan_l2_i8(const int8_t *qc, float alpha, float bias, con
 
 /* ---- binary quantization -------------------------------------------------------------- */
 
-AGK_EXPORT void agk_b1_encode_f32(const float *x, uint32_t n, uint32_t dim, uint8_t *bits) {
+void agk_b1_encode_f32(const float *x, uint32_t n, uint32_t dim, uint8_t *bits) {
     uint32_t n_bytes = (dim + 7) / 8;
     for (uint32_t i = 0; i < n; i++) {
         const float *r = x + (uintptr_t)i * dim;
@@ -146,7 +146,7 @@ AGK_INLINE uint32_t hamming(const uint8_t *a, const uint8_t *b, uint32_t n_bytes
     return dist;
 }
 
-AGK_EXPORT int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *codes, uint32_t n_rows, uint32_t n_bytes,
+int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *codes, uint32_t n_rows, uint32_t n_bytes,
                                        const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (n_bytes == 0) return AGK_E_DIM;
     AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
@@ -179,7 +179,7 @@ AGK_INLINE uint32_t nearest_l2(const float *q, const float *cent, uint32_t k, ui
     return best;
 }
 
-AGK_EXPORT int32_t agk_kmeans_assign_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride,
+int32_t agk_kmeans_assign_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride,
                                          const float *centroids, uint32_t k, uint32_t *assign, float *dist) {
     if (dim == 0 || stride < dim) return AGK_E_DIM;
     if (k == 0) return AGK_E_K;
@@ -193,7 +193,7 @@ AGK_EXPORT int32_t agk_kmeans_assign_f32(const float *x, uint32_t n, uint32_t di
 
 /* Centroid = mean of its points, summed in point order; an empty cluster keeps its old
  * centroid (counts[c] == 0 tells the caller to re-seed it). */
-AGK_EXPORT int32_t agk_kmeans_update_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride,
+int32_t agk_kmeans_update_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride,
                                          const uint32_t *assign, uint32_t k, float *centroids, uint32_t *counts) {
     if (dim == 0 || stride < dim) return AGK_E_DIM;
     if (k == 0) return AGK_E_K;
@@ -222,7 +222,7 @@ AGK_INLINE int32_t check_pq(uint32_t dim, uint32_t m, uint32_t ksub) {
     return AGK_OK;
 }
 
-AGK_EXPORT int32_t agk_pq_encode_f32(const float *x, uint32_t n, uint32_t dim, uint32_t m, uint32_t ksub,
+int32_t agk_pq_encode_f32(const float *x, uint32_t n, uint32_t dim, uint32_t m, uint32_t ksub,
                                      const float *codebooks, uint8_t *codes) {
     int32_t rc = check_pq(dim, m, ksub);
     if (rc) return rc;
@@ -236,7 +236,7 @@ AGK_EXPORT int32_t agk_pq_encode_f32(const float *x, uint32_t n, uint32_t dim, u
     return (int32_t)n;
 }
 
-AGK_EXPORT int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, uint32_t ksub, const float *codebooks,
+int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, uint32_t ksub, const float *codebooks,
                                     uint32_t metric, float *table) {
     int32_t rc = check_pq(dim, m, ksub);
     if (rc) return rc;
@@ -255,7 +255,7 @@ AGK_EXPORT int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, ui
 }
 
 /* Sum of table lookups, subspace 0 first, a group of rows interleaved. */
-AGK_EXPORT int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *codes, uint32_t n_rows,
+int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *codes, uint32_t n_rows,
                                const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (m == 0) return AGK_E_DIM;
     AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {

@@ -155,12 +155,12 @@ AGK_INLINE int32_t scan_f32(const int metric, const float *qs, uint32_t m, const
 }
 
 #define SCAN_EXPORTS(NAME, METRIC)                                                                      \
-    AGK_EXPORT int32_t agk_scan_##NAME##_f32(const float *q, const float *rows, uint32_t n_rows,        \
+    int32_t agk_scan_##NAME##_f32(const float *q, const float *rows, uint32_t n_rows,        \
                                              uint32_t dim, const uint32_t *subset, uint32_t n_subset,   \
                                              const uint8_t *bitmap, float *out) {                       \
         return scan_f32(METRIC, q, 1, rows, n_rows, dim, subset, n_subset, bitmap, out);                \
     }                                                                                                   \
-    AGK_EXPORT int32_t agk_scan_batch_##NAME##_f32(const float *qs, uint32_t m, const float *rows,      \
+    int32_t agk_scan_batch_##NAME##_f32(const float *qs, uint32_t m, const float *rows,      \
                                                    uint32_t n_rows, uint32_t dim, const uint32_t *subset, \
                                                    uint32_t n_subset, const uint8_t *bitmap, float *out) { \
         return scan_f32(METRIC, qs, m, rows, n_rows, dim, subset, n_subset, bitmap, out);               \
@@ -201,7 +201,7 @@ AGK_INLINE void heap_sift_up(uint32_t *idx, float *sc, uint32_t at, uint32_t lar
     }
 }
 
-AGK_EXPORT int32_t agk_topk_f32(const float *scores, uint32_t n, uint32_t k, uint32_t largest, uint32_t *out_idx,
+int32_t agk_topk_f32(const float *scores, uint32_t n, uint32_t k, uint32_t largest, uint32_t *out_idx,
                                 float *out_scores) {
     if (k == 0) return AGK_E_K;
     uint32_t size = 0;

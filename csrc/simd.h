@@ -39,14 +39,8 @@ typedef float v16f_u __attribute__((vector_size(64), aligned(4), may_alias));
 typedef int8_t v16b_u __attribute__((vector_size(16), aligned(1), may_alias));
 typedef uint64_t u64_u __attribute__((aligned(1), may_alias));
 
-/* Native builds compile each exported function for AVX-512, AVX2 and a baseline and let
- * the loader pick; every helper is always_inline so the clones do not call a baseline copy. */
-/* AGK_NO_CLONES builds one ISA only (from -march): tests use it to check every level. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(AGK_NO_CLONES)
-#define AGK_EXPORT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define AGK_EXPORT
-#endif
+/* One ISA per build (from -march); the native build compiles the kernel once per x86-64
+ * level and picks one at load (build/build_native.py). */
 
 AGK_INLINE v16f v16f_zero(void) { return (v16f){0}; }
 AGK_INLINE v16f v16f_splat(float s) { return (v16f){0} + s; }

@@ -538,25 +538,8 @@ class Kernel:
                           Ptr(upper, "I"), _u32(pool_words, "pool words")) == 0
 
     def hnsw_searcher(self, graph, vectors, *, dim, metric, scratch):
-        """A search function over one graph: search(q, k, ef, allowed) -> (nodes uint32, scores
-        float32), best first, the scores those of scan() (dot, or squared L2). The graph
-        arguments are converted once; make a new searcher when any of its buffers is replaced."""
-        hdr, levels, links0, upper_off, upper = graph
-        call = self._b.bind("agk_hnsw_search", (Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
-                                                Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"), dim, metric))
-        scratch_ptr = Ptr(scratch, "B", True)
-
-        def search(q, k, ef, allowed):
-            idx, scores = new_array("I", k), new_array("f", k)
-            count = call(Ptr(as_view(q, "f", name="q"), "f"), k, ef,
-                         Ptr(None if allowed is None else as_view(allowed, "B", name="allowed"), "B"), scratch_ptr,
-                         Ptr(memoryview(idx), "I", True), Ptr(memoryview(scores), "f", True))
-            if count < 0:
-                raise KernelError(f"agk_hnsw_search: {_CODES.get(count, 'error')} (code {count})")
-            del idx[count:], scores[count:]
-            return idx, scores
-
-        return search
+        """A HnswSearcher over one graph; make a new one when any of its buffers is replaced."""
+        return HnswSearcher(self, graph, vectors, dim=dim, metric=metric, scratch=scratch)
 
     # ---- text ------------------------------------------------------------------------------------
 
@@ -660,9 +643,9 @@ class Kernel:
         return self._unary("agk_normalize_f32", a, out)
 
     def normalize_in_place(self, a):
-        """Normalises a writable buffer in place and returns its squared norm before (one call:
-        a non-finite result also reveals NaN or infinity in the input)."""
-        a = as_view(a, "f", name="a", writable=True)
+        """Normalises a writable buffer or KBuffer in place and returns its squared norm before
+        (one call: a non-finite result also reveals NaN or infinity in the input)."""
+        a = a if isinstance(a, KBuffer) else as_view(a, "f", name="a", writable=True)
         return self._call("agk_normalize_f32", Ptr(a, "f", True), _u32(len(a), "vector length"), Ptr(a, "f", True))
 
     def relu(self, a, *, out=None):
@@ -730,3 +713,36 @@ class Kernel:
             value = self._in(a, "f", name)[i] if not isinstance(a, KBuffer) else a.read(i, i + 1)[0]
             where = f"row {i // dim}, element {i % dim}" if dim else f"element {i}"
             raise NonFiniteError(f"{name}: {where} is {value}")
+
+
+class HnswSearcher:
+    """search(q, k, ef, allowed) -> (nodes uint32, scores float32) over one graph, best first,
+    the scores those of scan() (dot, or squared L2). The graph arguments are converted once
+    and the answers land in kernel memory owned here, so a query whose vector is already a
+    KBuffer crosses into the kernel without a copy or a conversion (a query's fixed cost is
+    what a single-query caller pays, natively and in the browser)."""
+
+    def __init__(self, kernel, graph, vectors, *, dim, metric, scratch):
+        hdr, levels, links0, upper_off, upper = graph
+        self._kernel = kernel
+        self._call = kernel._b.bind("agk_hnsw_search", (Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
+                                                        Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"),
+                                                        dim, metric))
+        self._scratch = Ptr(scratch, "B", True)
+        self._capacity = 0
+
+    def _outputs(self, k):
+        if k > self._capacity:
+            self._idx, self._scores = self._kernel.alloc(k, "I"), self._kernel.alloc(k, "f")
+            self._out = (Ptr(self._idx, "I", True), Ptr(self._scores, "f", True))
+            self._capacity = k
+        return self._out
+
+    def __call__(self, q, k, ef, allowed):
+        q = q if isinstance(q, KBuffer) else as_view(q, "f", name="q")
+        if allowed is not None and not isinstance(allowed, KBuffer):
+            allowed = as_view(allowed, "B", name="allowed")
+        count = self._call(Ptr(q, "f"), k, ef, Ptr(allowed, "B"), self._scratch, *self._outputs(k))
+        if count < 0:
+            raise KernelError(f"agk_hnsw_search: {_CODES.get(count, 'error')} (code {count})")
+        return self._idx.read(0, count), self._scores.read(0, count)

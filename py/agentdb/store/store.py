@@ -125,6 +125,7 @@ class VectorStore:
         self._containers = {}          # rvf seg type (KERNEL, EBPF) -> payload: stored, never run
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
+        self._query_slot = self.kernel.alloc(dim, "f")
         self._reset()
 
     def _reset(self):
@@ -261,8 +262,11 @@ class VectorStore:
         return view
 
     def _query_vector(self, vector):
+        """The query, checked and (for cosine) normalised, in the store's query slot: kernel
+        memory that every search reads in place. Callers hold the lock (the slot is shared)."""
         given = self._vector_view(vector, 1, "query", check_finite=False)
-        q = array.array("f", given)
+        q = self._query_slot
+        q.write(given)
         # one kernel call checks and (for cosine) normalises: the squared norm is finite
         # exactly when every element is, barring overflow of huge values
         norm_sq = self.kernel.normalize_in_place(q) if self.metric == "cosine" else self.kernel.dot(q, q)
@@ -824,9 +828,8 @@ class VectorStore:
         Scores: cosine similarity, inner product, or squared L2 distance (smaller first).
         """
         self._check_k(k)
-        q = self._query_vector(vector)
         with self._lock:
-            return self._answer(q, k, *self._allowed(where), where, ef, exact)
+            return self._answer(self._query_vector(vector), k, *self._allowed(where), where, ef, exact)
 
     def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False):
         """query() for each of m vectors (m x dim); the filter is evaluated once for all."""

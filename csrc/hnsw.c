@@ -17,19 +17,21 @@ typedef struct {
     const float *vec;
     uint32_t dim, m, m0;
     int metric;
-    uint32_t *visited, gen, capacity;
+    uint8_t *visited;
+    uint32_t gen, capacity;
     float *cd, *rd, *sd;       /* candidate heap, result heap, selection list: distances */
     uint32_t *cn, *rn, *sn;    /* ... and their nodes */
 } graph_t;
 
-/* Scratch layout after S_WORDS header words: visited[cap], cand[cap] (d, n), res[ef] (d, n),
- * sel[max(ef, 2 * (m0 + 1))] (d, n): the new node's choices, then a pruned list after them.
+/* Scratch layout after S_WORDS header words: cand[cap] (d, n), res[ef] (d, n),
+ * sel[max(ef, 2 * (m0 + 1))] (d, n): the new node's choices, then a pruned list after them;
+ * then visited[cap], one byte per node (a quarter of the cache footprint of word tags).
  * The candidate heap can hold every node: a node is pushed at most once per search (it is
  * marked visited when pushed). */
 AGK_INLINE uint32_t sel_size(uint32_t ef, uint32_t m0) { return ef > 2 * (m0 + 1) ? ef : 2 * (m0 + 1); }
 
 uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m) {
-    return 4u * (S_WORDS + capacity + 2u * capacity + 2u * ef + 2u * sel_size(ef, 2 * m));
+    return 4u * (S_WORDS + 2u * capacity + 2u * ef + 2u * sel_size(ef, 2 * m)) + capacity;
 }
 
 int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, uint32_t m) {
@@ -39,7 +41,8 @@ int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, 
     w[S_CAPACITY] = capacity;
     w[S_EF] = ef;
     w[S_M0] = 2 * m;
-    for (uint32_t i = 0; i < capacity; i++) w[S_WORDS + i] = 0;
+    uint8_t *visited = scratch + 4u * (S_WORDS + 2u * capacity + 2u * ef + 2u * sel_size(ef, 2 * m));
+    for (uint32_t i = 0; i < capacity; i++) visited[i] = 0;
     return AGK_OK;
 }
 
@@ -51,16 +54,17 @@ AGK_INLINE void graph_bind(graph_t *g, uint32_t *hdr, const uint32_t *levels, ui
     g->vec = vec, g->dim = dim, g->metric = (int)metric, g->m = hdr[H_M], g->m0 = hdr[H_M0];
     g->capacity = w[S_CAPACITY];
     uint32_t cap = w[S_CAPACITY], ef = w[S_EF], sel = sel_size(ef, w[S_M0]);
-    g->visited = w + S_WORDS;
-    g->cd = (float *)(g->visited + cap), g->cn = g->visited + 2 * cap;
-    g->rd = (float *)(g->visited + 3 * cap), g->rn = g->visited + 3 * cap + ef;
-    g->sd = (float *)(g->visited + 3 * cap + 2 * ef), g->sn = g->visited + 3 * cap + 2 * ef + sel;
+    uint32_t *h = w + S_WORDS;
+    g->cd = (float *)h, g->cn = h + cap;
+    g->rd = (float *)(h + 2 * cap), g->rn = h + 2 * cap + ef;
+    g->sd = (float *)(h + 2 * cap + 2 * ef), g->sn = h + 2 * cap + 2 * ef + sel;
+    g->visited = (uint8_t *)(h + 2 * cap + 2 * ef + 2 * sel);
 }
 
-/* A fresh visited generation; on wrap-around the tags are cleared once. */
+/* A fresh visited generation (1..255); on wrap-around the tags are cleared once. */
 AGK_INLINE uint32_t next_gen(graph_t *g, uint8_t *scratch) {
     uint32_t *w = (uint32_t *)scratch;
-    if (++w[S_GEN] == 0) {
+    if (++w[S_GEN] == 256) {
         for (uint32_t i = 0; i < g->capacity; i++) g->visited[i] = 0;
         w[S_GEN] = 1;
     }

@@ -30,7 +30,7 @@ def encode_records(labels, metadata, string_ids=None):
     for i, label in enumerate(labels):
         if string_ids is None and not metadata[i]:
             continue
-        record = {"meta": metadata[i]}
+        record = {"meta": metadata[i] or {}}
         if string_ids is not None:
             record["sid"] = string_ids[i]
         body = _json(record)

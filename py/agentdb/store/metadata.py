@@ -12,6 +12,7 @@ import array
 import json
 import math
 import numbers
+import types
 
 NAN = math.nan
 
@@ -43,9 +44,13 @@ def scalar_kind(value):
     return None
 
 
+EMPTY = types.MappingProxyType({})
+
+
 class MetadataColumns:
     def __init__(self):
-        self.rows = []          # row -> dict (a copy of what was ingested)
+        self.rows = []          # row -> dict (a copy of what was ingested), None when it had none:
+                                # an empty dict per row cost 64 bytes a vector
         self.fields = {}        # name -> Field
 
     def __len__(self):
@@ -55,7 +60,7 @@ class MetadataColumns:
     def check(metadata, n):
         """Validates a batch: a list of n dicts (or None) with string keys."""
         if metadata is None:
-            return [{} for _ in range(n)]
+            return [None] * n
         if isinstance(metadata, dict) or len(metadata) != n:
             raise ValueError(f"metadata must be a list of {n} dicts (one per id), got "
                              f"{type(metadata).__name__}{'' if isinstance(metadata, dict) else f' of {len(metadata)}'}")
@@ -74,17 +79,17 @@ class MetadataColumns:
                 json.dumps(md)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"metadata[{i}] cannot be stored: {exc}") from None
-            out.append(dict(md))
+            out.append(dict(md) if md else None)
         return out
 
     def append(self, metadata):
-        """Appends one dict per new row (already checked)."""
+        """Appends one dict (or None) per new row (already checked)."""
         start = len(self.rows)
         n = len(metadata)
         self.rows.extend(metadata)
-        for name in {k for md in metadata for k in md}:
+        for name in {k for md in metadata if md for k in md}:
             field = self.fields.setdefault(name, Field())
-            values = [md.get(name) for md in metadata]
+            values = [md.get(name) if md else None for md in metadata]
             kinds = [scalar_kind(v) for v in values]
             if "num" in kinds:
                 col = field.numeric or array.array("d", [NAN]) * start
@@ -102,6 +107,15 @@ class MetadataColumns:
             if field.codes is not None and len(field.codes) < total:
                 field.codes.extend(array.array("I", bytes(4 * (total - len(field.codes)))))
 
+    def copy_of(self, row):
+        """A row's metadata as a new dict the caller may change."""
+        md = self.rows[row]
+        return dict(md) if md else {}
+
+    def stored(self, row):
+        """A row's metadata as stored (read-only use)."""
+        return self.rows[row] or EMPTY
+
     def truncate(self, n_rows):
         """Undoes append() back to n_rows (rollback of a failed batch)."""
         del self.rows[n_rows:]
@@ -118,7 +132,7 @@ class MetadataColumns:
                 field.numeric = kernel.gather_rows(field.numeric, keep_rows, row_bytes=8, fmt="d")
             if field.codes is not None:
                 field.codes = kernel.gather_rows(field.codes, keep_rows, row_bytes=4, fmt="I")
-        self.fields = {name: f for name, f in self.fields.items() if any(name in md for md in self.rows)}
+        self.fields = {name: f for name, f in self.fields.items() if any(md and name in md for md in self.rows)}
 
     @property
     def nbytes(self):

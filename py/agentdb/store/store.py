@@ -336,7 +336,7 @@ class VectorStore:
                 allowed = src._allowed(where)[0] if kind == "filter" else src._live
                 picked = src.kernel.bitmap_rows(allowed, src._n_rows)
                 ids.extend(src._ids.id_of_row[r] for r in picked)
-                metadata.extend(dict(src._meta.rows[r]) for r in picked)
+                metadata.extend(src._meta.copy_of(r) for r in picked)
                 rows.extend(src._stored_rows(picked))
             parent_bytes = self.to_bytes()
         if len(set(ids)) != len(ids):
@@ -393,7 +393,7 @@ class VectorStore:
             live = self.kernel.bitmap_rows(self._live, n)
             live_labels = {labels[r] for r in live}
             strings = self._ids.kind == "str"
-            records = rvf_meta.encode_records([labels[r] for r in live], [self._meta.rows[r] for r in live],
+            records = rvf_meta.encode_records([labels[r] for r in live], [self._meta.stored(r) for r in live],
                                               [self._ids.id_of_row[r] for r in live] if strings else None)
             extra = [(rvf_segments.META, rvf_meta.encode_options(self._options()))] + \
                 ([(rvf_segments.META, records)] if records else [])
@@ -618,9 +618,9 @@ class VectorStore:
         ids = [(records[label]["sid"] if strings else label) if ok else (None if strings else label)
                for label, ok in zip(labels, live)]
         if records:
-            metadata = [records.get(label, {}).get("meta", {}) if ok else {} for label, ok in zip(labels, live)]
+            metadata = [records.get(label, {}).get("meta") or None if ok else None for label, ok in zip(labels, live)]
         else:
-            metadata = [{} for _ in labels]
+            metadata = [None] * len(labels)
         n = len(labels)
         if n == 0:
             return
@@ -728,7 +728,7 @@ class VectorStore:
         """The Record for an id (UnknownIdError if absent)."""
         with self._lock:
             row = self._ids.row(ident)
-            return Record(ident, self._stored_row(row), dict(self._meta.rows[row]))
+            return Record(ident, self._stored_row(row), self._meta.copy_of(row))
 
     def find(self, where=None, *, limit=None):
         """[(id, metadata)] of the live rows matching `where`, in insertion order (no vector
@@ -742,7 +742,7 @@ class VectorStore:
         with self._lock:
             rows = self.kernel.bitmap_rows(self._allowed(where)[0], self._n_rows)
             rows = rows[:limit] if limit is not None else rows
-            return [(self._ids.id_of_row[r], dict(self._meta.rows[r])) for r in rows]
+            return [(self._ids.id_of_row[r], self._meta.copy_of(r)) for r in rows]
 
     def _allowed(self, where):
         """(bitmap of live rows passing `where`, how many). Bitmaps of recent filters are kept
@@ -816,7 +816,7 @@ class VectorStore:
         if n_allowed == 0:
             return Results([], array.array("f"), [], self.metric, True)
         rows, scores, was_exact = self._search(q, k, allowed, n_allowed, where is not None, ef, exact)
-        return Results([self._ids.id_of_row[r] for r in rows], scores, [dict(self._meta.rows[r]) for r in rows],
+        return Results([self._ids.id_of_row[r] for r in rows], scores, [self._meta.copy_of(r) for r in rows],
                        self.metric, was_exact)
 
     def query(self, vector, k=10, *, where=None, ef=None, exact=False):

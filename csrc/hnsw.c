@@ -7,6 +7,10 @@
  * ties by node index, so the graph and the answers never depend on the platform.
  */
 
+/* How far ahead a search fetches neighbour rows (3 measured best at 384 dims: rows come
+ * from memory, so several must be in flight at once). */
+#define PREFETCH_ROWS 3
+
 enum { H_ENTRY, H_MAXLEVEL, H_M, H_M0, H_COUNT };
 enum { S_GEN, S_CAPACITY, S_EF, S_M0, S_WORDS };
 
@@ -24,7 +28,8 @@ typedef struct {
 } graph_t;
 
 /* Scratch layout after S_WORDS header words: cand[cap] (d, n), res[ef] (d, n),
- * sel[max(ef, 2 * (m0 + 1))] (d, n): the new node's choices, then a pruned list after them;
+ * sel[max(ef, 2 * (m0 + 1))] (d, n): the new node's choices, then a pruned list after them (a
+ * search keeps its list of neighbours to score in the nodes half);
  * then visited[cap], one byte per node (a quarter of the cache footprint of word tags).
  * The candidate heap can hold every node: a node is pushed at most once per search (it is
  * marked visited when pushed). */
@@ -160,16 +165,21 @@ AGK_INLINE uint32_t search_level(graph_t *g, uint8_t *scratch, const float *q, u
         uint32_t c = g->cn[0];
         if (dc > bound && n_res == ef) break;
         heap_pop(0, g->cd, g->cn, &n_cand);
+        /* the unvisited neighbours first (the selection list is free during a search), so
+         * each row can be fetched PREFETCH_ROWS rows ahead of the one being scored */
         const uint32_t *list = node_links(g, c, level);
-        uint32_t count = list[0];
-        /* visited tags for all neighbours now; each vector in full one neighbour ahead */
+        uint32_t count = list[0], *todo = g->sn, n_todo = 0;
         for (uint32_t i = 1; i <= count; i++) __builtin_prefetch(g->visited + list[i]);
-        if (count) prefetch_bytes(node_vec(g, list[1]), 4 * g->dim);
         for (uint32_t i = 1; i <= count; i++) {
             uint32_t nb = list[i];
-            if (i < count && g->visited[list[i + 1]] != gen) prefetch_bytes(node_vec(g, list[i + 1]), 4 * g->dim);
             if (g->visited[nb] == gen) continue;
             g->visited[nb] = gen;
+            todo[n_todo++] = nb;
+        }
+        for (uint32_t j = 0; j < n_todo && j < PREFETCH_ROWS; j++) prefetch_bytes(node_vec(g, todo[j]), 4 * g->dim);
+        for (uint32_t j = 0; j < n_todo; j++) {
+            uint32_t nb = todo[j];
+            if (j + PREFETCH_ROWS < n_todo) prefetch_bytes(node_vec(g, todo[j + PREFETCH_ROWS]), 4 * g->dim);
             float d = distance(g, q, node_vec(g, nb));
             if (n_res < ef || closer(d, nb, g->rd[0], g->rn[0])) {
                 __builtin_prefetch(node_links(g, nb, level)); /* likely expanded soon */

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define AGK_ABI_VERSION 1
+#define AGK_ABI_VERSION 2
 
 #define AGK_OK 0
 #define AGK_E_ARG -1
@@ -118,8 +118,9 @@ uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count,
 int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0, const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction, uint8_t *scratch);
 /* k nearest nodes whose `allowed` bit is set (allowed 0 = all), closest first, ties to the
  * lower node; out_score holds the scan's score (dot for AGK_METRIC_DOT, squared L2 for L2),
- * bit-identical to agk_scan_*_f32. Returns the count written (<= k). */
-int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef, const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_score);
+ * bit-identical to agk_scan_*_f32. Returns the count written (<= k). The arguments that stay
+ * the same from query to query come first, so a caller binds them once. */
+int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint8_t *scratch, const float *q, uint32_t *out_idx, float *out_score, uint32_t k, uint32_t ef, const uint8_t *allowed);
 
 /* validates a graph read from a file before any search trusts it: header fields, levels,
  * upper-list offsets inside pool_words, list counts within m / m0, every neighbour < the node

@@ -2,7 +2,7 @@
  * combines them: a filter costs a few passes over columns, never a Python loop per row. */
 
 void agk_mask_range_f64(const double *col, uint32_t n, const double *bounds, uint32_t flags,
-                                   uint8_t *out) {
+                        uint8_t *out) {
     const double lo = bounds[0], hi = bounds[1];
     const int lo_incl = flags & 1, hi_incl = (flags >> 1) & 1;
     for (uint32_t b = 0; b < (n + 7) / 8; b++) {
@@ -17,7 +17,7 @@ void agk_mask_range_f64(const double *col, uint32_t n, const double *bounds, uin
 }
 
 void agk_mask_codes_u32(const uint32_t *col, uint32_t n, const uint8_t *code_set, uint32_t n_codes,
-                                   uint8_t *out) {
+                        uint8_t *out) {
     for (uint32_t b = 0; b < (n + 7) / 8; b++) {
         uint32_t byte = 0;
         for (uint32_t t = 0; t < 8 && b * 8 + t < n; t++) {
@@ -62,7 +62,7 @@ uint32_t agk_bitmap_rows(const uint8_t *a, uint32_t n, uint32_t *rows) {
 }
 
 void agk_copy_strided(const uint8_t *src, uint32_t src_stride, uint8_t *dst, uint32_t dst_stride,
-                                 uint32_t width, uint32_t n) {
+                      uint32_t width, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *from = src + (uintptr_t)i * src_stride;
         uint8_t *to = dst + (uintptr_t)i * dst_stride;
@@ -71,7 +71,7 @@ void agk_copy_strided(const uint8_t *src, uint32_t src_stride, uint8_t *dst, uin
 }
 
 int32_t agk_gather_rows(const uint8_t *src, uint32_t row_bytes, uint32_t n_src, const uint32_t *rows,
-                                   uint32_t n, uint8_t *dst) {
+                        uint32_t n, uint8_t *dst) {
     int32_t rc = check_subset(rows, n, n_src);
     if (rc) return rc;
     for (uint32_t i = 0; i < n; i++) {

@@ -272,9 +272,9 @@ AGK_INLINE void insert_node(graph_t *g, uint8_t *scratch, uint32_t node, uint32_
 }
 
 int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
-                                   const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim,
-                                   uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction,
-                                   uint8_t *scratch) {
+                        const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim,
+                        uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction,
+                        uint8_t *scratch) {
     if (dim == 0) return AGK_E_DIM;
     if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2) return AGK_E_ARG;
     const uint32_t *w = (const uint32_t *)scratch;
@@ -292,9 +292,9 @@ int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
 }
 
 int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
-                                   const uint32_t *upper_off, const uint32_t *upper, const float *vectors,
-                                   uint32_t dim, uint32_t metric, const float *q, uint32_t k, uint32_t ef,
-                                   const uint8_t *allowed, uint8_t *scratch, uint32_t *out_idx, float *out_score) {
+                        const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim,
+                        uint32_t metric, uint8_t *scratch, const float *q, uint32_t *out_idx, float *out_score,
+                        uint32_t k, uint32_t ef, const uint8_t *allowed) {
     if (dim == 0) return AGK_E_DIM;
     if (k == 0) return AGK_E_K;
     if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2) return AGK_E_ARG;
@@ -324,7 +324,7 @@ AGK_INLINE int list_ok(const uint32_t *list, uint32_t max, uint32_t n) {
 }
 
 int32_t agk_hnsw_check(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
-                                  const uint32_t *upper_off, const uint32_t *upper, uint32_t pool_words) {
+                       const uint32_t *upper_off, const uint32_t *upper, uint32_t pool_words) {
     uint32_t n = hdr[H_COUNT], m = hdr[H_M], m0 = hdr[H_M0];
     if (m < 2 || m0 != 2 * m || m > 1024) return AGK_E_RANGE;
     if (n == 0) return hdr[H_ENTRY] == AGK_HNSW_NONE ? AGK_OK : AGK_E_RANGE;
@@ -353,7 +353,7 @@ AGK_INLINE uint32_t xoshiro_next(uint32_t *s) {
 }
 
 uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count, uint32_t pool_used,
-                                           uint32_t *levels, uint32_t *upper_off) {
+                                uint32_t *levels, uint32_t *upper_off) {
     uint32_t threshold = m > 1 ? 0xFFFFFFFFu / m : 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t level = 0;

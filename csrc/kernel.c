@@ -26,9 +26,9 @@
 #include "embed.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
-
-/* The instruction set this build of the kernel was compiled for. */
-uint32_t agk_features(void) {
+                         
+                         /* The instruction set this build of the kernel was compiled for. */
+                         uint32_t agk_features(void) {
 #if defined(__wasm_simd128__)
     return AGK_F_SIMD128;
 #elif defined(__x86_64__) && defined(__GNUC__)

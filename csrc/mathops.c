@@ -3,8 +3,8 @@
  * and hsum16, so every op has one answer on every backend. */
 
 float agk_dot_f32(const float *a, const float *b, uint32_t n) { return dot1(a, b, n); }
-
-float agk_l2_f32(const float *a, const float *b, uint32_t n) {
+                  
+                  float agk_l2_f32(const float *a, const float *b, uint32_t n) {
     float s, unused;
     rows_kernel(AGK_METRIC_L2, 1, a, &b, n, &s, &unused);
     return s;
@@ -47,19 +47,19 @@ void agk_matvec_f32(const float *mat, uint32_t rows, uint32_t cols, const float 
 #define GELU_EXPR(L) v16f_gelu(L(a + i_))
 
 void agk_add_f32(const float *a, const float *b, uint32_t n, float *out) { ELEMENTWISE(n, ADD_EXPR); }
-void agk_mul_f32(const float *a, const float *b, uint32_t n, float *out) { ELEMENTWISE(n, MUL_EXPR); }
-
-void agk_scale_f32(const float *a, float s, uint32_t n, float *out) {
+                 void agk_mul_f32(const float *a, const float *b, uint32_t n, float *out) { ELEMENTWISE(n, MUL_EXPR); }
+                 
+                 void agk_scale_f32(const float *a, float s, uint32_t n, float *out) {
     v16f sv = v16f_splat(s);
     ELEMENTWISE(n, SCALE_EXPR);
 }
 
 void agk_relu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, RELU_EXPR); }
-
-/* exp(x) = 2^k * e^r with k = round(x / ln2) and |r| <= ln2 / 2 (Cody-Waite split of ln2),
- * e^r from the Cephes minimax polynomial, 2^k applied in two halves so that results near
- * overflow and in the subnormal range are scaled without an out-of-range exponent. */
-AGK_INLINE v16f v16f_exp(v16f x) {
+                  
+                  /* exp(x) = 2^k * e^r with k = round(x / ln2) and |r| <= ln2 / 2 (Cody-Waite split of ln2),
+                  * e^r from the Cephes minimax polynomial, 2^k applied in two halves so that results near
+                  * overflow and in the subnormal range are scaled without an out-of-range exponent. */
+                  AGK_INLINE v16f v16f_exp(v16f x) {
     const v16f round_magic = v16f_splat(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
     x = v16f_min(x, v16f_splat(89.0f));
     x = v16f_max(x, v16f_splat(-104.0f));
@@ -88,11 +88,11 @@ AGK_INLINE v16f v16f_gelu(v16f x) {
 }
 
 void agk_exp_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, EXP_EXPR); }
-void agk_sigmoid_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, SIGMOID_EXPR); }
-void agk_gelu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, GELU_EXPR); }
-
-/* Sum of n floats in the scan's lane order (zero-padded tail, then hsum16). */
-AGK_INLINE float sum_f32(const float *a, uint32_t n) {
+                 void agk_sigmoid_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, SIGMOID_EXPR); }
+                 void agk_gelu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, GELU_EXPR); }
+                 
+                 /* Sum of n floats in the scan's lane order (zero-padded tail, then hsum16). */
+                 AGK_INLINE float sum_f32(const float *a, uint32_t n) {
     v16f acc = v16f_zero();
     uint32_t i = 0;
     for (; i + AGK_LANES <= n; i += AGK_LANES) acc += v16f_load(a + i);
@@ -137,7 +137,7 @@ void agk_softmax_f32(const float *a, uint32_t n, float *out) {
 /* (x - mean) / sqrt(var + eps) * gamma + beta, with the population variance; gamma and
  * beta may be 0 (ones and zeros). */
 void agk_layernorm_f32(const float *a, uint32_t n, const float *gamma, const float *beta, float eps,
-                                  float *out) {
+                       float *out) {
     if (n == 0) return;
     float mean = sum_f32(a, n) / (float)n;
     v16f mv = v16f_splat(mean);

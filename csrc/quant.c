@@ -19,7 +19,7 @@ void agk_sq8_train_f32(const float *x, uint32_t n, uint32_t dim, float *lo, floa
 }
 
 void agk_sq8_encode_f32(const float *x, uint32_t n, uint32_t dim, const float *lo, const float *step,
-                                   int8_t *codes) {
+                        int8_t *codes) {
     for (uint32_t i = 0; i < n; i++) {
         const float *r = x + (uintptr_t)i * dim;
         int8_t *c = codes + (uintptr_t)i * dim;
@@ -33,7 +33,7 @@ void agk_sq8_encode_f32(const float *x, uint32_t n, uint32_t dim, const float *l
 }
 
 void agk_sq8_decode_f32(const int8_t *codes, uint32_t n, uint32_t dim, const float *lo, const float *step,
-                                   float *x) {
+                        float *x) {
     for (uint32_t i = 0; i < n; i++) {
         const int8_t *c = codes + (uintptr_t)i * dim;
         float *r = x + (uintptr_t)i * dim;
@@ -57,7 +57,7 @@ AGK_INLINE void i8f32_kernel(const float *w, const int8_t *const *p, uint32_t di
 }
 
 int32_t agk_scan_dot_i8f32(const float *w, float bias, const int8_t *codes, uint32_t n_rows, uint32_t dim,
-                                      const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
+                           const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (dim == 0) return AGK_E_DIM;
     AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
         const int8_t *p[AGK_GROUP];
@@ -114,14 +114,14 @@ AGK_INLINE int32_t scan_i8(const int l2, const int8_t *qc, float alpha, float bi
 }
 
 int32_t agk_scan_dot_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows,
-                                   uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap,
-                                   float *out) {
+                        uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap,
+                        float *out) {
     return scan_i8(0, qc, alpha, bias, codes, n_rows, dim, subset, n_subset, bitmap, out);
 }
 
 int32_t agk_scan_l2_i8(const int8_t *qc, float alpha, float bias, const int8_t *codes, uint32_t n_rows,
-                                  uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap,
-                                  float *out) {
+                       uint32_t dim, const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap,
+                       float *out) {
     return scan_i8(1, qc, alpha, bias, codes, n_rows, dim, subset, n_subset, bitmap, out);
 }
 
@@ -147,7 +147,7 @@ AGK_INLINE uint32_t hamming(const uint8_t *a, const uint8_t *b, uint32_t n_bytes
 }
 
 int32_t agk_scan_hamming_b1(const uint8_t *qbits, const uint8_t *codes, uint32_t n_rows, uint32_t n_bytes,
-                                       const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
+                            const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (n_bytes == 0) return AGK_E_DIM;
     AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
         for (uint32_t t = 0; t < count; t++) {
@@ -180,7 +180,7 @@ AGK_INLINE uint32_t nearest_l2(const float *q, const float *cent, uint32_t k, ui
 }
 
 int32_t agk_kmeans_assign_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride,
-                                         const float *centroids, uint32_t k, uint32_t *assign, float *dist) {
+                              const float *centroids, uint32_t k, uint32_t *assign, float *dist) {
     if (dim == 0 || stride < dim) return AGK_E_DIM;
     if (k == 0) return AGK_E_K;
     for (uint32_t i = 0; i < n; i++) {
@@ -194,7 +194,7 @@ int32_t agk_kmeans_assign_f32(const float *x, uint32_t n, uint32_t dim, uint32_t
 /* Centroid = mean of its points, summed in point order; an empty cluster keeps its old
  * centroid (counts[c] == 0 tells the caller to re-seed it). */
 int32_t agk_kmeans_update_f32(const float *x, uint32_t n, uint32_t dim, uint32_t stride,
-                                         const uint32_t *assign, uint32_t k, float *centroids, uint32_t *counts) {
+                              const uint32_t *assign, uint32_t k, float *centroids, uint32_t *counts) {
     if (dim == 0 || stride < dim) return AGK_E_DIM;
     if (k == 0) return AGK_E_K;
     for (uint32_t c = 0; c < k; c++) counts[c] = 0;
@@ -223,7 +223,7 @@ AGK_INLINE int32_t check_pq(uint32_t dim, uint32_t m, uint32_t ksub) {
 }
 
 int32_t agk_pq_encode_f32(const float *x, uint32_t n, uint32_t dim, uint32_t m, uint32_t ksub,
-                                     const float *codebooks, uint8_t *codes) {
+                          const float *codebooks, uint8_t *codes) {
     int32_t rc = check_pq(dim, m, ksub);
     if (rc) return rc;
     uint32_t dsub = dim / m;
@@ -237,7 +237,7 @@ int32_t agk_pq_encode_f32(const float *x, uint32_t n, uint32_t dim, uint32_t m, 
 }
 
 int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, uint32_t ksub, const float *codebooks,
-                                    uint32_t metric, float *table) {
+                         uint32_t metric, float *table) {
     int32_t rc = check_pq(dim, m, ksub);
     if (rc) return rc;
     if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2) return AGK_E_ARG;
@@ -256,7 +256,7 @@ int32_t agk_pq_table_f32(const float *q, uint32_t dim, uint32_t m, uint32_t ksub
 
 /* Sum of table lookups, subspace 0 first, a group of rows interleaved. */
 int32_t agk_scan_pq(const float *table, uint32_t m, const uint8_t *codes, uint32_t n_rows,
-                               const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
+                    const uint32_t *subset, uint32_t n_subset, const uint8_t *bitmap, float *out) {
     if (m == 0) return AGK_E_DIM;
     AGK_SCAN_GROUPS(n_rows, subset, n_subset, bitmap, out, {
         const uint8_t *c[AGK_GROUP];

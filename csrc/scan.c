@@ -202,7 +202,7 @@ AGK_INLINE void heap_sift_up(uint32_t *idx, float *sc, uint32_t at, uint32_t lar
 }
 
 int32_t agk_topk_f32(const float *scores, uint32_t n, uint32_t k, uint32_t largest, uint32_t *out_idx,
-                                float *out_scores) {
+                     float *out_scores) {
     if (k == 0) return AGK_E_K;
     uint32_t size = 0;
     for (uint32_t i = 0; i < n; i++) {

@@ -537,9 +537,10 @@ class Kernel:
         return self._call("agk_hnsw_check", Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"), Ptr(upper_off, "I"),
                           Ptr(upper, "I"), _u32(pool_words, "pool words")) == 0
 
-    def hnsw_searcher(self, graph, vectors, *, dim, metric, scratch):
-        """A HnswSearcher over one graph; make a new one when any of its buffers is replaced."""
-        return HnswSearcher(self, graph, vectors, dim=dim, metric=metric, scratch=scratch)
+    def hnsw_searcher(self, graph, vectors, *, dim, metric, scratch, q, k):
+        """A HnswSearcher over one graph for queries written into the KBuffer q; make a new one
+        when any of its buffers is replaced."""
+        return HnswSearcher(self, graph, vectors, dim=dim, metric=metric, scratch=scratch, q=q, k=k)
 
     # ---- text ------------------------------------------------------------------------------------
 
@@ -716,33 +717,26 @@ class Kernel:
 
 
 class HnswSearcher:
-    """search(q, k, ef, allowed) -> (nodes uint32, scores float32) over one graph, best first,
-    the scores those of scan() (dot, or squared L2). The graph arguments are converted once
-    and the answers land in kernel memory owned here, so a query whose vector is already a
-    KBuffer crosses into the kernel without a copy or a conversion (a query's fixed cost is
-    what a single-query caller pays, natively and in the browser)."""
+    """search(k, ef, allowed) -> (nodes uint32, scores float32) of the query in its KBuffer q,
+    best first, the scores those of scan() (dot, or squared L2). Every buffer argument (graph,
+    scratch, query, outputs in kernel memory) is bound once, so a query costs one kernel call
+    with three scalars: a query's fixed cost is what a single-query caller pays, natively and
+    in the browser."""
 
-    def __init__(self, kernel, graph, vectors, *, dim, metric, scratch):
+    def __init__(self, kernel, graph, vectors, *, dim, metric, scratch, q, k):
         hdr, levels, links0, upper_off, upper = graph
-        self._kernel = kernel
-        self._call = kernel._b.bind("agk_hnsw_search", (Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
-                                                        Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"),
-                                                        dim, metric))
-        self._scratch = Ptr(scratch, "B", True)
-        self._capacity = 0
+        self.k = k                       # the most results one call can return
+        self._idx, self._scores = kernel.alloc(k, "I"), kernel.alloc(k, "f")
+        self._call = kernel._b.bind("agk_hnsw_search", (
+            Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"), Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"),
+            dim, metric, Ptr(scratch, "B", True), Ptr(q, "f"), Ptr(self._idx, "I", True), Ptr(self._scores, "f", True)))
 
-    def _outputs(self, k):
-        if k > self._capacity:
-            self._idx, self._scores = self._kernel.alloc(k, "I"), self._kernel.alloc(k, "f")
-            self._out = (Ptr(self._idx, "I", True), Ptr(self._scores, "f", True))
-            self._capacity = k
-        return self._out
-
-    def __call__(self, q, k, ef, allowed):
-        q = q if isinstance(q, KBuffer) else as_view(q, "f", name="q")
+    def __call__(self, k, ef, allowed):
+        if k > self.k:
+            raise ValueError(f"this searcher returns at most {self.k} results, {k} asked")
         if allowed is not None and not isinstance(allowed, KBuffer):
             allowed = as_view(allowed, "B", name="allowed")
-        count = self._call(Ptr(q, "f"), k, ef, Ptr(allowed, "B"), self._scratch, *self._outputs(k))
+        count = self._call(k, ef, Ptr(allowed, "B"))
         if count < 0:
             raise KernelError(f"agk_hnsw_search: {_CODES.get(count, 'error')} (code {count})")
         return self._idx.read(0, count), self._scores.read(0, count)

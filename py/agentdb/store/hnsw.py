@@ -102,13 +102,14 @@ class HnswIndex:
         self._searcher = None
 
     def search(self, vectors, q, k, ef, allowed):
-        """(rows, scores) of the k nearest allowed nodes, best first."""
+        """(rows, scores) of the k nearest allowed nodes to the query in KBuffer q, best first."""
         self._ensure_scratch(len(self), max(ef, k))
-        if self._searcher is None or self._searcher_vectors is not vectors:
-            self._searcher = self.k.hnsw_searcher(self.graph, vectors, dim=self.dim, metric=self.metric,
-                                                  scratch=self.scratch)
-            self._searcher_vectors = vectors
-        return self._searcher(q, k, max(ef, k), allowed)
+        searcher = self._searcher
+        if searcher is None or k > searcher.k or self._searcher_for[0] is not vectors or self._searcher_for[1] is not q:
+            searcher = self._searcher = self.k.hnsw_searcher(self.graph, vectors, dim=self.dim, metric=self.metric,
+                                                             scratch=self.scratch, q=q, k=max(k, 16))
+            self._searcher_for = (vectors, q)
+        return searcher(k, max(ef, k), allowed)
 
     # ---- INDEX segments -----------------------------------------------------------------
 

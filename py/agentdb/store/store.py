@@ -843,8 +843,11 @@ class VectorStore:
             self.kernel.normalize_rows(queries, dim=self.dim)
         with self._lock:
             allowed, n_allowed = self._allowed(where)
-            return [self._answer(queries[i * self.dim:(i + 1) * self.dim], k, allowed, n_allowed, where, ef, exact)
-                    for i in range(m)]
+            answers = []
+            for i in range(m):
+                self._query_slot.write(queries[i * self.dim:(i + 1) * self.dim])    # where searches read it
+                answers.append(self._answer(self._query_slot, k, allowed, n_allowed, where, ef, exact))
+            return answers
 
     # ---- status -----------------------------------------------------------------------------
 

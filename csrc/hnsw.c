@@ -182,7 +182,7 @@ AGK_INLINE uint32_t search_level(graph_t *g, uint8_t *scratch, const float *q, u
             if (j + PREFETCH_ROWS < n_todo) prefetch_bytes(node_vec(g, todo[j + PREFETCH_ROWS]), 4 * g->dim);
             float d = distance(g, q, node_vec(g, nb));
             if (n_res < ef || closer(d, nb, g->rd[0], g->rn[0])) {
-                __builtin_prefetch(node_links(g, nb, level)); /* likely expanded soon */
+                prefetch_bytes(node_links(g, nb, level), 4 * (g->m0 + 1)); /* likely expanded soon: its whole list */
                 heap_push(0, g->cd, g->cn, &n_cand, d, nb);
                 if (!allowed || bitmap_has(allowed, nb)) {
                     heap_push(1, g->rd, g->rn, &n_res, d, nb);

@@ -649,6 +649,11 @@ class Kernel:
         a = a if isinstance(a, KBuffer) else as_view(a, "f", name="a", writable=True)
         return self._call("agk_normalize_f32", Ptr(a, "f", True), _u32(len(a), "vector length"), Ptr(a, "f", True))
 
+    def normalizer(self, buf):
+        """normalize_in_place(buf) for one KBuffer, its arguments bound once (a query's path)."""
+        return self._b.bind("agk_normalize_f32", (Ptr(buf, "f", True), _u32(len(buf), "vector length"),
+                                                  Ptr(buf, "f", True)))
+
     def relu(self, a, *, out=None):
         """max(a, 0), element-wise."""
         return self._unary("agk_relu_f32", a, out)

@@ -109,8 +109,12 @@ class MetadataColumns:
 
     def copy_of(self, row):
         """A row's metadata as a new dict the caller may change."""
-        md = self.rows[row]
-        return dict(md) if md else {}
+        return self.copies((row,))[0]
+
+    def copies(self, rows):
+        """copy_of() of each row, in one call (the per-hit cost of every query)."""
+        stored = self.rows
+        return [dict(md) if md else {} for md in map(stored.__getitem__, rows)]
 
     def stored(self, row):
         """A row's metadata as stored (read-only use)."""

@@ -126,6 +126,7 @@ class VectorStore:
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
         self._query_slot = self.kernel.alloc(dim, "f")
+        self._normalize_query = self.kernel.normalizer(self._query_slot)
         self._reset()
 
     def _reset(self):
@@ -269,7 +270,7 @@ class VectorStore:
         q.write(given)
         # one kernel call checks and (for cosine) normalises: the squared norm is finite
         # exactly when every element is, barring overflow of huge values
-        norm_sq = self.kernel.normalize_in_place(q) if self.metric == "cosine" else self.kernel.dot(q, q)
+        norm_sq = self._normalize_query() if self.metric == "cosine" else self.kernel.dot(q, q)
         if not math.isfinite(norm_sq):
             self.kernel.check_finite(given, name="query")     # names a NaN or infinity, if there is one
             raise NonFiniteError("query: its squared norm overflows float32; scale the vector down")
@@ -803,7 +804,7 @@ class VectorStore:
             limit = allowed if n_allowed < self._n_rows else None     # every row allowed: no bitmap to check
             rows, scores = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
             if len(rows) >= min(k, n_allowed):
-                return list(rows), scores, False
+                return rows, scores, False
         # codes serve large candidate sets, and every query when only codes are kept
         if self._quant is not None and (not self.keep_vectors or not exact and n_allowed > self.brute_force_rows):
             rows, scores = self._compressed(q, k, allowed, n_allowed)
@@ -816,8 +817,8 @@ class VectorStore:
         if n_allowed == 0:
             return Results([], array.array("f"), [], self.metric, True)
         rows, scores, was_exact = self._search(q, k, allowed, n_allowed, where is not None, ef, exact)
-        return Results([self._ids.id_of_row[r] for r in rows], scores, [self._meta.copy_of(r) for r in rows],
-                       self.metric, was_exact)
+        id_of_row = self._ids.id_of_row
+        return Results([id_of_row[r] for r in rows], scores, self._meta.copies(rows), self.metric, was_exact)
 
     def query(self, vector, k=10, *, where=None, ef=None, exact=False):
         """The k best matches, best first: Results of (id, score, metadata) hits.

@@ -11,6 +11,7 @@ from .core import KBuffer, Ptr
 ALIGN = 64
 HUGE_PAGE = 2 << 20
 LARGE = 4 << 20     # bytes from which a block is its own mapping
+MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)   # Linux 5.14+
 
 
 class Block:
@@ -21,21 +22,34 @@ class Block:
     Large blocks are anonymous mappings asking for transparent huge pages: a graph walk
     touches rows all over the vectors, and with 4 KiB pages nearly every row visited was a
     TLB miss (100k x 384: 25% faster with huge pages, measured). Their pages are zero until
-    first written, so unused capacity costs address space, not memory."""
+    first written, so unused capacity costs address space, not memory; a large write first
+    has the kernel populate its pages in one call (page faults one by one made copying
+    460 MB in take 0.4-1.2 s instead of 0.1-0.25 s)."""
 
-    __slots__ = ("data", "pointers")
+    __slots__ = ("data", "pointers", "_mapping", "_start")
 
     def __init__(self, ffi, nbytes):
+        self._mapping = None
         if nbytes >= LARGE:
-            raw = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE)   # shared memory gets no THP
+            raw = self._mapping = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE)   # shared: no THP
             if hasattr(mmap, "MADV_HUGEPAGE"):
                 raw.madvise(mmap.MADV_HUGEPAGE)
             align = HUGE_PAGE
         else:
             raw, align = bytearray(nbytes + ALIGN), ALIGN
-        start = -int(ffi.cast("uintptr_t", ffi.from_buffer(raw))) % align
-        self.data = memoryview(raw)[start:start + nbytes]
+        self._start = -int(ffi.cast("uintptr_t", ffi.from_buffer(raw))) % align
+        self.data = memoryview(raw)[self._start:self._start + nbytes]
         self.pointers = {}
+
+    def populate(self, offset, nbytes):
+        """Backs [offset, offset + nbytes) with memory now, before a large write into it."""
+        if self._mapping is None or nbytes < LARGE:
+            return
+        first = (self._start + offset) // mmap.PAGESIZE * mmap.PAGESIZE
+        try:
+            self._mapping.madvise(MADV_POPULATE_WRITE, first, self._start + offset + nbytes - first)
+        except OSError:
+            pass            # Linux < 5.14: the write faults its pages in instead
 
 
 class NativeBackend:
@@ -57,12 +71,14 @@ class NativeBackend:
         return memoryview(handle.data)
 
     def write(self, handle, offset, src):
+        handle.populate(offset, len(src))
         memoryview(handle.data)[offset:offset + len(src)] = src
 
     def read(self, handle, offset, dst):
         dst[:] = memoryview(handle.data)[offset:offset + len(dst)]
 
     def copy(self, dst, src, nbytes):
+        dst.populate(0, nbytes)
         memoryview(dst.data)[:nbytes] = memoryview(src.data)[:nbytes]
 
     def _pointer(self, p):

@@ -210,3 +210,50 @@ def test_a_failed_batch_leaves_no_id_kind_and_no_labels(tmp_path, data, monkeypa
     other.close()
     stored = read(load(), (tmp_path / "s.rvf").read_bytes())
     assert stored.entry_ids == [1, 2] and [stored.records[label]["sid"] for label in (1, 2)] == ["x", "z"]
+
+
+def test_a_file_streams_in_pieces_to_the_same_store_as_its_bytes(tmp_path, monkeypatch):
+    """Opening a file reads its VEC rows piece by piece straight into kernel memory; with pieces
+    far smaller than a segment (and not a whole number of rows) it must give exactly what
+    reading the whole file as bytes gives, on every backend, and refuse a flipped bit."""
+    import numpy as np
+    from agentdb.rvf import source
+
+    monkeypatch.setattr(source, "PIECE", 1000)              # 1000 bytes: rows of 8 + 48 split across pieces
+    monkeypatch.setattr("agentdb.rvf.file.PIECE", 1000)
+    path = tmp_path / "pieces.rvf"
+    x = np.random.default_rng(4).standard_normal((300, 12)).astype(np.float32)
+    db = agentdb.open(path, dim=12, metric="l2", index="flat")
+    db.ingest(range(200), x[:200])
+    db.ingest(range(150, 300), x[150:])                       # upserts: a second VEC segment wins for 150..199
+    db.close()
+    data = path.read_bytes()
+    for backend in HOST_BACKENDS:
+        kernel = load(backend)
+        whole = read(kernel, data)
+        with open(path, "rb", buffering=0) as fh:
+            streamed = read(kernel, source.FileSource(fh), rows_in_kernel=True)
+        assert streamed.entry_ids == whole.entry_ids and streamed.entry_live == whole.entry_live
+        assert streamed.entry_rows == whole.entry_rows == x[:200].tobytes() + x[150:].tobytes()
+        again = agentdb.open(path, readonly=True, kernel=kernel)
+        assert again.get(170).vector.tobytes() == x[170].tobytes() and len(again) == 300
+    first_vec = next(s for s in whole.segments if s.seg_type == seg.VEC)
+    damaged = bytearray(data)
+    damaged[first_vec.payload_offset + 5000] ^= 1            # in the fifth piece of the first VEC
+    path.write_bytes(damaged)
+    with pytest.raises(CorruptFileError, match="VEC segment .* fails its content hash"):
+        agentdb.open(path, readonly=True)
+
+
+def test_a_file_cut_short_while_it_is_read_is_refused_not_misread(tmp_path):
+    from agentdb.rvf import source
+
+    path = tmp_path / "cut.rvf"
+    db = agentdb.open(path, dim=4, index="flat")
+    db.ingest(range(50), [[float(i), 1, 2, 3] for i in range(50)])
+    db.close()
+    with open(path, "rb", buffering=0) as fh:
+        src = source.FileSource(fh)                            # the size is taken here
+        os.truncate(path, src.size - 100)
+        with pytest.raises(CorruptFileError, match="cut short"):
+            read(load(), src, rows_in_kernel=True)

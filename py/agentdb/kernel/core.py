@@ -135,12 +135,14 @@ class Kernel:
         """True for the cffi backend (buffers are read in place, so they must be aligned)."""
         return self.backend == "native"
 
-    def alloc(self, length, fmt="f"):
-        """A zero-filled KBuffer of `length` elements of `fmt` ('f', 'I', 'b' or 'B')."""
+    def alloc(self, length, fmt="f", *, filled_soon=False):
+        """A zero-filled KBuffer of `length` elements of `fmt` ('f', 'I', 'b' or 'B').
+        filled_soon: the caller writes all of it next, so the memory is backed at once
+        (natively one call, not a page fault per page as the kernel writes)."""
         if fmt not in FORMATS:
             raise ValueError(f"unknown element format {fmt!r}: expected one of {sorted(FORMATS)}")
-        _u32(length * FORMATS[fmt][1], "buffer size in bytes")
-        return KBuffer(self._b, self._b.alloc(length * FORMATS[fmt][1]), fmt, length)
+        nbytes = _u32(length * FORMATS[fmt][1], "buffer size in bytes")
+        return KBuffer(self._b, self._b.alloc(nbytes, filled_soon=filled_soon), fmt, length)
 
     def from_buffer(self, data, fmt="f"):
         """A KBuffer holding a copy of `data`."""
@@ -492,17 +494,20 @@ class Kernel:
 
     def copy_strided(self, src, out, *, n, width, src_stride, out_stride, src_offset=0, out_offset=0):
         """Copies n blocks of `width` bytes: block i from byte src_offset + i * src_stride of
-        src to byte out_offset + i * out_stride of out (both byte buffers). Interleaves the ids
-        and rows of a VEC payload, or splits them apart, in one call."""
+        src to byte out_offset + i * out_stride of out (byte buffers; out may be a KBuffer of any
+        element type). Interleaves the ids and rows of a VEC payload, or splits them apart, in
+        one call."""
         src = as_view(src, "B", name="source")
-        target = as_view(out, "B", name="out", writable=True)
+        target = out if isinstance(out, KBuffer) else as_view(out, "B", name="out", writable=True)
+        out_size = target.nbytes if isinstance(target, KBuffer) else len(target)
         for name, size, offset, stride in (("source", len(src), src_offset, src_stride),
-                                           ("out", len(target), out_offset, out_stride)):
+                                           ("out", out_size, out_offset, out_stride)):
             if width > stride or offset < 0 or n and offset + (n - 1) * stride + width > size:
                 raise DimensionError(f"{n} blocks of {width} bytes every {stride} from byte {offset} do not fit "
                                      f"the {name} of {size} bytes")
         if n and width:
             self._call("agk_copy_strided", Ptr(src[src_offset:], "B"), _u32(src_stride, "src_stride"),
+                       Ptr(target, "B", True, out_offset) if isinstance(target, KBuffer) else
                        Ptr(target[out_offset:], "B", True), _u32(out_stride, "out_stride"), _u32(width, "width"),
                        _u32(n, "n"))
         return out

@@ -64,8 +64,11 @@ class NativeBackend:
         self._ffi, self._lib = ffi, lib
         self._ctypes = {fmt: (f"{ctype}[]", size) for fmt, (ctype, size) in FORMATS.items()}
 
-    def alloc(self, nbytes):
-        return Block(self._ffi, nbytes)
+    def alloc(self, nbytes, filled_soon=False):
+        block = Block(self._ffi, nbytes)
+        if filled_soon:
+            block.populate(0, nbytes)
+        return block
 
     def view(self, handle, nbytes):
         return memoryview(handle.data)

@@ -31,7 +31,7 @@ class WasmBackend:
     # subclasses: _grow_pages(n) -> new size, _write_at(addr, src), _read_at(addr, dst),
     # _zero_at(addr, n), view(handle, nbytes), _call_raw(fname, args)
 
-    def alloc(self, nbytes):
+    def alloc(self, nbytes, filled_soon=False):    # linear memory is backed already
         block = Block(self._heap, self._heap.alloc(nbytes))
         self._zero_at(block.addr, nbytes)
         return block

@@ -24,6 +24,7 @@ from ..rvf import read as read_rvf
 from ..rvf import segments as seg
 from ..rvf.meta import encode_options
 from ..rvf.payloads import decode_witness
+from ..rvf.source import as_source
 from ..rvf.writer import RvfWriter
 from .log import CommitLog
 
@@ -75,22 +76,32 @@ def take_lock(path):
     raise LockHeldError(f"could not take {lock}")
 
 
+def release_lock(lock):
+    """Gives up a lock take_lock() returned."""
+    try:
+        os.unlink(lock)
+    except FileNotFoundError:
+        pass
+
+
 def tail_state(kernel, data, contents):
     """(valid size, message or None). After the manifest in use, the only bytes a finished file
     may hold are the witness the real tools' compaction writes after its manifest; anything
     else (a partial segment, or whole segments no manifest lists) is an unfinished commit."""
+    src = as_source(data)
     end = contents.segments[-1].end
     at = end
     try:
-        while at < len(data):
-            s = seg.read_header(data, at)
-            if s.seg_type != seg.WITNESS or not seg.verify(kernel, data, s):
+        while at < src.size:
+            s = seg.read_header(src, at)
+            if s.seg_type != seg.WITNESS or not seg.verify(kernel, src, s):
                 raise ValueError
-            if not decode_witness(data[s.payload_offset:s.end], s.payload_offset)[1].startswith("compact:"):
+            if not decode_witness(src.read(s.payload_offset, s.payload_length), s.payload_offset)[1].startswith(
+                    "compact:"):
                 raise ValueError
             at = s.end
     except (ValueError, AgentDBError):
-        return end, (f"reopened at commit epoch {contents.epoch}: {len(data) - end} bytes of an unfinished "
+        return end, (f"reopened at commit epoch {contents.epoch}: {src.size - end} bytes of an unfinished "
                      f"write after it were ignored")
     if contents.skipped_manifests:
         return end, f"reopened at commit epoch {contents.epoch}: a later, incomplete commit was ignored"
@@ -145,10 +156,10 @@ class FileLog(CommitLog):
         return log
 
     @classmethod
-    def resume(cls, kernel, path, data, contents, *, signing_key=None):
-        """Takes the lock and continues the file after its last complete commit (a torn tail is
-        cut off, with a RecoveryWarning)."""
-        lock = take_lock(path)
+    def resume(cls, kernel, path, lock, data, contents, *, signing_key=None):
+        """Continues the file after its last complete commit (a torn tail is cut off, with a
+        RecoveryWarning). The caller took the lock (take_lock) before reading data (bytes or
+        an agentdb.rvf source), so no other writer's commit can land in between."""
         log = cls(kernel, path, lock)
         log.signing_key = signing_key
         try:
@@ -204,8 +215,5 @@ class FileLog(CommitLog):
             self.fh.close()
             self.fh = None
         if self.lock is not None:
-            try:
-                os.unlink(self.lock)
-            except FileNotFoundError:
-                pass
+            release_lock(self.lock)
             self.lock = None

@@ -9,6 +9,7 @@ write(): the bytes the real tools write for create + one ingest batch (+ deletes
          VEC, WITNESS, MANIFEST; byte-for-byte their layout, so the real tools open it
          (commits are appended by RvfWriter, which files use too).
 """
+import struct
 from dataclasses import dataclass, field
 
 from ..errors import CorruptFileError
@@ -16,6 +17,7 @@ from . import segments as seg
 from . import meta as agmeta
 from . import quantseg
 from .payloads import METRIC_NAMES, Identity, Manifest, decode_vec, encode_journal_delete, encode_vec
+from .source import PIECE, as_source
 from .writer import BytesSink, RvfWriter
 
 
@@ -39,6 +41,7 @@ class RvfContents:
     entry_ids: list = field(default_factory=list)
     entry_live: list = field(default_factory=list)
     entry_chunks: list = field(default_factory=list)
+    entry_buffer: object = None   # ... or, read with rows_in_kernel, all of them in one KBuffer
     index: bytes = None           # the last agentdb INDEX payload, if any
     index_problem: str = None     # why an INDEX present in the file was not usable
     seals: list = field(default_factory=list)      # [(Segment, Seal)] of agentdb seals, in file order
@@ -50,6 +53,8 @@ class RvfContents:
     @property
     def entry_rows(self):
         """Every entry's float32 row, concatenated."""
+        if self.entry_buffer is not None:
+            return self.entry_buffer.read().tobytes()
         return self.entry_chunks[0] if len(self.entry_chunks) == 1 else b"".join(self.entry_chunks)
 
     @property
@@ -59,76 +64,128 @@ class RvfContents:
         return b"".join(self.entry_rows[i * size:(i + 1) * size] for i in self.live_entries)
 
 
-def _manifest(kernel, data):
+def _manifest(kernel, src):
     """(Segment, Manifest, how many later candidates were skipped)."""
-    if len(data) < seg.HEADER_SIZE:
-        raise CorruptFileError(f"not an .rvf file: {len(data)} bytes is shorter than one segment header", 0)
-    candidates = seg.scan_manifests(data)
+    if src.size < seg.HEADER_SIZE:
+        raise CorruptFileError(f"not an .rvf file: {src.size} bytes is shorter than one segment header", 0)
+    tail_start = max(0, src.size - seg.TAIL_SCAN)
+    tail = bytes(src.read(tail_start, src.size - tail_start))
+    candidates = [tail_start + at for at in seg.scan_manifests(tail)]
     for skipped, offset in enumerate(candidates):
         try:
-            header = seg.read_header(data, offset)
-            if not seg.verify(kernel, data, header):     # torn, or damaged: the previous one holds
+            header = seg.read_header(src, offset)
+            if not seg.verify(kernel, src, header):     # torn, or damaged: the previous one holds
                 continue
-            return header, Manifest.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset), \
-                skipped
+            return header, Manifest.decode(src.read(header.payload_offset, header.payload_length),
+                                           header.payload_offset), skipped
         except CorruptFileError:
             continue
     if candidates:
         raise CorruptFileError("no manifest in the last 64 KiB decodes", candidates[0])
-    raise CorruptFileError("not an .rvf file: no manifest segment in the last 64 KiB", max(0, len(data) - seg.TAIL_SCAN))
+    raise CorruptFileError("not an .rvf file: no manifest segment in the last 64 KiB", tail_start)
 
 
-def read(kernel, data):
-    """RvfContents of an .rvf byte string; CorruptFileError (with the offset) when it is not one."""
-    data = bytes(data)
-    mseg, manifest, skipped = _manifest(kernel, data)
+def _vec_rows_total(src, directory, dim):
+    """How many rows the VEC segments hold (each one's count, capped by its length: a crafted
+    count never sizes an allocation beyond the file's bytes)."""
+    total = 0
+    for _, offset, length, seg_type in directory:
+        if seg_type == seg.VEC and length >= 6 and offset + seg.HEADER_SIZE + 6 <= src.size:
+            count = struct.unpack_from("<I", src.read(offset + seg.HEADER_SIZE + 2, 4), 0)[0]
+            total += min(count, (length - 6) // (8 + 4 * dim))
+    return total
+
+
+def _stream_vec(kernel, src, header, rows, first_row):
+    """Reads a VEC segment piece by piece: its ids, its rows into KBuffer `rows` from row
+    first_row on, and its content check, in one pass. Returns (dim, ids)."""
+    head = src.read(header.payload_offset, 6)
+    if len(head) < 6:
+        raise CorruptFileError("truncated VEC header", header.payload_offset)
+    dim, count = struct.unpack_from("<HI", head, 0)
+    stride = 8 + 4 * dim
+    if dim == 0 or 6 + count * stride > header.payload_length or (first_row + count) * dim > len(rows):
+        raise CorruptFileError(f"VEC segment {header.seg_id} does not hold the {count} vectors of dimension "
+                               f"{dim} it declares", header.offset)
+    crc = kernel.crc32_ieee(head)
+    ids = bytearray(8 * count)
+    per_piece = max(1, PIECE // stride)
+    done = 0
+    for piece in src.pieces(header.payload_offset + 6, count * stride, per_piece * stride):
+        m = len(piece) // stride
+        crc = kernel.crc32_ieee(piece, crc)
+        kernel.copy_strided(piece, ids, n=m, width=8, src_stride=stride, out_stride=8, out_offset=8 * done)
+        kernel.copy_strided(piece, rows, n=m, width=4 * dim, src_stride=stride, out_stride=4 * dim, src_offset=8,
+                            out_offset=4 * dim * (first_row + done))
+        done += m
+    rest = header.payload_length - 6 - count * stride       # padding after the entries, if any
+    for piece in src.pieces(header.payload_offset + 6 + count * stride, rest, PIECE):
+        crc = kernel.crc32_ieee(piece, crc)
+    if not seg.verify(kernel, src, header, crc_of_payload=crc):
+        raise CorruptFileError(f"VEC segment {header.seg_id} fails its content hash", header.offset)
+    return dim, list(struct.unpack(f"<{count}Q", ids))
+
+
+def read(kernel, data, *, rows_in_kernel=False):
+    """RvfContents of an .rvf (bytes or a source: agentdb.rvf.source); CorruptFileError (with the
+    offset) when it is not one. rows_in_kernel=True streams every VEC row into one KBuffer
+    (contents.entry_buffer) instead of one bytes chunk per segment: how a store opens a file."""
+    src = as_source(data)
+    mseg, manifest, skipped = _manifest(kernel, src)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
     listed, latest, options, records, seals, containers, quant = [], {}, {}, {}, [], {}, None
     entry_ids, entry_chunks, index, index_problem = [], [], None, None
+    entry_buffer = kernel.alloc(_vec_rows_total(src, manifest.directory, manifest.dim) * manifest.dim, "f",
+                                filled_soon=True) if rows_in_kernel else None
     for seg_id, offset, length, seg_type in manifest.directory:
-        header = seg.read_header(data, offset)
+        header = seg.read_header(src, offset)
         if header.seg_type != seg_type or header.payload_length != length or header.seg_id != seg_id:
             raise CorruptFileError(f"directory says segment {seg_id} is {seg.type_name(seg_type)} of {length} bytes, "
                                    f"the file has segment {header.seg_id}, {header.name} of {header.payload_length}",
                                    offset)
         listed.append(header)
         # the state is built from these: a damaged one is refused, never half-read
-        if seg_type in (seg.VEC, seg.META, seg.JOURNAL, seg.QUANT) and not seg.verify(kernel, data, header):
-            raise CorruptFileError(f"{header.name.upper()} segment {seg_id} fails its content hash", offset)
+        if seg_type in (seg.META, seg.JOURNAL, seg.QUANT) or seg_type == seg.VEC and entry_buffer is None:
+            if not seg.verify(kernel, src, header):
+                raise CorruptFileError(f"{header.name.upper()} segment {seg_id} fails its content hash", offset)
         if seg_type == seg.VEC:
-            dim, ids, rows = decode_vec(kernel, memoryview(data)[header.payload_offset:header.end],
-                                        header.payload_offset)
+            first = len(entry_ids)
+            if entry_buffer is not None:
+                dim, ids = _stream_vec(kernel, src, header, entry_buffer, first)
+            else:
+                dim, ids, rows = decode_vec(kernel, src.read(header.payload_offset, length), header.payload_offset)
+                entry_chunks.append(rows)
             if dim != manifest.dim:
                 raise CorruptFileError(f"VEC segment {seg_id} has dimension {dim}, the manifest {manifest.dim}", offset)
-            first = len(entry_ids)
             entry_ids.extend(ids)
-            entry_chunks.append(rows)
             for i, ident in enumerate(ids):
                 latest.pop(ident, None)           # re-ingested: moves to the end
                 latest[ident] = first + i
         elif seg_type == seg.INDEX:
-            payload = bytes(data[header.payload_offset:header.end])
+            payload = bytes(src.read(header.payload_offset, length))
             if payload[:4] != INDEX_MAGIC:
                 continue                          # another writer's index: not ours to read
-            if seg.verify(kernel, data, header):
+            if seg.verify(kernel, src, header, crc_of_payload=kernel.crc32_ieee(payload)):
                 index, index_problem = payload, None
             else:   # the graph can be rebuilt from the vectors: no reason to refuse the file
                 index, index_problem = None, f"the INDEX segment at byte {offset} fails its content hash"
         elif seg_type == seg.QUANT:
-            quant = quantseg.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset) \
-                or quant
+            quant = quantseg.decode(src.read(header.payload_offset, length), header.payload_offset) or quant
         elif seg_type in (seg.KERNEL, seg.EBPF):
-            ok = seg.verify(kernel, data, header)
-            containers[seg_type] = (offset, bytes(data[header.payload_offset:header.end]) if ok else None)
+            payload = bytes(src.read(header.payload_offset, length))
+            ok = seg.verify(kernel, src, header, crc_of_payload=kernel.crc32_ieee(payload))
+            containers[seg_type] = (offset, payload if ok else None)
         elif seg_type == seg.META:
-            decoded = agmeta.decode(memoryview(data)[header.payload_offset:header.end], header.payload_offset)
+            decoded = agmeta.decode(src.read(header.payload_offset, length), header.payload_offset)
             if decoded is not None and decoded[0] == agmeta.OPTIONS:
                 options = decoded[1]
             elif decoded is not None and decoded[0] == agmeta.SEAL:
                 seals.append((header, decoded[1]))
             elif decoded is not None:
                 records.update(decoded[1])
+    if entry_buffer is not None and len(entry_ids) * manifest.dim != len(entry_buffer):
+        entry_buffer = entry_buffer.head(len(entry_ids) * manifest.dim)
     deleted = set(manifest.deleted)
     live = [ident for ident in latest if ident not in deleted]
     last_entry = {ident: i for i, ident in enumerate(entry_ids)}
@@ -139,8 +196,8 @@ def read(kernel, data):
         deleted=sorted(deleted), segments=listed + [mseg], live_entries=[latest[i] for i in live],
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records},
-        entry_ids=entry_ids, entry_live=entry_live, entry_chunks=entry_chunks, index=index,
-        index_problem=index_problem, seals=seals, containers=containers, quant=quant)
+        entry_ids=entry_ids, entry_live=entry_live, entry_chunks=entry_chunks, entry_buffer=entry_buffer,
+        index=index, index_problem=index_problem, seals=seals, containers=containers, quant=quant)
 
 
 INDEX_MAGIC = b"AGIX"

@@ -16,7 +16,11 @@ def _rotl32(x, k):
 
 def content_hash(kernel, payload):
     """The 16-byte rotated CRC-32 of a payload (CRC computed by the kernel)."""
-    c = kernel.crc32_ieee(payload)
+    return rotated_crc(kernel.crc32_ieee(payload))
+
+
+def rotated_crc(c):
+    """The content hash of a payload whose CRC-32 is c."""
     return struct.pack("<4I", c, _rotl32(c, 8), _rotl32(c, 16), _rotl32(c, 24))
 
 

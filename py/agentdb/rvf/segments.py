@@ -19,6 +19,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import CorruptFileError
+from .source import PIECE, as_source
 
 MAGIC = 0x52564653
 MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -74,27 +75,35 @@ def pack(kernel, seg_type, seg_id, payload, *, flags=0, hash_payload=True):
 
 
 def read_header(data, offset):
-    """The Segment starting at `offset`, or CorruptFileError saying what is wrong there."""
-    if offset + HEADER_SIZE > len(data):
-        raise CorruptFileError(f"truncated segment header: {len(data) - offset} of 64 bytes", offset)
-    magic, version, seg_type, flags, seg_id, length, _, _, _, _, digest, _ = _HEADER.unpack_from(data, offset)
+    """The Segment starting at `offset` of data (bytes or a source), or CorruptFileError saying
+    what is wrong there."""
+    src = as_source(data)
+    if offset + HEADER_SIZE > src.size:
+        raise CorruptFileError(f"truncated segment header: {src.size - offset} of 64 bytes", offset)
+    magic, version, seg_type, flags, seg_id, length, _, _, _, _, digest, _ = _HEADER.unpack_from(
+        src.read(offset, HEADER_SIZE), 0)
     if magic != MAGIC:
         raise CorruptFileError(f"bad segment magic 0x{magic:08x} (expected 0x{MAGIC:08x}, 'SFVR')", offset)
     if version != 1:
         raise CorruptFileError(f"unsupported segment version {version}", offset)
-    if length > len(data) - offset - HEADER_SIZE:
+    if length > src.size - offset - HEADER_SIZE:
         raise CorruptFileError(f"segment payload of {length} bytes runs past the end of the data "
-                               f"({len(data) - offset - HEADER_SIZE} left)", offset)
+                               f"({src.size - offset - HEADER_SIZE} left)", offset)
     return Segment(offset, seg_type, seg_id, flags, offset + HEADER_SIZE, length, bytes(digest))
 
 
-def verify(kernel, data, seg):
-    """True when the payload matches its content hash (16 zero bytes mean "not set")."""
-    from .hashes import content_hash
+def verify(kernel, data, seg, crc_of_payload=None):
+    """True when the payload matches its content hash (16 zero bytes mean "not set").
+    crc_of_payload: its CRC-32 when the caller computed it while reading it anyway."""
+    from .hashes import rotated_crc
 
     if seg.content_hash == bytes(16):
         return True
-    return content_hash(kernel, memoryview(data)[seg.payload_offset:seg.end]) == seg.content_hash
+    if crc_of_payload is None:
+        crc_of_payload = 0
+        for piece in as_source(data).pieces(seg.payload_offset, seg.payload_length, PIECE):
+            crc_of_payload = kernel.crc32_ieee(piece, crc_of_payload)
+    return rotated_crc(crc_of_payload) == seg.content_hash
 
 
 def scan_manifests(data):

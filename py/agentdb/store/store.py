@@ -23,6 +23,7 @@ from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
 from ..persist import BufferLog, FileLog, ReadOnlyError, RecoveryWarning
+from ..persist.files import release_lock, take_lock
 from ..rvf import containers, ed25519
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
@@ -625,8 +626,10 @@ class VectorStore:
         n = len(labels)
         if n == 0:
             return
-        # the rows stay in the chunks the reader decoded (one per VEC segment): no joined copy
-        chunks = [memoryview(c).cast("B").cast("f") for c in contents.entry_chunks]
+        # the rows stay where the reader put them: one KBuffer (adopted as the vectors), or one
+        # chunk per VEC segment
+        chunks = [contents.entry_buffer] if contents.entry_buffer is not None else \
+            [memoryview(c).cast("B").cast("f") for c in contents.entry_chunks]
         for chunk in chunks:
             self.kernel.check_finite(chunk, name="stored vectors", dim=self.dim)
             if self.metric == "cosine" and not own:   # agentdb's rows are already unit length
@@ -645,7 +648,9 @@ class VectorStore:
             else:
                 self._quant.train(rows)              # a file without them (older, or the real tools')
             self._quant.add(rows, n)
-        if self.keep_vectors:
+        if self.keep_vectors and contents.entry_buffer is not None:
+            self._vectors.replace(contents.entry_buffer, n * self.dim)
+        elif self.keep_vectors:
             self._vectors.reserve(n * self.dim)
             for chunk in chunks:
                 self._vectors.append(chunk, len(chunk))
@@ -904,8 +909,13 @@ def open_bytes(data, *, kernel=None, embedder=None, force=False, **overrides):
     and the HNSW graph restored) or the real tools' (integer ids, no metadata; the graph is
     built). overrides replace stored options (e.g. ef_search). Rows are taken as stored (a
     cosine store's rows are already unit length), so a round trip answers with the same bits."""
+    return _open_contents(data, kernel=kernel, embedder=embedder, force=force, **overrides)[0]
+
+
+def _open_contents(data, *, kernel=None, embedder=None, force=False, **overrides):
+    """open_bytes() from bytes or an agentdb.rvf.source, and the RvfContents it was made from."""
     kernel = kernel if kernel is not None else load()
-    contents = rvf.read(kernel, data)
+    contents = rvf.read(kernel, data, rows_in_kernel=True)
     options = dict(contents.options) or {"metric": contents.metric}
     options.pop("id_kind", None)        # a file created empty does not know it yet: records do
     options.setdefault("profile", contents.profile)       # the real tools keep it in the manifest only
@@ -915,7 +925,7 @@ def open_bytes(data, *, kernel=None, embedder=None, force=False, **overrides):
     db.identity = contents.identity
     db._load(contents, own=bool(contents.options))
     db._containers = dict(contents.containers)
-    return db
+    return db, contents
 
 
 def _check_reopen(db, where, dim, metric):
@@ -931,9 +941,9 @@ def open_log(data=None, *, dim=None, metric=None, kernel=None, embedder=None, fo
     bytes each commit added, in the .rvf layout, so the stored chunks concatenated are always
     a valid .rvf file (what exportRvf downloads)."""
     if data:
-        db = open_bytes(data, kernel=kernel, embedder=embedder, force=force, **options)
+        db, contents = _open_contents(data, kernel=kernel, embedder=embedder, force=force, **options)
         _check_reopen(db, "the stored store", dim, metric)
-        db._log = BufferLog.resume(db.kernel, bytes(data), rvf.read(db.kernel, data), signing_key=db._signing_key)
+        db._log = BufferLog.resume(db.kernel, bytes(data), contents, signing_key=db._signing_key)
         return db
     if dim is None:
         raise DimensionError("a new store needs dim=")
@@ -970,14 +980,20 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
 
     path = os.fspath(path)
     if os.path.exists(path):
-        with builtins_open(path, "rb") as fh:
-            data = fh.read()
         kernel = options.pop("kernel", None)
-        db = open_bytes(data, kernel=kernel, embedder=embedder, force=force, **options)
-        _check_reopen(db, path, dim, metric)
-        db.path, db.readonly = path, readonly
-        if not readonly and not db.frozen:      # a frozen file is never written again: no lock
-            db._log = FileLog.resume(db.kernel, path, data, rvf.read(db.kernel, data), signing_key=db._signing_key)
+        lock = None if readonly else take_lock(path)      # before reading: no commit lands in between
+        try:
+            with builtins_open(path, "rb", buffering=0) as fh:      # read piece by piece, never whole
+                source = rvf.FileSource(fh)
+                db, contents = _open_contents(source, kernel=kernel, embedder=embedder, force=force, **options)
+                _check_reopen(db, path, dim, metric)
+                db.path, db.readonly = path, readonly
+                if lock is not None and not db.frozen:      # a frozen file is never written again
+                    held, lock = lock, None                 # the log owns it now (and frees it if it fails)
+                    db._log = FileLog.resume(db.kernel, path, held, source, contents, signing_key=db._signing_key)
+        finally:
+            if lock is not None:
+                release_lock(lock)
         return db
     if readonly:
         raise FileNotFoundError(f"{path} does not exist (readonly=True never creates a file)")

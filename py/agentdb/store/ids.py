@@ -119,7 +119,8 @@ class IdMap:
         self.kind = kind
         self.label_of_row = list(labels)
         self.id_of_row = list(ids)
-        self.row_of = {ident: row for row, (ident, ok) in enumerate(zip(ids, live)) if ok}
+        self.row_of = dict(zip(ids, range(len(ids)))) if all(live) else \
+            {ident: row for row, (ident, ok) in enumerate(zip(ids, live)) if ok}
         if kind == "str":
             self.label_of = {ident: label for ident, label in zip(ids, labels) if ident is not None}
             self.next_label = max(labels, default=0) + 1

@@ -102,3 +102,14 @@ def test_a_first_batch_cannot_mix_id_kinds(kernel):
     with pytest.raises(TypeError, match=r"ids\[1\] = 'x': this store's ids are ints"):
         db.ingest([1, "x"], [[1.0], [2.0]])
     assert len(db) == 0 and db.status()["id_kind"] is None
+
+
+def test_bad_string_id_batches_are_refused_whole_naming_the_id():
+    db = agentdb.open(dim=2)
+    db.ingest(["a"], [[1, 0]])
+    for ids, message in ((["b", "b"], r"id 'b' appears twice in one batch"),
+                         (["c", ""], r"ids\[1\]: an id cannot be the empty string"),
+                         (["d", 4], r"ids\[1\] = 4: this store's ids are strs")):
+        with pytest.raises((ValueError, TypeError), match=message):
+            db.ingest(ids, [[0, 1]] * 2)
+        assert db.ids() == ["a"]

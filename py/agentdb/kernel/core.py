@@ -131,6 +131,11 @@ class Kernel:
         return [name for bit, name in _FEATURES.items() if self.features & bit]
 
     @property
+    def lazy_memory(self):
+        """True when a large KBuffer's unwritten capacity costs address space, not memory."""
+        return self._b.lazy_memory
+
+    @property
     def is_native(self):
         """True for the cffi backend (buffers are read in place, so they must be aligned)."""
         return self.backend == "native"

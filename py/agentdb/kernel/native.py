@@ -54,6 +54,7 @@ class Block:
 
 class NativeBackend:
     name = "native"
+    lazy_memory = True      # a large block's pages exist only once written (see Block)
 
     def __init__(self, ffi=None, lib=None):
         """The built extension by default; tests pass a (ffi, lib) of another build."""

@@ -25,6 +25,7 @@ class Block:
 
 
 class WasmBackend:
+    lazy_memory = False     # a wasm memory is backed as it grows
     def _start_heap(self, heap_base, size):
         self._heap = WasmHeap(heap_base, size, self._grow_pages)
 

@@ -3,7 +3,9 @@ FileIdentity), JOURNAL and WITNESS. Layouts in docs/FORMAT.md. Decoders check ev
 against the bytes they have and raise CorruptFileError naming the field, so a crafted count
 never makes us allocate or read past the data.
 """
+import array
 import struct
+import sys
 from dataclasses import dataclass, field
 
 from ..errors import CorruptFileError
@@ -34,7 +36,10 @@ def encode_vec(kernel, ids, rows, dim):
     stride = 8 + 4 * dim
     out = bytearray(6 + n * stride)
     struct.pack_into("<HI", out, 0, dim, n)
-    kernel.copy_strided(struct.pack(f"<{n}Q", *ids), out, n=n, width=8, src_stride=8, out_stride=stride,
+    labels = array.array("Q", ids)
+    if sys.byteorder == "big":
+        labels.byteswap()
+    kernel.copy_strided(memoryview(labels).cast("B"), out, n=n, width=8, src_stride=8, out_stride=stride,
                         out_offset=6)
     kernel.copy_strided(rows, out, n=n, width=4 * dim, src_stride=4 * dim, out_stride=stride, out_offset=14)
     return out

@@ -2,6 +2,8 @@
 kernel calls on them copy nothing in any backend."""
 from ..kernel.buffers import FORMATS
 
+LARGE = 4 << 20     # bytes
+
 
 class GrowableArray:
     """`length` elements of `fmt` in a KBuffer whose capacity grows geometrically."""
@@ -22,10 +24,15 @@ class GrowableArray:
         return self.length * FORMATS[self.fmt][1]
 
     def reserve(self, capacity):
-        """Ensures room for `capacity` elements; a failed allocation leaves the array as it was."""
+        """Ensures room for `capacity` elements; a failed allocation leaves the array as it was.
+        Growth copies everything so far, so where spare capacity costs no memory (large native
+        buffers) it grows 4x, else 1.5x: 1M rows ingested in batches of 100k copied 1.7M rows
+        at 1.5x, 0.5M at 4x."""
         if capacity <= self.buf.length:
             return
-        bigger = self._k.alloc(max(capacity, self.buf.length + self.buf.length // 2), self.fmt)
+        spare_is_free = self._k.lazy_memory and self.buf.nbytes >= LARGE
+        grown = self.buf.length * 4 if spare_is_free else self.buf.length + self.buf.length // 2
+        bigger = self._k.alloc(max(capacity, grown), self.fmt)
         bigger.copy_from(self.buf, self.length)
         self.buf = bigger
 

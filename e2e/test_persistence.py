@@ -96,3 +96,43 @@ def test_survives_a_browser_restart(browser, tmp_path, site_url):
             got = run(page, OPEN + "return [await db.status(), await db.get('m17')];", "restart")
             assert got[0]["count"] == 300 and got[1]["metadata"] == {"i": 17}
         context.close()
+
+
+def test_a_full_quota_reaches_the_caller_and_keeps_the_last_commit(browser, site_url):
+    """A commit IndexedDB refuses for quota (Chromium's quota for the site set to 3 MB through
+    the DevTools protocol before the site first stores anything: Chromium applies an override
+    only to storage opened after it) rejects the call with QuotaExceededError; the store in
+    memory and the stored chunks stay at the last commit, and a reload finds it."""
+    context = browser.new_context()
+    page = context.new_page()
+    origin = site_url.rstrip("/")
+    cdp = context.new_cdp_session(page)
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": 3_000_000})
+    wait_ready(page, site_url)
+    x, q = vectors(2000, 4), vectors(1, 6)[0]
+    before = run(page, OPEN + """
+        await db.ingest(Array.from({ length: 2000 }, (_, i) => i), new Float32Array(args[1]));
+        return await db.query(new Float32Array(args[2]), { k: 5 });
+    """, "quota", x.ravel().tolist(), q.tolist())
+    stored = settled_chunks(page, "quota")
+    big = vectors(20_000, 5)            # 2.7 MB of random floats: no compression fits them in the quota
+    refused = run(page, OPEN + """
+        try {
+            await db.ingest(Array.from({ length: 20000 }, (_, i) => 100000 + i), new Float32Array(args[1]));
+            return { stored: true };
+        } catch (e) {
+            return { name: e.name, message: e.message, count: (await db.status()).count,
+                     hits: await db.query(new Float32Array(args[2]), { k: 5 }) };
+        }
+    """, "quota", big.ravel().tolist(), q.tolist())
+    assert refused["name"] == "QuotaExceededError", refused
+    assert "storage quota" in refused["message"] and "back at its last commit" in refused["message"]
+    assert refused["count"] == 2000 and refused["hits"] == before
+    assert run(page, CHUNKS, "quota") == stored
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin})          # the quota back to normal
+    wait_ready(page, site_url)
+    again = run(page, OPEN + """
+        return { count: (await db.status()).count, hits: await db.query(new Float32Array(args[1]), { k: 5 }) };
+    """, "quota", q.tolist())
+    assert again == {"count": 2000, "hits": before}
+    context.close()

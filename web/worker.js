@@ -81,8 +81,10 @@ async function persist(name, handle, takeCommits) {
     // the store in memory is ahead of what was stored: go back to the last stored commit
     const stored = await idbRead(name);
     handle("reload", JSON.stringify({ name }), stored);
-    throw Object.assign(new Error(`${err.name}: the commit was not stored (${err.message}); the store is back at its last commit`),
-                        { pythonName: err.name === "QuotaExceededError" ? "QuotaExceededError" : "StorageError" });
+    const quota = err.name === "QuotaExceededError";
+    const why = quota ? "the browser's storage quota for this site is full" : `${err.name}: ${err.message}`;
+    throw Object.assign(new Error(`the commit was not stored (${why}); the store is back at its last commit`),
+                        { pythonName: quota ? "QuotaExceededError" : "StorageError" });
   }
 }
 

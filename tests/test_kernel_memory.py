@@ -70,3 +70,28 @@ def test_heap_first_fit_coalesces_and_grows():
     assert heap.alloc(PAGE - 128) == a  # all coalesced back into one block
     d = heap.alloc(3 * PAGE)  # nothing fits: grows
     assert size[0] >= 4 * PAGE and d + 3 * PAGE <= size[0]
+
+
+def test_native_large_buffers_are_aligned_lazy_and_grow_within_the_kernels_sizes(rng):
+    """Natively a large KBuffer is a huge-page-aligned mapping whose untouched capacity costs
+    no memory, so a growing array takes 16x room at once, never past 4 GiB (the kernel's
+    sizes are 32-bit); small buffers start on a cache line."""
+    from agentdb.kernel import load
+    from agentdb.kernel.native import HUGE_PAGE
+    from agentdb.store.arrays import MAX_BYTES, GrowableArray
+
+    kernel = load("native")
+    small, large = kernel.alloc(1000, "f"), kernel.alloc(3_000_000, "f")
+    assert kernel.lazy_memory
+    assert small.view().tobytes() == bytes(4000)
+    ffi = kernel._b._ffi
+    assert int(ffi.cast("uintptr_t", ffi.from_buffer(small.handle.data))) % 64 == 0
+    assert int(ffi.cast("uintptr_t", ffi.from_buffer(large.handle.data))) % HUGE_PAGE == 0
+    rows = f32(rng.standard_normal(2_000_000))
+    grown = GrowableArray(kernel, "f")
+    grown.append(rows, len(rows))                   # 8 MB: a mapping
+    grown.reserve(len(rows) + 1)
+    assert grown.capacity == 16 * len(rows) and grown.read().tobytes() == rows.tobytes()
+    grown.reserve(grown.capacity + 1)               # 128 MB -> 2 GB of address space
+    grown.reserve(grown.capacity + 1)               # 16x of 2 GB would pass the 32-bit limit
+    assert grown.capacity == MAX_BYTES // 4 and grown.read(1_999_990).tobytes() == rows[-10:].tobytes()

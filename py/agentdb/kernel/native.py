@@ -3,6 +3,7 @@
 Python buffers are passed in place (ffi.from_buffer, zero copies); KBuffers are Blocks below.
 """
 import mmap
+import sys
 
 from ..errors import BufferFormatError
 from .buffers import FORMATS
@@ -12,6 +13,7 @@ ALIGN = 64
 HUGE_PAGE = 2 << 20
 LARGE = 4 << 20     # bytes from which a block is its own mapping
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)   # Linux 5.14+
+MAP_NORESERVE = 0x4000 if sys.platform.startswith("linux") else 0
 
 
 class Block:
@@ -31,7 +33,8 @@ class Block:
     def __init__(self, ffi, nbytes):
         self._mapping = None
         if nbytes >= LARGE:
-            raw = self._mapping = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE)   # shared: no THP
+            # private (shared memory gets no huge pages); no swap reserved for untouched capacity
+            raw = self._mapping = mmap.mmap(-1, nbytes + HUGE_PAGE, flags=mmap.MAP_PRIVATE | MAP_NORESERVE)
             if hasattr(mmap, "MADV_HUGEPAGE"):
                 raw.madvise(mmap.MADV_HUGEPAGE)
             align = HUGE_PAGE

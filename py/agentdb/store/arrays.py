@@ -3,6 +3,7 @@ kernel calls on them copy nothing in any backend."""
 from ..kernel.buffers import FORMATS
 
 LARGE = 4 << 20     # bytes
+MAX_BYTES = (1 << 32) - 1
 
 
 class GrowableArray:
@@ -26,12 +27,13 @@ class GrowableArray:
     def reserve(self, capacity):
         """Ensures room for `capacity` elements; a failed allocation leaves the array as it was.
         Growth copies everything so far, so where spare capacity costs no memory (large native
-        buffers) it grows 4x, else 1.5x: 1M rows ingested in batches of 100k copied 1.7M rows
-        at 1.5x, 0.5M at 4x."""
+        buffers: address space only) it grows 16x, else 1.5x: 1M rows ingested in batches of
+        100k copied 1.7M rows growing 1.5x, 0.1M growing 16x."""
         if capacity <= self.buf.length:
             return
         spare_is_free = self._k.lazy_memory and self.buf.nbytes >= LARGE
-        grown = self.buf.length * 4 if spare_is_free else self.buf.length + self.buf.length // 2
+        grown = self.buf.length * 16 if spare_is_free else self.buf.length + self.buf.length // 2
+        grown = min(grown, MAX_BYTES // FORMATS[self.fmt][1])     # the kernel's sizes are 32-bit
         bigger = self._k.alloc(max(capacity, grown), self.fmt)
         bigger.copy_from(self.buf, self.length)
         self.buf = bigger

@@ -22,6 +22,12 @@ class BytesSink:
     def write(self, chunk):
         self.data += chunk
 
+    def write_segment(self, head, payload, digest):
+        """Writes a segment; returns digest(head, payload) when digest is given."""
+        self.write(head)
+        self.write(payload)
+        return digest(head, payload) if digest else None
+
 
 class RvfWriter:
     def __init__(self, kernel, sink, *, dim, metric, identity=None, profile=0, offset=0, directory=(), epoch=0,
@@ -59,10 +65,9 @@ class RvfWriter:
         # header and payload go out apart: a large VEC payload is never copied to join them
         head = seg.header(self.k, seg_type, self.next_id, payload)
         self.directory.append((self.next_id, self.offset, len(payload), seg_type))
+        digest = self.sink.write_segment(head, payload, sealing.segment_digest if self.sealed else None)
         if self.sealed:
-            self.unsealed.append((self.next_id, self.offset, seg_type, sealing.segment_digest(head, payload)))
-        self.sink.write(head)
-        self.sink.write(payload)
+            self.unsealed.append((self.next_id, self.offset, seg_type, digest))
         self.offset += len(head) + len(payload)
         self.next_id += 1
 

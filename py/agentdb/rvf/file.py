@@ -16,7 +16,7 @@ from ..errors import CorruptFileError
 from . import segments as seg
 from . import meta as agmeta
 from . import quantseg
-from .payloads import METRIC_NAMES, Identity, Manifest, decode_vec, encode_journal_delete, encode_vec
+from .payloads import METRIC_NAMES, Identity, Manifest, encode_journal_delete, encode_vec
 from .source import PIECE, as_source
 from .writer import BytesSink, RvfWriter
 
@@ -96,34 +96,42 @@ def _vec_rows_total(src, directory, dim):
     return total
 
 
-def _stream_vec(kernel, src, header, rows, first_row):
-    """Reads a VEC segment piece by piece: its ids, its rows into KBuffer `rows` from row
-    first_row on, and its content check, in one pass. Returns (dim, ids)."""
+def _read_vec(kernel, src, header, rows=None, first_row=0):
+    """Reads a VEC segment (dim u16 | count u32 | count x (id u64 | dim x f32)) piece by piece:
+    its ids, its rows, and its content check, in one pass. The rows go into KBuffer `rows`
+    from row first_row on, or, without one, into a new bytearray. Returns (dim, ids, the
+    bytearray or None)."""
     head = src.read(header.payload_offset, 6)
     if len(head) < 6:
         raise CorruptFileError("truncated VEC header", header.payload_offset)
     dim, count = struct.unpack_from("<HI", head, 0)
     stride = 8 + 4 * dim
-    if dim == 0 or 6 + count * stride > header.payload_length or (first_row + count) * dim > len(rows):
-        raise CorruptFileError(f"VEC segment {header.seg_id} does not hold the {count} vectors of dimension "
-                               f"{dim} it declares", header.offset)
+    if dim == 0:
+        raise CorruptFileError("VEC segment with dimension 0", header.payload_offset)
+    if 6 + count * stride > header.payload_length:
+        raise CorruptFileError(f"VEC body of {count} vectors of dimension {dim} needs {count * stride} bytes, "
+                               f"the payload has {header.payload_length - 6}", header.payload_offset + 6)
+    chunk = bytearray(4 * dim * count) if rows is None else None
+    out, base = (chunk, 0) if rows is None else (rows, first_row)
+    if rows is not None and (base + count) * dim > len(rows):
+        raise CorruptFileError(f"VEC segment {header.seg_id} holds more rows than the file's VEC headers said",
+                               header.offset)
     crc = kernel.crc32_ieee(head)
     ids = bytearray(8 * count)
-    per_piece = max(1, PIECE // stride)
     done = 0
-    for piece in src.pieces(header.payload_offset + 6, count * stride, per_piece * stride):
+    for piece in src.pieces(header.payload_offset + 6, count * stride, max(1, PIECE // stride) * stride):
         m = len(piece) // stride
         crc = kernel.crc32_ieee(piece, crc)
         kernel.copy_strided(piece, ids, n=m, width=8, src_stride=stride, out_stride=8, out_offset=8 * done)
-        kernel.copy_strided(piece, rows, n=m, width=4 * dim, src_stride=stride, out_stride=4 * dim, src_offset=8,
-                            out_offset=4 * dim * (first_row + done))
+        kernel.copy_strided(piece, out, n=m, width=4 * dim, src_stride=stride, out_stride=4 * dim, src_offset=8,
+                            out_offset=4 * dim * (base + done))
         done += m
-    rest = header.payload_length - 6 - count * stride       # padding after the entries, if any
+    rest = header.payload_length - 6 - count * stride       # bytes after the entries, if any
     for piece in src.pieces(header.payload_offset + 6 + count * stride, rest, PIECE):
         crc = kernel.crc32_ieee(piece, crc)
     if not seg.verify(kernel, src, header, crc_of_payload=crc):
         raise CorruptFileError(f"VEC segment {header.seg_id} fails its content hash", header.offset)
-    return dim, list(struct.unpack(f"<{count}Q", ids))
+    return dim, list(struct.unpack(f"<{count}Q", ids)), chunk
 
 
 def _live_entries(entry_ids, deleted):
@@ -158,16 +166,12 @@ def read(kernel, data, *, rows_in_kernel=False):
                                    offset)
         listed.append(header)
         # the state is built from these: a damaged one is refused, never half-read
-        if seg_type in (seg.META, seg.JOURNAL, seg.QUANT) or seg_type == seg.VEC and entry_buffer is None:
-            if not seg.verify(kernel, src, header):
-                raise CorruptFileError(f"{header.name.upper()} segment {seg_id} fails its content hash", offset)
-        if seg_type == seg.VEC:
-            first = len(entry_ids)
-            if entry_buffer is not None:
-                dim, ids = _stream_vec(kernel, src, header, entry_buffer, first)
-            else:
-                dim, ids, rows = decode_vec(kernel, src.read(header.payload_offset, length), header.payload_offset)
-                entry_chunks.append(rows)
+        if seg_type in (seg.META, seg.JOURNAL, seg.QUANT) and not seg.verify(kernel, src, header):
+            raise CorruptFileError(f"{header.name.upper()} segment {seg_id} fails its content hash", offset)
+        if seg_type == seg.VEC:             # checked as it is read
+            dim, ids, chunk = _read_vec(kernel, src, header, entry_buffer, len(entry_ids))
+            if chunk is not None:
+                entry_chunks.append(chunk)
             if dim != manifest.dim:
                 raise CorruptFileError(f"VEC segment {seg_id} has dimension {dim}, the manifest {manifest.dim}", offset)
             entry_ids.extend(ids)

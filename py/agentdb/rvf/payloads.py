@@ -45,22 +45,6 @@ def encode_vec(kernel, ids, rows, dim):
     return out
 
 
-def decode_vec(kernel, payload, base=0):
-    """(dim, ids, rows bytes) of a VEC payload; rows are row-major float32."""
-    _need(payload, 0, 6, "VEC header", base)
-    dim, count = struct.unpack_from("<HI", payload, 0)
-    if dim == 0:
-        raise CorruptFileError("VEC segment with dimension 0", base)
-    stride = 8 + 4 * dim
-    _need(payload, 6, count * stride, f"VEC body of {count} vectors of dimension {dim}", base)
-    body = memoryview(payload)[6:6 + count * stride]
-    ids = bytearray(8 * count)
-    rows = bytearray(4 * dim * count)
-    kernel.copy_strided(body, ids, n=count, width=8, src_stride=stride, out_stride=8)
-    kernel.copy_strided(body, rows, n=count, width=4 * dim, src_stride=stride, out_stride=4 * dim, src_offset=8)
-    return dim, list(struct.unpack(f"<{count}Q", ids)), rows
-
-
 # ---- MANIFEST --------------------------------------------------------------------------------
 
 @dataclass

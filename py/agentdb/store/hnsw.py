@@ -52,6 +52,7 @@ class HnswIndex:
         self.scratch = None
         self._scratch_shape = (0, 0)
         self._searcher = None       # bound to the current buffers; dropped when one is replaced
+        self._searcher_for = (None, None)     # the (vectors, query) buffers it was bound to
 
     def __len__(self):
         return self.levels.length
@@ -105,7 +106,8 @@ class HnswIndex:
         """(rows, scores) of the k nearest allowed nodes to the query in KBuffer q, best first."""
         self._ensure_scratch(len(self), max(ef, k))
         searcher = self._searcher
-        if searcher is None or k > searcher.k or self._searcher_for[0] is not vectors or self._searcher_for[1] is not q:
+        bound_vectors, bound_q = self._searcher_for
+        if searcher is None or k > searcher.k or bound_vectors is not vectors or bound_q is not q:
             searcher = self._searcher = self.k.hnsw_searcher(self.graph, vectors, dim=self.dim, metric=self.metric,
                                                              scratch=self.scratch, q=q, k=max(k, 16))
             self._searcher_for = (vectors, q)

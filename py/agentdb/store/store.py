@@ -849,9 +849,9 @@ class VectorStore:
             self.kernel.normalize_rows(queries, dim=self.dim)
         with self._lock:
             allowed, n_allowed = self._allowed(where)
-            answers = []
+            answers, rows = [], memoryview(queries)
             for i in range(m):
-                self._query_slot.write(queries[i * self.dim:(i + 1) * self.dim])    # where searches read it
+                self._query_slot.write(rows[i * self.dim:(i + 1) * self.dim])    # where searches read it
                 answers.append(self._answer(self._query_slot, k, allowed, n_allowed, where, ef, exact))
             return answers
 

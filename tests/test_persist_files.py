@@ -257,3 +257,44 @@ def test_a_file_cut_short_while_it_is_read_is_refused_not_misread(tmp_path):
         os.truncate(path, src.size - 100)
         with pytest.raises(CorruptFileError, match="cut short"):
             read(load(), src, rows_in_kernel=True)
+
+
+@pytest.mark.parametrize("fail_at", ["vec", "manifest", "copy"])
+def test_a_large_batch_is_copied_beside_its_commit_and_a_failure_anywhere_undoes_both(tmp_path, monkeypatch, fail_at):
+    """A batch of 4 MB or more goes into memory on a second thread while its commit is written;
+    the commit waits for the copy before its manifest. A disk that fails during the VEC or
+    the manifest, or a copy that fails, leaves the file, the store and its vectors as they
+    were; the next large batch then lands whole."""
+    import numpy as np
+
+    path = tmp_path / "large.rvf"
+    rng = np.random.default_rng(8)
+    first, big = rng.standard_normal((100, 64), dtype=np.float32), rng.standard_normal((20_000, 64), dtype=np.float32)
+    db = agentdb.open(path, dim=64, metric="l2", index="flat")
+    db.ingest(range(100), first)
+    size, calls = path.stat().st_size, []
+    real_write = persist_files.FileSink.write
+
+    def failing_write(self, chunk):
+        calls.append(len(chunk))
+        if fail_at == "vec" and len(chunk) > 1_000_000 or fail_at == "manifest" and len(calls) > 6:
+            raise OSError(28, "No space left on device")
+        real_write(self, chunk)
+
+    def failing_copy(self, data, count):
+        raise MemoryError("copy failed")
+
+    if fail_at == "copy":
+        monkeypatch.setattr("agentdb.store.arrays.GrowableArray.append", failing_copy)
+    else:
+        monkeypatch.setattr(persist_files.FileSink, "write", failing_write)
+    with pytest.raises((OSError, MemoryError)):
+        db.ingest(range(1000, 21_000), big)
+    monkeypatch.undo()
+    assert path.stat().st_size == size and len(db) == 100 and db._vectors.length == 100 * 64
+    assert db.query(first[7], k=1, exact=True).ids == [7]
+    db.ingest(range(1000, 21_000), big)
+    assert db.get(20_999).vector.tobytes() == big[-1].tobytes()
+    db.close()
+    again = agentdb.open(path, readonly=True)
+    assert len(again) == 20_100 and again.get(1000).vector.tobytes() == big[0].tobytes()

@@ -2,6 +2,7 @@
 
 Python buffers are passed in place (ffi.from_buffer, zero copies); KBuffers are Blocks below.
 """
+import ctypes
 import mmap
 import sys
 
@@ -12,8 +13,20 @@ from .core import KBuffer, Ptr
 ALIGN = 64
 HUGE_PAGE = 2 << 20
 LARGE = 4 << 20     # bytes from which a block is its own mapping
+COPY_PIECE = 8 << 20
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)   # Linux 5.14+
 MAP_NORESERVE = 0x4000 if sys.platform.startswith("linux") else 0
+
+
+def _libc():
+    if not _LIBC:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        _LIBC.append(libc)
+    return _LIBC[0]
+
+
+_LIBC = []
 
 
 class Block:
@@ -28,7 +41,7 @@ class Block:
     has the kernel populate its pages in one call (page faults one by one made copying
     460 MB in take 0.4-1.2 s instead of 0.1-0.25 s)."""
 
-    __slots__ = ("data", "pointers", "_mapping", "_start")
+    __slots__ = ("data", "pointers", "address", "_mapping", "_start")
 
     def __init__(self, ffi, nbytes):
         self._mapping = None
@@ -40,19 +53,20 @@ class Block:
             align = HUGE_PAGE
         else:
             raw, align = bytearray(nbytes + ALIGN), ALIGN
-        self._start = -int(ffi.cast("uintptr_t", ffi.from_buffer(raw))) % align
+        base = int(ffi.cast("uintptr_t", ffi.from_buffer(raw)))
+        self._start = -base % align
+        self.address = base + self._start
         self.data = memoryview(raw)[self._start:self._start + nbytes]
         self.pointers = {}
 
     def populate(self, offset, nbytes):
         """Backs [offset, offset + nbytes) with memory now, before a large write into it."""
-        if self._mapping is None or nbytes < LARGE:
+        if self._mapping is None:
             return
-        first = (self._start + offset) // mmap.PAGESIZE * mmap.PAGESIZE
-        try:
-            self._mapping.madvise(MADV_POPULATE_WRITE, first, self._start + offset + nbytes - first)
-        except OSError:
-            pass            # Linux < 5.14: the write faults its pages in instead
+        first = (self.address + offset) // mmap.PAGESIZE * mmap.PAGESIZE
+        # through ctypes, which lets go of the GIL (mmap.madvise holds it): other threads run
+        # meanwhile; a failure (Linux < 5.14) only means the write faults its pages in instead
+        _libc().madvise(first, self.address + offset + nbytes - first, MADV_POPULATE_WRITE)
 
 
 class NativeBackend:
@@ -78,8 +92,17 @@ class NativeBackend:
         return memoryview(handle.data)
 
     def write(self, handle, offset, src):
-        handle.populate(offset, len(src))
-        memoryview(handle.data)[offset:offset + len(src)] = src
+        if len(src) < LARGE:
+            memoryview(handle.data)[offset:offset + len(src)] = src
+            return
+        # a large copy lets go of the GIL (ctypes does), so a file commit can run beside it, and
+        # goes piece by piece: populating holds the process's memory-map lock, which another
+        # thread's allocations wait for
+        source = int(self._ffi.cast("uintptr_t", self._ffi.from_buffer(src)))
+        for at in range(0, len(src), COPY_PIECE):
+            n = min(COPY_PIECE, len(src) - at)
+            handle.populate(offset + at, n)
+            ctypes.memmove(handle.address + offset + at, source + at, n)
 
     def read(self, handle, offset, dst):
         dst[:] = memoryview(handle.data)[offset:offset + len(dst)]

@@ -111,14 +111,15 @@ def tail_state(kernel, data, contents):
 
 WRITE_PIECE = 1 << 24
 PARALLEL_DIGEST = 1 << 20     # payload bytes from which the seal's hash runs beside the write
-_DIGESTER = []
+_HELPERS = []
 
 
-def _digester():
-    """The one thread that hashes segments while they are written (made on first use)."""
-    if not _DIGESTER:
-        _DIGESTER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentdb-digest"))
-    return _DIGESTER[0]
+def _helpers():
+    """Threads for work that runs beside a commit's file writes (made on first use): a large
+    segment's hash, and the store's copy of the batch into memory."""
+    if not _HELPERS:
+        _HELPERS.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentdb-commit"))
+    return _HELPERS[0]
 
 
 class FileSink:
@@ -133,7 +134,7 @@ class FileSink:
             self.write(head)
             self.write(payload)
             return digest(head, payload) if digest else None
-        pending = _digester().submit(digest, head, payload)
+        pending = _helpers().submit(digest, head, payload)
         try:
             self.write(head)
             self.write(payload)
@@ -202,6 +203,9 @@ class FileLog(CommitLog):
         return log
 
     # ---- commits ---------------------------------------------------------------------------
+
+    def beside(self, fn, *args):
+        return _helpers().submit(fn, *args).result
 
     def _commit(self, write):
         """Runs one commit; on any failure the file is cut back to where it was."""

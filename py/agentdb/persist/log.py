@@ -20,17 +20,23 @@ class CommitLog:
     index_nodes = 0               # nodes covered by the home's last INDEX segment
     signing_key = None            # Ed25519 private key that signs every commit's seal, if any
 
-    def ingest(self, labels, rows, dim, records, deleted=(), quant=None):
+    def beside(self, fn, *args):
+        """Starts fn(*args) to run while this log's next commit is written, where the home can
+        (a file natively); returns the wait for it (which re-raises its error), or None when
+        fn has to be run by the caller instead."""
+        return None
+
+    def ingest(self, labels, rows, dim, records, deleted=(), quant=None, before_manifest=None):
         """Appends one ingest commit: VEC, the META records (or None), the QUANT parameters
         trained on this batch (if any), a JOURNAL of the labels deleted in the same commit (if
-        any), seal, WITNESS, MANIFEST."""
+        any), seal, WITNESS, MANIFEST; before_manifest() runs before the MANIFEST goes out."""
         data = [(seg.VEC, encode_vec(self.k, labels, rows, dim))] + ([(seg.META, records)] if records else []) + \
             ([(seg.QUANT, quant)] if quant else [])
 
         def commit(w):
             journal = [(seg.JOURNAL, encode_journal_delete(sorted(deleted), w.epoch + 1))] if deleted else []
             w.commit(data + journal, action=f"ingest:count={len(labels)}", added=len(labels), revived=labels,
-                     deleted=deleted)
+                     deleted=deleted, before_manifest=before_manifest)
         self._commit(commit)
 
     def delete(self, labels):

@@ -81,9 +81,11 @@ class RvfWriter:
         """Payload bytes of the next manifest after a commit of this size."""
         return 22 + 25 * (len(self.directory) + extra_segments) + 4 + 8 * (len(self.deleted) + extra_deleted) + 72
 
-    def commit(self, segments=(), *, action=None, witness_type=1, added=0, deleted=(), revived=()):
+    def commit(self, segments=(), *, action=None, witness_type=1, added=0, deleted=(), revived=(),
+               before_manifest=None):
         """Appends segments [(type, payload)], a witness for `action` (no witness when None,
-        as for create) and the manifest of the new epoch."""
+        as for create) and the manifest of the new epoch. before_manifest() runs just before
+        the manifest is written: what raises there leaves the commit unfinished (cut off)."""
         if action is not None:
             self.epoch += 1
         for seg_type, payload in segments:
@@ -97,6 +99,8 @@ class RvfWriter:
             witness = encode_witness(witness_type, f"{action},epoch={self.epoch}", self.prev_witness)
             self._append(seg.WITNESS, witness)
             self.prev_witness = toy_hash(witness)
+        if before_manifest is not None:
+            before_manifest()
         manifest = Manifest(self.epoch, self.dim, self.total, self.profile, self.metric_code, list(self.directory),
                             sorted(self.deleted), self.identity)
         self._append(seg.MANIFEST, manifest.encode())

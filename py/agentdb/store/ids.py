@@ -64,16 +64,15 @@ class IdMap:
         """Maps ids to rows first_row, first_row+1, ...; returns the rows they replace."""
         if ids and self.kind is None:
             self.kind = "str" if isinstance(ids[0], str) else "int"
-        replaced = []
+        row_of = self.row_of
+        replaced = [row_of[ident] for ident in ids if ident in row_of] if row_of else []
         self.label_of_row.extend(self.labels_for(ids))
-        for offset, ident in enumerate(ids):
-            old = self.row_of.get(ident)
-            if old is not None:
-                replaced.append(old)
-            self.row_of[ident] = first_row + offset
-            if self.kind == "str" and ident not in self.label_of:
-                self.label_of[ident] = self.next_label
-                self.next_label += 1
+        row_of.update(zip(ids, range(first_row, first_row + len(ids))))     # one C loop, not one step per id
+        if self.kind == "str":
+            for ident in ids:
+                if ident not in self.label_of:
+                    self.label_of[ident] = self.next_label
+                    self.next_label += 1
         self.id_of_row.extend(ids)
         return replaced
 

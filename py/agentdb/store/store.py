@@ -6,6 +6,7 @@ cosine), row -> id and id -> row, one dict of metadata per row plus its filter c
 `live` bitmap (deleted rows are tombstones until compact()), and the HNSW graph arrays.
 """
 import array
+import contextlib
 import itertools
 import json
 import math
@@ -54,6 +55,9 @@ class Record:
     id: Any
     vector: array.array
     metadata: dict
+
+
+BESIDE_BYTES = 4 << 20      # a batch from this size is copied into memory beside its file commit
 
 
 def _set_bits(bitmap, start, count, value):
@@ -532,15 +536,20 @@ class VectorStore:
             gone = self._ids.rows(delete)                # UnknownIdError before anything changes
             live_before, next_label = bytes(self._live), self._ids.next_label
             labels = self._ids.labels_for(ids)
-            quant_params = None
+            quant_params = copied = None
             try:
                 if self._quant is not None:
                     if not self._quant.trained:      # on the first batch; compact() keeps it
                         self._quant.train(rows)
                         quant_params = self._quant.export()     # committed with this batch
                     self._quant.add(rows, n)
+                copied = None
                 if self.keep_vectors:
-                    self._vectors.append(rows, n * self.dim)
+                    # a large batch of a file store goes into memory while its commit is written
+                    if self._log is not None and n * self.dim * 4 >= BESIDE_BYTES:
+                        copied = self._log.beside(self._vectors.append, rows, n * self.dim)
+                    if copied is None:
+                        self._vectors.append(rows, n * self.dim)
                 self._meta.append(metadata)
                 replaced = self._ids.add(ids, first)
                 self._live.extend(bytes((total + 7) // 8 - len(self._live)))
@@ -550,11 +559,16 @@ class VectorStore:
                 self._n_rows = total
                 # the file last: every step above is undone by the rollback if the commit fails,
                 # and a failed commit cuts itself off the file
-                if self._log is not None:
+                if self._log is not None:      # the copy must be done before the commit is
                     self._log.ingest(labels, rows, self.dim, rvf_meta.encode_records(
                         labels, metadata, ids if isinstance(ids[0], str) else None),
-                        deleted=self._ids.labels_for(delete), quant=quant_params)
+                        deleted=self._ids.labels_for(delete), quant=quant_params, before_manifest=copied)
+                if copied is not None:
+                    copied()
             except BaseException:
+                if copied is not None:           # never roll back under a copy still running
+                    with contextlib.suppress(BaseException):
+                        copied()
                 self._rollback(first, previous, live_before, next_label)
                 if quant_params is not None:   # trained by this batch: the next one trains again
                     self._quant = make_quantizer(self.kernel, self.compression, self.dim, self.metric, self._pq_m)

@@ -133,7 +133,9 @@ def test_a_failed_write_leaves_file_and_store_unchanged(tmp_path, data, monkeypa
     assert path.stat().st_size == size and sorted(db.ids()) == [1, 2]
     db.ingest([3], data[0][2:3])
     db.close()
-    assert sorted(agentdb.open(path, readonly=True).ids()) == [1, 2, 3]
+    again = agentdb.open(path, readonly=True)
+    assert sorted(again.ids()) == [1, 2, 3]
+    assert again.verify()["ok"], again.verify()["problems"]     # the failed commits left no seal entry
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -264,7 +266,8 @@ def test_a_large_batch_is_copied_beside_its_commit_and_a_failure_anywhere_undoes
     """A batch of 4 MB or more goes into memory on a second thread while its commit is written;
     the commit waits for the copy before its manifest. A disk that fails during the VEC or
     the manifest, or a copy that fails, leaves the file, the store and its vectors as they
-    were; the next large batch then lands whole."""
+    were; the next large batches then land whole (their VEC payloads encoded into one reused
+    buffer)."""
     import numpy as np
 
     path = tmp_path / "large.rvf"
@@ -295,6 +298,8 @@ def test_a_large_batch_is_copied_beside_its_commit_and_a_failure_anywhere_undoes
     assert db.query(first[7], k=1, exact=True).ids == [7]
     db.ingest(range(1000, 21_000), big)
     assert db.get(20_999).vector.tobytes() == big[-1].tobytes()
+    db.ingest(range(30_000, 50_000), big[::-1].copy())     # encoded into the buffer the last one used
     db.close()
     again = agentdb.open(path, readonly=True)
-    assert len(again) == 20_100 and again.get(1000).vector.tobytes() == big[0].tobytes()
+    assert len(again) == 40_100 and again.get(1000).vector.tobytes() == big[0].tobytes()
+    assert again.get(30_000).vector.tobytes() == big[-1].tobytes() and again.verify()["ok"]

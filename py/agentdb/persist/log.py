@@ -20,6 +20,10 @@ class CommitLog:
     index_nodes = 0               # nodes covered by the home's last INDEX segment
     signing_key = None            # Ed25519 private key that signs every commit's seal, if any
 
+    def _vec_scratch(self, nbytes):
+        """A buffer the next VEC payload may be encoded into, or None for a fresh one."""
+        return None
+
     def beside(self, fn, *args):
         """Starts fn(*args) to run while this log's next commit is written, where the home can
         (a file natively); returns the wait for it (which re-raises its error), or None when
@@ -30,7 +34,8 @@ class CommitLog:
         """Appends one ingest commit: VEC, the META records (or None), the QUANT parameters
         trained on this batch (if any), a JOURNAL of the labels deleted in the same commit (if
         any), seal, WITNESS, MANIFEST; before_manifest() runs before the MANIFEST goes out."""
-        data = [(seg.VEC, encode_vec(self.k, labels, rows, dim))] + ([(seg.META, records)] if records else []) + \
+        vec = encode_vec(self.k, labels, rows, dim, self._vec_scratch(6 + len(labels) * (8 + 4 * dim)))
+        data = [(seg.VEC, vec)] + ([(seg.META, records)] if records else []) + \
             ([(seg.QUANT, quant)] if quant else [])
 
         def commit(w):
@@ -64,9 +69,14 @@ class CommitLog:
         return self.writer.manifest_size(extra_segments=3) > MANIFEST_LIMIT
 
     def _snapshot(self):
+        """The writer's state before a commit (the offset last: callers cut the bytes there).
+        The seal chain and the segments waiting for a seal are part of it: a failed commit's
+        segments must not be sealed by the next one."""
         w = self.writer
-        return (w.epoch, set(w.deleted), w.total, list(w.directory), w.prev_witness, w.next_id, w.offset)
+        return (w.epoch, set(w.deleted), w.total, list(w.directory), w.prev_witness, w.next_id, w.chain,
+                list(w.unsealed), w.offset)
 
     def _restore(self, state):
         w = self.writer
-        w.epoch, w.deleted, w.total, w.directory, w.prev_witness, w.next_id, w.offset = state
+        (w.epoch, w.deleted, w.total, w.directory, w.prev_witness, w.next_id, w.chain, w.unsealed,
+         w.offset) = state

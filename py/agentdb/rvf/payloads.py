@@ -26,15 +26,17 @@ def _need(payload, offset, size, what, base):
 
 # ---- VEC -------------------------------------------------------------------------------------
 
-def encode_vec(kernel, ids, rows, dim):
+def encode_vec(kernel, ids, rows, dim, scratch=None):
     """dim u16 | count u32 | count x (id u64 | dim x f32); rows: the n*dim floats as bytes.
-    The kernel interleaves ids and rows (one pass, no per-row Python)."""
+    The kernel interleaves ids and rows (one pass, no per-row Python). scratch: a bytearray
+    to encode into when it is large enough (the payload is then a view of it)."""
     n = len(ids)
     rows = memoryview(rows).cast("B")
     if len(rows) != 4 * n * dim:
         raise ValueError(f"{n} ids need {4 * n * dim} bytes of float32 rows, got {len(rows)}")
     stride = 8 + 4 * dim
-    out = bytearray(6 + n * stride)
+    size = 6 + n * stride
+    out = memoryview(scratch)[:size] if scratch is not None and len(scratch) >= size else bytearray(size)
     struct.pack_into("<HI", out, 0, dim, n)
     labels = array.array("Q", ids)
     if sys.byteorder == "big":

@@ -303,3 +303,33 @@ def test_a_large_batch_is_copied_beside_its_commit_and_a_failure_anywhere_undoes
     again = agentdb.open(path, readonly=True)
     assert len(again) == 40_100 and again.get(1000).vector.tobytes() == big[0].tobytes()
     assert again.get(30_000).vector.tobytes() == big[-1].tobytes() and again.verify()["ok"]
+
+
+def test_a_forked_child_commits_large_batches_with_its_own_helper_threads(tmp_path):
+    """Large commits use helper threads; a child forked after the parent used them gets its own
+    (the parent's pool has no threads in the child, and waiting on it would hang)."""
+    import multiprocessing
+
+    import numpy as np
+
+    big = np.random.default_rng(2).standard_normal((20_000, 64), dtype=np.float32)
+    parent = agentdb.open(tmp_path / "parent.rvf", dim=64, metric="l2", index="flat")
+    parent.ingest(range(20_000), big)
+    parent.close()
+    child = multiprocessing.get_context("fork").Process(target=_ingest_large, args=(str(tmp_path / "child.rvf"),))
+    child.start()
+    child.join(60)
+    if child.exitcode is None:          # hung on the parent's threads
+        child.kill()
+    assert child.exitcode == 0
+    assert len(agentdb.open(tmp_path / "child.rvf", readonly=True)) == 20_000
+
+
+def _ingest_large(path):
+    import numpy as np
+    from agentdb.persist import files
+
+    assert files._helpers().submit(int, "3").result(timeout=20) == 3     # the pool works here
+    db = agentdb.open(path, dim=64, metric="l2", index="flat")
+    db.ingest(range(20_000), np.ones((20_000, 64), dtype=np.float32))
+    db.close()

@@ -112,15 +112,18 @@ def tail_state(kernel, data, contents):
 WRITE_PIECE = 1 << 24
 PARALLEL_DIGEST = 1 << 20     # payload bytes from which the seal's hash runs beside the write
 VEC_SCRATCH_MAX = 256 << 20   # VEC payloads up to this size are encoded into one kept buffer
-_HELPERS = []
+_HELPERS = {}                  # pid -> executor
 
 
 def _helpers():
     """Threads for work that runs beside a commit's file writes (made on first use): a large
-    segment's hash, and the store's copy of the batch into memory."""
-    if not _HELPERS:
-        _HELPERS.append(ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentdb-commit"))
-    return _HELPERS[0]
+    segment's hash, and the store's copy of the batch into memory. One pool per process: a
+    forked child must not wait on its parent's threads, which it does not have."""
+    pool = _HELPERS.get(os.getpid())
+    if pool is None:
+        _HELPERS.clear()
+        pool = _HELPERS[os.getpid()] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentdb-commit")
+    return pool
 
 
 class FileSink:

@@ -78,11 +78,12 @@ def test_native_large_buffers_are_aligned_lazy_and_grow_within_the_kernels_sizes
     sizes are 32-bit); small buffers start on a cache line."""
     from agentdb.kernel import load
     from agentdb.kernel.native import HUGE_PAGE
-    from agentdb.store.arrays import MAX_BYTES, GrowableArray
+    from agentdb.kernel.core import U32_MAX
+    from agentdb.store.arrays import GrowableArray
 
     kernel = load("native")
     small, large = kernel.alloc(1000, "f"), kernel.alloc(3_000_000, "f")
-    assert kernel.lazy_memory
+    assert kernel.lazy_memory(large.nbytes) and not kernel.lazy_memory(small.nbytes)
     assert small.view().tobytes() == bytes(4000)
     ffi = kernel._b._ffi
     assert int(ffi.cast("uintptr_t", ffi.from_buffer(small.handle.data))) % 64 == 0
@@ -94,4 +95,4 @@ def test_native_large_buffers_are_aligned_lazy_and_grow_within_the_kernels_sizes
     assert grown.capacity == 16 * len(rows) and grown.read().tobytes() == rows.tobytes()
     grown.reserve(grown.capacity + 1)               # 128 MB -> 2 GB of address space
     grown.reserve(grown.capacity + 1)               # 16x of 2 GB would pass the 32-bit limit
-    assert grown.capacity == MAX_BYTES // 4 and grown.read(1_999_990).tobytes() == rows[-10:].tobytes()
+    assert grown.capacity == U32_MAX // 4 and grown.read(1_999_990).tobytes() == rows[-10:].tobytes()

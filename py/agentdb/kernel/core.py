@@ -130,10 +130,10 @@ class Kernel:
         """Feature names, e.g. ['sse2', 'avx512', 'crc32-hw']."""
         return [name for bit, name in _FEATURES.items() if self.features & bit]
 
-    @property
-    def lazy_memory(self):
-        """True when a large KBuffer's unwritten capacity costs address space, not memory."""
-        return self._b.lazy_memory
+    def lazy_memory(self, nbytes):
+        """True when a KBuffer of nbytes costs memory only where it is written (its spare
+        capacity is address space): large native buffers."""
+        return self._b.lazy(nbytes)
 
     @property
     def is_native(self):

@@ -71,7 +71,9 @@ class Block:
 
 class NativeBackend:
     name = "native"
-    lazy_memory = True      # a large block's pages exist only once written (see Block)
+    @staticmethod
+    def lazy(nbytes):           # a large block's pages exist only once written (see Block)
+        return nbytes >= LARGE
 
     def __init__(self, ffi=None, lib=None):
         """The built extension by default; tests pass a (ffi, lib) of another build."""

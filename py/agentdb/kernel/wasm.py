@@ -25,7 +25,9 @@ class Block:
 
 
 class WasmBackend:
-    lazy_memory = False     # a wasm memory is backed as it grows
+    @staticmethod
+    def lazy(nbytes):           # a wasm memory is backed as it grows
+        return False
     def _start_heap(self, heap_base, size):
         self._heap = WasmHeap(heap_base, size, self._grow_pages)
 

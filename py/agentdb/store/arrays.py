@@ -1,9 +1,7 @@
 """Growable arrays in kernel memory: the store's vectors, codes and graph live in these, so
 kernel calls on them copy nothing in any backend."""
 from ..kernel.buffers import FORMATS
-
-LARGE = 4 << 20     # bytes
-MAX_BYTES = (1 << 32) - 1
+from ..kernel.core import U32_MAX
 
 
 class GrowableArray:
@@ -31,9 +29,8 @@ class GrowableArray:
         100k copied 1.7M rows growing 1.5x, 0.1M growing 16x."""
         if capacity <= self.buf.length:
             return
-        spare_is_free = self._k.lazy_memory and self.buf.nbytes >= LARGE
-        grown = self.buf.length * 16 if spare_is_free else self.buf.length + self.buf.length // 2
-        grown = min(grown, MAX_BYTES // FORMATS[self.fmt][1])     # the kernel's sizes are 32-bit
+        grown = self.buf.length * 16 if self._k.lazy_memory(self.buf.nbytes) else self.buf.length * 3 // 2
+        grown = min(grown, U32_MAX // FORMATS[self.fmt][1])     # the kernel's sizes are 32-bit
         bigger = self._k.alloc(max(capacity, grown), self.fmt)
         bigger.copy_from(self.buf, self.length)
         self.buf = bigger

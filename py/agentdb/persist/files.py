@@ -18,7 +18,7 @@ the store reopens at the last complete commit, never silently.
 import os
 import socket
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from ..errors import AgentDBError
 from ..rvf import read as read_rvf
@@ -143,8 +143,8 @@ class FileSink:
             self.write(head)
             self.write(payload)
         finally:
-            done = pending.result()
-        return done
+            wait([pending])       # never leave the hash running; a write error is the one raised
+        return pending.result()
 
     def write(self, chunk):
         # an unbuffered file (buffered "+" files wrote large payloads ~10x slower, measured)

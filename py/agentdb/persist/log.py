@@ -34,7 +34,7 @@ class CommitLog:
         """Appends one ingest commit: VEC, the META records (or None), the QUANT parameters
         trained on this batch (if any), a JOURNAL of the labels deleted in the same commit (if
         any), seal, WITNESS, MANIFEST; before_manifest() runs before the MANIFEST goes out."""
-        vec = encode_vec(self.k, labels, rows, dim, self._vec_scratch(6 + len(labels) * (8 + 4 * dim)))
+        vec = encode_vec(self.k, labels, rows, dim, self._vec_scratch)
         data = [(seg.VEC, vec)] + ([(seg.META, records)] if records else []) + \
             ([(seg.QUANT, quant)] if quant else [])
 

@@ -26,17 +26,19 @@ def _need(payload, offset, size, what, base):
 
 # ---- VEC -------------------------------------------------------------------------------------
 
-def encode_vec(kernel, ids, rows, dim, scratch=None):
+def encode_vec(kernel, ids, rows, dim, buffer_for=None):
     """dim u16 | count u32 | count x (id u64 | dim x f32); rows: the n*dim floats as bytes.
-    The kernel interleaves ids and rows (one pass, no per-row Python). scratch: a bytearray
-    to encode into when it is large enough (the payload is then a view of it)."""
+    The kernel interleaves ids and rows (one pass, no per-row Python). buffer_for(nbytes): a
+    bytearray of at least nbytes to encode into (the payload is then a view of it), or None
+    for a new one."""
     n = len(ids)
     rows = memoryview(rows).cast("B")
     if len(rows) != 4 * n * dim:
         raise ValueError(f"{n} ids need {4 * n * dim} bytes of float32 rows, got {len(rows)}")
     stride = 8 + 4 * dim
     size = 6 + n * stride
-    out = memoryview(scratch)[:size] if scratch is not None and len(scratch) >= size else bytearray(size)
+    scratch = buffer_for(size) if buffer_for is not None else None
+    out = memoryview(scratch)[:size] if scratch is not None else bytearray(size)
     struct.pack_into("<HI", out, 0, dim, n)
     labels = array.array("Q", ids)
     if sys.byteorder == "big":

@@ -61,20 +61,17 @@ class IdMap:
         return ok and len(set(ids)) == len(ids)
 
     def add(self, ids, first_row):
-        """Maps ids to rows first_row, first_row+1, ...; returns the rows they replace."""
+        """Maps ids to rows first_row, first_row+1, ... (an id already present moves)."""
         if ids and self.kind is None:
             self.kind = "str" if isinstance(ids[0], str) else "int"
-        row_of = self.row_of
-        replaced = [row_of[ident] for ident in ids if ident in row_of] if row_of else []
         self.label_of_row.extend(self.labels_for(ids))
-        row_of.update(zip(ids, range(first_row, first_row + len(ids))))     # one C loop, not one step per id
+        self.row_of.update(zip(ids, range(first_row, first_row + len(ids))))     # one C loop, not one step per id
         if self.kind == "str":
             for ident in ids:
                 if ident not in self.label_of:
                     self.label_of[ident] = self.next_label
                     self.next_label += 1
         self.id_of_row.extend(ids)
-        return replaced
 
     def labels_for(self, ids):
         """The u64 ids a file stores for `ids` (themselves, or string labels: existing ones, then

@@ -551,10 +551,10 @@ class VectorStore:
                     if copied is None:
                         self._vectors.append(rows, n * self.dim)
                 self._meta.append(metadata)
-                replaced = self._ids.add(ids, first)
+                self._ids.add(ids, first)
                 self._live.extend(bytes((total + 7) // 8 - len(self._live)))
                 _set_bits(self._live, first, n, True)
-                for row in replaced:
+                for row in previous.values():        # the rows upserted ids leave
                     _set_bit(self._live, row, False)
                 self._n_rows = total
                 # the file last: every step above is undone by the rollback if the commit fails,

@@ -16,13 +16,14 @@
 
 #include <stdint.h>
 
-#define AGK_ABI_VERSION 2
+#define AGK_ABI_VERSION 3
 
 #define AGK_OK 0
 #define AGK_E_ARG -1
 #define AGK_E_DIM -2
 #define AGK_E_K -3
 #define AGK_E_RANGE -4
+#define AGK_E_NONFINITE -5
 
 #define AGK_F_SIMD128 1
 #define AGK_F_SSE2 2
@@ -118,9 +119,12 @@ uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count,
 int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0, const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction, uint8_t *scratch);
 /* k nearest nodes whose `allowed` bit is set (allowed 0 = all), closest first, ties to the
  * lower node; out_score holds the scan's score (dot for AGK_METRIC_DOT, squared L2 for L2),
- * bit-identical to agk_scan_*_f32. Returns the count written (<= k). The arguments that stay
- * the same from query to query come first, so a caller binds them once. */
-int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint8_t *scratch, const float *q, uint32_t *out_idx, float *out_score, uint32_t k, uint32_t ef, const uint8_t *allowed);
+ * bit-identical to agk_scan_*_f32. The query q_in is first prepared into q as
+ * agk_prepare_query_f32 does (AGK_METRIC_COS: the rows are unit length, q is normalised and
+ * scored by dot), so a query is one call; AGK_E_NONFINITE when |q_in|^2 is not finite.
+ * Returns the count written (<= k). The arguments that stay the same from query to query come
+ * first (allowed too, for unfiltered searches), so a caller binds them once. */
+int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx, float *out_score, const uint8_t *allowed, uint32_t k, uint32_t ef);
 
 /* validates a graph read from a file before any search trusts it: header fields, levels,
  * upper-list offsets inside pool_words, list counts within m / m0, every neighbour < the node
@@ -150,6 +154,10 @@ void agk_scale_f32(const float *a, float s, uint32_t n, float *out);
 /* normalize returns |a|^2 (NaN or infinity there also tells the caller the input was not finite). */
 float agk_normalize_f32(const float *a, uint32_t n, float *out);
 void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim);
+/* a query as searches read it: in copied to out (out == in allowed), normalised when
+ * `normalize` is set (as agk_normalize_f32); returns |in|^2, which is finite exactly when every
+ * element is, barring overflow of huge values. */
+float agk_prepare_query_f32(const float *in, uint32_t n, uint32_t normalize, float *out);
 /* out[i] = |row i|^2, in the scans' reduction order. */
 void agk_norms_sq_f32(const float *x, uint32_t n, uint32_t dim, float *out);
 void agk_relu_f32(const float *a, uint32_t n, float *out);

@@ -116,6 +116,13 @@ void agk_normalize_rows_f32(float *x, uint32_t n, uint32_t dim) {
     for (uint32_t i = 0; i < n; i++) agk_normalize_f32(x + (uintptr_t)i * dim, dim, x + (uintptr_t)i * dim);
 }
 
+float agk_prepare_query_f32(const float *in, uint32_t n, uint32_t normalize, float *out) {
+    if (normalize) return agk_normalize_f32(in, n, out);
+    if (out != in)
+        for (uint32_t i = 0; i < n; i++) out[i] = in[i];
+    return dot1(in, in, n);
+}
+
 void agk_norms_sq_f32(const float *x, uint32_t n, uint32_t dim, float *out) {
     for (uint32_t i = 0; i < n; i++) out[i] = dot1(x + (uintptr_t)i * dim, x + (uintptr_t)i * dim, dim);
 }

@@ -33,6 +33,9 @@ def _same_kind(have, want):
 
 def as_view(obj, fmt, *, name="buffer", writable=False):
     """A flat memoryview of `obj` with element format `fmt`, or BufferFormatError."""
+    if type(obj) is memoryview and obj.format == fmt and obj.ndim == 1 and obj.c_contiguous and \
+            not (writable and obj.readonly):
+        return obj                     # already what the kernel takes (every query's path)
     if isinstance(obj, (list, tuple)):
         if writable:
             raise BufferFormatError(f"{name}: a list cannot receive output; pass a bytearray or array.array")

@@ -8,6 +8,7 @@ allocate memory and invoke functions; no op is written twice.
 Results are plain array.array objects unless the caller passes `out=` (a KBuffer or any
 writable buffer of the right type); numpy can wrap either without copying.
 """
+import array
 import math
 
 from ..errors import BufferFormatError, DimensionError, KernelError, NonFiniteError
@@ -18,7 +19,8 @@ PQ_TABLE_WIDTH = 256
 I8_MAX_DIM = 32768
 
 # AGK_E_* codes from csrc/agentdb_kernel.h
-_CODES = {-1: "bad argument", -2: "bad dimension", -3: "bad k", -4: "index out of range"}
+_CODES = {-1: "bad argument", -2: "bad dimension", -3: "bad k", -4: "index out of range", -5: "not finite"}
+E_NONFINITE = -5
 _METRICS = {"dot": 0, "l2": 1, "cos": 2, "cosine": 2}
 _FEATURES = {1: "simd128", 2: "sse2", 4: "avx2", 8: "avx512", 16: "crc32-hw"}
 
@@ -547,10 +549,10 @@ class Kernel:
         return self._call("agk_hnsw_check", Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"), Ptr(upper_off, "I"),
                           Ptr(upper, "I"), _u32(pool_words, "pool words")) == 0
 
-    def hnsw_searcher(self, graph, vectors, *, dim, metric, scratch, q, k):
-        """A HnswSearcher over one graph for queries written into the KBuffer q; make a new one
-        when any of its buffers is replaced."""
-        return HnswSearcher(self, graph, vectors, dim=dim, metric=metric, scratch=scratch, q=q, k=k)
+    def hnsw_searcher(self, graph, vectors, *, dim, metric, scratch, q_in, q, k):
+        """A HnswSearcher over one graph for queries written into the KBuffer q_in (prepared
+        into the KBuffer q on each search); make a new one when any of its buffers is replaced."""
+        return HnswSearcher(self, graph, vectors, dim=dim, metric=metric, scratch=scratch, q_in=q_in, q=q, k=k)
 
     # ---- text ------------------------------------------------------------------------------------
 
@@ -659,10 +661,14 @@ class Kernel:
         a = a if isinstance(a, KBuffer) else as_view(a, "f", name="a", writable=True)
         return self._call("agk_normalize_f32", Ptr(a, "f", True), _u32(len(a), "vector length"), Ptr(a, "f", True))
 
-    def normalizer(self, buf):
-        """normalize_in_place(buf) for one KBuffer, its arguments bound once (a query's path)."""
-        return self._b.bind("agk_normalize_f32", (Ptr(buf, "f", True), _u32(len(buf), "vector length"),
-                                                  Ptr(buf, "f", True)))
+    def query_preparer(self, raw, q, *, normalize):
+        """A call that prepares the query in KBuffer raw into KBuffer q as searches read it
+        (normalised when `normalize`), its arguments bound once; it returns |raw|^2, which is
+        not finite when an element is not. HNSW searches do the same step themselves."""
+        if len(raw) != len(q):
+            raise DimensionError(f"query buffers differ in length: {len(raw)} and {len(q)}")
+        return self._b.bind("agk_prepare_query_f32", (Ptr(raw, "f"), _u32(len(raw), "vector length"),
+                                                      int(bool(normalize)), Ptr(q, "f", True)), scalars_only=True)
 
     def relu(self, a, *, out=None):
         """max(a, 0), element-wise."""
@@ -722,6 +728,12 @@ class Kernel:
         i = self._call("agk_find_nonfinite_f32", Ptr(a, "f"), n) & U32_MAX
         return -1 if i == n else i
 
+    def refuse_query(self, q):
+        """Raises NonFiniteError for a query whose squared norm was not finite: naming its NaN
+        or infinity, or saying the norm overflowed."""
+        self.check_finite(q, name="query")
+        raise NonFiniteError("query: its squared norm overflows float32; scale the vector down")
+
     def check_finite(self, a, *, name="vector", dim=None):
         """Raises NonFiniteError naming the first NaN or infinity (and its row when dim is given)."""
         i = self.find_nonfinite(a)
@@ -732,26 +744,44 @@ class Kernel:
 
 
 class HnswSearcher:
-    """search(k, ef, allowed) -> (nodes uint32, scores float32) of the query in its KBuffer q,
-    best first, the scores those of scan() (dot, or squared L2). Every buffer argument (graph,
-    scratch, query, outputs in kernel memory) is bound once, so a query costs one kernel call
-    with three scalars: a query's fixed cost is what a single-query caller pays, natively and
-    in the browser."""
+    """search(k, ef, allowed) -> (nodes as a list of ints, scores as float32 array) for the
+    query in its KBuffer q_in, best first, the scores those of scan() (dot, or squared L2; for
+    "cos" the query is normalised first). Every buffer argument (graph, scratch, query slots,
+    outputs in kernel memory) is bound once, so an unfiltered query costs one kernel call with
+    two scalars and one copy of its results out: a query's fixed cost is what a single-query
+    caller pays, natively and in the browser (where each crossing costs tens of microseconds).
+    A filter's bitmap is passed per call (a bitmap may be resized, so it is never bound)."""
 
-    def __init__(self, kernel, graph, vectors, *, dim, metric, scratch, q, k):
+    def __init__(self, kernel, graph, vectors, *, dim, metric, scratch, q_in, q, k):
         hdr, levels, links0, upper_off, upper = graph
         self.k = k                       # the most results one call can return
-        self._idx, self._scores = kernel.alloc(k, "I"), kernel.alloc(k, "f")
-        self._call = kernel._b.bind("agk_hnsw_search", (
-            Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"), Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"),
-            dim, metric, Ptr(scratch, "B", True), Ptr(q, "f"), Ptr(self._idx, "I", True), Ptr(self._scores, "f", True)))
+        self._kernel, self._q_in = kernel, q_in
+        # nodes in out[0:k], score bits in out[k:2k]: read out with one copy
+        self._out = kernel.alloc(2 * k, "I")
+        self._host = bytearray(8 * k)
+        self._host_nodes = memoryview(self._host).cast("I")
+        self._read, self._out_handle = kernel._b.read, self._out.handle
+        static = (Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"), Ptr(upper_off, "I"), Ptr(upper, "I"),
+                  Ptr(vectors, "f"), dim, metric, Ptr(scratch, "B", True), Ptr(q_in, "f"), Ptr(q, "f", True),
+                  Ptr(self._out, "I", True), Ptr(self._out, "f", True, offset=k))
+        self._search_all = kernel._b.bind("agk_hnsw_search", static + (Ptr(None, "B"),), scalars_only=True)
+        self._search_in = kernel._b.bind("agk_hnsw_search", static)
 
     def __call__(self, k, ef, allowed):
         if k > self.k:
             raise ValueError(f"this searcher returns at most {self.k} results, {k} asked")
-        if allowed is not None and not isinstance(allowed, KBuffer):
-            allowed = as_view(allowed, "B", name="allowed")
-        count = self._call(k, ef, Ptr(allowed, "B"))
+        if allowed is None:
+            count = self._search_all(k, ef)
+        else:
+            if not isinstance(allowed, KBuffer):
+                allowed = as_view(allowed, "B", name="allowed")
+            count = self._search_in(Ptr(allowed, "B"), k, ef)
         if count < 0:
+            if count == E_NONFINITE:
+                self._kernel.refuse_query(self._q_in)
             raise KernelError(f"agk_hnsw_search: {_CODES.get(count, 'error')} (code {count})")
-        return self._idx.read(0, count), self._scores.read(0, count)
+        host, first_score = self._host, 4 * self.k
+        self._read(self._out_handle, 0, memoryview(host)[:first_score + 4 * count])
+        scores = array.array("f")
+        scores.frombytes(host[first_score:first_score + 4 * count])
+        return self._host_nodes[:count].tolist(), scores

@@ -3,6 +3,7 @@
 Python buffers are passed in place (ffi.from_buffer, zero copies); KBuffers are Blocks below.
 """
 import ctypes
+import functools
 import mmap
 import sys
 
@@ -133,8 +134,12 @@ class NativeBackend:
     def invoke(self, fname, args):
         return getattr(self._lib, fname)(*[self._pointer(a) if isinstance(a, Ptr) else a for a in args])
 
-    def bind(self, fname, static):
-        """A call of fname with its leading arguments converted once (KBuffers and scalars)."""
+    def bind(self, fname, static, *, scalars_only=False):
+        """A call of fname with its leading arguments converted once (KBuffers and scalars).
+        scalars_only: the remaining arguments are plain numbers, so the call is cffi's own
+        function with the leading ones applied (no Python frame per call)."""
         fn, pointer = getattr(self._lib, fname), self._pointer
-        pre = [pointer(a) if isinstance(a, Ptr) else a for a in static]
-        return lambda *args: fn(*pre, *[pointer(a) if isinstance(a, Ptr) else a for a in args])
+        call = functools.partial(fn, *[pointer(a) if isinstance(a, Ptr) else a for a in static])
+        if scalars_only:
+            return call
+        return lambda *args: call(*[pointer(a) if isinstance(a, Ptr) else a for a in args])

@@ -45,12 +45,16 @@ class WasmBackend:
     def read(self, handle, offset, dst):
         self._read_at(handle.addr + offset, dst)
 
-    def bind(self, fname, static):
+    def bind(self, fname, static, *, scalars_only=False):
         """A call of fname with its leading arguments converted once: KBuffers become their
-        addresses (stable while the KBuffer lives), scalars their wasm form."""
+        addresses (stable while the KBuffer lives), scalars their wasm form. scalars_only: the
+        remaining arguments are plain numbers (no buffers to copy in or out)."""
         if any(isinstance(a, Ptr) and a.obj is not None and not isinstance(a.obj, KBuffer) for a in static):
             raise TypeError("only KBuffers and scalars can be bound")
         prefix = [self._address(a, None, None) if isinstance(a, Ptr) else self._scalar(a) for a in static]
+        if scalars_only:
+            call_raw, scalar = self._call_raw, self._scalar
+            return lambda *args: call_raw(fname, prefix + [scalar(a) for a in args])
         return lambda *args: self.invoke(fname, args, prefix)
 
     @staticmethod

@@ -17,6 +17,7 @@ from ..rvf.file import INDEX_MAGIC
 from .arrays import GrowableArray
 
 HDR_WORDS = 8
+AGK_METRIC_COS = 2
 NONE = 0xFFFFFFFF
 _INDEX_HEAD = struct.Struct("<4sHBBIIQIIII4III")   # 64 bytes
 
@@ -36,12 +37,14 @@ def _splitmix32(seed):
 
 
 class HnswIndex:
-    def __init__(self, kernel, *, dim, metric, m=16, ef_construction=200, seed=0):
+    def __init__(self, kernel, *, dim, metric, m=16, ef_construction=200, seed=0, normalize_queries=False):
         if m < 2:
             raise ValueError(f"m must be >= 2, got {m}")
         if ef_construction < 1:
             raise ValueError(f"ef_construction must be >= 1, got {ef_construction}")
         self.k, self.dim, self.metric = kernel, dim, metric
+        # cosine graphs hold unit rows scored by dot; their searches normalise the query first
+        self._search_metric = AGK_METRIC_COS if normalize_queries else metric
         self.m, self.m0, self.ef_construction, self.seed = m, 2 * m, ef_construction, seed
         self.hdr = kernel.from_buffer([NONE, 0, m, 2 * m, 0, 0, 0, 0], "I")
         self.rng = kernel.from_buffer(_splitmix32(seed), "I")
@@ -52,7 +55,7 @@ class HnswIndex:
         self.scratch = None
         self._scratch_shape = (0, 0)
         self._searcher = None       # bound to the current buffers; dropped when one is replaced
-        self._searcher_for = (None, None)     # the (vectors, query) buffers it was bound to
+        self._searcher_for = None     # the (vectors, query in, query) buffers it was bound to
 
     def __len__(self):
         return self.levels.length
@@ -102,16 +105,19 @@ class HnswIndex:
                            ef_construction=self.ef_construction, scratch=self.scratch)
         self._searcher = None
 
-    def search(self, vectors, q, k, ef, allowed):
-        """(rows, scores) of the k nearest allowed nodes to the query in KBuffer q, best first."""
-        self._ensure_scratch(len(self), max(ef, k))
+    def search(self, vectors, q_in, q, k, ef, allowed):
+        """(rows, scores) of the k nearest allowed nodes to the query in KBuffer q_in, best
+        first; the query as searched (normalised for cosine) is left in KBuffer q."""
+        ef = max(ef, k)
         searcher = self._searcher
-        bound_vectors, bound_q = self._searcher_for
-        if searcher is None or k > searcher.k or bound_vectors is not vectors or bound_q is not q:
-            searcher = self._searcher = self.k.hnsw_searcher(self.graph, vectors, dim=self.dim, metric=self.metric,
-                                                             scratch=self.scratch, q=q, k=max(k, 16))
-            self._searcher_for = (vectors, q)
-        return searcher(k, max(ef, k), allowed)
+        # a searcher is dropped whenever the graph, its scratch or its node count changes
+        if searcher is None or k > searcher.k or ef > self._scratch_shape[1] or self._searcher_for != (vectors, q_in, q):
+            self._ensure_scratch(len(self), ef)
+            searcher = self._searcher = self.k.hnsw_searcher(self.graph, vectors, dim=self.dim,
+                                                             metric=self._search_metric, scratch=self.scratch,
+                                                             q_in=q_in, q=q, k=max(k, 16))
+            self._searcher_for = (vectors, q_in, q)
+        return searcher(k, ef, allowed)
 
     # ---- INDEX segments -----------------------------------------------------------------
 

@@ -47,6 +47,11 @@ def scalar_kind(value):
 EMPTY = types.MappingProxyType({})
 
 
+def copies(stored):
+    """New dicts the caller may change, one per stored dict (None: no metadata)."""
+    return [dict(md) if md else {} for md in stored]
+
+
 class MetadataColumns:
     def __init__(self):
         self.rows = []          # row -> dict (a copy of what was ingested), None when it had none:
@@ -109,12 +114,12 @@ class MetadataColumns:
 
     def copy_of(self, row):
         """A row's metadata as a new dict the caller may change."""
-        return self.copies((row,))[0]
+        return copies((self.rows[row],))[0]
 
-    def copies(self, rows):
-        """copy_of() of each row, in one call (the per-hit cost of every query)."""
-        stored = self.rows
-        return [dict(md) if md else {} for md in map(stored.__getitem__, rows)]
+    def stored_of(self, rows):
+        """The stored dicts (or None) of rows, as a list: what a query's Results copies from
+        when asked (stored dicts are replaced, never changed in place, so they stay valid)."""
+        return list(map(self.rows.__getitem__, rows))
 
     def stored(self, row):
         """A row's metadata as stored (read-only use)."""

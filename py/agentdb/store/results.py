@@ -2,6 +2,8 @@
 from dataclasses import dataclass
 from typing import Any
 
+from .metadata import copies
+
 # score -> RVF-style distance (smaller is closer), as @ruvector/rvf reports it
 _DISTANCE = {"cosine": lambda s: 1.0 - s, "dot": lambda s: -s, "l2": lambda s: s}
 
@@ -27,10 +29,20 @@ class Results:
     >>> for hit in results: print(hit.id, hit.score)   # doctest: +SKIP
     """
 
-    __slots__ = ("ids", "scores", "metadata", "metric", "exact")
+    __slots__ = ("ids", "scores", "metric", "exact", "_stored", "_metadata")
 
-    def __init__(self, ids, scores, metadata, metric, exact):
-        self.ids, self.scores, self.metadata, self.metric, self.exact = ids, scores, metadata, metric, exact
+    def __init__(self, ids, scores, stored, metric, exact):
+        """stored: each hit's stored metadata dict (or None), copied for the caller when first
+        asked for (most queries only want ids and scores)."""
+        self.ids, self.scores, self.metric, self.exact = ids, scores, metric, exact
+        self._stored, self._metadata = stored, None
+
+    @property
+    def metadata(self):
+        """Each hit's metadata, as dicts of the caller's own."""
+        if self._metadata is None:
+            self._metadata = copies(self._stored)
+        return self._metadata
 
     def __len__(self):
         return len(self.ids)

@@ -130,8 +130,12 @@ class VectorStore:
         self._containers = {}          # rvf seg type (KERNEL, EBPF) -> payload: stored, never run
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
+        # a query crosses into kernel memory once: written into _query_in, prepared (checked,
+        # normalised for cosine) into _query_slot by the graph search itself or _prepare_query
+        self._query_in = self.kernel.alloc(dim, "f")
         self._query_slot = self.kernel.alloc(dim, "f")
-        self._normalize_query = self.kernel.normalizer(self._query_slot)
+        self._query_preparer = self.kernel.query_preparer(self._query_in, self._query_slot,
+                                                          normalize=self.metric == "cosine")
         self._reset()
 
     def _reset(self):
@@ -146,7 +150,8 @@ class VectorStore:
         self._quant = make_quantizer(k, self.compression, self.dim, self.metric, self._pq_m)
 
     def _new_index(self):
-        return HnswIndex(self.kernel, dim=self.dim, metric=_KERNEL_METRIC[self.metric], **self._index_options)
+        return HnswIndex(self.kernel, dim=self.dim, metric=_KERNEL_METRIC[self.metric],
+                         normalize_queries=self.metric == "cosine", **self._index_options)
 
     @property
     def _scan_metric(self):
@@ -267,19 +272,23 @@ class VectorStore:
             self.kernel.check_finite(view, name=name, dim=self.dim)
         return view
 
-    def _query_vector(self, vector):
-        """The query, checked and (for cosine) normalised, in the store's query slot: kernel
-        memory that every search reads in place. Callers hold the lock (the slot is shared)."""
-        given = self._vector_view(vector, 1, "query", check_finite=False)
-        q = self._query_slot
-        q.write(given)
-        # one kernel call checks and (for cosine) normalises: the squared norm is finite
-        # exactly when every element is, barring overflow of huge values
-        norm_sq = self._normalize_query() if self.metric == "cosine" else self.kernel.dot(q, q)
-        if not math.isfinite(norm_sq):
-            self.kernel.check_finite(given, name="query")     # names a NaN or infinity, if there is one
-            raise NonFiniteError("query: its squared norm overflows float32; scale the vector down")
-        return q
+    def _take_query(self, vector):
+        """Writes the query into the store's query input slot (kernel memory every search
+        reads in place), checked for shape; NaN and infinity are caught when it is prepared.
+        Callers hold the lock (the slot is shared)."""
+        try:
+            view = memoryview(vector)
+        except TypeError:
+            view = None
+        if view is None or view.format != "f" or view.ndim != 1 or len(view) != self.dim or not view.c_contiguous:
+            view = self._vector_view(vector, 1, "query", check_finite=False)     # lists, float64, odd shapes
+        self._query_in.write(view)
+
+    def _prepare_query(self):
+        """The taken query, checked and (for cosine) normalised into the query slot, for the
+        scans (a graph search prepares it in the same kernel call)."""
+        if not math.isfinite(self._query_preparer()):
+            self.kernel.refuse_query(self._query_in)
 
     @staticmethod
     def _check_k(k):
@@ -814,16 +823,19 @@ class VectorStore:
         idx, top = self.kernel.topk(scores, k, largest=largest)
         return [candidates[i] for i in idx], top
 
-    def _search(self, q, k, allowed, n_allowed, filtered, ef, exact):
-        """(rows, scores, exact?) for one prepared query."""
+    def _search(self, k, allowed, n_allowed, filtered, ef, exact):
+        """(rows, scores, exact?) for the taken query."""
         # exact when the candidates are few: cheaper than a graph walk that must skip the rest
         graph = self._index is not None and not exact and n_allowed > max(
             self.brute_force_rows, math.isqrt(self.brute_force_rows * self._n_rows))
+        q = self._query_slot
         if graph:
             limit = allowed if n_allowed < self._n_rows else None     # every row allowed: no bitmap to check
-            rows, scores = self._index.search(self._vectors.buf, q, k, ef or self.ef_search, limit)
+            rows, scores = self._index.search(self._vectors.buf, self._query_in, q, k, ef or self.ef_search, limit)
             if len(rows) >= min(k, n_allowed):
                 return rows, scores, False
+        else:
+            self._prepare_query()
         # codes serve large candidate sets, and every query when only codes are kept
         if self._quant is not None and (not self.keep_vectors or not exact and n_allowed > self.brute_force_rows):
             rows, scores = self._compressed(q, k, allowed, n_allowed)
@@ -831,13 +843,14 @@ class VectorStore:
         rows, scores = self._exact(q, k, allowed, n_allowed, filtered)
         return rows, scores, True
 
-    def _answer(self, q, k, allowed, n_allowed, where, ef, exact):
-        """Results for one prepared query against an evaluated filter."""
+    def _answer(self, k, allowed, n_allowed, filtered, ef, exact):
+        """Results for the taken query against an evaluated filter."""
         if n_allowed == 0:
+            self._prepare_query()           # a bad query is refused even where nothing can match
             return Results([], array.array("f"), [], self.metric, True)
-        rows, scores, was_exact = self._search(q, k, allowed, n_allowed, where is not None, ef, exact)
+        rows, scores, was_exact = self._search(k, allowed, n_allowed, filtered, ef, exact)
         id_of_row = self._ids.id_of_row
-        return Results([id_of_row[r] for r in rows], scores, self._meta.copies(rows), self.metric, was_exact)
+        return Results([id_of_row[r] for r in rows], scores, self._meta.stored_of(rows), self.metric, was_exact)
 
     def query(self, vector, k=10, *, where=None, ef=None, exact=False):
         """The k best matches, best first: Results of (id, score, metadata) hits.
@@ -849,24 +862,21 @@ class VectorStore:
         """
         self._check_k(k)
         with self._lock:
-            return self._answer(self._query_vector(vector), k, *self._allowed(where), where, ef, exact)
+            self._take_query(vector)
+            return self._answer(k, *self._allowed(where), where is not None, ef, exact)
 
     def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False):
         """query() for each of m vectors (m x dim); the filter is evaluated once for all."""
         self._check_k(k)
         flat = self._vector_view(vectors, len(vectors) if isinstance(vectors, (list, tuple)) else
                                  len(as_view(vectors, "f", name="vectors")) // self.dim)
-        m = len(flat) // self.dim
-        queries = array.array("f")
-        queries.frombytes(flat.cast("B"))
-        if self.metric == "cosine":
-            self.kernel.normalize_rows(queries, dim=self.dim)
+        dim = self.dim
         with self._lock:
             allowed, n_allowed = self._allowed(where)
-            answers, rows = [], memoryview(queries)
-            for i in range(m):
-                self._query_slot.write(rows[i * self.dim:(i + 1) * self.dim])    # where searches read it
-                answers.append(self._answer(self._query_slot, k, allowed, n_allowed, where, ef, exact))
+            answers = []
+            for i in range(len(flat) // dim):
+                self._query_in.write(flat[i * dim:(i + 1) * dim])
+                answers.append(self._answer(k, allowed, n_allowed, where is not None, ef, exact))
             return answers
 
     # ---- status -----------------------------------------------------------------------------

@@ -16,7 +16,7 @@ function start() {
     const call = pending.get(data.id);
     if (!call) return;
     pending.delete(data.id);
-    if (data.ok) call.resolve(data.value);
+    if (data.ok) call.resolve(data.json !== undefined ? JSON.parse(data.json) : data.value);
     else call.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
   };
   worker.onerror = (event) => {
@@ -36,6 +36,17 @@ function request(op, args, buffer, transfer = []) {
     pending.set(id, { resolve, reject });
     w.postMessage({ id, op, args, buffer }, transfer);
   });
+}
+
+// A query's answer: the worker sends scores as the hex of their little-endian float32 bytes
+// (exact, and cheap to make in Python); they become plain numbers here.
+function answer({ ids, scoresHex, metadata, exact }) {
+  const scores = new Array(scoresHex.length / 8), word = new DataView(new ArrayBuffer(4));
+  for (let i = 0; i < scores.length; i++) {
+    word.setUint32(0, parseInt(scoresHex.substr(8 * i, 8), 16));   // the bytes in file order...
+    scores[i] = word.getFloat32(0, true);                           // ...read as little-endian
+  }
+  return { ids, scores, metadata, exact };
 }
 
 function float32(vectors) {
@@ -101,14 +112,14 @@ export class AgentDB {
 
   query(vector, { k = 10, where, ef, exact = false } = {}) {
     const v = float32(vector).slice();
-    return request("query", { name: this.name, k, where, ef, exact }, v, [v.buffer]);
+    return request("query", { name: this.name, k, where, ef, exact }, v, [v.buffer]).then(answer);
   }
 
   /** query() for each of m vectors (an m x dim Float32Array) in one round trip to the worker:
    *  an array of {ids, scores, metadata}. */
   queryBatch(vectors, { k = 10, where, ef, exact = false } = {}) {
     const v = float32(vectors).slice();
-    return request("queryBatch", { name: this.name, k, where, ef, exact }, v, [v.buffer]);
+    return request("queryBatch", { name: this.name, k, where, ef, exact }, v, [v.buffer]).then((all) => all.map(answer));
   }
 
   /** Stores texts under ids, embedded by the offline hashing embedder (matches words, not
@@ -117,7 +128,7 @@ export class AgentDB {
 
   /** The k memories whose text is closest to `text`, optionally filtered by metadata. */
   recall(text, { k = 10, where, exact = false } = {}) {
-    return request("recall", { name: this.name, text, k, where, exact });
+    return request("recall", { name: this.name, text, k, where, exact }).then(answer);
   }
 
   get(id) { return request("get", { name: this.name, id }); }

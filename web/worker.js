@@ -1,5 +1,6 @@
 // The agentdb worker: Pyodide and the stores live here, so the page never blocks.
-// Messages: {id, op, args, buffer?} in; {id, ok: true, value} or {id, ok: false, error: {name, message}} out;
+// Messages: {id, op, args, buffer?} in; {id, ok: true, value} (or json: its JSON text) or
+// {id, ok: false, error: {name, message}} out;
 // {progress: {stage, done, total}} events carry no id.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 
@@ -167,6 +168,8 @@ function exclusive(name, fn) {
 // After writes to a persisted store, once it has been idle a moment: save its graph if the
 // stored one is stale (an INDEX commit), so reopening rebuilds little and no user commit pays.
 const WRITES = new Set(["ingest", "remember", "delete", "deleteByFilter", "memory"]);
+// ... and requests that never commit (no commits to hand over: a query pays no extra Python call)
+const READS = new Set(["query", "queryBatch", "recall", "get", "status", "exportRvf"]);
 const idleTimers = new Map();
 
 function maintainWhenIdle(name) {
@@ -211,15 +214,15 @@ async function serve(id, op, args, buffer, { pyodide, handle, takeCommits }) {
   }
   const out = handle(op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
   if (op === "importRvf") persisted.delete(args.name);
-  await persist(args.name, handle, takeCommits);   // stored before the caller hears back
+  if (!READS.has(op)) await persist(args.name, handle, takeCommits);   // stored before the caller hears back
   if (op === "close") persisted.delete(args.name); // after its last commit (the graph) is stored
-  if (typeof out === "string") {
+  if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
     const value = JSON.parse(out);
-    if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
-      const { usage, quota } = await navigator.storage.estimate();
-      value.storage = { persisted: true, usage, quota };
-    }
+    const { usage, quota } = await navigator.storage.estimate();
+    value.storage = { persisted: true, usage, quota };
     postMessage({ id, ok: true, value });
+  } else if (typeof out === "string") {
+    postMessage({ id, ok: true, json: out });      // parsed on the page: cheaper than cloning objects
   } else {
     const bytes = out.toJs();    // exportRvf: bytes -> Uint8Array (one copy), transferred
     out.destroy();

@@ -14,6 +14,7 @@ from ..errors import BufferFormatError
 from .wasm import WasmBackend
 
 WASM_PATH = pathlib.Path(__file__).with_name("kernel.wasm")
+SUBARRAYS = 64        # cached typed-array views of kernel memory (see _bytes)
 
 
 class BrowserBackend(WasmBackend):
@@ -29,17 +30,26 @@ class BrowserBackend(WasmBackend):
         self._memory = self._exports.memory
         self._funcs = {}
         self._view = js.Uint8Array.new(self._memory.buffer)
+        self._subarrays = {}
         self._start_heap(getattr(self._exports, "__heap_base").value, self._memory.buffer.byteLength)
 
     def _grow_pages(self, pages):
         self._memory.grow(pages)
         # growing detaches the old ArrayBuffer (the kernel never grows memory itself: only here)
         self._view = self._js.Uint8Array.new(self._memory.buffer)
+        self._subarrays = {}                 # views of the detached buffer
         return self._memory.buffer.byteLength
 
     def _bytes(self, addr, nbytes):
-        # a subarray of one cached view: a third of the cost of a new view per call (measured)
-        return self._view.subarray(addr, addr + nbytes)
+        # subarrays of one cached view, themselves kept for the ranges copied again and again
+        # (a query's slot, a search's outputs): a copy is then one JS call, not two
+        key = (addr, nbytes)
+        sub = self._subarrays.get(key)
+        if sub is None:
+            if len(self._subarrays) >= SUBARRAYS:
+                self._subarrays.clear()
+            sub = self._subarrays[key] = self._view.subarray(addr, addr + nbytes)
+        return sub
 
     def view(self, handle, nbytes):
         raise BufferFormatError("zero-copy views of kernel memory do not exist in Pyodide (Python and the kernel "
@@ -59,8 +69,15 @@ class BrowserBackend(WasmBackend):
     def copy(self, dst, src, nbytes):
         self._view.copyWithin(dst.addr, src.addr, src.addr + nbytes)
 
-    def _call_raw(self, fname, args):
+    def _func(self, fname):
         fn = self._funcs.get(fname)
         if fn is None:
             fn = self._funcs[fname] = getattr(self._exports, fname)
-        return fn(*args)
+        return fn
+
+    def _call_raw(self, fname, args):
+        return self._func(fname)(*args)
+
+    def _bind_raw(self, fname, prefix):
+        # bound on the JS side: a call then converts only its own few numbers (a search: 2 of 16)
+        return self._func(fname).bind(None, *prefix)

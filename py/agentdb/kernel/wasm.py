@@ -32,7 +32,7 @@ class WasmBackend:
         self._heap = WasmHeap(heap_base, size, self._grow_pages)
 
     # subclasses: _grow_pages(n) -> new size, _write_at(addr, src), _read_at(addr, dst),
-    # _zero_at(addr, n), view(handle, nbytes), _call_raw(fname, args)
+    # _zero_at(addr, n), view(handle, nbytes), _call_raw(fname, args), _bind_raw(fname, prefix)
 
     def alloc(self, nbytes, filled_soon=False):    # linear memory is backed already
         block = Block(self._heap, self._heap.alloc(nbytes))
@@ -52,9 +52,8 @@ class WasmBackend:
         if any(isinstance(a, Ptr) and a.obj is not None and not isinstance(a.obj, KBuffer) for a in static):
             raise TypeError("only KBuffers and scalars can be bound")
         prefix = [self._address(a, None, None) if isinstance(a, Ptr) else self._scalar(a) for a in static]
-        if scalars_only:
-            call_raw, scalar = self._call_raw, self._scalar
-            return lambda *args: call_raw(fname, prefix + [scalar(a) for a in args])
+        if scalars_only:      # numbers below 2**31 (counts), passed as they are
+            return self._bind_raw(fname, prefix)
         return lambda *args: self.invoke(fname, args, prefix)
 
     @staticmethod

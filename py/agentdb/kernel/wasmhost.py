@@ -5,6 +5,7 @@ compiler built the native extension. Memory is reached through a ctypes view of 
 linear memory (~20 GB/s copies), re-made whenever the memory grows and may have moved.
 """
 import ctypes
+import functools
 import pathlib
 import sys
 
@@ -72,8 +73,14 @@ class WasmtimeBackend(WasmBackend):
     def _zero_at(self, addr, nbytes):
         ctypes.memset(ctypes.addressof(self._memory.data_ptr(self._store).contents) + addr, 0, nbytes)
 
-    def _call_raw(self, fname, args):
+    def _func(self, fname):
         fn = self._funcs.get(fname)
         if fn is None:
             fn = self._funcs[fname] = self._exports[fname]
-        return fn(self._store, *args)
+        return fn
+
+    def _call_raw(self, fname, args):
+        return self._func(fname)(self._store, *args)
+
+    def _bind_raw(self, fname, prefix):
+        return functools.partial(self._func(fname), self._store, *prefix)

@@ -125,6 +125,10 @@ int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
  * Returns the count written (<= k). The arguments that stay the same from query to query come
  * first (allowed too, for unfiltered searches), so a caller binds them once. */
 int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx, float *out_score, const uint8_t *allowed, uint32_t k, uint32_t ef);
+/* agk_hnsw_search for m queries in one call (q_in: m x dim; q: one prepared query's room):
+ * query i's nodes in out_idx[i*k...], scores in out_score[i*k...], count in out_count[i].
+ * Returns m, or the first AGK_E_* code (its query's count is not written). */
+int32_t agk_hnsw_search_batch(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx, float *out_score, uint32_t *out_count, const uint8_t *allowed, uint32_t k, uint32_t ef, uint32_t m);
 
 /* validates a graph read from a file before any search trusts it: header fields, levels,
  * upper-list offsets inside pool_words, list counts within m / m0, every neighbour < the node

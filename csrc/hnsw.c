@@ -291,16 +291,12 @@ int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
     return (int32_t)count;
 }
 
-int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
-                        const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim,
-                        uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx,
-                        float *out_score, const uint8_t *allowed, uint32_t k, uint32_t ef) {
-    if (dim == 0) return AGK_E_DIM;
-    if (k == 0) return AGK_E_K;
-    if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2 && metric != AGK_METRIC_COS) return AGK_E_ARG;
-    const uint32_t *w = (const uint32_t *)scratch;
-    if (ef < k) ef = k;
-    if (ef > w[S_EF] || hdr[H_COUNT] > w[S_CAPACITY] || hdr[H_M0] != w[S_M0]) return AGK_E_ARG;
+/* One query of agk_hnsw_search after its argument checks: the count written, or
+ * AGK_E_NONFINITE. */
+AGK_INLINE int32_t search_one(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
+                              const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim,
+                              uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx,
+                              float *out_score, const uint8_t *allowed, uint32_t k, uint32_t ef) {
     /* preparing the query here saves a caller a kernel call per query (20-35 us in a browser) */
     float norm_sq = agk_prepare_query_f32(q_in, dim, metric == AGK_METRIC_COS, q);
     if (!(norm_sq - norm_sq == 0.0f)) return AGK_E_NONFINITE;
@@ -318,6 +314,46 @@ int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint3
     /* negating -dot back to dot is exact, so scores equal the exact scan's bit for bit */
     for (uint32_t i = 0; i < out; i++) out_idx[i] = g.sn[i], out_score[i] = metric == AGK_METRIC_L2 ? g.sd[i] : -g.sd[i];
     return (int32_t)out;
+}
+
+/* The checks both search entry points make before any query; AGK_OK or an AGK_E_* code. */
+AGK_INLINE int32_t search_args(const uint32_t *hdr, uint32_t dim, uint32_t metric, const uint8_t *scratch,
+                               uint32_t k, uint32_t ef) {
+    if (dim == 0) return AGK_E_DIM;
+    if (k == 0) return AGK_E_K;
+    if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2 && metric != AGK_METRIC_COS) return AGK_E_ARG;
+    const uint32_t *w = (const uint32_t *)scratch;
+    if (ef > w[S_EF] || hdr[H_COUNT] > w[S_CAPACITY] || hdr[H_M0] != w[S_M0]) return AGK_E_ARG;
+    return AGK_OK;
+}
+
+int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
+                        const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim,
+                        uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx,
+                        float *out_score, const uint8_t *allowed, uint32_t k, uint32_t ef) {
+    if (ef < k) ef = k;
+    int32_t rc = search_args(hdr, dim, metric, scratch, k, ef);
+    if (rc) return rc;
+    return search_one(hdr, levels, links0, upper_off, upper, vectors, dim, metric, scratch, q_in, q, out_idx,
+                      out_score, allowed, k, ef);
+}
+
+int32_t agk_hnsw_search_batch(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
+                              const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim,
+                              uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx,
+                              float *out_score, uint32_t *out_count, const uint8_t *allowed, uint32_t k, uint32_t ef,
+                              uint32_t m) {
+    if (ef < k) ef = k;
+    int32_t rc = search_args(hdr, dim, metric, scratch, k, ef);
+    if (rc) return rc;
+    for (uint32_t i = 0; i < m; i++) {
+        int32_t n = search_one(hdr, levels, links0, upper_off, upper, vectors, dim, metric, scratch,
+                               q_in + (uintptr_t)i * dim, q, out_idx + (uintptr_t)i * k, out_score + (uintptr_t)i * k,
+                               allowed, k, ef);
+        if (n < 0) return n;
+        out_count[i] = (uint32_t)n;
+    }
+    return (int32_t)m;
 }
 
 AGK_INLINE int list_ok(const uint32_t *list, uint32_t max, uint32_t n) {

@@ -85,3 +85,33 @@ def test_small_stores_are_searched_exactly():
     db = agentdb.open(dim=4)
     db.ingest(range(50), np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32))
     assert db.query([1, 0, 0, 0], k=3).exact
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "l2"])
+def test_query_batch_walks_answer_as_single_queries(data, metric):
+    # query_batch walks the graph for all queries in one kernel call; the answers must be
+    # query()'s, bit for bit: plain, filtered (bitmap inside the walk), after deletions
+    x, queries, meta = data
+    db = agentdb.open(dim=DIM, metric=metric, m=8, ef_construction=64, brute_force_rows=64)
+    db.ingest(range(6000), x[:6000] * (3.0 if metric != "cosine" else 1.0), metadata=meta[:6000])
+    db.delete(range(0, 6000, 5))
+    qs = queries[:25] * (3.0 if metric != "cosine" else 1.0)
+    # the last filter matches too few rows for the graph: the batch scans each query
+    for where, ef, graph in ((None, 16, True), ({"kind": {"ne": "log"}}, 32, True),
+                             ({"kind": "idea", "year": {"lt": 2015}}, 10, True), ({"pinned": True}, 10, False)):
+        batch = db.query_batch(qs, k=10, where=where, ef=ef)
+        single = [db.query(q, k=10, where=where, ef=ef) for q in qs]
+        assert [(r.ids, r.scores.tobytes(), r.exact, r.metadata) for r in batch] == \
+            [(r.ids, r.scores.tobytes(), r.exact, r.metadata) for r in single]
+        assert all(r.exact != graph for r in batch) and all(len(r) == 10 for r in batch)
+    assert db.query_batch(qs[:0], k=3) == []
+
+
+def test_query_batch_refuses_a_non_finite_query_naming_it(built, data):
+    qs = np.array(data[1][:4])
+    qs[2, 5] = np.nan
+    with pytest.raises(agentdb.errors.NonFiniteError, match="row 2, element 5"):
+        built.query_batch(qs, k=5)
+    qs[2, 5] = 3e38                     # finite, but its squared norm overflows
+    with pytest.raises(agentdb.errors.NonFiniteError, match="overflows"):
+        built.query_batch(qs, k=5)

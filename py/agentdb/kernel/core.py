@@ -554,6 +554,32 @@ class Kernel:
         into the KBuffer q on each search); make a new one when any of its buffers is replaced."""
         return HnswSearcher(self, graph, vectors, dim=dim, metric=metric, scratch=scratch, q_in=q_in, q=q, k=k)
 
+    def hnsw_search_batch(self, graph, vectors, queries, *, dim, metric, scratch, q, k, ef, allowed=None):
+        """What a HnswSearcher answers, for each of the m queries in `queries` (m x dim floats),
+        in one kernel call with one copy in and one out: [(nodes list, scores float32 array)].
+        q: a KBuffer of dim floats the kernel prepares each query in."""
+        queries = queries if isinstance(queries, KBuffer) else self._in(queries, "f", "queries")
+        m = len(queries) // dim
+        hdr, levels, links0, upper_off, upper = graph
+        if allowed is not None and not isinstance(allowed, KBuffer):
+            allowed = as_view(allowed, "B", name="allowed")
+        out = self.alloc(max(m * (2 * k + 1), 1), "I")     # nodes m*k | scores m*k | counts m
+        rc = self._call("agk_hnsw_search_batch", Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
+                        Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"), dim, metric,
+                        Ptr(scratch, "B", True), Ptr(queries, "f"), Ptr(q, "f", True), Ptr(out, "I", True),
+                        Ptr(out, "f", True, offset=m * k), Ptr(out, "I", True, offset=2 * m * k), Ptr(allowed, "B"),
+                        _u32(k, "k"), _u32(ef, "ef"), _u32(m, "queries"))
+        if rc == E_NONFINITE:
+            self.check_finite(queries, name="queries", dim=dim)
+            raise NonFiniteError("queries: a query's squared norm overflows float32; scale it down")
+        if rc < 0:
+            raise KernelError(f"agk_hnsw_search_batch: {_CODES.get(rc, 'error')} (code {rc})")
+        words = out.read(0, m * (2 * k + 1))
+        scores = array.array("f")
+        scores.frombytes(words[m * k:2 * m * k].tobytes())
+        return [(words[i * k:i * k + n].tolist(), scores[i * k:i * k + n])
+                for i, n in enumerate(words[2 * m * k:].tolist())]
+
     # ---- text ------------------------------------------------------------------------------------
 
     def embed_hash(self, text, *, dim, out=None):

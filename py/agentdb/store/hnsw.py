@@ -119,6 +119,14 @@ class HnswIndex:
             self._searcher_for = (vectors, q_in, q)
         return searcher(k, ef, allowed)
 
+    def search_batch(self, vectors, queries, q, k, ef, allowed):
+        """search() for each of the m queries in `queries` (m x dim floats), in one kernel
+        call: [(rows, scores)]. KBuffer q holds each query as it is searched."""
+        ef = max(ef, k)
+        self._ensure_scratch(len(self), ef)
+        return self.k.hnsw_search_batch(self.graph, vectors, queries, dim=self.dim, metric=self._search_metric,
+                                        scratch=self.scratch, q=q, k=k, ef=ef, allowed=allowed)
+
     # ---- INDEX segments -----------------------------------------------------------------
 
     def export(self, rows_crc, ids_crc):

@@ -823,34 +823,44 @@ class VectorStore:
         idx, top = self.kernel.topk(scores, k, largest=largest)
         return [candidates[i] for i in idx], top
 
+    def _graph_serves(self, n_allowed, exact):
+        """Whether the graph answers: not exact queries, nor few candidates (scanning those is
+        cheaper than a walk that must step over the rest)."""
+        return self._index is not None and not exact and n_allowed > max(
+            self.brute_force_rows, math.isqrt(self.brute_force_rows * self._n_rows))
+
     def _search(self, k, allowed, n_allowed, filtered, ef, exact):
         """(rows, scores, exact?) for the taken query."""
-        # exact when the candidates are few: cheaper than a graph walk that must skip the rest
-        graph = self._index is not None and not exact and n_allowed > max(
-            self.brute_force_rows, math.isqrt(self.brute_force_rows * self._n_rows))
-        q = self._query_slot
-        if graph:
+        if self._graph_serves(n_allowed, exact):
             limit = allowed if n_allowed < self._n_rows else None     # every row allowed: no bitmap to check
-            rows, scores = self._index.search(self._vectors.buf, self._query_in, q, k, ef or self.ef_search, limit)
+            rows, scores = self._index.search(self._vectors.buf, self._query_in, self._query_slot, k,
+                                              ef or self.ef_search, limit)
             if len(rows) >= min(k, n_allowed):
                 return rows, scores, False
         else:
             self._prepare_query()
-        # codes serve large candidate sets, and every query when only codes are kept
+        return self._scan(k, allowed, n_allowed, filtered, exact)
+
+    def _scan(self, k, allowed, n_allowed, filtered, exact):
+        """(rows, scores, exact?) by scanning for the prepared query: codes serve large candidate
+        sets (and every query when only codes are kept), the float32 rows the rest."""
+        q = self._query_slot
         if self._quant is not None and (not self.keep_vectors or not exact and n_allowed > self.brute_force_rows):
             rows, scores = self._compressed(q, k, allowed, n_allowed)
             return rows, scores, False
         rows, scores = self._exact(q, k, allowed, n_allowed, filtered)
         return rows, scores, True
 
+    def _results(self, rows, scores, was_exact):
+        id_of_row = self._ids.id_of_row
+        return Results([id_of_row[r] for r in rows], scores, self._meta.stored_of(rows), self.metric, was_exact)
+
     def _answer(self, k, allowed, n_allowed, filtered, ef, exact):
         """Results for the taken query against an evaluated filter."""
         if n_allowed == 0:
             self._prepare_query()           # a bad query is refused even where nothing can match
             return Results([], array.array("f"), [], self.metric, True)
-        rows, scores, was_exact = self._search(k, allowed, n_allowed, filtered, ef, exact)
-        id_of_row = self._ids.id_of_row
-        return Results([id_of_row[r] for r in rows], scores, self._meta.stored_of(rows), self.metric, was_exact)
+        return self._results(*self._search(k, allowed, n_allowed, filtered, ef, exact))
 
     def query(self, vector, k=10, *, where=None, ef=None, exact=False):
         """The k best matches, best first: Results of (id, score, metadata) hits.
@@ -866,17 +876,31 @@ class VectorStore:
             return self._answer(k, *self._allowed(where), where is not None, ef, exact)
 
     def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False):
-        """query() for each of m vectors (m x dim); the filter is evaluated once for all."""
+        """query() for each of m vectors (m x dim), the same answers; the filter is evaluated
+        once, and the graph walks of all m queries are one kernel call."""
         self._check_k(k)
         flat = self._vector_view(vectors, len(vectors) if isinstance(vectors, (list, tuple)) else
                                  len(as_view(vectors, "f", name="vectors")) // self.dim)
-        dim = self.dim
+        dim, m = self.dim, len(flat) // self.dim
         with self._lock:
             allowed, n_allowed = self._allowed(where)
+            filtered = where is not None
+            if n_allowed == 0 or not self._graph_serves(n_allowed, exact):
+                answers = []
+                for i in range(m):
+                    self._query_in.write(flat[i * dim:(i + 1) * dim])
+                    answers.append(self._answer(k, allowed, n_allowed, filtered, ef, exact))
+                return answers
+            limit = allowed if n_allowed < self._n_rows else None
+            found = self._index.search_batch(self._vectors.buf, flat, self._query_slot, k, ef or self.ef_search,
+                                             limit) if m else []
             answers = []
-            for i in range(len(flat) // dim):
-                self._query_in.write(flat[i * dim:(i + 1) * dim])
-                answers.append(self._answer(k, allowed, n_allowed, where is not None, ef, exact))
+            for i, (rows, scores) in enumerate(found):
+                if len(rows) < min(k, n_allowed):      # the walk met too few allowed rows: query()'s own path
+                    self._query_in.write(flat[i * dim:(i + 1) * dim])
+                    answers.append(self._answer(k, allowed, n_allowed, filtered, ef, exact))
+                else:
+                    answers.append(self._results(rows, scores, False))
             return answers
 
     # ---- status -----------------------------------------------------------------------------

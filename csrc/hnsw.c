@@ -10,6 +10,10 @@
 /* How far ahead a search fetches neighbour rows (3 measured best at 384 dims: rows come
  * from memory, so several must be in flight at once). */
 #define PREFETCH_ROWS 3
+/* How many neighbour rows a walk scores together. Wasm has no prefetch: rows loaded side by
+ * side keep several cache misses in flight (100k x 384 under wasmtime: queries 17% and
+ * builds 27% faster than one row at a time; neutral natively, where rows are prefetched). */
+#define WALK_ROWS 4
 
 enum { H_ENTRY, H_MAXLEVEL, H_M, H_M0, H_COUNT };
 enum { S_GEN, S_CAPACITY, S_EF, S_M0, S_WORDS };
@@ -95,6 +99,17 @@ AGK_INLINE float distance(const graph_t *g, const float *a, const float *b) {
     return -s;
 }
 
+/* distance() of WALK_ROWS nodes at once: their rows are loaded side by side, so several
+ * cache misses are in flight together (wasm has no prefetch); each row's arithmetic is
+ * distance()'s, so the values are the same bits. */
+AGK_INLINE void distances(const graph_t *g, const float *q, const uint32_t *nodes, float *out) {
+    const float *p[WALK_ROWS];
+    float s[WALK_ROWS], unused[WALK_ROWS];
+    for (uint32_t t = 0; t < WALK_ROWS; t++) p[t] = node_vec(g, nodes[t]);
+    rows_kernel(g->metric == AGK_METRIC_L2 ? AGK_METRIC_L2 : AGK_METRIC_DOT, WALK_ROWS, q, p, g->dim, s, unused);
+    for (uint32_t t = 0; t < WALK_ROWS; t++) out[t] = g->metric == AGK_METRIC_L2 ? s[t] : -s[t];
+}
+
 AGK_INLINE int closer(float da, uint32_t na, float db, uint32_t nb) { return da < db || (da == db && na < nb); }
 
 AGK_INLINE void swap_pair(float *d, uint32_t *n, uint32_t i, uint32_t j) {
@@ -177,10 +192,16 @@ AGK_INLINE uint32_t search_level(graph_t *g, uint8_t *scratch, const float *q, u
             todo[n_todo++] = nb;
         }
         for (uint32_t j = 0; j < n_todo && j < PREFETCH_ROWS; j++) prefetch_bytes(node_vec(g, todo[j]), 4 * g->dim);
+        float dist[WALK_ROWS];
         for (uint32_t j = 0; j < n_todo; j++) {
-            uint32_t nb = todo[j];
-            if (j + PREFETCH_ROWS < n_todo) prefetch_bytes(node_vec(g, todo[j + PREFETCH_ROWS]), 4 * g->dim);
-            float d = distance(g, q, node_vec(g, nb));
+            uint32_t nb = todo[j], t = j % WALK_ROWS;
+            if (t == 0) {
+                for (uint32_t u = 0; u < WALK_ROWS; u++)
+                    if (j + u + PREFETCH_ROWS < n_todo) prefetch_bytes(node_vec(g, todo[j + u + PREFETCH_ROWS]), 4 * g->dim);
+                if (n_todo - j >= WALK_ROWS) distances(g, q, todo + j, dist);
+                else for (uint32_t u = 0; u < n_todo - j; u++) dist[u] = distance(g, q, node_vec(g, todo[j + u]));
+            }
+            float d = dist[t];
             if (n_res < ef || closer(d, nb, g->rd[0], g->rn[0])) {
                 prefetch_bytes(node_links(g, nb, level), 4 * (g->m0 + 1)); /* likely expanded soon: its whole list */
                 heap_push(0, g->cd, g->cn, &n_cand, d, nb);

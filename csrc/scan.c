@@ -58,13 +58,13 @@ AGK_INLINE void metric_step(const int metric, v16f qv, v16f x, v16f *acc, v16f *
     if (metric == AGK_METRIC_COS) *nrm += x * x;
 }
 
-/* R rows (1 <= R <= AGK_GROUP) against one query: per-row lane accumulators over 16-float blocks,
+/* R rows (1 <= R <= AGK_MAX_ROWS) against one query: per-row lane accumulators over 16-float blocks,
  * a zero-padded tail block, then hsum16. The order never depends on R or the ISA.
  * ahead > 0 prefetches each row's data that many floats ahead (natively; a no-op in wasm). */
 AGK_INLINE void rows_kernel_ahead(const int metric, const uint32_t R, const float *q, const float *const *p,
                                   uint32_t dim, float *s, float *nrm, uintptr_t ahead) {
-    v16f acc[AGK_GROUP], nn[AGK_GROUP];
-    for (uint32_t t = 0; t < AGK_GROUP; t++) acc[t] = nn[t] = v16f_zero();
+    v16f acc[AGK_MAX_ROWS], nn[AGK_MAX_ROWS];
+    for (uint32_t t = 0; t < R; t++) acc[t] = nn[t] = v16f_zero();
     uint32_t i = 0;
     for (; i + AGK_LANES <= dim; i += AGK_LANES) {
         v16f qv = v16f_load(q + i);

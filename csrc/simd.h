@@ -28,6 +28,9 @@
 #endif
 #endif
 
+/* The most rows one row kernel scores together (scans use AGK_GROUP, graph walks WALK_ROWS). */
+#define AGK_MAX_ROWS 4
+
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 typedef int8_t v16b __attribute__((vector_size(16)));

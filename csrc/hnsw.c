@@ -4,7 +4,8 @@
  * levels, beam search with a generation-tagged visited set, the neighbour-selection heuristic
  * (keep a candidate only if it is closer to the new node than to every neighbour kept so
  * far), and pruning a full list with the same heuristic. Every comparison breaks distance
- * ties by node index, so the graph and the answers never depend on the platform.
+ * ties by node index (lower first; the heuristic takes the newest first, see select_neighbours),
+ * so the graph and the answers never depend on the platform.
  */
 
 /* How far ahead a search fetches neighbour rows (3 measured best at 384 dims: rows come
@@ -227,9 +228,19 @@ AGK_INLINE uint32_t drain_sorted(graph_t *g, uint32_t n_res) {
 }
 
 /* hnswlib's heuristic over a closest-first list: keep a candidate only if no kept neighbour
- * is closer to it than the base node is. Compacts the kept ones to the front, returns how many. */
+ * is closer to it than the base node is. Compacts the kept ones to the front, returns how many.
+ * Among candidates at exactly the same distance (copies of one vector) the newest node comes
+ * first, as in hnswlib: the oldest copies' lists are full, so linking a new node to them only
+ * had its back-links pruned away, and masses of duplicates left the graph poorly connected
+ * (episode texts repeated ~30 times: recall@10 at ef=32 0.88 -> 0.99). */
 AGK_INLINE uint32_t select_neighbours(const graph_t *g, float *d, uint32_t *n, uint32_t count, uint32_t max) {
     if (count <= max) return count;
+    for (uint32_t a = 0; a < count;) {
+        uint32_t b = a + 1;
+        while (b < count && d[b] == d[a]) b++;
+        for (uint32_t i = a, j = b - 1; i < j; i++, j--) swap_pair(d, n, i, j);
+        a = b;
+    }
     uint32_t kept = 0;
     for (uint32_t i = 0; i < count && kept < max; i++) {
         const float *v = node_vec(g, n[i]);

@@ -115,3 +115,32 @@ def test_query_batch_refuses_a_non_finite_query_naming_it(built, data):
     qs[2, 5] = 3e38                     # finite, but its squared norm overflows
     with pytest.raises(agentdb.errors.NonFiniteError, match="overflows"):
         built.query_batch(qs, k=5)
+
+
+def test_masses_of_exact_duplicates_stay_reachable():
+    # an agent's memory repeats itself: 960 distinct texts, each stored ~12 times. Copies tie
+    # exactly, and the graph must still connect them (newest copies first in the heuristic;
+    # oldest first left new copies' back-links pruned: recall 0.83 at ef=32 on this data)
+    import random
+
+    from agentdb.embed import HashEmbedder
+
+    rng = random.Random(5)
+    verbs = ["parse", "fix", "summarise", "deploy", "rename", "index", "translate", "review", "resize", "schedule"]
+    objects = ["the log file", "a flaky test", "the email thread", "the web app", "a database column",
+               "the search index", "the release notes", "a pull request", "the product images",
+               "the team meeting", "the invoice batch", "the sales report"]
+    qualifiers = ["quickly", "for the audit", "before friday", "in staging", "with tests", "for the customer",
+                  "on the new server", "again"]
+    texts = [f"{rng.choice(verbs)} {rng.choice(objects)} {rng.choice(qualifiers)}" for _ in range(12_000)]
+    asks = [f"{rng.choice(verbs)} {rng.choice(objects)}" for _ in range(100)]
+    embedder = HashEmbedder(dim=64)
+    x = np.frombuffer(embedder.embed(texts), dtype=np.float32).reshape(-1, 64)
+    q = np.frombuffer(embedder.embed(asks), dtype=np.float32).reshape(-1, 64)
+    db = agentdb.open(dim=64, metric="cosine", m=8, ef_construction=64, brute_force_rows=0)
+    db.ingest(range(len(x)), x, normalized=True)
+    sims = q @ x.T
+    found = [db.query(v, k=10, ef=32).ids for v in q]
+    # ties count: any row scoring at least the exact 10th best is a right answer
+    hits = [sum(sims[i][j] >= np.sort(sims[i])[-10] - 1e-6 for j in ids) for i, ids in enumerate(found)]
+    assert sum(hits) / (10 * len(q)) >= 0.95

@@ -1,6 +1,7 @@
 """Assembles the static site in web/dist (git-ignored): the pages and scripts from web/,
 kernel.wasm, the Pyodide runtime from web/node_modules (npm, pinned), and agentdb.zip (the
-pure-Python package the worker unpacks, with bytecode compiled by that Pyodide).
+pure-Python package the worker unpacks, with bytecode compiled by that Pyodide), and
+python.snapshot (that Pyodide's memory with the package imported: the worker's fast start).
 
 Usage: python build/build_site.py   (builds kernel.wasm first if it is missing)
 """
@@ -38,16 +39,22 @@ def build():
         shutil.copy2(PYODIDE / name, DIST / "pyodide" / name)
     package_zip.build(DIST / "agentdb.zip")
     add_bytecode(DIST / "agentdb.zip")
+    run_node("make_snapshot.mjs", DIST / "agentdb.zip", DIST / "python.snapshot")
     write_service_worker()
     return DIST
 
 
 def add_bytecode(zip_path):
-    """Compiles the package's bytecode into the zip with the served Pyodide (build/compile_pyc.mjs)."""
+    """Compiles the package's bytecode into the zip with the served Pyodide."""
+    run_node("compile_pyc.mjs", zip_path)
+
+
+def run_node(script, *args):
+    """Runs one of build/'s Node scripts (they load the served Pyodide)."""
     node = shutil.which("node") or shutil.which("nodejs")
     if node is None:
         raise SystemExit("node is missing: run build/setup.sh")
-    subprocess.run([node, str(abi.ROOT / "build" / "compile_pyc.mjs"), str(zip_path)], check=True)
+    subprocess.run([node, str(abi.ROOT / "build" / script), *map(str, args)], check=True)
 
 
 def write_service_worker():

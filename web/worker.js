@@ -1,18 +1,37 @@
 // The agentdb worker: Pyodide and the stores live here, so the page never blocks.
 // Messages: {id, op, args, buffer?} in; {id, ok: true, value} (or json: its JSON text) or
 // {id, ok: false, error: {name, message}} out;
-// {progress: {stage, done, total}} events carry no id.
+// {progress: {stage, done, total}} events carry no id (the last, stage "ready", also says how
+// Python came up: python "snapshot" or "started").
 import { loadPyodide } from "./pyodide/pyodide.mjs";
+
+// Python comes from the build's memory snapshot (build/make_snapshot.mjs: the package already
+// imported), or is started from scratch when the snapshot cannot be used. Says which it did.
+async function startPython(indexURL) {
+  const snapshot = fetch(new URL("./python.snapshot", import.meta.url)).then((r) => {
+    if (!r.ok) throw new Error(`python.snapshot: HTTP ${r.status}`);
+    return r.arrayBuffer();
+  });
+  try {
+    return [await loadPyodide({ indexURL, _loadSnapshot: snapshot }), "snapshot"];
+  } catch (err) {
+    console.warn("agentdb: the Python snapshot could not be restored; starting Python anew", err);
+    return [await loadPyodide({ indexURL }), "started"];
+  }
+}
 
 const ready = (async () => {
   postMessage({ progress: { stage: "runtime", done: 0, total: 3 } });
-  const pyodide = await loadPyodide({ indexURL: new URL("./pyodide/", import.meta.url).href });
+  const zip = fetch(new URL("./agentdb.zip", import.meta.url)).then((r) => r.arrayBuffer());
+  const [pyodide, python] = await startPython(new URL("./pyodide/", import.meta.url).href);
   postMessage({ progress: { stage: "package", done: 1, total: 3 } });
-  const zip = await (await fetch(new URL("./agentdb.zip", import.meta.url))).arrayBuffer();
-  pyodide.unpackArchive(new Uint8Array(zip), "zip", { extractDir: "/home/pyodide/pkgs" });
-  pyodide.runPython("import sys; sys.path.insert(0, '/home/pyodide/pkgs')");
+  // the files too: a restored snapshot has the imported modules but not the files of the rest
+  pyodide.unpackArchive(new Uint8Array(await zip), "zip", { extractDir: "/home/pyodide/pkgs" });
+  pyodide.runPython(`import random, sys
+if '/home/pyodide/pkgs' not in sys.path: sys.path.insert(0, '/home/pyodide/pkgs')
+random.seed()`);
   const api = pyodide.pyimport("agentdb.worker_api");
-  postMessage({ progress: { stage: "ready", done: 3, total: 3 } });
+  postMessage({ progress: { stage: "ready", done: 3, total: 3, python } });
   return { pyodide, handle: api.handle, takeCommits: api.take_commits, storedSize: api.stored_size };
 })();
 

@@ -88,27 +88,32 @@ AGK_INLINE uint32_t *node_links(const graph_t *g, uint32_t node, uint32_t level)
 
 AGK_INLINE const float *node_vec(const graph_t *g, uint32_t node) { return g->vec + (uintptr_t)node * g->dim; }
 
-/* Distance, smaller is closer: -dot for AGK_METRIC_DOT, squared L2 otherwise. The same
- * arithmetic as the scans, so HNSW and exact search agree on every score. */
-AGK_INLINE float distance(const graph_t *g, const float *a, const float *b) {
-    float s, unused;
+/* Distances of R rows to q (R a constant where inlined), smaller is closer: -dot for
+ * AGK_METRIC_DOT, squared L2 otherwise. The same arithmetic as the scans, so HNSW and exact
+ * search agree on every score, whatever R. */
+AGK_INLINE void distances_of(const graph_t *g, const uint32_t R, const float *q, const float *const *p, float *out) {
+    float s[AGK_MAX_ROWS], unused[AGK_MAX_ROWS];
     if (g->metric == AGK_METRIC_L2) {
-        rows_kernel(AGK_METRIC_L2, 1, a, &b, g->dim, &s, &unused);
-        return s;
+        rows_kernel(AGK_METRIC_L2, R, q, p, g->dim, s, unused);
+        for (uint32_t t = 0; t < R; t++) out[t] = s[t];
+    } else {
+        rows_kernel(AGK_METRIC_DOT, R, q, p, g->dim, s, unused);
+        for (uint32_t t = 0; t < R; t++) out[t] = -s[t];
     }
-    rows_kernel(AGK_METRIC_DOT, 1, a, &b, g->dim, &s, &unused);
-    return -s;
+}
+
+AGK_INLINE float distance(const graph_t *g, const float *a, const float *b) {
+    float d;
+    distances_of(g, 1, a, &b, &d);
+    return d;
 }
 
 /* distance() of WALK_ROWS nodes at once: their rows are loaded side by side, so several
- * cache misses are in flight together (wasm has no prefetch); each row's arithmetic is
- * distance()'s, so the values are the same bits. */
+ * cache misses are in flight together (wasm has no prefetch). */
 AGK_INLINE void distances(const graph_t *g, const float *q, const uint32_t *nodes, float *out) {
     const float *p[WALK_ROWS];
-    float s[WALK_ROWS], unused[WALK_ROWS];
     for (uint32_t t = 0; t < WALK_ROWS; t++) p[t] = node_vec(g, nodes[t]);
-    rows_kernel(g->metric == AGK_METRIC_L2 ? AGK_METRIC_L2 : AGK_METRIC_DOT, WALK_ROWS, q, p, g->dim, s, unused);
-    for (uint32_t t = 0; t < WALK_ROWS; t++) out[t] = g->metric == AGK_METRIC_L2 ? s[t] : -s[t];
+    distances_of(g, WALK_ROWS, q, p, out);
 }
 
 AGK_INLINE int closer(float da, uint32_t na, float db, uint32_t nb) { return da < db || (da == db && na < nb); }

@@ -5,15 +5,20 @@
 // Python came up: python "snapshot" or "started").
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 
+const PACKAGES = "/home/pyodide/pkgs";     // where agentdb.zip is unpacked (build/make_snapshot.mjs too)
+
+// One of the built site's files, as bytes (an HTTP error is an error, not a page of bytes).
+async function asset(path) {
+  const response = await fetch(new URL(path, import.meta.url));
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
 // Python comes from the build's memory snapshot (build/make_snapshot.mjs: the package already
 // imported), or is started from scratch when the snapshot cannot be used. Says which it did.
 async function startPython(indexURL) {
-  const snapshot = fetch(new URL("./python.snapshot", import.meta.url)).then((r) => {
-    if (!r.ok) throw new Error(`python.snapshot: HTTP ${r.status}`);
-    return r.arrayBuffer();
-  });
   try {
-    return [await loadPyodide({ indexURL, _loadSnapshot: snapshot }), "snapshot"];
+    return [await loadPyodide({ indexURL, _loadSnapshot: asset("./python.snapshot") }), "snapshot"];
   } catch (err) {
     console.warn("agentdb: the Python snapshot could not be restored; starting Python anew", err);
     return [await loadPyodide({ indexURL }), "started"];
@@ -22,13 +27,13 @@ async function startPython(indexURL) {
 
 const ready = (async () => {
   postMessage({ progress: { stage: "runtime", done: 0, total: 3 } });
-  const zip = fetch(new URL("./agentdb.zip", import.meta.url)).then((r) => r.arrayBuffer());
+  const zip = asset("./agentdb.zip");
   const [pyodide, python] = await startPython(new URL("./pyodide/", import.meta.url).href);
   postMessage({ progress: { stage: "package", done: 1, total: 3 } });
   // the files too: a restored snapshot has the imported modules but not the files of the rest
-  pyodide.unpackArchive(new Uint8Array(await zip), "zip", { extractDir: "/home/pyodide/pkgs" });
+  pyodide.unpackArchive(new Uint8Array(await zip), "zip", { extractDir: PACKAGES });
   pyodide.runPython(`import random, sys
-if '/home/pyodide/pkgs' not in sys.path: sys.path.insert(0, '/home/pyodide/pkgs')
+if ${JSON.stringify(PACKAGES)} not in sys.path: sys.path.insert(0, ${JSON.stringify(PACKAGES)})
 random.seed()`);
   const api = pyodide.pyimport("agentdb.worker_api");
   postMessage({ progress: { stage: "ready", done: 3, total: 3, python } });

@@ -558,11 +558,9 @@ class Kernel:
         """What a HnswSearcher answers, for each of the m queries in `queries` (m x dim floats),
         in one kernel call with one copy in and one out: [(nodes list, scores float32 array)].
         q: a KBuffer of dim floats the kernel prepares each query in."""
-        queries = queries if isinstance(queries, KBuffer) else self._in(queries, "f", "queries")
+        queries, allowed = self._in(queries, "f", "queries"), self._in(allowed, "B", "allowed")
         m = len(queries) // dim
         hdr, levels, links0, upper_off, upper = graph
-        if allowed is not None and not isinstance(allowed, KBuffer):
-            allowed = as_view(allowed, "B", name="allowed")
         out = self.alloc(max(m * (2 * k + 1), 1), "I")     # nodes m*k | scores m*k | counts m
         rc = self._call("agk_hnsw_search_batch", Ptr(hdr, "I"), Ptr(levels, "I"), Ptr(links0, "I"),
                         Ptr(upper_off, "I"), Ptr(upper, "I"), Ptr(vectors, "f"), dim, metric,
@@ -570,8 +568,7 @@ class Kernel:
                         Ptr(out, "f", True, offset=m * k), Ptr(out, "I", True, offset=2 * m * k), Ptr(allowed, "B"),
                         _u32(k, "k"), _u32(ef, "ef"), _u32(m, "queries"))
         if rc == E_NONFINITE:
-            self.check_finite(queries, name="queries", dim=dim)
-            raise NonFiniteError("queries: a query's squared norm overflows float32; scale it down")
+            self.refuse_query(queries, name="queries", dim=dim)
         if rc < 0:
             raise KernelError(f"agk_hnsw_search_batch: {_CODES.get(rc, 'error')} (code {rc})")
         words = out.read(0, m * (2 * k + 1))
@@ -754,11 +751,11 @@ class Kernel:
         i = self._call("agk_find_nonfinite_f32", Ptr(a, "f"), n) & U32_MAX
         return -1 if i == n else i
 
-    def refuse_query(self, q):
-        """Raises NonFiniteError for a query whose squared norm was not finite: naming its NaN
-        or infinity, or saying the norm overflowed."""
-        self.check_finite(q, name="query")
-        raise NonFiniteError("query: its squared norm overflows float32; scale the vector down")
+    def refuse_query(self, q, *, name="query", dim=None):
+        """Raises NonFiniteError for a query (or m x dim queries) whose squared norm was not
+        finite: naming its NaN or infinity, or saying the norm overflowed."""
+        self.check_finite(q, name=name, dim=dim)
+        raise NonFiniteError(f"{name}: a squared norm overflows float32; scale the vector down")
 
     def check_finite(self, a, *, name="vector", dim=None):
         """Raises NonFiniteError naming the first NaN or infinity (and its row when dim is given)."""
@@ -799,9 +796,7 @@ class HnswSearcher:
         if allowed is None:
             count = self._search_all(k, ef)
         else:
-            if not isinstance(allowed, KBuffer):
-                allowed = as_view(allowed, "B", name="allowed")
-            count = self._search_in(Ptr(allowed, "B"), k, ef)
+            count = self._search_in(Ptr(Kernel._in(allowed, "B", "allowed"), "B"), k, ef)
         if count < 0:
             if count == E_NONFINITE:
                 self._kernel.refuse_query(self._q_in)

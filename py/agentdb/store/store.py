@@ -829,12 +829,15 @@ class VectorStore:
         return self._index is not None and not exact and n_allowed > max(
             self.brute_force_rows, math.isqrt(self.brute_force_rows * self._n_rows))
 
+    def _walk_limit(self, allowed, n_allowed):
+        """The bitmap a graph walk checks: none when every row is allowed."""
+        return allowed if n_allowed < self._n_rows else None
+
     def _search(self, k, allowed, n_allowed, filtered, ef, exact):
         """(rows, scores, exact?) for the taken query."""
         if self._graph_serves(n_allowed, exact):
-            limit = allowed if n_allowed < self._n_rows else None     # every row allowed: no bitmap to check
             rows, scores = self._index.search(self._vectors.buf, self._query_in, self._query_slot, k,
-                                              ef or self.ef_search, limit)
+                                              ef or self.ef_search, self._walk_limit(allowed, n_allowed))
             if len(rows) >= min(k, n_allowed):
                 return rows, scores, False
         else:
@@ -884,24 +887,18 @@ class VectorStore:
         dim, m = self.dim, len(flat) // self.dim
         with self._lock:
             allowed, n_allowed = self._allowed(where)
-            filtered = where is not None
+
+            def alone(i):                              # query i as query() answers it
+                self._query_in.write(flat[i * dim:(i + 1) * dim])
+                return self._answer(k, allowed, n_allowed, where is not None, ef, exact)
+
             if n_allowed == 0 or not self._graph_serves(n_allowed, exact):
-                answers = []
-                for i in range(m):
-                    self._query_in.write(flat[i * dim:(i + 1) * dim])
-                    answers.append(self._answer(k, allowed, n_allowed, filtered, ef, exact))
-                return answers
-            limit = allowed if n_allowed < self._n_rows else None
+                return [alone(i) for i in range(m)]
             found = self._index.search_batch(self._vectors.buf, flat, self._query_slot, k, ef or self.ef_search,
-                                             limit) if m else []
-            answers = []
-            for i, (rows, scores) in enumerate(found):
-                if len(rows) < min(k, n_allowed):      # the walk met too few allowed rows: query()'s own path
-                    self._query_in.write(flat[i * dim:(i + 1) * dim])
-                    answers.append(self._answer(k, allowed, n_allowed, filtered, ef, exact))
-                else:
-                    answers.append(self._results(rows, scores, False))
-            return answers
+                                             self._walk_limit(allowed, n_allowed)) if m else []
+            # a walk that met too few allowed rows: query()'s own path
+            return [alone(i) if len(rows) < min(k, n_allowed) else self._results(rows, scores, False)
+                    for i, (rows, scores) in enumerate(found)]
 
     # ---- status -----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define AGK_ABI_VERSION 3
+#define AGK_ABI_VERSION 4
 
 #define AGK_OK 0
 #define AGK_E_ARG -1
@@ -37,6 +37,7 @@
 
 #define AGK_HNSW_NONE 4294967295
 #define AGK_HNSW_MAX_LEVEL 31
+#define AGK_HNSW_MAX_M 1024
 
 /* info */
 uint32_t agk_abi_version(void);
@@ -110,18 +111,23 @@ void agk_copy_strided(const uint8_t *src, uint32_t src_stride, uint8_t *dst, uin
  * scratch (agk_hnsw_scratch_bytes, set up by agk_hnsw_scratch_init) holds the visited set and heaps.
  * metric is AGK_METRIC_DOT (distance = -dot; cosine on normalised rows) or AGK_METRIC_L2.
  * Everything is deterministic: the same inserts in the same order build the same graph. */
+/* scratch bytes for a capacity, ef and m, computed in 64 bits: 0 when over 4 GiB or m > AGK_HNSW_MAX_M */
 uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m);
-int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, uint32_t m);
+/* AGK_E_ARG unless 1 <= ef <= capacity and 2 <= m <= AGK_HNSW_MAX_M; AGK_E_RANGE when
+ * scratch_bytes (the buffer's size) is less than agk_hnsw_scratch_bytes asks */
+int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t scratch_bytes, uint32_t capacity, uint32_t ef, uint32_t m);
 /* draws levels for `count` new nodes (geometric, P(level >= l) = m^-l) from the xoshiro128**
  * state, lays out their upper lists from pool_used on; returns the new pool size in words. */
 uint32_t agk_hnsw_assign_levels(uint32_t *rng_state, uint32_t m, uint32_t count, uint32_t pool_used, uint32_t *levels, uint32_t *upper_off);
-/* inserts nodes first .. first+count-1 (first must equal the node count), in order. */
+/* inserts nodes first .. first+count-1 (first must equal the node count), in order; an
+ * ef_construction above the scratch's capacity is searched as the capacity (the same graph). */
 int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0, const uint32_t *upper_off, uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint32_t first, uint32_t count, uint32_t ef_construction, uint8_t *scratch);
 /* k nearest nodes whose `allowed` bit is set (allowed 0 = all), closest first, ties to the
  * lower node; out_score holds the scan's score (dot for AGK_METRIC_DOT, squared L2 for L2),
  * bit-identical to agk_scan_*_f32. The query q_in is first prepared into q as
  * agk_prepare_query_f32 does (AGK_METRIC_COS: the rows are unit length, q is normalised and
  * scored by dot), so a query is one call; AGK_E_NONFINITE when |q_in|^2 is not finite.
+ * ef is raised to k and lowered to the node count (a wider beam finds the same nodes).
  * Returns the count written (<= k). The arguments that stay the same from query to query come
  * first (allowed too, for unfiltered searches), so a caller binds them once. */
 int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0, const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim, uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx, float *out_score, const uint8_t *allowed, uint32_t k, uint32_t ef);

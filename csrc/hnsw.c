@@ -40,12 +40,21 @@ typedef struct {
  * marked visited when pushed). */
 AGK_INLINE uint32_t sel_size(uint32_t ef, uint32_t m0) { return ef > 2 * (m0 + 1) ? ef : 2 * (m0 + 1); }
 
-uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m) {
-    return 4u * (S_WORDS + 2u * capacity + 2u * ef + 2u * sel_size(ef, 2 * m)) + capacity;
+/* In 64-bit arithmetic, so no argument can wrap the size (ef near 2^28 used to). */
+AGK_INLINE uint64_t scratch_size(uint32_t capacity, uint32_t ef, uint32_t m) {
+    uint64_t m0 = 2 * (uint64_t)m, sel = ef > 2 * (m0 + 1) ? ef : 2 * (m0 + 1);
+    return 4 * (S_WORDS + 2 * (uint64_t)capacity + 2 * (uint64_t)ef + 2 * sel) + capacity;
 }
 
-int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t capacity, uint32_t ef, uint32_t m) {
-    if (ef == 0 || m < 2) return AGK_E_ARG;
+uint32_t agk_hnsw_scratch_bytes(uint32_t capacity, uint32_t ef, uint32_t m) {
+    if (m > AGK_HNSW_MAX_M) return 0;
+    uint64_t size = scratch_size(capacity, ef, m);
+    return size > 0xFFFFFFFFu ? 0 : (uint32_t)size;
+}
+
+int32_t agk_hnsw_scratch_init(uint8_t *scratch, uint32_t scratch_bytes, uint32_t capacity, uint32_t ef, uint32_t m) {
+    if (ef == 0 || ef > capacity || m < 2 || m > AGK_HNSW_MAX_M) return AGK_E_ARG;
+    if (scratch_size(capacity, ef, m) > scratch_bytes) return AGK_E_RANGE;
     uint32_t *w = (uint32_t *)scratch;
     w[S_GEN] = 0;
     w[S_CAPACITY] = capacity;
@@ -315,6 +324,8 @@ int32_t agk_hnsw_insert(uint32_t *hdr, const uint32_t *levels, uint32_t *links0,
     if (dim == 0) return AGK_E_DIM;
     if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2) return AGK_E_ARG;
     const uint32_t *w = (const uint32_t *)scratch;
+    /* a beam wider than the graph finds the same nodes: the scratch need not be wider either */
+    if (ef_construction > w[S_CAPACITY]) ef_construction = w[S_CAPACITY];
     if (first != hdr[H_COUNT] || first + count < first || first + count > w[S_CAPACITY] ||
         ef_construction == 0 || ef_construction > w[S_EF] || hdr[H_M0] != w[S_M0] || hdr[H_M] < 2)
         return AGK_E_ARG;
@@ -353,14 +364,18 @@ AGK_INLINE int32_t search_one(const uint32_t *hdr, const uint32_t *levels, const
     return (int32_t)out;
 }
 
-/* The checks both search entry points make before any query; AGK_OK or an AGK_E_* code. */
+/* The checks both search entry points make before any query; AGK_OK or an AGK_E_* code.
+ * *ef becomes the beam actually searched: at least k, at most the node count (a wider beam
+ * finds the same nodes, and the scratch is sized for at most the capacity). */
 AGK_INLINE int32_t search_args(const uint32_t *hdr, uint32_t dim, uint32_t metric, const uint8_t *scratch,
-                               uint32_t k, uint32_t ef) {
+                               uint32_t k, uint32_t *ef) {
     if (dim == 0) return AGK_E_DIM;
     if (k == 0) return AGK_E_K;
     if (metric != AGK_METRIC_DOT && metric != AGK_METRIC_L2 && metric != AGK_METRIC_COS) return AGK_E_ARG;
     const uint32_t *w = (const uint32_t *)scratch;
-    if (ef > w[S_EF] || hdr[H_COUNT] > w[S_CAPACITY] || hdr[H_M0] != w[S_M0]) return AGK_E_ARG;
+    if (*ef < k) *ef = k;
+    if (*ef > hdr[H_COUNT]) *ef = hdr[H_COUNT] ? hdr[H_COUNT] : 1;
+    if (*ef > w[S_EF] || hdr[H_COUNT] > w[S_CAPACITY] || hdr[H_M0] != w[S_M0]) return AGK_E_ARG;
     return AGK_OK;
 }
 
@@ -368,8 +383,7 @@ int32_t agk_hnsw_search(const uint32_t *hdr, const uint32_t *levels, const uint3
                         const uint32_t *upper_off, const uint32_t *upper, const float *vectors, uint32_t dim,
                         uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx,
                         float *out_score, const uint8_t *allowed, uint32_t k, uint32_t ef) {
-    if (ef < k) ef = k;
-    int32_t rc = search_args(hdr, dim, metric, scratch, k, ef);
+    int32_t rc = search_args(hdr, dim, metric, scratch, k, &ef);
     if (rc) return rc;
     return search_one(hdr, levels, links0, upper_off, upper, vectors, dim, metric, scratch, q_in, q, out_idx,
                       out_score, allowed, k, ef);
@@ -380,8 +394,7 @@ int32_t agk_hnsw_search_batch(const uint32_t *hdr, const uint32_t *levels, const
                               uint32_t metric, uint8_t *scratch, const float *q_in, float *q, uint32_t *out_idx,
                               float *out_score, uint32_t *out_count, const uint8_t *allowed, uint32_t k, uint32_t ef,
                               uint32_t m) {
-    if (ef < k) ef = k;
-    int32_t rc = search_args(hdr, dim, metric, scratch, k, ef);
+    int32_t rc = search_args(hdr, dim, metric, scratch, k, &ef);
     if (rc) return rc;
     for (uint32_t i = 0; i < m; i++) {
         int32_t n = search_one(hdr, levels, links0, upper_off, upper, vectors, dim, metric, scratch,
@@ -403,7 +416,7 @@ AGK_INLINE int list_ok(const uint32_t *list, uint32_t max, uint32_t n) {
 int32_t agk_hnsw_check(const uint32_t *hdr, const uint32_t *levels, const uint32_t *links0,
                        const uint32_t *upper_off, const uint32_t *upper, uint32_t pool_words) {
     uint32_t n = hdr[H_COUNT], m = hdr[H_M], m0 = hdr[H_M0];
-    if (m < 2 || m0 != 2 * m || m > 1024) return AGK_E_RANGE;
+    if (m < 2 || m0 != 2 * m || m > AGK_HNSW_MAX_M) return AGK_E_RANGE;
     if (n == 0) return hdr[H_ENTRY] == AGK_HNSW_NONE ? AGK_OK : AGK_E_RANGE;
     if (hdr[H_ENTRY] >= n || hdr[H_MAXLEVEL] > AGK_HNSW_MAX_LEVEL || levels[hdr[H_ENTRY]] != hdr[H_MAXLEVEL])
         return AGK_E_RANGE;

@@ -135,12 +135,14 @@ def _inspect(path):
 def _verify(path, public_key):
     """Every check of rvf.verify: checksums, seals, their chain and signatures."""
     from .kernel import load
+    from .persist.files import writer_active
     from .rvf import verify
 
+    active = writer_active(path)          # before reading: a commit may be under way
     with open(path, "rb") as fh:
         data = fh.read()
     key = bytes.fromhex(public_key) if public_key else None
-    return {"path": path, **verify(load(), data, public_key=key)}
+    return {"path": path, **verify(load(), data, public_key=key, writer_active=active)}
 
 
 def _text_vector(db, text):

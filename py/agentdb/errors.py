@@ -31,6 +31,17 @@ class FilterError(AgentDBError, ValueError):
     """A metadata filter is malformed; the message names the bad part."""
 
 
+class OptionError(AgentDBError, ValueError):
+    """A store option, or a query argument such as k or ef, is of the wrong type or outside
+    its documented range (agentdb.store.options); the message names it and what is allowed."""
+
+
+class MetadataError(AgentDBError, ValueError, TypeError):
+    """Metadata that cannot be stored: not a dict of string keys, a non-finite number, an
+    integer outside 64 bits, or nested or sized beyond the documented limits (both builtins,
+    since some of these are type problems and some value problems)."""
+
+
 class UnknownIdError(AgentDBError, KeyError):
     """An id is not in the store."""
 

@@ -522,12 +522,18 @@ class Kernel:
     # ---- HNSW (arrays owned by the caller; see agentdb.store.hnsw) -------------------------------
 
     def hnsw_scratch_bytes(self, capacity, ef, m):
-        """Bytes of scratch an HNSW insert or search needs for this capacity, ef and m."""
-        return self._call("agk_hnsw_scratch_bytes", _u32(capacity, "capacity"), _u32(ef, "ef"), _u32(m, "m")) & U32_MAX
+        """Bytes of scratch an HNSW insert or search needs for this capacity, ef and m
+        (DimensionError past the kernel's 4 GiB buffers)."""
+        size = self._call("agk_hnsw_scratch_bytes", _u32(capacity, "capacity"), _u32(ef, "ef"), _u32(m, "m")) & U32_MAX
+        if size == 0:
+            raise DimensionError(f"HNSW scratch for capacity {capacity}, ef {ef}, m {m} exceeds the kernel's 4 GiB "
+                                 "buffers (or m exceeds 1024)")
+        return size
 
     def hnsw_scratch_init(self, scratch, capacity, ef, m):
-        """Prepares scratch (a KBuffer of hnsw_scratch_bytes bytes)."""
-        self._checked("agk_hnsw_scratch_init", Ptr(scratch, "B", True), capacity, ef, m)
+        """Prepares scratch (a KBuffer of hnsw_scratch_bytes bytes; the kernel checks its size)."""
+        self._checked("agk_hnsw_scratch_init", Ptr(scratch, "B", True), _u32(scratch.nbytes, "scratch bytes"),
+                      _u32(capacity, "capacity"), _u32(ef, "ef"), _u32(m, "m"))
 
     def hnsw_assign_levels(self, rng_state, m, count, pool_used, levels, upper_off, *, first):
         """Draws levels for nodes first..first+count-1 and lays out their upper lists;

@@ -1,7 +1,8 @@
 """File-backed stores (native): an .rvf file that every committed write is appended to.
 
 Protocol, the real tools' layout throughout:
-- create: META (store options), MANIFEST (epoch 0).
+- create: META (store options), MANIFEST (epoch 0), written to `<path>.create.tmp`, fsynced and
+  renamed into place, so a crash mid-create leaves no empty or torn file at the path.
 - ingest: VEC, META (records, when there is metadata or string ids), WITNESS, MANIFEST.
 - delete: JOURNAL, WITNESS, MANIFEST (the ids join the manifest's deleted list).
 - every commit is one write followed by fsync; a failed write is cut back off the file, so
@@ -22,10 +23,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 from ..errors import AgentDBError
 from ..rvf import read as read_rvf
+from ..rvf.file import tail_state
 from ..rvf import segments as seg
 from ..rvf.meta import encode_options
-from ..rvf.payloads import decode_witness
-from ..rvf.source import as_source
 from ..rvf.writer import RvfWriter
 from .log import CommitLog
 
@@ -55,17 +55,37 @@ def _pid_alive(pid):
     return True
 
 
+def _lock_fields(lock):
+    """(written by agentdb?, its key=value fields) of a lock file."""
+    with open(lock, "rb") as fh:
+        held = fh.read(256)
+    fields = dict(part.split("=", 1) for part in held[4:].decode("ascii", "replace").split() if "=" in part)
+    return held.startswith(LOCK_MAGIC) and fields.get("agentdb") == "1", fields
+
+
+def _left_by_the_dead(fields):
+    pid = fields.get("pid", "0")
+    return fields.get("host") == socket.gethostname() and pid.isdigit() and not _pid_alive(int(pid))
+
+
+def writer_active(path):
+    """Whether another writer (agentdb's or the real tools') holds path's lock now: a reader
+    then expects a commit in progress after the file's last complete one."""
+    try:
+        mine, fields = _lock_fields(path + ".lock")
+    except FileNotFoundError:
+        return False
+    return not (mine and _left_by_the_dead(fields))
+
+
 def take_lock(path):
     lock = path + ".lock"
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            with open(lock, "rb") as fh:
-                held = fh.read(256)
-            fields = dict(part.split("=", 1) for part in held[4:].decode("ascii", "replace").split() if "=" in part)
-            mine = held.startswith(LOCK_MAGIC) and fields.get("agentdb") == "1"
-            if mine and fields.get("host") == socket.gethostname() and not _pid_alive(int(fields.get("pid", "0"))):
+            mine, fields = _lock_fields(lock)
+            if mine and _left_by_the_dead(fields):
                 os.unlink(lock)  # left by a process that died: take it over
                 continue
             who = f"process {fields.get('pid')} on {fields.get('host')}" if mine else "another program"
@@ -85,30 +105,6 @@ def release_lock(lock):
         pass
 
 
-def tail_state(kernel, data, contents):
-    """(valid size, message or None). After the manifest in use, the only bytes a finished file
-    may hold are the witness the real tools' compaction writes after its manifest; anything
-    else (a partial segment, or whole segments no manifest lists) is an unfinished commit."""
-    src = as_source(data)
-    end = contents.segments[-1].end
-    at = end
-    try:
-        while at < src.size:
-            s = seg.read_header(src, at)
-            if s.seg_type != seg.WITNESS or not seg.verify(kernel, src, s):
-                raise ValueError
-            if not decode_witness(src.read(s.payload_offset, s.payload_length), s.payload_offset)[1].startswith(
-                    "compact:"):
-                raise ValueError
-            at = s.end
-    except (ValueError, AgentDBError):
-        return end, (f"reopened at commit epoch {contents.epoch}: {src.size - end} bytes of an unfinished "
-                     f"write after it were ignored")
-    if contents.skipped_manifests:
-        return end, f"reopened at commit epoch {contents.epoch}: a later, incomplete commit was ignored"
-    return end, None
-
-
 WRITE_PIECE = 1 << 24
 PARALLEL_DIGEST = 1 << 20     # payload bytes from which the seal's hash runs beside the write
 VEC_SCRATCH_MAX = 256 << 20   # VEC payloads up to this size are encoded into one kept buffer
@@ -124,6 +120,16 @@ def _helpers():
         _HELPERS.clear()
         pool = _HELPERS[os.getpid()] = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentdb-commit")
     return pool
+
+
+def _replace_durably(tmp, path):
+    """Renames the fsynced file tmp over path, then fsyncs the directory so the rename lasts."""
+    os.replace(tmp, path)
+    fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class FileSink:
@@ -175,15 +181,22 @@ class FileLog(CommitLog):
         lock = take_lock(path)
         log = cls(kernel, path, lock)
         log.signing_key = signing_key
+        # the first commit goes into a temporary file renamed into place: a crash mid-create
+        # leaves no empty or torn file at `path` (an empty one, from older versions, counts as
+        # absent: agentdb.open creates over it)
+        tmp = path + ".create.tmp"
         try:
-            log.fh = open(path, "xb+", buffering=0)
+            log.fh = open(tmp, "wb+", buffering=0)    # ours: we hold the lock
             log.writer = RvfWriter(kernel, FileSink(log.fh), dim=dim, metric=metric, identity=identity,
                                    signing_key=signing_key, profile=profile)
             log._commit(lambda w: w.commit([(seg.META, encode_options(options))]))
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                raise FileExistsError(f"{path} was created by another program meanwhile")
+            _replace_durably(tmp, path)
         except BaseException:
             log.close()
-            if os.path.exists(path) and os.path.getsize(path) == 0:
-                os.unlink(path)
+            if os.path.exists(tmp):
+                os.unlink(tmp)
             raise
         return log
 
@@ -242,13 +255,7 @@ class FileLog(CommitLog):
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        directory = os.path.dirname(os.path.abspath(self.path))
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _replace_durably(tmp, self.path)
         self.fh.close()
         self.fh = open(self.path, "rb+", buffering=0)
         self.fh.seek(0, os.SEEK_END)

@@ -16,7 +16,7 @@ from ..errors import CorruptFileError
 from . import segments as seg
 from . import meta as agmeta
 from . import quantseg
-from .payloads import METRIC_NAMES, Identity, Manifest, encode_journal_delete, encode_vec
+from .payloads import METRIC_NAMES, Identity, Manifest, decode_witness, encode_journal_delete, encode_vec
 from .source import PIECE, as_source
 from .writer import BytesSink, RvfWriter
 
@@ -86,10 +86,14 @@ def _manifest(kernel, src):
 
 
 def _vec_rows_total(src, directory, dim):
-    """How many rows the VEC segments hold (each one's count, capped by its length: a crafted
-    count never sizes an allocation beyond the file's bytes)."""
+    """How many rows the VEC segments hold (each one's count, capped by its length, which was
+    checked against the file's size: a crafted count or length never sizes an allocation
+    beyond the file's bytes)."""
     total = 0
-    for _, offset, length, seg_type in directory:
+    for seg_id, offset, length, seg_type in directory:
+        if offset + seg.HEADER_SIZE + length > src.size:
+            raise CorruptFileError(f"directory says segment {seg_id} ({seg.type_name(seg_type)}) holds {length} "
+                                   f"bytes, past the end of the {src.size}-byte file", offset)
         if seg_type == seg.VEC and length >= 6 and offset + seg.HEADER_SIZE + 6 <= src.size:
             count = struct.unpack_from("<I", src.read(offset + seg.HEADER_SIZE + 2, 4), 0)[0]
             total += min(count, (length - 6) // (8 + 4 * dim))
@@ -213,6 +217,30 @@ def read(kernel, data, *, rows_in_kernel=False):
         records={label: records[label] for label in live if label in records},
         entry_ids=entry_ids, entry_live=entry_live, entry_chunks=entry_chunks, entry_buffer=entry_buffer,
         index=index, index_problem=index_problem, seals=seals, containers=containers, quant=quant)
+
+
+def tail_state(kernel, data, contents):
+    """(valid size, message or None). After the manifest in use, the only bytes a finished file
+    may hold are the witness the real tools' compaction writes after its manifest; anything
+    else (a partial segment, or whole segments no manifest lists) is an unfinished commit."""
+    src = as_source(data)
+    end = contents.segments[-1].end
+    at = end
+    try:
+        while at < src.size:
+            s = seg.read_header(src, at)
+            if s.seg_type != seg.WITNESS or not seg.verify(kernel, src, s):
+                raise ValueError
+            if not decode_witness(src.read(s.payload_offset, s.payload_length), s.payload_offset)[1].startswith(
+                    "compact:"):
+                raise ValueError
+            at = s.end
+    except (ValueError, CorruptFileError):
+        return end, (f"reopened at commit epoch {contents.epoch}: {src.size - end} bytes of an unfinished "
+                     f"write after it were ignored")
+    if contents.skipped_manifests:
+        return end, f"reopened at commit epoch {contents.epoch}: a later, incomplete commit was ignored"
+    return end, None
 
 
 INDEX_MAGIC = b"AGIX"

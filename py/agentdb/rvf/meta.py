@@ -71,7 +71,7 @@ def decode(payload, base=0):
     def load(n):
         try:
             return json.loads(payload[at:at + n].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:    # RecursionError: nested absurdly deep
             raise CorruptFileError(f"META record is not valid JSON: {exc}", base + at) from None
 
     need(4, "count")

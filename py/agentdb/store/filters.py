@@ -21,6 +21,7 @@ import math
 import numbers
 
 from ..errors import FilterError
+from . import jsonvalues
 
 COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
 OPERATORS = COMPARE + ("in", "range")
@@ -32,6 +33,13 @@ def _is_number(v):
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _finite(value):
+    """A finite number by the metadata rule (agentdb.store.jsonvalues): ints within 64 bits."""
+    if isinstance(value, int):
+        return jsonvalues.INT_MIN <= value <= jsonvalues.INT_MAX
+    return math.isfinite(value)
+
+
 def _check_value(value, op, path):
     if op in ("eq", "ne"):
         ok = value is None or isinstance(value, (str, bool)) or _is_number(value)
@@ -39,9 +47,22 @@ def _check_value(value, op, path):
     else:
         ok = isinstance(value, str) or _is_number(value)
         want = "a number or a string"
-    if not ok or (_is_number(value) and not math.isfinite(value)):
-        raise FilterError(f"{path}: expected {want}, got {value!r}")
+    if not ok or (_is_number(value) and not _finite(value)):
+        shown = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else \
+            f"an integer of {value.bit_length()} bits"
+        raise FilterError(f"{path}: expected {want} (numbers finite, integers within 64 bits), got {shown}")
     return value
+
+
+def _check_values(values, path):
+    """The values of an 'in' list; a list of only strings, only integers or only floats (the
+    large cases) is checked in C-speed passes instead of a call per value."""
+    values = list(values)
+    if all(type(v) is str for v in values) or all(type(v) is int for v in values) and (
+            not values or jsonvalues.INT_MIN <= min(values) and max(values) <= jsonvalues.INT_MAX) or \
+            all(type(v) is float for v in values) and all(map(math.isfinite, values)):
+        return values
+    return [_check_value(v, "eq", f"{path}[{i}]") for i, v in enumerate(values)]
 
 
 def _leaf(field, op, value, path):
@@ -50,7 +71,7 @@ def _leaf(field, op, value, path):
     if op == "in":
         if not isinstance(value, (list, tuple)):
             raise FilterError(f"{path}: 'in' needs a list of values, got {value!r}")
-        return ("in", field, [_check_value(v, "eq", f"{path}[{i}]") for i, v in enumerate(value)])
+        return ("in", field, _check_values(value, path))
     if op == "range":
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise FilterError(f"{path}: 'range' needs [low, high], got {value!r}")
@@ -127,8 +148,16 @@ def _parse_rvf(expr, path):
     return _leaf(field, op, value, f"{path}.{field}")
 
 
+def check_nesting(where):
+    """FilterError for a filter nested deeper than jsonvalues.MAX_DEPTH levels, before anything
+    recursive (parsing, JSON encoding) meets it."""
+    if jsonvalues.too_deep(where):
+        raise FilterError(f"where: nests deeper than {jsonvalues.MAX_DEPTH} levels of dicts and lists")
+
+
 def compile_filter(where):
     """The filter tree for a plain dict or an RVF expression; FilterError names the bad part."""
+    check_nesting(where)
     return _parse_plain(where, "where")
 
 
@@ -162,15 +191,7 @@ class FilterEvaluator:
             return self.k.bitmap_andnot(self.live, self._eval(node[1]))
         field = self.columns.fields.get(node[1])
         if kind == "in":
-            out = self._empty()
-            categorical = [v for v in node[2] if isinstance(v, (str, bool))]
-            if categorical:
-                self.k.bitmap_or(out, self._codes(field, lambda v, vs=categorical: any(
-                    type(v) is type(w) and v == w for w in vs)), out=out)
-            for v in node[2]:
-                if not isinstance(v, (str, bool)):
-                    self.k.bitmap_or(out, self._eq(field, v), out=out)
-            return out
+            return self._in(field, node[2])
         if kind == "range":
             return self._compare(field, node[2], node[3], True, True)
         op, value = node[2], node[3]
@@ -184,6 +205,49 @@ class FilterEvaluator:
             return self._codes(field, lambda v: isinstance(v, str) and cmp(v, value))
         lo, hi = {"lt": (-inf, value), "le": (-inf, value), "gt": (value, inf), "ge": (value, inf)}[op]
         return self._compare(field, lo, hi, op != "gt", op != "lt")
+
+    def _in(self, field, values):
+        """Rows whose value is one of `values`: set lookups over the field's distinct values,
+        so the cost follows the column, not len(values) x rows (a million values are fine)."""
+        out = self._empty()
+        # checked values are strings, booleans, None or numbers: type() sorts a million fast
+        wanted = {(type(v) is bool, v) for v in values if type(v) in (str, bool)}
+        if wanted:
+            self.k.bitmap_or(out, self._codes(field, lambda v: (type(v) is bool, v) in wanted), out=out)
+        numbers = set(map(float, [v for v in values if type(v) not in (str, bool) and v is not None]))
+        if numbers and field is not None and field.numeric is not None:
+            self.k.bitmap_or(out, self._numbers_in(field.numeric, numbers), out=out)
+        if any(v is None for v in values):
+            self.k.bitmap_or(out, self._eq(field, None), out=out)
+        return out
+
+    def _numbers_in(self, col, numbers):
+        """Bitmap of rows whose number is in the set `numbers`. The matching distinct values,
+        in order, form runs with no other value of the column between them; each run is one
+        kernel range pass (an 'in' over consecutive ids is one pass). Past RUNS passes, one
+        Python pass over the column is cheaper."""
+        distinct = sorted({v for v in col if v == v})          # v == v drops the NaN of "missing"
+        runs, start = [], None
+        for i, v in enumerate(distinct):
+            if v in numbers:
+                if start is None:
+                    start = i
+            elif start is not None:
+                runs.append((distinct[start], distinct[i - 1]))
+                start = None
+        if start is not None:
+            runs.append((distinct[start], distinct[-1]))
+        out = self._empty()
+        if len(runs) <= self.RUNS:
+            for lo, hi in runs:
+                self.k.bitmap_or(out, self.k.mask_range(col, lo, hi), out=out)
+            return out
+        for row, v in enumerate(col):
+            if v in numbers:
+                out[row >> 3] |= 1 << (row & 7)
+        return out
+
+    RUNS = 64
 
     def _eq(self, field, value):
         if value is None:  # rows lacking the field: neither column has a value

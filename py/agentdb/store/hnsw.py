@@ -38,10 +38,7 @@ def _splitmix32(seed):
 
 class HnswIndex:
     def __init__(self, kernel, *, dim, metric, m=16, ef_construction=200, seed=0, normalize_queries=False):
-        if m < 2:
-            raise ValueError(f"m must be >= 2, got {m}")
-        if ef_construction < 1:
-            raise ValueError(f"ef_construction must be >= 1, got {ef_construction}")
+        # m and ef_construction were checked by the store (agentdb.store.options)
         self.k, self.dim, self.metric = kernel, dim, metric
         # cosine graphs hold unit rows scored by dot; their searches normalise the query first
         self._search_metric = AGK_METRIC_COS if normalize_queries else metric
@@ -74,10 +71,15 @@ class HnswIndex:
         return sum(a.nbytes for a in (self.levels, self.upper_off, self.links0, self.upper)) + 4 * HDR_WORDS
 
     def _ensure_scratch(self, capacity, ef):
+        # a beam wider than the graph finds the same nodes, so the kernel searches at most
+        # `capacity` wide and the scratch is never sized for more (ef=10**9 stays small)
+        capacity = max(capacity, 1)
+        ef = min(ef, capacity)
         have_cap, have_ef = self._scratch_shape
         if capacity <= have_cap and ef <= have_ef:
             return
-        capacity, ef = max(capacity, have_cap + have_cap // 2), max(ef, have_ef, self.ef_construction)
+        capacity = max(capacity, have_cap + have_cap // 2)
+        ef = min(max(ef, have_ef, self.ef_construction), capacity)
         scratch = self.k.alloc(self.k.hnsw_scratch_bytes(capacity, ef, self.m), "B")
         self.k.hnsw_scratch_init(scratch, capacity, ef, self.m)
         self.scratch, self._scratch_shape = scratch, (capacity, ef)
@@ -105,10 +107,16 @@ class HnswIndex:
                            ef_construction=self.ef_construction, scratch=self.scratch)
         self._searcher = None
 
+    def _clamp(self, k, ef):
+        """(k, ef) as a search can use them: ef >= k, both at most the node count."""
+        n = max(len(self), 1)
+        return min(k, n), min(max(ef, k), n)
+
     def search(self, vectors, q_in, q, k, ef, allowed):
         """(rows, scores) of the k nearest allowed nodes to the query in KBuffer q_in, best
-        first; the query as searched (normalised for cosine) is left in KBuffer q."""
-        ef = max(ef, k)
+        first; the query as searched (normalised for cosine) is left in KBuffer q. k and ef
+        are clamped to the node count (the kernel does the same), so no size follows from them."""
+        k, ef = self._clamp(k, ef)
         searcher = self._searcher
         # a searcher is dropped whenever the graph, its scratch or its node count changes
         if searcher is None or k > searcher.k or ef > self._scratch_shape[1] or self._searcher_for != (vectors, q_in, q):
@@ -122,7 +130,7 @@ class HnswIndex:
     def search_batch(self, vectors, queries, q, k, ef, allowed):
         """search() for each of the m queries in `queries` (m x dim floats), in one kernel
         call: [(rows, scores)]. KBuffer q holds each query as it is searched."""
-        ef = max(ef, k)
+        k, ef = self._clamp(k, ef)
         self._ensure_scratch(len(self), ef)
         return self.k.hnsw_search_batch(self.graph, vectors, queries, dim=self.dim, metric=self._search_metric,
                                         scratch=self.scratch, q=q, k=k, ef=ef, allowed=allowed)

@@ -5,9 +5,22 @@ strings. String ids get internal 64-bit labels 1, 2, 3, ... in the order they ar
 the label is what the .rvf file stores, and the string-to-label map travels with the store
 (in the file, never a sidecar). One store never mixes the two kinds.
 """
+import operator
+
 from ..errors import UnknownIdError
 
 U64_MAX = (1 << 64) - 1
+
+
+def normalize_one(ident):
+    """One id as a plain int or str (numpy integers and other integral types by
+    operator.index; booleans and everything else unchanged, for check() to refuse)."""
+    if type(ident) in (int, str) or isinstance(ident, bool):
+        return ident
+    try:
+        return operator.index(ident)
+    except TypeError:
+        return ident
 
 
 class IdMap:
@@ -24,6 +37,15 @@ class IdMap:
 
     def __contains__(self, ident):
         return ident in self.row_of
+
+    @staticmethod
+    def normalize(ids):
+        """ids as a list of plain ints and strs: any integral type (numpy integers, say) is
+        taken by operator.index; anything else is left for check() to name."""
+        ids = list(ids)
+        if set(map(type, ids)) <= {int, str}:
+            return ids
+        return [normalize_one(ident) for ident in ids]
 
     def check(self, ids):
         """Validates a batch of ids (kind, range, duplicates) without changing anything."""

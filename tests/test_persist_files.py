@@ -5,6 +5,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import agentdb
@@ -112,6 +113,30 @@ def test_torn_last_commit_reopens_at_the_previous_one_at_every_offset(tmp_path, 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(agentdb.open(path, readonly=True)) == 30
+
+
+def test_a_torn_commit_longer_than_the_real_readers_64_kib_window_reopens_at_the_previous_one(tmp_path, data):
+    """A crash (or a writer still at work) can leave more than 64 KiB of an unfinished commit:
+    no manifest lies in the window the real reader scans, and the file must still open."""
+    path = tmp_path / "long.rvf"
+    db = agentdb.open(path, dim=12, metric="l2", index="flat")
+    db.ingest(range(20), data[0][:20])
+    before = path.stat().st_size
+    want = answers(db, data[1])
+    rows = np.random.default_rng(5).standard_normal((4000, 12)).astype(np.float32)
+    db.ingest(range(100, 4100), rows, metadata=[{"i": i} for i in range(4000)])
+    db.close()
+    full = path.read_bytes()
+    assert len(full) - before > 2 * seg.TAIL_SCAN
+    for cut in (before + seg.TAIL_SCAN + 1, before + seg.TAIL_SCAN + 64, len(full) - 1):
+        path.write_bytes(full[:cut])
+        reader = agentdb.open(path, readonly=True)      # a reader sees the last complete commit
+        assert len(reader) == 20 and answers(reader, data[1]) == want
+        with pytest.warns(RecoveryWarning, match="reopened at commit epoch 1"):
+            writer = agentdb.open(path)
+        assert len(writer) == 20 and path.stat().st_size == before      # the writer cut it off
+        writer.close()
+        assert agentdb.open(path, readonly=True).verify()["ok"]
 
 
 def test_a_failed_write_leaves_file_and_store_unchanged(tmp_path, data, monkeypatch):

@@ -1,7 +1,8 @@
 """Reading and writing whole .rvf byte strings in the real tools' layout.
 
 read():  find the last MANIFEST the way the real reader does (backward scan of the last
-         64 KiB), then, unlike the real reader, check everything it lists: each directory entry
+         64 KiB; unlike it, further back when none there decodes: a long commit cut off
+         mid-write), then, unlike the real reader, check everything it lists: each directory entry
          must point at a segment of the stated type and length, VEC payloads must match their
          content hash. Live vectors: the last VEC in directory order wins for an id; ids in the
          manifest's deleted list are gone.
@@ -64,14 +65,30 @@ class RvfContents:
         return b"".join(self.entry_rows[i * size:(i + 1) * size] for i in self.live_entries)
 
 
+SCAN_BACK = 1 << 20   # window of the scan beyond the real reader's 64 KiB (bytes read at a time)
+
+
+def _manifest_candidates(src):
+    """Candidate MANIFEST offsets, last first: the real reader's window (the last 64 KiB), then,
+    unlike it, earlier windows: a commit cut off mid-write (a crash, or a writer still at work)
+    may be longer than 64 KiB, and the complete commit before it must still open. Windows
+    overlap by a header, so one that straddles a boundary is seen; memory stays one window."""
+    end, window = src.size, seg.TAIL_SCAN
+    while end > 0:
+        start = max(0, end - window)
+        chunk = bytes(src.read(start, min(src.size, end + seg.HEADER_SIZE - 1) - start))
+        for at in seg.scan_manifests(chunk, start=0, stop=end - start):
+            yield start + at
+        end, window = start, SCAN_BACK
+
+
 def _manifest(kernel, src):
     """(Segment, Manifest, how many later candidates were skipped)."""
     if src.size < seg.HEADER_SIZE:
         raise CorruptFileError(f"not an .rvf file: {src.size} bytes is shorter than one segment header", 0)
-    tail_start = max(0, src.size - seg.TAIL_SCAN)
-    tail = bytes(src.read(tail_start, src.size - tail_start))
-    candidates = [tail_start + at for at in seg.scan_manifests(tail)]
-    for skipped, offset in enumerate(candidates):
+    first = None
+    for skipped, offset in enumerate(_manifest_candidates(src)):
+        first = offset if first is None else first
         try:
             header = seg.read_header(src, offset)
             if not seg.verify(kernel, src, header):     # torn, or damaged: the previous one holds
@@ -80,9 +97,9 @@ def _manifest(kernel, src):
                                            header.payload_offset), skipped
         except CorruptFileError:
             continue
-    if candidates:
-        raise CorruptFileError("no manifest in the last 64 KiB decodes", candidates[0])
-    raise CorruptFileError("not an .rvf file: no manifest segment in the last 64 KiB", tail_start)
+    if first is not None:
+        raise CorruptFileError("no manifest segment in the file decodes", first)
+    raise CorruptFileError("not an .rvf file: no manifest segment", 0)
 
 
 def _vec_rows_total(src, directory, dim):

@@ -106,11 +106,12 @@ def verify(kernel, data, seg, crc_of_payload=None):
     return rotated_crc(crc_of_payload) == seg.content_hash
 
 
-def scan_manifests(data):
-    """Offsets of candidate MANIFEST headers in the last 64 KiB, last first: the real reader's
-    byte-by-byte backward scan for the magic with type 0x05 at +5."""
-    start = max(0, len(data) - TAIL_SCAN)
-    pos = len(data) - HEADER_SIZE
+def scan_manifests(data, start=None, stop=None):
+    """Offsets of candidate MANIFEST headers, last first: the real reader's byte-by-byte
+    backward scan for the magic with type 0x05 at +5, over header positions start..stop-1
+    (default: the last 64 KiB, as the real reader does) that leave room for a whole header."""
+    start = max(0, len(data) - TAIL_SCAN) if start is None else start
+    pos = min(len(data) - HEADER_SIZE, len(data) if stop is None else stop - 1)
     found = []
     while pos >= start:
         pos = data.rfind(MAGIC_BYTES, start, pos + 4)

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#define AGK_ABI_VERSION 4
+#define AGK_ABI_VERSION 5
 
 #define AGK_OK 0
 #define AGK_E_ARG -1
@@ -178,5 +178,42 @@ void agk_softmax_f32(const float *a, uint32_t n, float *out);
 void agk_layernorm_f32(const float *a, uint32_t n, const float *gamma, const float *beta, float eps, float *out);
 /* finite check: returns the index of the first NaN or infinity, or n when all are finite. */
 uint32_t agk_find_nonfinite_f32(const float *a, uint32_t n);
+
+/* ---- dense layers (MiniLM and other BERT encoders) ----
+ * Packed GEMM weights: the k x n matrix W in panels of 16 columns, panel q holding rows
+ * p = 0..k-1 of columns 16q..16q+15 one after the other, zero-padded past column n:
+ * packed[(q * k + p) * 16 + l] = W[p, 16q + l], k * ceil(n / 16) * 16 elements in all.
+ * A sequence batch is packed without padding: sequence s is rows offsets[s] .. offsets[s+1]-1
+ * of a token matrix (offsets: n_seqs + 1 nondecreasing values, the last <= the row count). */
+#define AGK_ACT_NONE 0
+#define AGK_ACT_GELU 1
+/* W as k x n row-major (w_is_nk = 0), or n x k (w_is_nk = 1: a torch Linear weight [out, in]), into packed. */
+void agk_pack_gemm_f32(const float *w, uint32_t k, uint32_t n, uint32_t w_is_nk, float *packed);
+void agk_pack_gemm_i8(const int8_t *w, uint32_t k, uint32_t n, uint32_t w_is_nk, int8_t *packed);
+/* out (m x n) = act(a (m x k) . W + bias), each element as: acc = 0; for p = 0..k-1 in order:
+ * acc = acc + a[i,p] * W[p,j] (a multiply, then an add, never fused); out[i,j] = act(acc + bias[j]).
+ * w packed as above; bias may be 0 (zeros); act: AGK_ACT_NONE or AGK_ACT_GELU (agk_gelu_erf_f32's GELU). */
+void agk_gemm_f32(const float *a, const float *w, const float *bias, float *out, uint32_t m, uint32_t k, uint32_t n, uint32_t act);
+/* int8 weights with per-column scales: acc = 0; for p in order: acc = acc + a[i,p] * (float)wq[p,j];
+ * out[i,j] = act(acc * scale[j] + bias[j]). wq packed by agk_pack_gemm_i8; bias may be 0. */
+void agk_gemm_i8f32(const float *a, const int8_t *w, const float *scale, const float *bias, float *out, uint32_t m, uint32_t k, uint32_t n, uint32_t act);
+/* GELU, exact form: x/2 (1 + erf(x / sqrt 2)) (BERT's "gelu"; agk_gelu_f32 is the tanh form), within ~5 ulp. */
+void agk_gelu_erf_f32(const float *a, uint32_t n, float *out);
+/* per row of dim values: r = x + residual (residual may be 0), then agk_layernorm_f32's
+ * (r - mean) / sqrt(var + eps) * gamma + beta in its order; out may be x or residual. */
+void agk_layer_norm_rows_f32(const float *x, const float *residual, const float *gamma, const float *beta, float eps, uint32_t rows, uint32_t dim, float *out);
+/* floats of scratch agk_attention_f32 needs for sequences of up to max_len tokens (0 when over 2^32). */
+uint32_t agk_attention_scratch_len(uint32_t max_len, uint32_t head_dim);
+/* multi-head self-attention within each sequence: token t's query for head h is
+ * q[t * stride + h * head_dim ...] (k, v likewise); out[t * out_stride + h * head_dim + d] =
+ * sum_j e_j v[j, h, d] / sum_j e_j over the sequence's tokens j in order, e_j = exp(s_j - max s),
+ * s_j = scale * (q_t . k_j) (the dot over d in order, from 0), exp as agk_exp_f32's; the weighted sum
+ * runs over j in order from 0, sum_j e_j in agk_softmax_f32's lane order, and the output is a
+ * division by it (not a reciprocal). Returns n_seqs; AGK_E_RANGE for bad offsets, AGK_E_ARG when
+ * scratch_len is short of agk_attention_scratch_len for the longest sequence. */
+int32_t agk_attention_f32(const float *q, const float *k, const float *v, uint32_t stride, const uint32_t *offsets, uint32_t n_seqs, uint32_t n_tokens, uint32_t heads, uint32_t head_dim, float scale, float *scratch, uint32_t scratch_len, float *out, uint32_t out_stride);
+/* out row s = the mean of rows offsets[s] .. offsets[s+1]-1 of x (summed in row order; zeros for
+ * an empty sequence), then normalised as agk_normalize_f32 when `normalize`. Returns n_seqs or AGK_E_RANGE. */
+int32_t agk_mean_pool_rows_f32(const float *x, uint32_t n_rows, uint32_t dim, const uint32_t *offsets, uint32_t n_seqs, uint32_t normalize, float *out);
 
 #endif

@@ -24,6 +24,7 @@
 #include "crc.c"
 #include "mathops.c"
 #include "embed.c"
+#include "gemm.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
                          

@@ -14,3 +14,36 @@ def f32(a):
 def bits(a):
     """The exact bits of a float32 result, for bit-identity checks."""
     return np.frombuffer(memoryview(a).cast("B"), dtype=np.uint32).copy()
+
+
+MINILM_SHAPES = ((384, 1152), (384, 1536), (384, 384), (1536, 384))   # (k, n) of its Linears
+
+
+def dense_outputs(kernel, seed, tokens=200):
+    """Every dense-layer op on MiniLM's shapes (tokens rows) and odd ones, as name -> bits:
+    backends and ISA levels must agree on all of them."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    shapes = [*MINILM_SHAPES, (1, 1), (17, 33), (200, 31), (450, 17)]
+    for k, n in shapes:
+        m = tokens if (k, n) in MINILM_SHAPES else int(rng.integers(1, 40))
+        a = f32(rng.standard_normal((m, k)))
+        w, bias = f32(rng.standard_normal((k, n)) / np.sqrt(k)), f32(rng.standard_normal(n))
+        wq, scale = rng.integers(-127, 128, (k, n)).astype(np.int8), f32(rng.random(n) / 127)
+        act = "gelu" if n == 1536 or n == 33 else None
+        packed = kernel.pack_gemm(w, k=k, n=n)
+        out[f"gemm {m}x{k}x{n}"] = bits(kernel.gemm(a, packed, k=k, n=n, bias=bias, act=act))
+        out[f"gemm_i8 {m}x{k}x{n}"] = bits(kernel.gemm_i8(a, kernel.pack_gemm(wq, k=k, n=n), scale, k=k, n=n,
+                                                           bias=bias, act=act))
+    x = f32(rng.standard_normal((tokens, 384)) * 3)
+    res = f32(rng.standard_normal((tokens, 384)))
+    gamma, beta = f32(rng.standard_normal(384)), f32(rng.standard_normal(384))
+    out["gelu_erf"] = bits(kernel.gelu_erf(x))
+    out["layer_norm_rows"] = bits(kernel.layer_norm_rows(x, dim=384, gamma=gamma, beta=beta, residual=res))
+    lengths = [tokens - 60, 0, 1, 17, 42]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.uint32)
+    qkv = f32(rng.standard_normal((int(offsets[-1]), 1152)))
+    ctx = kernel.attention(qkv, offsets, heads=12, head_dim=32)
+    out["attention"] = bits(ctx)
+    out["mean_pool"] = bits(kernel.mean_pool(ctx, offsets, dim=384))
+    return out

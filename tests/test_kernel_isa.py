@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import bits
+from support import bits, dense_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "build"))
@@ -52,3 +52,10 @@ def test_every_float_op_matches_wasm(level_kernel, wasmhost):
             assert np.array_equal(bits(table), bits(wasmhost.pq_table(q, cb, dim=dim, m=4, ksub=16)))
             assert np.array_equal(bits(level_kernel.scan_pq(table, pc, m=4)), bits(wasmhost.scan_pq(table, pc, m=4)))
     assert level_kernel.crc32c(b"123456789") == 0xE3069283
+
+
+def test_every_dense_op_matches_wasm(level_kernel, wasmhost):
+    got, want = dense_outputs(level_kernel, 3), dense_outputs(wasmhost, 3)
+    assert got.keys() == want.keys()
+    for name in got:
+        assert np.array_equal(got[name], want[name]), name

@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import agentdb.memory
+from agentdb.embed import HashEmbedder
 from agentdb.kernel import load
 
 TASKS = ["parse the date in a log line", "fix the flaky integration test", "summarise a long email thread",
@@ -28,7 +29,7 @@ class Clock:
 
 def run(kernel):
     clock = Clock()
-    mem = agentdb.memory.open(dim=128, kernel=kernel, clock=clock)
+    mem = agentdb.memory.open(dim=128, kernel=kernel, clock=clock, embedder=HashEmbedder(dim=128, kernel=kernel))
     out = {}
     for i in range(60):                       # a history: every task tried a dozen times, learning as it goes
         task = TASKS[i % 5]

@@ -19,7 +19,11 @@ def test_the_agent_loop_learns_and_remembers(tmp_path, capsys):
     loop = load_example("agent_loop")
     path = tmp_path / "agent.rvf"
     rates = loop.main(path)
-    assert sum(rates[-4:]) / 4 > rates[0] + 0.1
+    # learning climbs from chance (an approach picked at random) towards the best approaches'
+    # rate; with the semantic default most of the climb happens within the first 50 tasks
+    chance = sum(sum(a.values()) / len(a) for a in loop.WORLD.values()) / len(loop.WORLD)
+    best = sum(max(a.values()) for a in loop.WORLD.values()) / len(loop.WORLD)
+    assert rates[0] < best and sum(rates[-4:]) / 4 > chance + 0.25
     with agentdb.memory.open(path, readonly=True) as mem:
         for kind, approaches in loop.WORLD.items():
             assert mem.patterns_by_type(kind, limit=1)[0]["approach"] == max(approaches, key=approaches.get)

@@ -43,12 +43,12 @@ def test_the_embedder_is_never_switched_silently(tmp_path):
     with agentdb.memory.open(path, embedder=model) as mem:
         mem.remember("a long enough note")
     with pytest.raises(EmbedderMismatchError, match="toy-model"):
-        agentdb.memory.open(path)                         # the default hashing embedder is not the file's
+        agentdb.memory.open(path)                         # no embedder given: the file records another model
     with agentdb.memory.open(path, embedder=model) as mem:
         assert mem.recall("another note")[0]["text"] == "a long enough note"
         assert mem.stats()["embedder"] == {"name": "toy-model", "dim": 4, "semantic": True}
-    plain = agentdb.open(dim=16)
-    plain.ingest(["x"], [[1.0] * 16])                         # vectors of unknown origin
+    plain = agentdb.open(dim=384)
+    plain.ingest(["x"], [[1.0] * 384])                        # vectors of unknown origin
     with pytest.raises(EmbedderMismatchError, match="1 vectors of unrecorded origin"):
         agentdb.memory.AgentMemory(plain)
     agentdb.memory.AgentMemory(plain, force=True)
@@ -72,7 +72,8 @@ def test_a_readonly_memory_reads_and_refuses_writes(tmp_path):
 def test_the_worker_memory_op():
     from agentdb import worker_api
 
-    worker_api.handle("open", json.dumps({"name": "m", "options": {"dim": 64}}))
+    hashing = {"name": "agentdb-hash-v1", "dim": 64, "semantic": False}
+    worker_api.handle("open", json.dumps({"name": "m", "options": {"dim": 64, "embedder": hashing}}))
     call = lambda method, **args: json.loads(worker_api.handle(   # noqa: E731
         "memory", json.dumps({"name": "m", "method": method, "args": args})))["value"]
     ep = call("store_episode", session="s", task="water the plants", reward=1.0, success=True)

@@ -349,6 +349,34 @@ def sentences(n=2000, seed=None):
     return out[:n]
 
 
+def docstring_pairs(n=600, seed=None):
+    """(summary, body) pairs of real docstrings, for retrieval tests: the summary is the
+    first line of a docstring, the body the next two to four sentences of it (about the same
+    thing in other words). Same seed, same list.
+
+    >>> pairs = docstring_pairs(20, seed=1)
+    >>> len(pairs) == 20 and all(q and d and q not in d for q, d in pairs)
+    True
+    """
+    found, seen = [], set()
+    for path in _py_files():
+        try:
+            with open(path, encoding="utf-8") as f:
+                src = f.read(200_000)
+        except (OSError, UnicodeDecodeError):
+            continue
+        for m in _DOCSTRING.finditer(src):
+            doc = (m.group(1) or m.group(2) or "").strip()
+            first, _, rest = doc.partition("\n")
+            summary = " ".join(first.split())
+            body = _sentences_of(rest)[:4]
+            if 4 <= len(summary.split()) <= 30 and len(body) >= 2 and summary not in seen:
+                seen.add(summary)
+                found.append((summary, " ".join(body)))
+    rng = random.Random(_seed(seed))
+    return rng.sample(found, min(n, len(found)))
+
+
 def texts(n=500, seed=None):
     """n odd inputs for tokenizers: empty and whitespace-only strings, literal special tokens,
     control and zero-width chars, emoji sequences, full-width forms, combining marks, mixed

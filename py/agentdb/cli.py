@@ -5,7 +5,7 @@ error (the message names it).
     agentdb create notes.rvf --dim 384 [--metric cosine] [--index hnsw|flat] [--compression none|scalar|product]
     agentdb ingest notes.rvf data.jsonl|data.npy|data.csv [--batch 10000] [--first-id 0]
     agentdb query notes.rvf --vector '[0.1, ...]' | --vector-file q.npy | --text 'words' [-k 10]
-                  [--where '{"kind": "note"}'] [--exact]     (--text: stores built by the offline embedder)
+                  [--where '{"kind": "note"}'] [--exact]     (--text: embedded by the store's recorded embedder)
     agentdb inspect notes.rvf          segments, counts, lineage, options
     agentdb verify notes.rvf [--public-key HEX]   checksums, SHA-256 seals, their chain, signatures
     agentdb compact notes.rvf
@@ -146,14 +146,17 @@ def _verify(path, public_key):
 
 
 def _text_vector(db, text):
-    """The store's own embedding of a text: only the offline embedder can run here."""
-    from .embed import HashEmbedder
+    """The store's own embedding of a text, by the embedder it records (MiniLM or the hashing
+    one; a store of another model's vectors is queried with --vector)."""
+    from .embed import EmbedderError, embedder_for
 
-    if db.embedder is None or db.embedder["name"] != HashEmbedder.name:
-        origin = f"embedder {db.embedder['name']!r}" if db.embedder else "no recorded embedder"
-        raise ValueError(f"this store's vectors come from {origin}; query it with --vector (the "
-                         f"model's embedding of your text)")
-    return HashEmbedder(dim=db.dim, kernel=db.kernel).embed([text])
+    if db.embedder is None:
+        raise ValueError("this store has no recorded embedder, so no text can be embedded like its vectors; "
+                         "query it with --vector")
+    try:
+        return embedder_for(db.embedder, kernel=db.kernel).embed([text])
+    except EmbedderError as exc:
+        raise ValueError(f"{exc} (or query it with --vector: the model's embedding of your text)") from None
 
 
 COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export")
@@ -180,7 +183,7 @@ def main(argv=None):
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--vector", help="a JSON list of floats")
     group.add_argument("--vector-file", help="a .npy file holding one vector")
-    group.add_argument("--text", help="a text, embedded like the store's texts (offline embedder stores)")
+    group.add_argument("--text", help="a text, embedded by the embedder the store records (MiniLM or the hashing one)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--where", help="a JSON metadata filter")
     p.add_argument("--exact", action="store_true")

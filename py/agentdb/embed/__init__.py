@@ -1,10 +1,12 @@
 """Embedders: text -> vectors. Every embedder has an identity (name, dim, semantic) so a store
 can record which one built it and refuse to mix them silently.
 
-HashEmbedder is the offline default, computed in the kernel (the same bits in the browser and
-natively). It is *not semantic*: it matches shared words, word pairs and spellings, not
-meanings; its identity says so. FunctionEmbedder wraps a real model (natively a Python
-callable; in the browser, vectors computed in JS are passed directly).
+MiniLM (all-MiniLM-L6-v2, run in the kernel: the same bits in the browser and natively) is the
+default: it embeds by meaning. HashEmbedder, also in the kernel, is *not semantic*: it matches
+shared words, word pairs and spellings, not meanings; its identity says so; it is used only
+when chosen. FunctionEmbedder wraps another model (natively a Python callable; in the
+browser, vectors computed in JS are passed directly). embedder_for() picks the embedder a
+store's recorded identity names.
 """
 import array
 import operator
@@ -140,3 +142,27 @@ def identity_of(embedder):
     if dim is None or not 1 <= dim <= 65535 or not isinstance(ident["name"], str) or not ident["name"]:
         raise EmbedderError(f"an embedder identity has a non-empty name and a dim in 1..65535, got {ident!r}")
     return {"name": ident["name"], "dim": dim, "semantic": bool(ident["semantic"])}
+
+
+def embedder_for(recorded=None, *, dim=None, kernel=None):
+    """The embedder that makes a store's vectors: the one its recorded identity names
+    (MiniLM or HashEmbedder; any other model must be passed by the caller), or, with nothing
+    recorded, the default MiniLM (ModelMissingError, with the install command, when its
+    weights are not installed: never a silent fall-back to word hashing)."""
+    from .minilm import INT8_NAME, NAME, MiniLM
+
+    if recorded is None:
+        if dim not in (None, MiniLM.dim):
+            raise EmbedderError(f"the default embedder ({NAME}) makes {MiniLM.dim}-dimensional vectors, "
+                                f"dim={dim} was given: pass embedder= (e.g. HashEmbedder(dim={dim}))")
+        return MiniLM(kernel=kernel)
+    recorded = identity_of(recorded)
+    if recorded["name"] == HashEmbedder.name:
+        return HashEmbedder(dim=recorded["dim"], kernel=kernel)
+    if recorded["name"] in (NAME, INT8_NAME) and recorded["dim"] == MiniLM.dim:
+        return MiniLM(quantized=recorded["name"] == INT8_NAME, kernel=kernel)
+    raise EmbedderMismatchError(f"this store's vectors come from {recorded}: pass that embedder (embedder=...) "
+                                f"to embed text for it")
+
+
+from .minilm import MiniLM, ModelMissingError  # noqa: E402  (it builds on the classes above)

@@ -86,28 +86,29 @@ REMOTE_METHODS = frozenset(name for name in dir(AgentMemory) if not name.startsw
 def open(path=None, *, embedder=None, dim=None, force=False, clock=time.time, cache_size=1000, cache_ttl=300.0,
          causal_weights=None, **store_options):
     """An AgentMemory over a new or existing store: in memory (path=None) or an .rvf file.
-    embedder: default the offline HashEmbedder (not semantic; 384 dimensions, or the file's);
-    store_options go to agentdb.open (metric is cosine).
+    embedder: default the one the file records, else MiniLM (all-MiniLM-L6-v2, 384 dimensions;
+    ModelMissingError with the install command when its weights are missing); HashEmbedder
+    only when passed. store_options go to agentdb.open (metric is cosine).
 
     >>> with agentdb.memory.open("agent.rvf") as mem:                # doctest: +SKIP
     ...     mem.add_intent("greet", ["hello there", "good morning"])
     """
     import os
 
-    from ..embed import EmbedderMismatchError, HashEmbedder, identity_of
+    from ..embed import embedder_for, identity_of
 
+    kernel = store_options.get("kernel")
     exists = path is not None and os.path.exists(os.fspath(path))
     if embedder is None and not exists:
-        embedder = HashEmbedder(dim=dim or 384, kernel=store_options.get("kernel"))
+        embedder = embedder_for(None, dim=dim, kernel=kernel)
     if embedder is not None and dim is None:
         dim = identity_of(embedder)["dim"]
     store = open_store(path, dim=dim, metric="cosine", embedder=embedder, force=force, **store_options)
     try:
-        if embedder is None and store.embedder and store.embedder["name"] != HashEmbedder.name and not force:
-            raise EmbedderMismatchError(f"{path}'s vectors come from {store.embedder}: pass that embedder "
-                                        f"(embedder=...) to add and search memories")
-        return AgentMemory(store, embedder=embedder or HashEmbedder(dim=store.dim, kernel=store.kernel), force=force,
-                           clock=clock, cache_size=cache_size, cache_ttl=cache_ttl, causal_weights=causal_weights)
+        if embedder is None:
+            embedder = embedder_for(store.embedder, dim=store.dim, kernel=store.kernel)
+        return AgentMemory(store, embedder=embedder, force=force, clock=clock, cache_size=cache_size,
+                           cache_ttl=cache_ttl, causal_weights=causal_weights)
     except BaseException:
         store.close()
         raise

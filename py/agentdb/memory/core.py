@@ -15,7 +15,7 @@ import math
 import numbers
 import time
 
-from ..embed import EmbedderMismatchError, HashEmbedder, identity_of
+from ..embed import EmbedderMismatchError, embedder_for, identity_of
 from ..errors import AgentDBError, DimensionError, UnknownIdError
 from .cache import QueryCache
 
@@ -103,7 +103,8 @@ class MemoryCore:
         if store.status()["id_kind"] == "int":
             raise MemoryInputError("agent memory keeps string ids (episode:1, ...); this store has integer ids")
         self.store = store
-        self.embedder = embedder if embedder is not None else HashEmbedder(dim=store.dim, kernel=store.kernel)
+        self.embedder = embedder if embedder is not None else embedder_for(store.embedder, dim=store.dim,
+                                                                            kernel=store.kernel)
         ident = identity_of(self.embedder)
         if ident["dim"] != store.dim:
             raise DimensionError(f"embedder {ident['name']!r} makes {ident['dim']}-dimensional vectors, "

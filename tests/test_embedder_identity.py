@@ -5,7 +5,7 @@ import pytest
 import agentdb
 from agentdb.embed import EmbedderMismatchError, HashEmbedder
 
-OTHER = {"name": "all-MiniLM-L6-v2", "dim": 16, "semantic": True}
+OTHER = {"name": "other-model", "dim": 16, "semantic": True}
 
 
 def test_identity_is_recorded_and_enforced(tmp_path):
@@ -39,6 +39,6 @@ def test_the_worker_refuses_text_ops_on_another_embedders_store():
     from agentdb import worker_api
 
     worker_api.handle("open", json.dumps({"name": "w", "options": {"dim": 16, "embedder": OTHER}}))
-    with pytest.raises(EmbedderMismatchError, match="come from 'all-MiniLM-L6-v2'"):
+    with pytest.raises(EmbedderMismatchError, match="come from 'other-model'"):
         worker_api.handle("remember", json.dumps({"name": "w", "ids": [1], "texts": ["hello"]}))
     worker_api.handle("close", json.dumps({"name": "w"}))

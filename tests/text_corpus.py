@@ -84,10 +84,8 @@ def _py_files():
     return files
 
 
-@functools.lru_cache(maxsize=None)
-def doc_sentences():
-    """Sentences from docstrings of the standard library and installed packages."""
-    out = []
+def _docstrings():
+    """Every docstring of the standard library and installed packages (_py_files), in order."""
     for path in _py_files():
         try:
             with open(path, encoding="utf-8") as f:
@@ -95,8 +93,13 @@ def doc_sentences():
         except (OSError, UnicodeDecodeError):
             continue
         for m in _DOCSTRING.finditer(src):
-            out += _sentences_of(m.group(1) or m.group(2) or "")
-    return out
+            yield m.group(1) or m.group(2) or ""
+
+
+@functools.lru_cache(maxsize=None)
+def doc_sentences():
+    """Sentences from docstrings of the standard library and installed packages."""
+    return [s for doc in _docstrings() for s in _sentences_of(doc)]
 
 
 _ROFF_TEXT = {"B", "I", "BR", "RB", "IR", "RI", "BI", "IB", "SM", "SB", "SH", "SS", "TP", "IP"}
@@ -359,20 +362,13 @@ def docstring_pairs(n=600, seed=None):
     True
     """
     found, seen = [], set()
-    for path in _py_files():
-        try:
-            with open(path, encoding="utf-8") as f:
-                src = f.read(200_000)
-        except (OSError, UnicodeDecodeError):
-            continue
-        for m in _DOCSTRING.finditer(src):
-            doc = (m.group(1) or m.group(2) or "").strip()
-            first, _, rest = doc.partition("\n")
-            summary = " ".join(first.split())
-            body = _sentences_of(rest)[:4]
-            if 4 <= len(summary.split()) <= 30 and len(body) >= 2 and summary not in seen:
-                seen.add(summary)
-                found.append((summary, " ".join(body)))
+    for doc in _docstrings():
+        first, _, rest = doc.strip().partition("\n")
+        summary = " ".join(first.split())
+        body = _sentences_of(rest)[:4]
+        if 4 <= len(summary.split()) <= 30 and len(body) >= 2 and summary not in seen:
+            seen.add(summary)
+            found.append((summary, " ".join(body)))
     rng = random.Random(_seed(seed))
     return rng.sample(found, min(n, len(found)))
 

@@ -2,6 +2,7 @@
 //   const db = await AgentDB.open("notes", { dim: 384, metric: "cosine" });
 //   await db.ingest(["a", "b"], new Float32Array(768), [{ kind: "note" }, {}]);
 //   const hits = await db.query(vector, { k: 5, where: { kind: "note" } });
+//   const [a, b] = await AgentDB.embed(["the car would not start", "vehicle engine failure"]);
 // Every call is a request {id, op, args}; vectors travel as transferred Float32Arrays.
 let worker = null;
 let nextId = 1;
@@ -75,14 +76,22 @@ function memoryArgs(options) {
 const identity = (e) => e && { name: e.name, dim: e.dim, semantic: e.semantic !== false };
 
 export class AgentDB {
+  /** The identities of the models the worker runs itself (all-MiniLM-L6-v2, float32 and int8):
+   *  open(name, { embedder: AgentDB.MINILM }) records it; it is the default of a store that
+   *  records no embedder. A hashing store: embedder { name: "agentdb-hash-v1", dim, semantic: false }. */
+  static MINILM = Object.freeze({ name: "all-MiniLM-L6-v2", dim: 384, semantic: true });
+  static MINILM_INT8 = Object.freeze({ name: "all-MiniLM-L6-v2-int8", dim: 384, semantic: true });
+
   constructor(name, status, embedder) { this.name = name; this.openStatus = status; this.embedder = embedder; }
 
   /** Opens (creates) a store in the worker. options: dim, metric, index, compression, m, ...;
    *  persist: true keeps it in IndexedDB (every commit stored before the call resolves), and
    *  reopening by name after a reload or a browser restart finds it again.
-   *  embedder: { name, dim, semantic, embed: async (texts) => vectors (Float32Arrays) } — the
-   *  model db.memory embeds text with instead of the offline hashing embedder (its identity is
-   *  recorded in the store; opening with another one raises EmbedderMismatchError). */
+   *  embedder: the model text is embedded with (its identity is recorded in the store; opening
+   *  with another one raises EmbedderMismatchError): AgentDB.MINILM (the default when the store
+   *  records none: run in the worker, loaded on first use), the hashing embedder's identity, or
+   *  a page model { name, dim, semantic, embed: async (texts) => vectors (Float32Arrays) }
+   *  that db.memory calls. */
   static async open(name, options = {}) {
     if (options.persist && navigator.storage && navigator.storage.persist) {
       navigator.storage.persist().catch(() => {});   // ask the browser not to evict it
@@ -99,8 +108,21 @@ export class AgentDB {
     return new AgentDB(name, await request("importRvf", { name }, bytes), embedder);
   }
 
-  /** Progress events while the runtime loads: fn({stage, done, total}). */
+  /** Progress events: fn({stage, done, total}) while the runtime loads (runtime, package,
+   *  ready), and fn({stage, done, total, model}) while a model loads ("download": bytes,
+   *  "weights": 0 then 1 once it is ready) and while it embeds many texts ("embed": texts). */
   static onProgress(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+  /** all-MiniLM-L6-v2 sentence embeddings computed in the worker: one unit-length
+   *  Float32Array (384 values) per text, the same bits as natively (they cross as bytes).
+   *  quantized: the int8 variant (its vectors differ slightly). The first call loads the model
+   *  (~90 MB, 59 MB int8; kept by the service worker for offline use; see onProgress). The
+   *  arrays are views of one buffer. */
+  static async embed(texts, { quantized = false } = {}) {
+    const bytes = await request("embed", { texts, quantized });
+    const rows = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), dim = AgentDB.MINILM.dim;
+    return Array.from({ length: rows.length / dim }, (_, i) => rows.subarray(i * dim, (i + 1) * dim));
+  }
 
   /** Runs Python in the worker (tests, consoles); resolves to the last expression as a string. */
   static runPython(code) { return request("runPython", { code }); }
@@ -122,8 +144,8 @@ export class AgentDB {
     return request("queryBatch", { name: this.name, k, where, ef, exact }, v, [v.buffer]).then((all) => all.map(answer));
   }
 
-  /** Stores texts under ids, embedded by the offline hashing embedder (matches words, not
-   *  meanings); each text is kept in its metadata as `text`. */
+  /** Stores texts under ids, embedded in the worker by the store's embedder (all-MiniLM-L6-v2
+   *  unless it records the hashing one); each text is kept in its metadata as `text`. */
   remember(ids, texts, metadata) { return request("remember", { name: this.name, ids, texts, metadata }); }
 
   /** The k memories whose text is closest to `text`, optionally filtered by metadata. */

@@ -2,25 +2,33 @@
 import { AgentDB } from "./agentdb.js";
 
 window.AgentDB = AgentDB;   // for the console and the e2e tests
-if ("serviceWorker" in navigator) {
-  // after one visit the whole app (Pyodide included) loads and works offline
-  navigator.serviceWorker.register("./sw.js").catch((err) => console.warn("offline support unavailable:", err));
-}
+addEventListener("agentdb:ready", () => {
+  // after one visit the whole app (Pyodide and the model included) loads and works offline;
+  // registered once the notebook is usable: its install fetches ~140 MB, not beside the start
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("./sw.js").catch((err) => console.warn("offline support unavailable:", err));
+  }
+}, { once: true });
 const $ = (id) => document.getElementById(id);
 const statusLine = $("store-status"), bar = $("store-progress"), table = $("store-results");
 const controls = ["remember", "search", "sample", "export", "import"].map($);
 let db = null;
 
-AgentDB.onProgress(({ stage, done }) => {
+const mb = (n) => (n / 1e6).toFixed(1);
+
+AgentDB.onProgress(({ stage, done, total, model }) => {
+  if (stage === "embed") return;              // the sample shows its own progress
+  bar.max = total;
   bar.value = done;
-  statusLine.textContent = stage === "ready" ? "Ready." : `Loading the Python runtime (${stage})…`;
+  if (!model) statusLine.textContent = stage === "ready" ? "Ready." : `Loading the Python runtime (${stage})…`;
+  else if (stage === "download") statusLine.textContent = `Loading the ${model} model: ${mb(done)} of ${mb(total)} MB…`;
+  else statusLine.textContent = done < total ? `Preparing the ${model} model…` : `The ${model} model is ready.`;
 });
 
 function fail(err) { statusLine.textContent = `${err.name}: ${err.message}`; }
 
 async function showStats() {
   const st = await db.status();
-  const mb = (n) => (n / 1e6).toFixed(1);
   const storage = st.storage ? ` · storage ${mb(st.storage.usage)} of ${mb(st.storage.quota)} MB` : "";
   $("stats").textContent = `${st.count.toLocaleString()} memories · vectors ${mb(st.bytes.vectors)} MB · ` +
     `graph ${mb(st.bytes.graph)} MB${storage} · kernel: ${st.kernel.backend}, ${st.kernel.isa}`;
@@ -89,18 +97,31 @@ const WORDS = {
 
 $("sample").addEventListener("click", async () => {
   $("sample").disabled = true;
-  const N = 10000, BATCH = 1000;
+  const N = 10000, BATCH = 1000, dim = AgentDB.MINILM.dim;
   let s = 12345;
   const pick = (list) => { s = (s * 1103515245 + 12345) >>> 0; return list[(s >>> 16) % list.length]; };
+  const texts = [], meta = [];
+  for (let i = 0; i < N; i++) {
+    texts.push(`${pick(WORDS.act)} the ${pick(WORDS.topic)} ${pick(WORDS.when)}`);
+    meta.push({ text: texts[i], ...tagMeta([pick(WORDS.tag)]) });     // as remember() keeps it
+  }
+  // the samples repeat 800 phrases: each is embedded once (the model's time goes per text)
+  const phrases = [...new Set(texts)], vectors = new Map();
+  for (let i = 0; i < phrases.length; i += 100) {
+    const chunk = phrases.slice(i, i + 100);
+    (await AgentDB.embed(chunk)).forEach((v, j) => vectors.set(chunk[j], v));
+    bar.max = phrases.length;
+    bar.value = i + chunk.length;
+    statusLine.textContent = `Embedded ${i + chunk.length} of ${phrases.length} sample phrases…`;
+  }
   bar.max = N;
   for (let start = 0; start < N; start += BATCH) {
-    const ids = [], texts = [], meta = [];
+    const ids = [], rows = new Float32Array(BATCH * dim);
     for (let i = start; i < start + BATCH; i++) {
       ids.push(`sample-${i}`);
-      texts.push(`${pick(WORDS.act)} the ${pick(WORDS.topic)} ${pick(WORDS.when)}`);
-      meta.push(tagMeta([pick(WORDS.tag)]));
+      rows.set(vectors.get(texts[i]), (i - start) * dim);
     }
-    await db.remember(ids, texts, meta);
+    await db.ingest(ids, rows, meta.slice(start, start + BATCH));
     bar.value = start + BATCH;
     statusLine.textContent = `Loaded ${(start + BATCH).toLocaleString()} of ${N.toLocaleString()} sample memories…`;
   }
@@ -130,10 +151,8 @@ $("import").addEventListener("change", async (event) => {
 });
 
 (async () => {
-  db = await AgentDB.open("notebook", {
-    dim: 256, metric: "cosine", persist: true,
-    embedder: { name: "agentdb-hash-v1", dim: 256, semantic: false },   // recorded in the store
-  });
+  // "notes": the earlier "notebook" store (word hashing, 256 dims) stays as it was in IndexedDB
+  db = await AgentDB.open("notes", { dim: 384, metric: "cosine", persist: true, embedder: AgentDB.MINILM });
   controls.forEach((c) => { c.disabled = false; });
   window.agentdbReadyMs = performance.now();    // cold start to a usable store (bench/bench_browser.py)
   dispatchEvent(new Event("agentdb:ready"));    // deferred page work may start (kernel-check.js)

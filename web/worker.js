@@ -2,7 +2,8 @@
 // Messages: {id, op, args, buffer?} in; {id, ok: true, value} (or json: its JSON text) or
 // {id, ok: false, error: {name, message}} out;
 // {progress: {stage, done, total}} events carry no id (the last, stage "ready", also says how
-// Python came up: python "snapshot" or "started").
+// Python came up: python "snapshot" or "started"; a model's loading adds model: its name, with
+// stages "download" (bytes), "weights" and later "embed" (texts)).
 import { loadPyodide } from "./pyodide/pyodide.mjs";
 
 const PACKAGES = "/home/pyodide/pkgs";     // where agentdb.zip is unpacked (build/make_snapshot.mjs too)
@@ -37,8 +38,83 @@ if ${JSON.stringify(PACKAGES)} not in sys.path: sys.path.insert(0, ${JSON.string
 random.seed()`);
   const api = pyodide.pyimport("agentdb.worker_api");
   postMessage({ progress: { stage: "ready", done: 3, total: 3, python } });
-  return { pyodide, handle: api.handle, takeCommits: api.take_commits, storedSize: api.stored_size };
+  return { pyodide, handle: api.handle, takeCommits: api.take_commits, storedSize: api.stored_size,
+           loadModel: api.load_model };
 })();
+
+// ---- the model (all-MiniLM-L6-v2 and its int8 variant): fetched when text first needs it,
+// never on the start path (the service worker keeps its files for offline use). One load per
+// model, whoever asks meanwhile waits for the same promise.
+const MODEL_URL = "./models/all-MiniLM-L6-v2/";        // build/build_site.py puts it there
+const MODEL_DIR = "/home/pyodide/models/all-MiniLM-L6-v2";   // its small files, for MiniLM(model_dir=)
+const models = new Map();
+
+function loadModel(name) {
+  if (!models.has(name)) {
+    const loading = fetchModel(name);
+    loading.catch(() => models.delete(name));         // a failed load is tried again next time
+    models.set(name, loading);
+  }
+  return models.get(name);
+}
+
+async function fetchModel(name) {
+  const { pyodide, loadModel: load } = await ready;
+  const report = (stage, done, total) => postMessage({ progress: { stage, done, total, model: name } });
+  let files, weights;
+  try {
+    const manifest = JSON.parse(new TextDecoder().decode(await asset(MODEL_URL + "manifest.json")));
+    const weightFiles = Object.values(manifest.weights);
+    const small = Object.keys(manifest.files).filter((f) => !weightFiles.includes(f));
+    const big = manifest.weights[name];
+    if (!big) throw new Error(`the site serves no model named ${name}`);
+    const total = [...small, big].reduce((n, f) => n + manifest.files[f], 0);
+    let done = 0, shown = 0;
+    const arrived = (n) => {             // about a hundred events, not one per chunk
+      done += n;
+      if (done === total || done - shown >= total / 100) { shown = done; report("download", done, total); }
+    };
+    report("download", 0, total);
+    [files, weights] = await Promise.all([Promise.all(small.map((f) => download(f, manifest.files[f], arrived))),
+                                          download(big, manifest.files[big], arrived)]);
+    pyodide.FS.mkdirTree(MODEL_DIR);
+    small.forEach((f, i) => pyodide.FS.writeFile(`${MODEL_DIR}/${f}`, files[i]));
+  } catch (err) {                        // what Python says when the files are missing, with the reason
+    throw Object.assign(new Error(`${name} could not be loaded: ${err.message}`), { pythonName: "ModelMissingError" });
+  }
+  load(name, MODEL_DIR, weights, report);      // one copy into Python; the kernel packs the weights
+}
+
+// A model file into one buffer of the size the manifest gives, reporting bytes as they arrive.
+async function download(file, size, arrived) {
+  const response = await fetch(new URL(MODEL_URL + file, import.meta.url));
+  if (!response.ok) throw new Error(`${file}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(size), reader = response.body.getReader();
+  let at = 0;
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    if (at + chunk.value.length > size) throw new Error(`${file} is longer than the ${size} bytes of its manifest`);
+    bytes.set(chunk.value, at);
+    at += chunk.value.length;
+    arrived(chunk.value.length);
+  }
+  if (at !== size) throw new Error(`${file} has ${at} bytes, its manifest says ${size}`);
+  return bytes;
+}
+
+// Runs a request; text for a model not loaded yet raises ModelNotLoadedError (its name, nothing
+// written): the model is loaded and the request runs again.
+async function handleWithModel(handle, op, argsJson, input) {
+  for (const tried = new Set(); ;) {
+    try {
+      return handle(op, argsJson, input);
+    } catch (err) {
+      const name = err.type === "ModelNotLoadedError" && errorOf(err).message;
+      if (!name || tried.has(name)) throw err;
+      tried.add(name);
+      await loadModel(name);
+    }
+  }
+}
 
 // ---- IndexedDB: a persisted store is its .rvf bytes as chunks keyed by file offset; each
 // commit is one transaction, so a closed tab leaves the previous commit.
@@ -193,7 +269,7 @@ function exclusive(name, fn) {
 // stored one is stale (an INDEX commit), so reopening rebuilds little and no user commit pays.
 const WRITES = new Set(["ingest", "remember", "delete", "deleteByFilter", "memory"]);
 // ... and requests that never commit (no commits to hand over: a query pays no extra Python call)
-const READS = new Set(["query", "queryBatch", "recall", "get", "status", "exportRvf"]);
+const READS = new Set(["query", "queryBatch", "recall", "get", "status", "exportRvf", "embed"]);
 const idleTimers = new Map();
 
 function maintainWhenIdle(name) {
@@ -236,7 +312,7 @@ async function serve(id, op, args, buffer, { pyodide, handle, takeCommits }) {
   if (op === "open" && args.options && args.options.persist) {
     input = await idbRead(args.name);            // the stored commits, or null for a new store
   }
-  const out = handle(op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
+  const out = await handleWithModel(handle, op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
   if (op === "importRvf") persisted.delete(args.name);
   if (!READS.has(op)) await persist(args.name, handle, takeCommits);   // stored before the caller hears back
   if (op === "close") persisted.delete(args.name); // after its last commit (the graph) is stored
@@ -248,7 +324,7 @@ async function serve(id, op, args, buffer, { pyodide, handle, takeCommits }) {
   } else if (typeof out === "string") {
     postMessage({ id, ok: true, json: out });      // parsed on the page: cheaper than cloning objects
   } else {
-    const bytes = out.toJs();    // exportRvf: bytes -> Uint8Array (one copy), transferred
+    const bytes = out.toJs();    // exportRvf, embed: bytes -> Uint8Array (one copy), transferred
     out.destroy();
     postMessage({ id, ok: true, value: bytes }, [bytes.buffer]);
   }

@@ -4,12 +4,19 @@ The JS client (web/agentdb.js) sends requests to the worker (web/worker.js), whi
 handle() in Pyodide. Structured values cross as JSON text (query scores as the hex of
 their float32 bytes, exact); vectors cross as typed arrays and .rvf files as bytes. Errors
 keep their Python class name (err.name in JS).
+
+Text is embedded in the worker by all-MiniLM-L6-v2 (the default: for stores that record it
+or no embedder at all), by the hashing embedder (stores that record it) or, for any other
+recorded model, by the page (SuppliedEmbedder). The model is loaded lazily: embedding with it
+before the worker has fetched its files raises ModelNotLoadedError; the worker then fetches
+them, calls load_model() and repeats the request (nothing was written: requests embed first).
 """
 import json
 
 from . import open as open_store
 from . import open_bytes
-from .embed import EmbedderMismatchError, HashEmbedder, NeedEmbeddings, SuppliedEmbedder
+from .embed import EmbedderError, EmbedderMismatchError, HashEmbedder, NeedEmbeddings, SuppliedEmbedder, minilm
+from .errors import DimensionError
 from .memory.agent import REMOTE_METHODS, AgentMemory
 from .store.store import open_log
 
@@ -46,24 +53,77 @@ def take_commits(name):
     return [list(chunk) for chunk in db.take_commits()] if db is not None else []
 
 
+_models = {}      # identity name -> MiniLM, once the worker has handed over its files (load_model)
+
+
+class ModelNotLoadedError(EmbedderError):
+    """Raised for text that needs a model the worker has not loaded yet; its message is the
+    model's name. The worker catches it, loads the model and repeats the request."""
+
+
+class _WorkerModel:
+    """all-MiniLM-L6-v2 (or its int8 variant) as the worker's embedder: its identity from
+    the start, its weights once loaded (so a store opens without them)."""
+
+    dim, semantic = minilm.MiniLM.dim, minilm.MiniLM.semantic
+
+    def __init__(self, name):
+        self.name = name
+
+    @property
+    def identity(self):
+        return {"name": self.name, "dim": self.dim, "semantic": self.semantic}
+
+    def embed(self, texts):
+        model = _models.get(self.name)
+        if model is None:
+            raise ModelNotLoadedError(self.name)
+        return model.embed(texts)
+
+
+def load_model(name, model_dir, weights, progress=None):
+    """Loads the model `name` (all-MiniLM-L6-v2 or its -int8 variant) from what the worker
+    fetched: its small files in model_dir (Pyodide's file system) and the SafeTensors bytes
+    (a JS Uint8Array: one copy into Python, dropped once the kernel holds the packed weights).
+    progress(stage, done, total) as for MiniLM; it reports "embed" progress later too."""
+    if name not in (minilm.NAME, minilm.INT8_NAME):
+        raise EmbedderError(f"unknown model {name!r}: the worker serves {minilm.NAME!r} and {minilm.INT8_NAME!r}")
+    if name not in _models:
+        _models[name] = minilm.MiniLM(name == minilm.INT8_NAME, model_dir=model_dir, progress=progress,
+                                      weights=weights.to_memoryview()).load()
+
+
+def _embedder(db):
+    """The embedder of the store's text: the one it records (the page's, for a model the
+    worker does not run), else all-MiniLM-L6-v2."""
+    ident = db.embedder
+    if ident is None:
+        if db.dim != _WorkerModel.dim:
+            raise DimensionError(f"text is embedded by {minilm.NAME!r} ({_WorkerModel.dim} dimensions) unless the "
+                                 f"store records another embedder; this store has {db.dim} dimensions")
+        return _WorkerModel(minilm.NAME)
+    if ident["name"] in (minilm.NAME, minilm.INT8_NAME) and ident == _WorkerModel(ident["name"]).identity:
+        return _WorkerModel(ident["name"])
+    if ident["name"] == HashEmbedder.name:
+        return HashEmbedder(dim=db.dim, kernel=db.kernel)
+    return SuppliedEmbedder(ident, kernel=db.kernel)       # its JS function, see web/agentdb.js
+
+
 def _text_embedder(db):
-    """The offline embedder, if it is the one the store's vectors come from (or none is recorded)."""
-    embedder = HashEmbedder(dim=db.dim, kernel=db.kernel)
-    if db.embedder is not None and db.embedder != embedder.identity:
-        raise EmbedderMismatchError(f"this store's vectors come from {db.embedder['name']!r}; "
-                                    f"text operations embed with {embedder.name!r}")
+    """The embedder of remember / recall (the page's embedder serves db.memory only)."""
+    embedder = _embedder(db)
+    if isinstance(embedder, SuppliedEmbedder):
+        raise EmbedderMismatchError(f"this store's vectors come from {embedder.name!r}, a model the page runs; "
+                                    f"remember and recall embed in the worker (use db.memory)")
     return embedder
 
 
 def _memory(name):
-    """The store's AgentMemory: the offline embedder, or, when the store records another one,
-    vectors the page supplies (its JS embedder function, see web/agentdb.js)."""
+    """The store's AgentMemory, over the embedder of its text (see _embedder)."""
     db = _store(name)
     mem = _memories.get(name)
     if mem is None or mem.store is not db:
-        foreign = db.embedder is not None and db.embedder["name"] != HashEmbedder.name
-        embedder = SuppliedEmbedder(db.embedder, kernel=db.kernel) if foreign else None
-        mem = _memories[name] = AgentMemory(db, embedder=embedder)
+        mem = _memories[name] = AgentMemory(db, embedder=_embedder(db))
     return mem
 
 
@@ -80,14 +140,20 @@ def _memory_call(args):
     except NeedEmbeddings as need:
         mem._next = None          # nothing was written: ids it reserved are free again
         return {"needEmbeddings": need.texts}
+    except ModelNotLoadedError:
+        mem._next = None          # likewise, and the worker repeats the call once it loaded the model
+        raise
 
 
 def handle(op, args_json, buffer=None):
     """Runs one request; args_json is a JSON object, buffer the request's vectors or bytes
-    (a Python buffer), if any. Returns JSON text, or bytes for exportRvf."""
+    (a Python buffer), if any. Returns JSON text, or bytes for exportRvf and embed."""
     args = json.loads(args_json)
     if hasattr(buffer, "to_memoryview"):      # a JS typed array (in Pyodide): one copy in
         buffer = buffer.to_memoryview()
+    if op == "embed":                             # the model's float32 rows as bytes (exact)
+        name = minilm.INT8_NAME if args.get("quantized") else minilm.NAME
+        return _WorkerModel(name).embed(args["texts"]).tobytes()
     if op == "open":
         options = dict(args.get("options", {}))
         if options.pop("persist", False):       # buffer: the bytes stored for it, if any
@@ -101,7 +167,7 @@ def handle(op, args_json, buffer=None):
     db = _store(args["name"])
     if op == "ingest":
         return json.dumps(db.ingest(args["ids"], buffer, metadata=args.get("metadata")))
-    if op == "remember":                          # texts embedded in the kernel (offline, not semantic)
+    if op == "remember":
         texts = args["texts"]
         vectors = _text_embedder(db).embed(texts)
         metadata = [dict(m or {}, text=t) for m, t in zip(args.get("metadata") or [{}] * len(texts), texts)]

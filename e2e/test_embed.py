@@ -5,6 +5,7 @@ import pathlib
 
 import pytest
 
+from agentdb.embed import HashEmbedder
 from agentdb.embed.minilm import INT8_WEIGHTS, MiniLM
 
 TEXTS = ["hello world", "The car would not start this morning.", "Café naïve résumé, 東京 and Zürich 🚗",
@@ -69,6 +70,19 @@ MEMORIES = {"the car would not start this morning": "vehicle engine failure",
             "I booked flights to Lisbon for our holiday": "plane tickets for a vacation in Portugal",
             "the soup needs more salt and pepper": "seasoning a dish",
             "my laptop keeps freezing when I open spreadsheets": "computer hangs with Excel"}
+
+
+def test_a_stores_embed_uses_the_embedder_it_records(loaded):
+    page, _ = loaded
+    got = page.evaluate("""async (texts) => {
+        const bytes = (rows) => rows.map((v) => Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
+        const model = await AgentDB.open("embed-model", { dim: 384 });
+        const words = await AgentDB.open("embed-words", { dim: 64, embedder: { name: "agentdb-hash-v1", dim: 64,
+                                                                                semantic: false } });
+        return { model: bytes(await model.embed(texts)), words: bytes(await words.embed(texts)) };
+    }""", TEXTS)
+    assert b"".join(bytes(row) for row in got["model"]) == bytes(MiniLM().embed(TEXTS))
+    assert b"".join(bytes(row) for row in got["words"]) == bytes(HashEmbedder(dim=64).embed(TEXTS))
 
 
 def test_memories_are_found_by_meaning(loaded):

@@ -72,6 +72,12 @@ function memoryArgs(options) {
   return Object.fromEntries(Object.entries(options).map(([k, v]) => [snake(k), plain(v)]));
 }
 
+// float32 rows that crossed as bytes (exact) -> n Float32Array views of one buffer
+function rowsOf(bytes, n) {
+  const rows = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), dim = rows.length / n;
+  return Array.from({ length: n }, (_, i) => rows.subarray(i * dim, (i + 1) * dim));
+}
+
 // An embedder crosses to the worker as its identity; its function stays on the page.
 const identity = (e) => e && { name: e.name, dim: e.dim, semantic: e.semantic !== false };
 
@@ -119,9 +125,15 @@ export class AgentDB {
    *  (~90 MB, 59 MB int8; kept by the service worker for offline use; see onProgress). The
    *  arrays are views of one buffer. */
   static async embed(texts, { quantized = false } = {}) {
-    const bytes = await request("embed", { texts, quantized });
-    const rows = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), dim = AgentDB.MINILM.dim;
-    return Array.from({ length: rows.length / dim }, (_, i) => rows.subarray(i * dim, (i + 1) * dim));
+    return rowsOf(await request("embed", { texts, quantized }), texts.length);
+  }
+
+  /** The vectors this store's own embedder gives texts, as its text operations embed them:
+   *  the model it records (all-MiniLM-L6-v2 when it records none) or the hashing embedder,
+   *  run in the worker; a page model's own embed function. One Float32Array per text. */
+  async embed(texts) {
+    if (this.embedder && this.embedder.embed) return this.embedder.embed(texts);
+    return rowsOf(await request("embed", { name: this.name, texts }), texts.length);
   }
 
   /** Runs Python in the worker (tests, consoles); resolves to the last expression as a string. */

@@ -151,7 +151,9 @@ def handle(op, args_json, buffer=None):
     args = json.loads(args_json)
     if hasattr(buffer, "to_memoryview"):      # a JS typed array (in Pyodide): one copy in
         buffer = buffer.to_memoryview()
-    if op == "embed":                             # the model's float32 rows as bytes (exact)
+    if op == "embed":                             # float32 rows as bytes (exact)
+        if "name" in args:                        # the store's own embedder
+            return _text_embedder(_store(args["name"])).embed(args["texts"]).tobytes()
         name = minilm.INT8_NAME if args.get("quantized") else minilm.NAME
         return _WorkerModel(name).embed(args["texts"]).tobytes()
     if op == "open":

@@ -433,6 +433,8 @@ def test_every_crafted_word_in_a_file_is_survived_within_its_size(tmp_path):
     ({"m": 0}, "m must be >= 2"),
     ({"M": 16}, "unknown option 'M'"),
     ({"metric": "hamming"}, "unknown metric 'hamming'"),
+    ({"metric": [0]}, r"unknown metric \[0\]"),                   # unhashable: no TypeError
+    ({"index": {"kind": "hnsw"}}, "unknown index"),
     ({"embedder": {"name": "x", "dim": "many", "semantic": True}}, "store options"),
 ])
 def test_crafted_options_records_are_corrupt_files(tmp_path, options, message):

@@ -83,14 +83,17 @@ def resolve(dim, options, *, source=None):
         raise CorruptFileError(f"{source} holds invalid store options: {exc}") from None
 
 
+def _choose(what, value, allowed):
+    # a string first: a list or dict cannot even be looked up in a dict (TypeError)
+    if not isinstance(value, str) or value not in allowed:
+        raise OptionError(f"unknown {what} {value!r}: expected one of {', '.join(sorted(allowed))}")
+
+
 def _check(dim, o):
     check_dim(dim)
-    if o["metric"] not in METRICS:
-        raise OptionError(f"unknown metric {o['metric']!r}: expected one of {', '.join(sorted(METRICS))}")
-    if o["index"] not in INDEXES:
-        raise OptionError(f"unknown index {o['index']!r}: expected one of {', '.join(INDEXES)}")
-    if o["compression"] not in COMPRESSIONS:
-        raise OptionError(f"unknown compression {o['compression']!r}: expected one of {', '.join(COMPRESSIONS)}")
+    _choose("metric", o["metric"], METRICS)
+    _choose("index", o["index"], INDEXES)
+    _choose("compression", o["compression"], COMPRESSIONS)
     if not _is_int(o["m"]) or not 2 <= o["m"] <= MAX_M:
         raise OptionError(f"m must be >= 2 and at most {MAX_M}, got {o['m']!r}")
     check_int("ef_construction", o["ef_construction"], 1, MAX_EF)

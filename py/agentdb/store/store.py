@@ -955,7 +955,7 @@ def _open_contents(data, *, kernel=None, embedder=None, force=False, **overrides
 def _check_reopen(db, where, dim, metric):
     if dim is not None and dim != db.dim:
         raise DimensionError(f"{where} holds {db.dim}-dimensional vectors, dim={dim} was given")
-    if metric is not None and METRICS.get(metric) != db.metric:
+    if metric is not None and (not isinstance(metric, str) or METRICS.get(metric) != db.metric):
         raise ValueError(f"{where} was created with metric {db.metric!r}, metric={metric!r} was given")
 
 

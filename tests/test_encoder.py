@@ -13,7 +13,6 @@ from agentdb.embed.encoder import BertEncoder
 from agentdb.embed.minilm import find_model_dir
 from agentdb.kernel import load
 from text_corpus import docstring_pairs, sentences
-from test_kernel_isa import level_kernel  # noqa: F401  (the per-level kernel fixture)
 import embed_scenario
 
 CACHE = Path(__file__).resolve().parent / ".cache"    # git-ignored: reference vectors, the int8 model

@@ -1,30 +1,13 @@
 """Every native ISA level gives the bits wasm gives.
 
 The installed extension only runs the level this CPU picks, so this test builds the kernel
-once per level (as build_native builds it), loads each through cffi's ABI mode, and compares
-every float op with wasmhost. Levels the CPU cannot run are skipped with the reason.
+once per level (as build_native builds it: the level_kernel fixture in conftest.py), loads
+each through cffi's ABI mode, and compares every float op with wasmhost. Levels the CPU cannot
+run are skipped with the reason.
 """
-import sys
-from pathlib import Path
-
 import numpy as np
-import pytest
 
 from support import bits, dense_outputs
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "build"))
-from isa_kernel import LEVELS, cpu_has, load_level  # noqa: E402
-
-
-@pytest.fixture(scope="module", params=list(LEVELS))
-def level_kernel(request, tmp_path_factory):
-    level = request.param
-    if not cpu_has(level):
-        pytest.skip(f"this CPU cannot run {level}")
-    kernel = load_level(level, tmp_path_factory.mktemp(level))
-    assert kernel.isa == level
-    return kernel
 
 
 def test_every_float_op_matches_wasm(level_kernel, wasmhost):

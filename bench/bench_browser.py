@@ -16,12 +16,8 @@ Data: clustered unit vectors (bench_store.data), served to the page as raw float
 Needs: build/setup.sh (Pyodide, hnswlib-wasm), chromium, playwright.
 """
 import argparse
-import functools
-import http.server
-import socketserver
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,33 +31,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "e2e"))
 from bench_store import data  # noqa: E402
 from conftest import ARGS, CHROMIUM  # noqa: E402
+from site_server import serve  # noqa: E402
 from isa_kernel import cpu_has, load_level  # noqa: E402
 
 EFS = (16, 32, 64, 128, 256)
 PEER = ROOT / "bench" / "browser" / "node_modules" / "hnswlib-wasm" / "dist"
-
-
-class Handler(http.server.SimpleHTTPRequestHandler):
-    """The built site at /, the peer at /peer/, the data at /data/."""
-
-    roots = {}
-
-    def translate_path(self, path):
-        for prefix, directory in self.roots.items():
-            if path.startswith(prefix):
-                return str(Path(directory) / path[len(prefix):].split("?")[0])
-        return super().translate_path(path)
-
-    def log_message(self, *args):
-        pass
-
-
-def serve(dist, data_dir):
-    Handler.roots = {"/peer/": PEER, "/data/": data_dir}
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(dist)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 def native_ms(db, queries, k, opts, passes=3):
@@ -236,7 +210,7 @@ def main():
         tmp = Path(tmp)
         x.tofile(tmp / "x.f32")
         q.tofile(tmp / "q.f32")
-        server, url = serve(build_site.build(), tmp)
+        server, url = serve(build_site.build(), {"/peer/": PEER, "/data/": tmp})
         with sync_playwright() as p:
             profile = tmp / "profile"
             context = p.chromium.launch_persistent_context(str(profile), executable_path=CHROMIUM, args=ARGS)

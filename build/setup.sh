@@ -47,9 +47,10 @@ if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt 
     touch tests/interop/node_modules
 fi
 
-# the WASM peer (hnswlib-wasm, pinned) that bench/bench_browser.py measures against
+# the WASM peers (pinned) the browser benchmarks measure against: hnswlib-wasm
+# (bench/bench_browser.py) and onnxruntime-web (bench/bench_embed.py)
 if [ ! -d bench/browser/node_modules ] || [ bench/browser/package-lock.json -nt bench/browser/node_modules ]; then
-    echo "== installing the browser benchmark's WASM peer (npm)"
+    echo "== installing the browser benchmarks' WASM peers (npm)"
     npm install --prefix bench/browser --no-audit --no-fund --loglevel=error
     touch bench/browser/node_modules
 fi

@@ -19,12 +19,16 @@
 /* Register tiles: GEMM_MR rows of A by GEMM_NR panels (16 columns each) of accumulators.
  * AVX-512 has 32 zmm: 6x2 keeps 12 accumulators plus the panel loads and products in
  * registers. With 16 ymm (AVX2) a v16f is two registers, with 16 xmm (SSE2, wasm on x86
- * hosts) four: fewer rows and a single panel, so nothing spills. */
+ * hosts) four: fewer rows and a single panel, so nothing spills. wasm: 5 rows x 8 columns,
+ * 10 accumulators + 2 panel vectors + A + a product = the 15 xmm V8 allocates (6 rows spilled;
+ * 5 was 5-15% faster than 4 in V8, bench/dense_wasm.mjs). */
 #ifndef GEMM_MR
 #if defined(__AVX512F__)
 #define GEMM_MR 12
 #elif defined(__AVX2__)
 #define GEMM_MR 4
+#elif defined(__wasm__)
+#define GEMM_MR 5
 #else
 #define GEMM_MR 4
 #endif
@@ -45,12 +49,11 @@
 #define GEMM_NC (16 / GEMM_VW / 2)
 #endif
 #define GEMM_NARROW (GEMM_VW < 16)
-/* GEMM_PACK_A: each GEMM_MC x GEMM_KC block of A is first copied to the stack, tile by tile
- * with a tile's GEMM_MR values of one p side by side, so a tile reads A through one pointer
- * (wasm engines keep few addresses in registers) */
-#ifndef GEMM_PACK_A
+/* GEMM_PACK_A (the narrow tiles): each GEMM_MC x GEMM_KC block of A is first copied to the
+ * stack, tile by tile with a tile's GEMM_MR values of one p side by side, so a tile reads A
+ * through one pointer (wasm engines keep few addresses in registers). Copies broadcast to all
+ * lanes (plain loads instead of load32_splat) measured no faster in V8 and need 4x the stack. */
 #define GEMM_PACK_A GEMM_NARROW
-#endif
 
 /* Cache blocks: GEMM_KC steps of p per pass (a tile's panels, GEMM_KC x 16 floats each, stay
  * in L1 while GEMM_MC rows of A stream past them from L2). 384 natively: MiniLM's k = 384 in
@@ -65,7 +68,7 @@
 #endif
 #ifndef GEMM_MC
 #if GEMM_PACK_A
-#define GEMM_MC 32   /* the packed block lives on the stack (wasm's is 64 KiB) */
+#define GEMM_MC (GEMM_MR * (32 / GEMM_MR))   /* whole tiles; the packed block lives on the stack (wasm's is 64 KiB) */
 #else
 #define GEMM_MC 96
 #endif
@@ -224,14 +227,6 @@ AGK_INLINE gvec gvec_bcast(const float *p) {
 #endif
 }
 
-/* Up to GEMM_VW floats into a zero-filled gvec (never reads past p + r). */
-AGK_INLINE gvec gvec_load_upto(const float *p, uint32_t r) {
-    if (r >= GEMM_VW) return *(const gvec_u *)p;
-    gvec v = {0};
-    for (uint32_t i = 0; i < r; i++) v[i] = p[i];
-    return v;
-}
-
 /* The epilogue over an mr x 16 block of sums in memory (the narrow tiles' finish). */
 AGK_INLINE void gemm_finish_block(uint32_t mr, float *c, uint32_t ldc, uint32_t cols, const float *scale,
                                   const float *bias, uint32_t act) {
@@ -244,37 +239,62 @@ AGK_INLINE void gemm_finish_block(uint32_t mr, float *c, uint32_t ldc, uint32_t 
 }
 
 #if GEMM_NARROW
+/* Hides a pointer's value from the optimiser after each step of the loop. wasm folds a constant
+ * offset into a load only when the add cannot wrap, and LLVM's loop strength reduction rewrote
+ * each address of the tile into an add of its own (an extra instruction per load in V8); an
+ * opaque pointer keeps one base and constant offsets. Natively x86 addressing folds either way.
+ * (Unrolling over p did not pay in V8: its scheduler hoists every load of the unrolled steps
+ * ahead of the arithmetic, and the tile's live values then no longer fit in 16 registers.) */
+#if defined(__wasm__)
+#define GEMM_OPAQUE(ptr) __asm__("" : "+r"(ptr))
+#else
+#define GEMM_OPAQUE(ptr) (void)0
+#endif
+
 /* A tile of narrow vectors (wasm, SSE2: 16 registers of 128 bits): MR rows by NC chunks of
  * GEMM_VW columns of one panel, from w / c on; cols: valid columns from c on (may exceed the
- * tile's). With GEMM_PACK_A, a holds the tile's rows packed (GEMM_MR values per p). */
-AGK_INLINE void gemm_tile_narrow(const uint32_t MR, const uint32_t NC, const float *a, uint32_t lda, const float *w,
+ * tile's). a: the tile's rows packed (GEMM_PACK_A). */
+AGK_INLINE void gemm_tile_narrow(const uint32_t MR, const uint32_t NC, const float *a, const float *w,
                                  uint32_t kc, float *c, uint32_t ldc, uint32_t cols, int first) {
+    /* the sums start at 0 or from c; a tile past n's last column goes through part, so that
+     * every access to acc has a constant index (else clang kept acc in memory) */
     gvec acc[GEMM_MR][GEMM_NC];
+    float part[GEMM_MR * GEMM_NC * GEMM_VW];
+    const uint32_t tw = NC * GEMM_VW;
+    const int whole = cols >= tw;
+    if (!first && !whole)
+        for (uint32_t i = 0; i < MR; i++)
+            for (uint32_t l = 0; l < tw; l++) part[i * tw + l] = l < cols ? c[(uintptr_t)i * ldc + l] : 0.0f;
+    const float *src = whole ? c : part;
+    const uintptr_t lds = whole ? ldc : tw;
     for (uint32_t i = 0; i < MR; i++)
-        for (uint32_t j = 0; j < NC; j++) {
-            float *ci = c + (uintptr_t)i * ldc + GEMM_VW * j;
-            uint32_t r = cols > GEMM_VW * j ? cols - GEMM_VW * j : 0;
-            acc[i][j] = first ? (gvec){0} : gvec_load_upto(ci, r);
-        }
-    uint32_t p = 0;
-#define GEMM_NARROW_STEP(P)                                                                           \
+        for (uint32_t j = 0; j < NC; j++)
+            acc[i][j] = first ? (gvec){0} : *(const gvec_u *)(src + i * lds + GEMM_VW * j);
+    const uintptr_t astep = GEMM_MR;   /* packed A: GEMM_MR floats per step of p */
+#define GEMM_NARROW_STEP()                                                                            \
     do {                                                                                              \
-        gvec wv[GEMM_NC];                                                                             \
-        for (uint32_t j = 0; j < NC; j++) wv[j] = *(const gvec_u *)(w + (uintptr_t)(P) * GEMM_PANEL + GEMM_VW * j); \
         for (uint32_t i = 0; i < MR; i++) {                                                           \
-            gvec av = gvec_bcast(a + (GEMM_PACK_A ? (uintptr_t)(P) * GEMM_MR + i : (uintptr_t)i * lda + (P))); \
-            for (uint32_t j = 0; j < NC; j++) acc[i][j] += av * wv[j];                                \
+            gvec av = gvec_bcast(a + i);                                                              \
+            for (uint32_t j = 0; j < NC; j++) acc[i][j] += av * *(const gvec_u *)(w + GEMM_VW * j);   \
         }                                                                                             \
+        a += astep;                                                                                   \
+        w += GEMM_PANEL;                                                                              \
     } while (0)
-    for (; p < kc; p++) GEMM_NARROW_STEP(p);
+    /* the last step after the loop: as a plain counted loop (or a do-while) V8 hoisted all of
+     * the body's A loads to its top, and accumulators spilled (measured) */
+    for (uint32_t p = 1; p < kc; p++) {
+        GEMM_NARROW_STEP();
+        GEMM_OPAQUE(a);
+        GEMM_OPAQUE(w);
+    }
+    GEMM_NARROW_STEP();
 #undef GEMM_NARROW_STEP
+    float *dst = whole ? c : part;
     for (uint32_t i = 0; i < MR; i++)
-        for (uint32_t j = 0; j < NC; j++) {
-            float *ci = c + (uintptr_t)i * ldc + GEMM_VW * j;
-            if (cols >= GEMM_VW * (j + 1)) *(gvec_u *)ci = acc[i][j];
-            else
-                for (uint32_t l = 0; GEMM_VW * j + l < cols; l++) ci[l] = acc[i][j][l];
-        }
+        for (uint32_t j = 0; j < NC; j++) *(gvec_u *)(dst + i * lds + GEMM_VW * j) = acc[i][j];
+    if (!whole)
+        for (uint32_t i = 0; i < MR; i++)
+            for (uint32_t l = 0; l < cols; l++) c[(uintptr_t)i * ldc + l] = part[i * tw + l];
 }
 
 /* The full tile as a function of its own (GEMM_NOINLINE): a wasm engine allocates registers
@@ -286,9 +306,9 @@ AGK_INLINE void gemm_tile_narrow(const uint32_t MR, const uint32_t NC, const flo
 #define GEMM_NOINLINE 0
 #endif
 #endif
-__attribute__((noinline)) static void gemm_tile_narrow_full(const float *a, uint32_t lda, const float *w, uint32_t kc,
+__attribute__((noinline)) static void gemm_tile_narrow_full(const float *a, const float *w, uint32_t kc,
                                                             float *c, uint32_t ldc, uint32_t cols, int first) {
-    gemm_tile_narrow(GEMM_MR, GEMM_NC, a, lda, w, kc, c, ldc, cols, first);
+    gemm_tile_narrow(GEMM_MR, GEMM_NC, a, w, kc, c, ldc, cols, first);
 }
 #endif
 
@@ -300,10 +320,10 @@ AGK_INLINE void gemm_tile(const uint32_t MR, const uint32_t NR, const float *a, 
                           uintptr_t pstride, uint32_t kc, float *c, uint32_t ldc, uint32_t cols, int first,
                           int finish, const float *scale, const float *bias, uint32_t act) {
 #if GEMM_NARROW
-    (void)NR; (void)pstride;  /* one panel at a time, GEMM_NC * GEMM_VW columns after another */
+    (void)NR; (void)pstride; (void)lda;  /* A packed; one panel at a time, GEMM_NC * GEMM_VW columns after another */
     for (uint32_t h = 0; h < GEMM_PANEL && h < cols; h += GEMM_VW * GEMM_NC)
-        if (GEMM_NOINLINE && MR == GEMM_MR) gemm_tile_narrow_full(a, lda, w + h, kc, c + h, ldc, cols - h, first);
-        else gemm_tile_narrow(MR, GEMM_NC, a, lda, w + h, kc, c + h, ldc, cols - h, first);
+        if (GEMM_NOINLINE && MR == GEMM_MR) gemm_tile_narrow_full(a, w + h, kc, c + h, ldc, cols - h, first);
+        else gemm_tile_narrow(MR, GEMM_NC, a, w + h, kc, c + h, ldc, cols - h, first);
     if (finish) gemm_finish_block(MR, c, ldc, cols, scale, bias, act);
 #else
     v16f acc[GEMM_MR][GEMM_NR];
@@ -316,7 +336,7 @@ AGK_INLINE void gemm_tile(const uint32_t MR, const uint32_t NR, const float *a, 
         v16f wv[GEMM_NR];
         for (uint32_t j = 0; j < NR; j++) wv[j] = v16f_load(w + j * pstride + (uintptr_t)p * GEMM_PANEL);
         for (uint32_t i = 0; i < MR; i++) {
-            v16f av = gemm_bcast(a + (GEMM_PACK_A ? (uintptr_t)p * GEMM_MR + i : (uintptr_t)i * lda + p));
+            v16f av = gemm_bcast(a + (uintptr_t)i * lda + p);
             for (uint32_t j = 0; j < NR; j++) acc[i][j] += av * wv[j];
         }
     }

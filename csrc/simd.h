@@ -117,8 +117,28 @@ AGK_INLINE float hsum16(v16f v) {
 AGK_INLINE v16f v16f_select(v16i mask, v16f a, v16f b) {
     return (v16f)(((v16i)a & mask) | ((v16i)b & ~mask));
 }
+#if defined(__wasm_simd128__)
+/* The selects below in one instruction per v128: pmin(b, a) = a < b ? a : b, pmax(b, a) =
+ * b < a ? a : b, lane for lane the same value (NaN and -0 included) as the bit selects. */
+#define V16F_Q(v, q) __builtin_shufflevector(v, v, 4 * (q), 4 * (q) + 1, 4 * (q) + 2, 4 * (q) + 3)
+#define V16F_PAIRWISE(OP, a, b)                                                                         \
+    do {                                                                                                \
+        v4f r0 = (v4f)OP((v128_t)V16F_Q(b, 0), (v128_t)V16F_Q(a, 0));                                  \
+        v4f r1 = (v4f)OP((v128_t)V16F_Q(b, 1), (v128_t)V16F_Q(a, 1));                                  \
+        v4f r2 = (v4f)OP((v128_t)V16F_Q(b, 2), (v128_t)V16F_Q(a, 2));                                  \
+        v4f r3 = (v4f)OP((v128_t)V16F_Q(b, 3), (v128_t)V16F_Q(a, 3));                                  \
+        v8f lo = __builtin_shufflevector(r0, r1, 0, 1, 2, 3, 4, 5, 6, 7);                               \
+        v8f hi = __builtin_shufflevector(r2, r3, 0, 1, 2, 3, 4, 5, 6, 7);                               \
+        return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);   \
+    } while (0)
+AGK_INLINE v16f v16f_min(v16f a, v16f b) { V16F_PAIRWISE(wasm_f32x4_pmin, a, b); }
+AGK_INLINE v16f v16f_max(v16f a, v16f b) { V16F_PAIRWISE(wasm_f32x4_pmax, a, b); }
+#undef V16F_PAIRWISE
+#undef V16F_Q
+#else
 AGK_INLINE v16f v16f_min(v16f a, v16f b) { return v16f_select(a < b, a, b); }
 AGK_INLINE v16f v16f_max(v16f a, v16f b) { return v16f_select(a > b, a, b); }
+#endif
 
 AGK_INLINE float agk_sqrtf(float x) { return __builtin_sqrtf(x); }
 

@@ -75,13 +75,12 @@
 #endif
 
 /* ---- GELU, exact (erf) form -------------------------------------------------------------
- * gelu(x) = x/2 (1 + erf(x / sqrt 2)). With z = |x| / sqrt 2:
- *   z < ERF_SPLIT:  erf(z) = z * P(z^2), odd polynomial;     gelu = x/2 + x/2 * erf(x/sqrt2)
- *   z >= ERF_SPLIT: erfc(z) = exp(-z^2) * t * Q(t), t = 1 / (1 + z / 2);
- *                   gelu = x - x/2 erfc(z) for x > 0, x/2 erfc(z) for x < 0 (no cancellation)
- * z^2 = x^2 / 2 is split as hi + lo with hi exact (x truncated to 12 bits, squared), and
- * exp takes both parts, so the large exponents of the tail lose no accuracy. */
-#define ERF_SPLIT 0.75f
+ * gelu(x) = x/2 (1 + erf(x / sqrt 2)):
+ *   |x| < GELU_SPLIT:  erf(x / sqrt 2) = x * P(x^2), odd polynomial;  gelu = x/2 + x/2 * x P(x^2)
+ *   |x| >= GELU_SPLIT: erfc(|x| / sqrt 2) = exp(-x^2 / 2) * t * Q(t), t = 1 / (1 + GELU_T |x|);
+ *                      gelu = x - x/2 erfc for x > 0, x/2 erfc for x < 0 (no cancellation)
+ * x^2 / 2 is split as hi + lo with hi exact (x truncated to 12 bits, squared), and exp takes
+ * both parts, so the large exponents of the tail lose no accuracy. */
 
 /* erf(x / sqrt 2) / x as a polynomial in x^2, for |x| < 1 (z < 0.7071) */
 #define GELU_SPLIT 1.0f
@@ -93,24 +92,8 @@
 /* exp(hi + lo) for |lo| << |hi|: v16f_exp with lo added after the range reduction, so an input
  * known to more than float32 precision keeps it (|error| of exp(hi) alone ~ |hi| * 2^-24). */
 AGK_INLINE v16f v16f_exp_hilo(v16f hi, v16f lo) {
-    const v16f round_magic = v16f_splat(12582912.0f);
-    v16f x = v16f_max(v16f_min(hi + lo, v16f_splat(89.0f)), v16f_splat(-104.0f));
-    hi = v16f_max(v16f_min(hi, v16f_splat(89.0f)), v16f_splat(-104.0f));
-    v16f k = (x * v16f_splat(1.44269504088896341f) + round_magic) - round_magic;
-    v16f r = hi - k * v16f_splat(0.693359375f);
-    r = r - k * v16f_splat(-2.12194440e-4f);
-    r = r + lo;
-    v16f p = v16f_splat(1.9875691500e-4f);
-    p = p * r + v16f_splat(1.3981999507e-3f);
-    p = p * r + v16f_splat(8.3334519073e-3f);
-    p = p * r + v16f_splat(4.1665795894e-2f);
-    p = p * r + v16f_splat(1.6666665459e-1f);
-    p = p * r + v16f_splat(5.0000001201e-1f);
-    p = p * (r * r) + r + v16f_splat(1.0f);
-    v16i ki = __builtin_convertvector(k, v16i);
-    v16i k1 = ki >> 1, k2 = ki - k1;
-    v16f s1 = (v16f)((k1 + 127) << 23), s2 = (v16f)((k2 + 127) << 23);
-    return p * s1 * s2;
+    v16f k = exp_k(exp_clamp(hi + lo));
+    return exp_scaled(k, exp_reduce(exp_clamp(hi), k) + lo);
 }
 
 AGK_INLINE v16f v16f_abs(v16f x) { return (v16f)((v16i)x & 0x7fffffff); }
@@ -153,31 +136,22 @@ void agk_gelu_erf_f32(const float *a, uint32_t n, float *out) {
 
 /* W given as k x n row-major (w_is_nk = 0) or as n x k (w_is_nk = 1: a torch Linear weight,
  * [out, in]) into the panel layout above. */
-void agk_pack_gemm_f32(const float *w, uint32_t k, uint32_t n, uint32_t w_is_nk, float *packed) {
-    uint32_t panels = (n + GEMM_PANEL - 1) / GEMM_PANEL;
-    for (uint32_t q = 0; q < panels; q++) {
-        float *dst = packed + (uintptr_t)q * k * GEMM_PANEL;
-        for (uint32_t p = 0; p < k; p++)
-            for (uint32_t l = 0; l < GEMM_PANEL; l++) {
-                uint32_t j = q * GEMM_PANEL + l;
-                dst[(uintptr_t)p * GEMM_PANEL + l] =
-                    j >= n ? 0.0f : w_is_nk ? w[(uintptr_t)j * k + p] : w[(uintptr_t)p * n + j];
-            }
+#define PACK_GEMM(T)                                                                                 \
+    {                                                                                                \
+        uint32_t panels = (n + GEMM_PANEL - 1) / GEMM_PANEL;                                         \
+        for (uint32_t q = 0; q < panels; q++) {                                                      \
+            T *dst = packed + (uintptr_t)q * k * GEMM_PANEL;                                         \
+            for (uint32_t p = 0; p < k; p++)                                                         \
+                for (uint32_t l = 0; l < GEMM_PANEL; l++) {                                          \
+                    uint32_t j = q * GEMM_PANEL + l;                                                 \
+                    dst[(uintptr_t)p * GEMM_PANEL + l] =                                             \
+                        j >= n ? (T)0 : w_is_nk ? w[(uintptr_t)j * k + p] : w[(uintptr_t)p * n + j]; \
+                }                                                                                    \
+        }                                                                                            \
     }
-}
 
-void agk_pack_gemm_i8(const int8_t *w, uint32_t k, uint32_t n, uint32_t w_is_nk, int8_t *packed) {
-    uint32_t panels = (n + GEMM_PANEL - 1) / GEMM_PANEL;
-    for (uint32_t q = 0; q < panels; q++) {
-        int8_t *dst = packed + (uintptr_t)q * k * GEMM_PANEL;
-        for (uint32_t p = 0; p < k; p++)
-            for (uint32_t l = 0; l < GEMM_PANEL; l++) {
-                uint32_t j = q * GEMM_PANEL + l;
-                dst[(uintptr_t)p * GEMM_PANEL + l] =
-                    j >= n ? 0 : w_is_nk ? w[(uintptr_t)j * k + p] : w[(uintptr_t)p * n + j];
-            }
-    }
-}
+void agk_pack_gemm_f32(const float *w, uint32_t k, uint32_t n, uint32_t w_is_nk, float *packed) PACK_GEMM(float)
+void agk_pack_gemm_i8(const int8_t *w, uint32_t k, uint32_t n, uint32_t w_is_nk, int8_t *packed) PACK_GEMM(int8_t)
 
 /* ---- the GEMM ----------------------------------------------------------------------------- */
 

@@ -56,16 +56,23 @@ void agk_add_f32(const float *a, const float *b, uint32_t n, float *out) { ELEME
 
 void agk_relu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, RELU_EXPR); }
                   
-                  /* exp(x) = 2^k * e^r with k = round(x / ln2) and |r| <= ln2 / 2 (Cody-Waite split of ln2),
-                  * e^r from the Cephes minimax polynomial, 2^k applied in two halves so that results near
-                  * overflow and in the subnormal range are scaled without an out-of-range exponent. */
-                  AGK_INLINE v16f v16f_exp(v16f x) {
-    const v16f round_magic = v16f_splat(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
-    x = v16f_min(x, v16f_splat(89.0f));
-    x = v16f_max(x, v16f_splat(-104.0f));
-    v16f k = (x * v16f_splat(1.44269504088896341f) + round_magic) - round_magic;
+/* exp(x) = 2^k * e^r with k = round(x / ln2) and |r| <= ln2 / 2 (Cody-Waite split of ln2),
+ * e^r from the Cephes minimax polynomial, 2^k applied in two halves so that results near
+ * overflow and in the subnormal range are scaled without an out-of-range exponent. The
+ * steps are separate so gemm.c's exp of a two-part argument shares them. */
+AGK_INLINE v16f exp_clamp(v16f x) { return v16f_max(v16f_min(x, v16f_splat(89.0f)), v16f_splat(-104.0f)); }
+
+AGK_INLINE v16f exp_k(v16f x) {   /* round(x / ln2): adding 1.5 * 2^23 rounds to an integer */
+    const v16f round_magic = v16f_splat(12582912.0f);
+    return (x * v16f_splat(1.44269504088896341f) + round_magic) - round_magic;
+}
+
+AGK_INLINE v16f exp_reduce(v16f x, v16f k) {   /* x - k ln2, ln2 in two parts */
     v16f r = x - k * v16f_splat(0.693359375f);
-    r = r - k * v16f_splat(-2.12194440e-4f);
+    return r - k * v16f_splat(-2.12194440e-4f);
+}
+
+AGK_INLINE v16f exp_scaled(v16f k, v16f r) {   /* e^r * 2^k */
     v16f p = v16f_splat(1.9875691500e-4f);
     p = p * r + v16f_splat(1.3981999507e-3f);
     p = p * r + v16f_splat(8.3334519073e-3f);
@@ -77,6 +84,12 @@ void agk_relu_f32(const float *a, uint32_t n, float *out) { ELEMENTWISE(n, RELU_
     v16i k1 = ki >> 1, k2 = ki - k1;
     v16f s1 = (v16f)((k1 + 127) << 23), s2 = (v16f)((k2 + 127) << 23);
     return p * s1 * s2;
+}
+
+AGK_INLINE v16f v16f_exp(v16f x) {
+    x = exp_clamp(x);
+    v16f k = exp_k(x);
+    return exp_scaled(k, exp_reduce(x, k));
 }
 
 AGK_INLINE v16f v16f_sigmoid(v16f x) { return v16f_splat(1.0f) / (v16f_splat(1.0f) + v16f_exp(-x)); }

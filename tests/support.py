@@ -47,3 +47,12 @@ def dense_outputs(kernel, seed, tokens=200):
     out["attention"] = bits(ctx)
     out["mean_pool"] = bits(kernel.mean_pool(ctx, offsets, dim=384))
     return out
+
+
+def assert_same_dense_bits(kernel, other, seed):
+    """Every dense op of dense_outputs gives the same bits on both kernels; returns the names."""
+    got, want = dense_outputs(kernel, seed), dense_outputs(other, seed)
+    assert got.keys() == want.keys()
+    for name in got:
+        assert np.array_equal(got[name], want[name]), name
+    return got.keys()

@@ -8,7 +8,7 @@ import pytest
 
 from agentdb.errors import DimensionError
 from agentdb.kernel.core import Ptr
-from support import MINILM_SHAPES, bits, dense_outputs, f32
+from support import MINILM_SHAPES, assert_same_dense_bits, bits, f32
 
 EPS = np.finfo(np.float32).eps
 
@@ -226,8 +226,5 @@ def test_gemm_leaves_the_kernel_static_data_alone(kernel, rng):
 
 
 def test_native_and_wasm_give_the_same_bits(native, wasmhost):
-    got, want = dense_outputs(native, 11), dense_outputs(wasmhost, 11)
-    assert got.keys() == want.keys()
-    for name in got:
-        assert np.array_equal(got[name], want[name]), name
-    assert {f"gemm 200x{k}x{n}" for k, n in MINILM_SHAPES} <= got.keys()
+    names = assert_same_dense_bits(native, wasmhost, 11)
+    assert {f"gemm 200x{k}x{n}" for k, n in MINILM_SHAPES} <= names

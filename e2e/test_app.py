@@ -27,10 +27,27 @@ def test_the_notebook(page):
     page.fill("#memory-tags", "home, garden")
     page.click("#remember")
     page.wait_for_function("document.getElementById('store-status').textContent === 'Remembered.'", timeout=30_000)
+    # search by meaning: each memory is found by a paraphrase sharing no content word with it
+    paraphrases = {"Water the tomato plants on Monday": "give the vegetables a drink at the start of the week",
+                   "The flight to Tokyo was delayed by three hours": "plane trip to japan ran late",
+                   "The car would not start this morning": "vehicle engine failure"}
+    for text in list(paraphrases)[1:]:
+        page.evaluate("document.getElementById('store-status').textContent = ''")
+        page.fill("#memory-text", text)
+        page.fill("#memory-tags", "")
+        page.click("#remember")
+        page.wait_for_function("document.getElementById('store-status').textContent === 'Remembered.'",
+                               timeout=30_000)
+    for text, paraphrase in paraphrases.items():
+        page.evaluate("document.getElementById('store-results').innerHTML = ''")
+        page.fill("#search-text", paraphrase)
+        page.click("#search")
+        page.wait_for_function("document.querySelectorAll('#store-results tr').length === 3", timeout=30_000)
+        assert text in page.inner_text("#store-results tr:first-child"), paraphrase
     page.click("#sample")
     page.wait_for_function("document.getElementById('store-status').textContent.startsWith('Loaded 10,000')",
                            timeout=120_000)
-    page.wait_for_function("document.getElementById('stats').textContent.startsWith('10,001 memories')",
+    page.wait_for_function("document.getElementById('stats').textContent.startsWith('10,003 memories')",
                            timeout=30_000)
     page.fill("#search-text", "water tomato plants")
     page.click("#search")
@@ -44,7 +61,7 @@ def test_the_notebook(page):
     assert rows and all("travel" in row for row in rows if row.strip())
     page.screenshot(path=str(ARTIFACTS / "notebook.png"), full_page=True)
     page.click("#store-results tr:first-child button")       # delete one
-    page.wait_for_function("document.getElementById('stats').textContent.startsWith('10,000 memories')",
+    page.wait_for_function("document.getElementById('stats').textContent.startsWith('10,002 memories')",
                            timeout=30_000)
 
 

@@ -1,5 +1,10 @@
 """A Hypothesis state machine: random ingest / upsert / delete / delete-by-filter / compact /
-query sequences agree with a plain dict model, on both backends."""
+reopen / query sequences agree with a plain dict model, on both backends, in memory (reopen:
+to_bytes() and open_bytes()) and in an .rvf file (reopen: close, then agentdb.open again)."""
+import os
+import shutil
+import tempfile
+
 import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -18,13 +23,23 @@ wheres = st.sampled_from([None, {"kind": "a"}, {"n": {"gt": 2}}, {"not": {"kind"
 
 class StoreModel(RuleBasedStateMachine):
     backend = "native"
+    on_file = False
 
     def __init__(self):
         super().__init__()
+        self.kernel = agentdb.kernel.load(self.backend)
+        # a state machine gets no tmp_path: its own folder, removed in teardown()
+        self.folder = tempfile.mkdtemp(prefix="agentdb-model-") if self.on_file else None
+        self.path = os.path.join(self.folder, "model.rvf") if self.on_file else None
         # brute_force_rows=0 sends queries through the graph (ef 64 covers these small stores)
-        self.db = agentdb.open(dim=DIM, metric="l2", m=4, ef_construction=16, brute_force_rows=0,
-                               kernel=agentdb.kernel.load(self.backend))
+        self.db = agentdb.open(self.path, dim=DIM, metric="l2", m=4, ef_construction=16, brute_force_rows=0,
+                               kernel=self.kernel)
         self.model = {}
+
+    def teardown(self):
+        self.db.close()
+        if self.folder is not None:
+            shutil.rmtree(self.folder)
 
     @rule(batch=st.lists(st.tuples(ids, vectors, metas), min_size=1, max_size=6, unique_by=lambda t: t[0]))
     def ingest(self, batch):
@@ -48,6 +63,19 @@ class StoreModel(RuleBasedStateMachine):
     def compact(self):
         self.db.compact()
         assert self.db.status()["deleted"] == 0
+
+    @rule()
+    def reopen(self):
+        # the options (l2, m, brute_force_rows=0, ...) come back from the file, not from here
+        if self.path is None:
+            old = self.db
+            self.db = agentdb.open_bytes(old.to_bytes(), kernel=self.kernel)
+            old.close()
+        else:
+            self.db.close()
+            self.db = agentdb.open(self.path, kernel=self.kernel)
+        assert self.db.verify()["ok"]
+        assert self.db.status()["metric"] == "l2" and self.db.brute_force_rows == 0
 
     @rule(q=vectors, k=st.integers(1, 8), where=wheres, exact=st.booleans())
     def query(self, q, k, where, exact):
@@ -74,7 +102,19 @@ class StoreModelWasm(StoreModel):
     backend = "wasmhost"
 
 
+class StoreModelFile(StoreModel):
+    on_file = True
+
+
+class StoreModelFileWasm(StoreModelFile):
+    backend = "wasmhost"
+
+
 TestStoreModel = StoreModel.TestCase
 TestStoreModel.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
 TestStoreModelWasm = StoreModelWasm.TestCase
 TestStoreModelWasm.settings = settings(max_examples=15, stateful_step_count=25, deadline=None)
+TestStoreModelFile = StoreModelFile.TestCase
+TestStoreModelFile.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
+TestStoreModelFileWasm = StoreModelFileWasm.TestCase
+TestStoreModelFileWasm.settings = settings(max_examples=10, stateful_step_count=25, deadline=None)

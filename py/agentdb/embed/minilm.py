@@ -87,7 +87,9 @@ class MiniLM:
     """all-MiniLM-L6-v2 sentence embeddings (384 dims, unit length), computed in the kernel:
     the same bits natively and in the browser. Loads its weights on first use (or load()).
 
-    quantized: the int8 variant (about 2x faster natively, vectors within ~0.5% cosine).
+    quantized: the int8 variant: weights a quarter of the size in kernel memory (59 MB file
+    vs 90 MB), the same speed (the kernel widens them to float32 per cache block), vectors
+    within ~0.05% cosine of the float32 ones (mean 0.9995 to the reference).
     progress: progress(stage, done, total) while loading ("weights", "quantize") and while
     embedding many texts ("embed").
     weights: the SafeTensors file's bytes, already in memory (the browser worker hands over

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import agentdb
 from agentdb import rvf
 from agentdb.errors import (AgentDBError, CorruptFileError, DimensionError, FilterError, KernelError, MetadataError,
-                            OptionError)
+                            OptionError, ReadOnlyError)
 from agentdb.kernel import load
 from agentdb.rvf import meta as rvf_meta
 from agentdb.rvf import segments as seg
@@ -571,7 +571,12 @@ def test_fuzzed_options_never_kill_the_process(options, dim):
         assert isinstance(exc, AgentDBError), f"{type(exc).__name__}: {exc}"
         return
     rng = np.random.default_rng(0)
-    db.ingest(range(40), rng.standard_normal((40, db.dim)).astype(np.float32))
+    rows = rng.standard_normal((40, db.dim)).astype(np.float32)
+    if db.frozen:                                  # frozen=True is a valid option: writes are refused
+        with pytest.raises(ReadOnlyError, match="frozen"):
+            db.ingest(range(40), rows)
+        return
+    db.ingest(range(40), rows)
     assert len(db.query(rng.standard_normal(db.dim).astype(np.float32), k=3).ids) == 3
     copy = agentdb.open_bytes(db.to_bytes())
     assert copy.status()["count"] == 40

@@ -25,7 +25,7 @@ import os
 import sys
 
 from . import open as open_store
-from .errors import AgentDBError
+from .errors import AgentDBError, ArgumentError, DimensionError, EmbedderError
 from .rvf import read as read_rvf
 from .rvf import segments as seg
 
@@ -49,7 +49,7 @@ def _records_jsonl(path):
                 obj = json.loads(line)
                 ident, vector = obj.pop("id"), obj.pop("vector")
             except (ValueError, KeyError) as exc:
-                raise ValueError(f"{path}, line {n}: expected a JSON object with 'id' and 'vector' ({exc})") from None
+                raise ArgumentError(f"{path}, line {n}: expected a JSON object with 'id' and 'vector' ({exc})") from None
             meta = obj.pop("metadata", {})
             yield ident, vector, {**obj, **meta}
 
@@ -59,7 +59,7 @@ def _records_csv(path):
         reader = csv.DictReader(fh)
         vcols = sorted((c for c in reader.fieldnames or () if c[:1] == "v" and c[1:].isdigit()), key=lambda c: int(c[1:]))
         if "id" not in (reader.fieldnames or ()) or not vcols:
-            raise ValueError(f"{path}: a CSV needs an 'id' column and vector columns v0, v1, ...")
+            raise ArgumentError(f"{path}: a CSV needs an 'id' column and vector columns v0, v1, ...")
         for row in reader:
             ident = row.pop("id")
             ident = int(ident) if ident.isdigit() else ident
@@ -81,7 +81,7 @@ def _records_npy(path, first_id):
 
     x = np.load(path)
     if x.ndim != 2:
-        raise ValueError(f"{path}: expected an array of shape (n, dim), got {x.shape}")
+        raise DimensionError(f"{path}: expected an array of shape (n, dim), got {x.shape}")
     for i, row in enumerate(x.astype("float32")):
         yield first_id + i, row, {}
 
@@ -148,15 +148,15 @@ def _verify(path, public_key):
 def _text_vector(db, text):
     """The store's own embedding of a text, by the embedder it records (MiniLM or the hashing
     one; a store of another model's vectors is queried with --vector)."""
-    from .embed import EmbedderError, embedder_for
+    from .embed import embedder_for
 
     if db.embedder is None:
-        raise ValueError("this store has no recorded embedder, so no text can be embedded like its vectors; "
-                         "query it with --vector")
+        raise EmbedderError("this store has no recorded embedder, so no text can be embedded like its vectors; "
+                            "query it with --vector")
     try:
         return embedder_for(db.embedder, kernel=db.kernel).embed([text])
     except EmbedderError as exc:
-        raise ValueError(f"{exc} (or query it with --vector: the model's embedding of your text)") from None
+        raise type(exc)(f"{exc} (or query it with --vector: the model's embedding of your text)") from None
 
 
 COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export")

@@ -1,5 +1,8 @@
-"""Typed errors. Every class derives from AgentDBError and from the builtin it refines, so
-callers can catch either; messages name the expected and the actual value."""
+"""Typed errors: every error a caller can cause is one of these, all defined here. Each class
+derives from AgentDBError and from the builtin it refines, so callers can catch either;
+messages name the bad value and what is allowed. The browser client throws a JS Error whose
+`name` is the class name.
+"""
 
 
 class AgentDBError(Exception):
@@ -55,3 +58,71 @@ class CorruptFileError(AgentDBError, ValueError):
     def __init__(self, message, offset=None):
         super().__init__(message if offset is None else f"{message} (at byte {offset})")
         self.offset = offset
+
+
+class ArgumentError(AgentDBError, ValueError):
+    """An argument outside what a call accepts (a limit, a choice, a combination of keywords)."""
+
+
+class IdError(AgentDBError, ValueError, TypeError):
+    """An id that cannot be stored: not an unsigned 64-bit integer or a non-empty string, of
+    the other kind than the store's ids, or given twice where it must be unique."""
+
+
+class LockHeldError(AgentDBError, RuntimeError):
+    """Another writer holds the file's lock."""
+
+
+class ReadOnlyError(AgentDBError, PermissionError):
+    """A write to a store opened with readonly=True (or frozen)."""
+
+
+class OutOfMemoryError(AgentDBError, MemoryError):
+    """The wasm memory cannot grow enough (wasm32 is limited to 4 GiB)."""
+
+
+class SafeTensorsError(CorruptFileError):
+    """Bytes that are not a valid SafeTensors file; `offset` is the byte at fault."""
+
+
+class SafeTensorsWriteError(AgentDBError, ValueError):
+    """Tensors that cannot be written (or built): a bad dtype, name or shape, or a buffer of
+    the wrong size."""
+
+
+class EmbedderError(AgentDBError, ValueError):
+    """Text that cannot be embedded, or vectors of the wrong shape from an embedder."""
+
+
+class EmbedderMismatchError(EmbedderError):
+    """A store built with one embedder opened with another (pass force=True to accept)."""
+
+
+class ModelMissingError(EmbedderError):
+    """The model's files are not installed (nothing is ever downloaded)."""
+
+
+class ModelNotLoadedError(EmbedderError):
+    """(browser protocol) Text that needs a model the worker has not loaded yet; its message is
+    the model's name. The worker catches it, loads the model and repeats the request."""
+
+
+class NeedEmbeddings(EmbedderError):
+    """Raised by SuppliedEmbedder for texts whose vectors the caller has not given yet (the
+    browser worker's protocol with a page embedder: the page embeds them and repeats)."""
+
+    def __init__(self, texts):
+        super().__init__(f"{len(texts)} text(s) need vectors from the page's embedder")
+        self.texts = texts
+
+
+class MemoryInputError(AgentDBError, ValueError):
+    """A bad argument to the memory layer (empty text, a reward outside its range, ...)."""
+
+
+class RecoveryWarning(UserWarning):
+    """A file was reopened at an earlier commit than its last bytes (a torn final write)."""
+
+
+__all__ = [name for name, value in list(globals().items())
+           if isinstance(value, type) and issubclass(value, (AgentDBError, Warning))]

@@ -36,7 +36,7 @@ from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import AgentDBError, BufferFormatError, CorruptFileError
+from .errors import BufferFormatError, SafeTensorsError, SafeTensorsWriteError
 
 try:  # Pyodide may lack a usable mmap; then a file is read once into one buffer
     import mmap as _mmap
@@ -72,15 +72,6 @@ _ARRAY = {"BOOL": "B", "U8": "B", "I8": "b", "I16": "h", "U16": "H", "I32": "i",
 _repr = reprlib.Repr()   # so a shape of a million dims stays one short line in a message
 _repr.maxlist, _repr.maxdict, _repr.maxstring, _repr.maxother = 8, 8, 60, 60
 _short = _repr.repr
-
-
-class SafeTensorsError(CorruptFileError):
-    """Bytes that are not a valid SafeTensors file; `offset` is the byte at fault."""
-
-
-class SafeTensorsWriteError(AgentDBError, ValueError):
-    """Tensors that cannot be written (or built): a bad dtype, name or shape, or a buffer of
-    the wrong size."""
 
 
 def _as_bytes_view(data):

@@ -11,12 +11,8 @@ store's recorded identity names.
 import array
 import operator
 
-from ..errors import AgentDBError
+from ..errors import EmbedderError, EmbedderMismatchError, ModelMissingError, NeedEmbeddings  # noqa: F401
 from ..kernel import load
-
-
-class EmbedderError(AgentDBError, ValueError):
-    """Text that cannot be embedded, or vectors of the wrong shape from an embedder."""
 
 
 def _texts(texts):
@@ -86,14 +82,6 @@ class FunctionEmbedder:
         return flat
 
 
-class NeedEmbeddings(EmbedderError):
-    """Raised by SuppliedEmbedder for texts whose vectors the caller has not given yet."""
-
-    def __init__(self, texts):
-        super().__init__(f"{len(texts)} text(s) need vectors from the page's embedder")
-        self.texts = texts
-
-
 class SuppliedEmbedder:
     """The browser's side of a JS embedder function: vectors the page computed, by text.
     embed() of a text not in `vectors` raises NeedEmbeddings naming every missing text; the
@@ -124,10 +112,6 @@ class SuppliedEmbedder:
             flat.extend(row)
         self.kernel.check_finite(flat, name=f"{self.name} output", dim=self.dim)
         return flat
-
-
-class EmbedderMismatchError(EmbedderError):
-    """A store built with one embedder opened with another (pass force=True to accept)."""
 
 
 def identity_of(embedder):
@@ -165,4 +149,4 @@ def embedder_for(recorded=None, *, dim=None, kernel=None):
                                 f"to embed text for it")
 
 
-from .minilm import MiniLM, ModelMissingError  # noqa: E402  (it builds on the classes above)
+from .minilm import MiniLM  # noqa: E402  (it builds on the classes above)

@@ -19,7 +19,7 @@ names; a Linear may come as float32, or as int8 with per-output-channel scales
 import array
 from dataclasses import dataclass
 
-from ..errors import CorruptFileError
+from ..errors import ArgumentError, CorruptFileError, DimensionError
 from ..kernel import load
 
 
@@ -170,14 +170,14 @@ class BertEncoder:
         offsets = array.array("I", [0])
         for i, ids in enumerate(sequences):
             if not 1 <= len(ids) <= cfg.max_positions:
-                raise ValueError(f"sequence {i} has {len(ids)} tokens: 1..{cfg.max_positions} expected")
+                raise DimensionError(f"sequence {i} has {len(ids)} tokens: 1..{cfg.max_positions} expected")
             offsets.append(offsets[-1] + len(ids))
         n = offsets[-1]
         w = self._workspace(n)
         x, tmp, ctx, qkv, inter = (b.head(n * width) for b, width in
                                    ((w.x, h), (w.tmp, h), (w.ctx, h), (w.qkv, 3 * h), (w.inter, cfg.intermediate)))
         if not all(isinstance(t, int) and 0 <= t < cfg.vocab for ids in sequences for t in ids):
-            raise ValueError(f"token ids must be integers in 0..{cfg.vocab - 1}")
+            raise ArgumentError(f"token ids must be integers in 0..{cfg.vocab - 1}")
         row = 4 * h
         words, positions = self._words, self._positions
         tmp.write(memoryview(b"".join(words[t * row:(t + 1) * row] for ids in sequences for t in ids)).cast("f"))

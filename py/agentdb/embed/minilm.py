@@ -19,7 +19,8 @@ import weakref
 
 from .. import safetensors
 from ..kernel import load as load_kernel
-from . import EmbedderError, _texts
+from ..errors import ModelMissingError
+from . import _texts
 from .encoder import BertConfig, BertEncoder
 from .quantize import derive_int8
 from .wordpiece import WordPiece
@@ -35,10 +36,6 @@ BATCH_TOKENS = 4096    # tokens per forward pass: bounds the work buffers (~40 M
 # loaded models, shared by every MiniLM of one kernel and file (a memory opened ten times
 # loads its weights once): kernel -> {(weights path, its size and mtime): (tokenizer, encoder)}
 _LOADED = weakref.WeakKeyDictionary()
-
-
-class ModelMissingError(EmbedderError):
-    """The model's files are not installed (nothing is ever downloaded)."""
 
 
 def find_model_dir(model_dir=None):

@@ -10,6 +10,7 @@ it is made.
 import array
 
 from .. import safetensors
+from ..errors import ArgumentError
 
 FORMAT = "agentdb-int8-per-channel-v1"
 _LINEAR_ENDINGS = ("attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight",
@@ -53,6 +54,6 @@ def derive_int8(source, destination, *, progress=None):
     weights = safetensors.load(source)
     tensors = quantize_bert(weights, progress=progress)
     if not any(t[0] == "I8" for t in tensors.values()):
-        raise ValueError(f"{source} has no BERT encoder Linear weights to quantize")
+        raise ArgumentError(f"{source} has no BERT encoder Linear weights to quantize")
     safetensors.save_file(tensors, destination, metadata={"format": FORMAT})
 

@@ -15,7 +15,7 @@ forces one. Every backend returns the same bits for the same inputs.
 import os
 import sys
 
-from ..errors import BackendUnavailableError
+from ..errors import BackendUnavailableError, OptionError
 from .core import Kernel, KBuffer
 
 __all__ = ["Kernel", "KBuffer", "load", "available_backends", "BACKENDS"]
@@ -37,7 +37,7 @@ def _make(name):
         from .browser import BrowserBackend
 
         return BrowserBackend()
-    raise ValueError(f"unknown kernel backend {name!r}: expected one of {BACKENDS}")
+    raise OptionError(f"unknown kernel backend {name!r}: expected one of {BACKENDS}")
 
 
 def load(backend=None):

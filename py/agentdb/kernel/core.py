@@ -11,7 +11,7 @@ writable buffer of the right type); numpy can wrap either without copying.
 import array
 import math
 
-from ..errors import BufferFormatError, DimensionError, KernelError, NonFiniteError
+from ..errors import ArgumentError, BufferFormatError, DimensionError, KernelError, NonFiniteError, OptionError
 from .buffers import FORMATS, as_view, new_array
 
 U32_MAX = 0xFFFFFFFF
@@ -105,7 +105,7 @@ def _metric(metric):
     try:
         return _METRICS[metric]
     except KeyError:
-        raise ValueError(f"unknown metric {metric!r}: expected one of 'dot', 'l2', 'cos'") from None
+        raise OptionError(f"unknown metric {metric!r}: expected one of 'dot', 'l2', 'cos'") from None
 
 
 class Kernel:
@@ -147,7 +147,7 @@ class Kernel:
         filled_soon: the caller writes all of it next, so the memory is backed at once
         (natively one call, not a page fault per page as the kernel writes)."""
         if fmt not in FORMATS:
-            raise ValueError(f"unknown element format {fmt!r}: expected one of {sorted(FORMATS)}")
+            raise BufferFormatError(f"unknown element format {fmt!r}: expected one of {sorted(FORMATS)}")
         nbytes = _u32(length * FORMATS[fmt][1], "buffer size in bytes")
         return KBuffer(self._b, self._b.alloc(nbytes, filled_soon=filled_soon), fmt, length)
 
@@ -254,7 +254,7 @@ class Kernel:
         scores are never selected. Returns (indices uint32, scores float32), both of length
         min(k, number of non-NaN scores)."""
         if not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}")
+            raise ArgumentError(f"k must be a positive integer, got {k!r}")
         scores = self._in(scores, "f", "scores")
         n = _u32(len(scores), "number of scores")
         width = min(k, n)
@@ -367,7 +367,7 @@ class Kernel:
         centroids = self._in(centroids, "f", "centroids")
         k = self._rows(centroids, dim, "centroids")
         if k == 0:
-            raise ValueError("k-means needs at least one centroid")
+            raise ArgumentError("k-means needs at least one centroid")
         assign, dist = new_array("I", n), new_array("f", n)
         self._checked("agk_kmeans_assign_f32", px, n, dim, stride, Ptr(centroids, "f"), k,
                       Ptr(memoryview(assign), "I", True), Ptr(memoryview(dist), "f", True))
@@ -390,7 +390,7 @@ class Kernel:
         if dim < 1 or m < 1 or dim % m:
             raise DimensionError(f"dimension {dim} must split into m = {m} equal subspaces")
         if not 1 <= ksub <= PQ_TABLE_WIDTH:
-            raise ValueError(f"ksub must be in 1..256, got {ksub}")
+            raise ArgumentError(f"ksub must be in 1..256, got {ksub}")
         codebooks = self._in(codebooks, "f", "codebooks")
         if len(codebooks) != m * ksub * (dim // m):
             raise DimensionError(f"codebooks need m * ksub * dim / m = {m * ksub * (dim // m)} values, "
@@ -412,7 +412,7 @@ class Kernel:
         cb = self._pq_check(dim, m, ksub, codebooks)
         code = _metric(metric)
         if code == 2:
-            raise ValueError("PQ tables support 'dot' and 'l2'; normalise vectors and use 'dot' for cosine")
+            raise OptionError("PQ tables support 'dot' and 'l2'; normalise vectors and use 'dot' for cosine")
         q = self._in(q, "f", "q")
         if len(q) != dim:
             raise DimensionError(f"query has {len(q)} values, dimension is {dim}")
@@ -795,13 +795,13 @@ class Kernel:
         # the kernel reads its inputs while it writes out: one KBuffer cannot be both
         for name, x in inputs:
             if isinstance(out, KBuffer) and isinstance(x, KBuffer) and out.handle is x.handle:
-                raise ValueError(f"out must not be the same buffer as {name}")
+                raise ArgumentError(f"out must not be the same buffer as {name}")
 
     def _act(self, act):
         try:
             return self._ACTS[act]
         except (KeyError, TypeError):
-            raise ValueError(f"unknown activation {act!r}: expected None or 'gelu'") from None
+            raise OptionError(f"unknown activation {act!r}: expected None or 'gelu'") from None
 
     def _sized(self, x, fmt, length, name):
         """An input of exactly `length` elements of fmt (None passes through)."""
@@ -979,7 +979,7 @@ class HnswSearcher:
 
     def __call__(self, k, ef, allowed):
         if k > self.k:
-            raise ValueError(f"this searcher returns at most {self.k} results, {k} asked")
+            raise ArgumentError(f"this searcher returns at most {self.k} results, {k} asked")
         if allowed is None:
             count = self._search_all(k, ef)
         else:

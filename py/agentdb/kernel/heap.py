@@ -6,15 +6,11 @@ with their neighbours; when nothing fits, memory grows by whole 64 KiB pages.
 """
 import bisect
 
-from ..errors import AgentDBError
+from ..errors import OutOfMemoryError
 
 PAGE = 65536
 ALIGN = 64
 MAX_BYTES = 1 << 32
-
-
-class OutOfMemoryError(AgentDBError, MemoryError):
-    """The wasm memory cannot grow enough (wasm32 is limited to 4 GiB)."""
 
 
 def _round_up(n, to):

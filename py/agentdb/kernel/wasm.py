@@ -50,7 +50,7 @@ class WasmBackend:
         addresses (stable while the KBuffer lives), scalars their wasm form. scalars_only: the
         remaining arguments are plain numbers (no buffers to copy in or out)."""
         if any(isinstance(a, Ptr) and a.obj is not None and not isinstance(a.obj, KBuffer) for a in static):
-            raise TypeError("only KBuffers and scalars can be bound")
+            raise TypeError("only KBuffers and scalars can be bound")  # internal: bind() is called by the package only
         prefix = [self._address(a, None, None) if isinstance(a, Ptr) else self._scalar(a) for a in static]
         if scalars_only:      # numbers below 2**31 (counts), passed as they are
             return self._bind_raw(fname, prefix)

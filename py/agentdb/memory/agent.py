@@ -9,6 +9,7 @@ from .episodes import Episodes
 from .patterns import Patterns
 from .router import Router
 from .skills import Skills
+from ..errors import OptionError
 
 
 class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
@@ -29,7 +30,7 @@ class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
         if causal_weights is not None:
             self.causal_weights = tuple(float(w) for w in causal_weights)
             if len(self.causal_weights) != 3:
-                raise ValueError(f"causal_weights is (alpha, beta, gamma), got {causal_weights!r}")
+                raise OptionError(f"causal_weights is (alpha, beta, gamma), got {causal_weights!r}")
 
     def __enter__(self):
         return self

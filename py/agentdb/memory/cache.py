@@ -5,6 +5,7 @@ at, so nothing stale is ever served (also after writes made through the store di
 import copy
 import json
 from collections import OrderedDict
+from ..errors import OptionError
 
 
 class QueryCache:
@@ -15,9 +16,9 @@ class QueryCache:
 
     def __init__(self, *, max_size=1000, ttl=300.0, clock):
         if not isinstance(max_size, int) or max_size < 0:
-            raise ValueError(f"cache max_size must be a non-negative integer, got {max_size!r}")
+            raise OptionError(f"cache max_size must be a non-negative integer, got {max_size!r}")
         if not isinstance(ttl, (int, float)) or ttl < 0:
-            raise ValueError(f"cache ttl must be a non-negative number of seconds, got {ttl!r}")
+            raise OptionError(f"cache ttl must be a non-negative number of seconds, got {ttl!r}")
         self.max_size, self.ttl, self.clock = max_size, float(ttl), clock
         self._entries = OrderedDict()      # key -> (version, expires, value), least recent first
         self.hits = self.misses = 0

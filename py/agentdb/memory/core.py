@@ -16,14 +16,10 @@ import numbers
 import time
 
 from ..embed import EmbedderMismatchError, embedder_for, identity_of
-from ..errors import AgentDBError, DimensionError, UnknownIdError
+from ..errors import DimensionError, MemoryInputError, UnknownIdError  # noqa: F401  (MemoryInputError: used by the mixins)
 from .cache import QueryCache
 
 TAG = "tag:"
-
-
-class MemoryInputError(AgentDBError, ValueError):
-    """A bad argument to the memory layer (empty text, a reward outside its range, ...)."""
 
 
 def text(value, name, *, required=True):

@@ -3,6 +3,7 @@
 An episode's vector embeds its task and input (the situation), so retrieve_episodes(task,
 current_state) finds what was tried in similar situations; reward is in [0, 1]."""
 from .core import both, count, flag, mean, number, public, tag_fields, tag_filter, text
+from ..errors import MemoryInputError
 
 
 class Episodes:
@@ -60,7 +61,7 @@ class Episodes:
         """The k episodes most similar to task (+ current_state), best first, as dicts with
         their fields and `similarity`; filters run inside the search (k hits whenever k match)."""
         if only_success and only_failures:
-            raise ValueError("only_success and only_failures exclude each other")
+            raise MemoryInputError("only_success and only_failures exclude each other")
         where = {}
         if min_reward is not None:
             where["reward"] = {"ge": number(min_reward, "min_reward")}
@@ -130,7 +131,7 @@ class Episodes:
         many records were deleted: the causal edges and observations that refer to the
         episodes go too (one commit)."""
         if max_age_days is None and min_reward is None and max_count is None:
-            raise ValueError("prune_episodes() needs max_age_days=, min_reward= or max_count=")
+            raise MemoryInputError("prune_episodes() needs max_age_days=, min_reward= or max_count=")
         old = self._since(max_age_days, "max_age_days")
         bad = [{"not": old}] if old else []
         if min_reward is not None:

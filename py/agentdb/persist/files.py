@@ -21,25 +21,13 @@ import socket
 import warnings
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from ..errors import AgentDBError
+from ..errors import LockHeldError, RecoveryWarning
 from ..rvf import read as read_rvf
 from ..rvf.file import tail_state
 from ..rvf import segments as seg
 from ..rvf.meta import encode_options
 from ..rvf.writer import RvfWriter
 from .log import CommitLog
-
-
-class LockHeldError(AgentDBError, RuntimeError):
-    """Another writer holds the file's lock."""
-
-
-class ReadOnlyError(AgentDBError, PermissionError):
-    """A write to a store opened with readonly=True."""
-
-
-class RecoveryWarning(UserWarning):
-    """A file was reopened at an earlier commit than its last bytes (a torn final write)."""
 
 
 LOCK_MAGIC = b"FLVR"   # the real tools' lock files start with these bytes too

@@ -8,7 +8,7 @@ EBPF:   a 64-byte header, the bytecode (8-byte instructions), then optional BTF.
 """
 import struct
 
-from ..errors import CorruptFileError
+from ..errors import ArgumentError, BufferFormatError, CorruptFileError
 from .hashes import toy_hash
 
 KERNEL_MAGIC, EBPF_MAGIC = b"NKVR", b"PBVR"
@@ -23,13 +23,13 @@ _EBPF = struct.Struct("<4sHBBIHHQII32s")
 
 def _int(value, name, bits):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise ValueError(f"{name} must be an integer in 0..{(1 << bits) - 1}, got {value!r}")
+        raise ArgumentError(f"{name} must be an integer in 0..{(1 << bits) - 1}, got {value!r}")
     return value
 
 
 def _bytes(value, name):
     if not isinstance(value, (bytes, bytearray, memoryview)):
-        raise TypeError(f"{name} must be bytes, got {type(value).__name__}")
+        raise BufferFormatError(f"{name} must be bytes, got {type(value).__name__}")
     return bytes(value)
 
 
@@ -37,7 +37,7 @@ def encode_kernel(*, arch, kernel_type, flags, image, api_port, cmdline=""):
     """A KERNEL payload (what embedKernel(arch, kernelType, flags, image, apiPort, cmdline) writes)."""
     image = _bytes(image, "image")
     if not image:
-        raise ValueError("a kernel image cannot be empty")
+        raise ArgumentError("a kernel image cannot be empty")
     cmd = cmdline.encode("utf-8") if isinstance(cmdline, str) else _bytes(cmdline, "cmdline")
     header = _KERNEL.pack(KERNEL_MAGIC, 1, _int(arch, "arch", 8), _int(kernel_type, "kernel_type", 8),
                           _int(flags, "flags", 32), 0, 0, len(image), len(image), 0, 0,
@@ -71,9 +71,9 @@ def encode_ebpf(*, program_type, attach_type, max_dimension, bytecode, btf=b""):
     """An EBPF payload (what embedEbpf(programType, attachType, maxDimension, bytecode, btf) writes)."""
     bytecode, btf = _bytes(bytecode, "bytecode"), _bytes(btf, "btf")
     if not bytecode or len(bytecode) % 8:
-        raise ValueError(f"eBPF bytecode is whole 8-byte instructions, got {len(bytecode)} bytes")
+        raise ArgumentError(f"eBPF bytecode is whole 8-byte instructions, got {len(bytecode)} bytes")
     if len(bytecode) // 8 > 0xFFFF:
-        raise ValueError(f"eBPF programs hold at most 65535 instructions, got {len(bytecode) // 8}")
+        raise ArgumentError(f"eBPF programs hold at most 65535 instructions, got {len(bytecode) // 8}")
     header = _EBPF.pack(EBPF_MAGIC, 1, _int(program_type, "program_type", 8), _int(attach_type, "attach_type", 8), 0,
                         len(bytecode) // 8, _int(max_dimension, "max_dimension", 16), len(bytecode), 0, len(btf),
                         toy_hash(bytecode))

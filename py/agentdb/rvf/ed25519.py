@@ -8,6 +8,7 @@ attacks on a local file writer are out of scope; say so rather than pretend othe
 """
 import functools
 import hashlib
+from ..errors import ArgumentError
 
 P = 2 ** 255 - 19
 L = 2 ** 252 + 27742317777372353535851937790883648493       # the group order
@@ -84,7 +85,7 @@ def _h(*parts):
 
 def _expand(secret):
     if not isinstance(secret, (bytes, bytearray)) or len(secret) != 32:
-        raise ValueError("an Ed25519 private key is 32 bytes (the RFC 8032 seed)")
+        raise ArgumentError("an Ed25519 private key is 32 bytes (the RFC 8032 seed)")
     digest = hashlib.sha512(bytes(secret)).digest()
     a = int.from_bytes(digest[:32], "little")
     a &= (1 << 254) - 8

@@ -13,7 +13,7 @@ write(): the bytes the real tools write for create + one ingest batch (+ deletes
 import struct
 from dataclasses import dataclass, field
 
-from ..errors import CorruptFileError
+from ..errors import CorruptFileError, DimensionError
 from . import segments as seg
 from . import meta as agmeta
 from . import quantseg
@@ -270,7 +270,7 @@ def write(kernel, *, dim, metric, ids, rows, deleted=(), identity=None, profile=
     with the vectors (agentdb's META). Each commit is sealed (seal.py; signed with
     signing_key); sealed=False writes exactly the real tools' bytes."""
     if not 1 <= dim <= 0xFFFF:
-        raise ValueError(f"the .rvf layout stores dimension as u16: 1..65535, got {dim}")
+        raise DimensionError(f"the .rvf layout stores dimension as u16: 1..65535, got {dim}")
     sink = BytesSink()
     writer = RvfWriter(kernel, sink, dim=dim, metric=metric, identity=identity, profile=profile, sealed=sealed,
                        signing_key=signing_key)

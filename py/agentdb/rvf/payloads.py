@@ -8,7 +8,7 @@ import struct
 import sys
 from dataclasses import dataclass, field
 
-from ..errors import CorruptFileError
+from ..errors import CorruptFileError, DimensionError
 
 IDENTITY_MARKER = 0x46494449            # "IDIF" on disk
 IDENTITY_SIZE = 68
@@ -34,7 +34,7 @@ def encode_vec(kernel, ids, rows, dim, buffer_for=None):
     n = len(ids)
     rows = memoryview(rows).cast("B")
     if len(rows) != 4 * n * dim:
-        raise ValueError(f"{n} ids need {4 * n * dim} bytes of float32 rows, got {len(rows)}")
+        raise DimensionError(f"{n} ids need {4 * n * dim} bytes of float32 rows, got {len(rows)}")
     stride = 8 + 4 * dim
     size = 6 + n * stride
     scratch = buffer_for(size) if buffer_for is not None else None

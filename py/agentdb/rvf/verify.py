@@ -10,7 +10,7 @@ A file without seals (the real tools', or sealed=False) is checked as far as its
 the report says it has no seals. Outside every check: header timestamps, and the final
 MANIFEST's own segment id (no later manifest lists it).
 """
-from ..errors import AgentDBError
+from ..errors import AgentDBError, ArgumentError
 from . import meta
 from . import seal as sealing
 from . import segments as seg
@@ -27,7 +27,7 @@ def verify(kernel, data, *, public_key=None, writer_active=False):
     bytes are damage and are reported."""
     data = bytes(data)
     if public_key is not None and len(public_key) != 32:
-        raise ValueError(f"an Ed25519 public key is 32 bytes, got {len(public_key)}")
+        raise ArgumentError(f"an Ed25519 public key is 32 bytes, got {len(public_key)}")
     problems, walked, seals, at = [], {}, [], 0
     # with a writer at work, the last complete commit, as a reader sees it, when the bytes
     # after it look like the commit being written: no reader uses them yet

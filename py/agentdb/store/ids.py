@@ -7,7 +7,7 @@ the label is what the .rvf file stores, and the string-to-label map travels with
 """
 import operator
 
-from ..errors import UnknownIdError
+from ..errors import IdError, UnknownIdError
 
 U64_MAX = (1 << 64) - 1
 
@@ -57,16 +57,16 @@ class IdMap:
             kind = "str" if isinstance(ident, str) else \
                 "int" if isinstance(ident, int) and not isinstance(ident, bool) else None
             if kind is None:
-                raise TypeError(f"ids[{i}] = {ident!r}: ids are unsigned 64-bit integers or strings")
+                raise IdError(f"ids[{i}] = {ident!r}: ids are unsigned 64-bit integers or strings")
             expected = expected or kind          # an empty store takes the first id's kind
             if kind != expected:
-                raise TypeError(f"ids[{i}] = {ident!r}: this store's ids are {expected}s")
+                raise IdError(f"ids[{i}] = {ident!r}: this store's ids are {expected}s")
             if kind == "int" and not 0 <= ident <= U64_MAX:
-                raise ValueError(f"ids[{i}] = {ident}: integer ids must be in 0 .. 2**64 - 1")
+                raise IdError(f"ids[{i}] = {ident}: integer ids must be in 0 .. 2**64 - 1")
             if kind == "str" and not ident:
-                raise ValueError(f"ids[{i}]: an id cannot be the empty string")
+                raise IdError(f"ids[{i}]: an id cannot be the empty string")
             if ident in seen:
-                raise ValueError(f"id {ident!r} appears twice in one batch")
+                raise IdError(f"id {ident!r} appears twice in one batch")
             seen.add(ident)
 
     def _plainly_valid(self, ids):

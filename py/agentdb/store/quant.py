@@ -10,6 +10,7 @@ import array
 
 from ..rvf import quantseg
 from .arrays import GrowableArray
+from ..errors import OptionError
 
 KMEANS_ITERATIONS = 10
 PQ_TRAIN_ROWS = 256 * 32      # k-means sees at most this many rows (evenly spaced)
@@ -109,7 +110,7 @@ class ProductQuantizer:
         self.k, self.dim, self.metric = kernel, dim, metric
         self.m = m or pq_subspaces(dim)
         if dim % self.m:
-            raise ValueError(f"pq_m = {self.m} must divide the dimension {dim}")
+            raise OptionError(f"pq_m = {self.m} must divide the dimension {dim}")
         self.dsub = dim // self.m
         self.ksub = 0
         self.codebooks = None
@@ -154,7 +155,7 @@ class ProductQuantizer:
 
     def load(self, params):
         if params["m"] != self.m:
-            raise ValueError(f"the stored PQ has m = {params['m']}, this store m = {self.m}")
+            raise OptionError(f"the stored PQ has m = {params['m']}, this store m = {self.m}")
         self.ksub, self.codebooks = params["ksub"], params["codebooks"]
 
     def add(self, rows, n):

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import rvf
-from ..embed import EmbedderMismatchError, identity_of
-from ..errors import DimensionError, NonFiniteError
+from ..embed import identity_of
+from ..errors import (ArgumentError, DimensionError, EmbedderMismatchError, IdError, OptionError,
+                      ReadOnlyError, RecoveryWarning)
 from ..kernel import load
 from ..kernel.buffers import as_view
-from ..persist import BufferLog, FileLog, ReadOnlyError, RecoveryWarning
+from ..persist import BufferLog, FileLog
 from ..persist.files import release_lock, take_lock, writer_active
 from ..rvf import containers, ed25519
 from ..rvf import meta as rvf_meta
@@ -101,7 +102,7 @@ class VectorStore:
                                  f"vectors, the store's dimension is {dim}")
         self._index_options = {name: o[name] for name in ("m", "ef_construction", "seed")}
         if signing_key is not None and (not isinstance(signing_key, (bytes, bytearray)) or len(signing_key) != 32):
-            raise ValueError("signing_key must be the 32-byte Ed25519 private key (RFC 8032 seed)")
+            raise OptionError("signing_key must be the 32-byte Ed25519 private key (RFC 8032 seed)")
         self._signing_key = bytes(signing_key) if signing_key is not None else None   # never stored
         self._public_key = ed25519.public_key(self._signing_key).hex() if signing_key is not None else None
         self._lock = threading.RLock()
@@ -311,10 +312,10 @@ class VectorStore:
 
         path=None keeps the child in memory; a path creates that file (which must not exist)."""
         if kind not in ("snapshot", "filter", "merge", "transform"):
-            raise ValueError(f"unknown derive kind {kind!r}: expected snapshot, filter, merge or transform")
+            raise ArgumentError(f"unknown derive kind {kind!r}: expected snapshot, filter, merge or transform")
         if (where is not None) != (kind == "filter") or (transform is not None) != (kind == "transform") or \
                 (bool(parents) != (kind == "merge")):
-            raise ValueError(f"derive(kind={kind!r}) takes where= only for filter, parents= only for merge, "
+            raise ArgumentError(f"derive(kind={kind!r}) takes where= only for filter, parents= only for merge, "
                              f"transform= only for transform")
         sources = [self] + list(parents)
         for other in parents:
@@ -332,7 +333,7 @@ class VectorStore:
             parent_bytes = self.to_bytes()
         if len(set(ids)) != len(ids):
             clash = sorted((i for i, n in Counter(ids).items() if n > 1), key=str)[:5]
-            raise ValueError(f"merge: ids present in more than one store: {clash}")
+            raise IdError(f"merge: ids present in more than one store: {clash}")
         if kind == "transform":
             rows = array.array("f", transform(rows))
         options = {k: v for k, v in self._options().items() if k not in ("metric", "id_kind", "frozen")}
@@ -501,7 +502,7 @@ class VectorStore:
         delete = IdMap.normalize(delete)
         clash = set(delete) & set(ids)
         if clash:
-            raise ValueError(f"ids both ingested and deleted in one batch: {sorted(clash, key=str)[:5]}")
+            raise IdError(f"ids both ingested and deleted in one batch: {sorted(clash, key=str)[:5]}")
         if n == 0:
             if delete:
                 return {"accepted": 0, "replaced": 0, "deleted": self.delete(delete)}
@@ -577,7 +578,7 @@ class VectorStore:
         self._writable()
         ids = list(ids)
         if not self.keep_vectors:
-            raise ValueError("update_metadata() needs the float32 vectors (this store keeps only codes)")
+            raise ArgumentError("update_metadata() needs the float32 vectors (this store keeps only codes)")
         with self._lock:
             rows = self._stored_rows(array.array("I", self._ids.rows(ids)))
             return self._ingest(ids, rows, metadata, normalize=False)   # already stored: no re-normalising
@@ -685,7 +686,7 @@ class VectorStore:
         """Deletes by ids, or every row matching `where`; returns how many were deleted.
         Unknown ids raise UnknownIdError (and delete nothing) unless missing_ok=True."""
         if (ids is None) == (where is None):
-            raise ValueError("delete() takes ids or where=..., exactly one of them")
+            raise ArgumentError("delete() takes ids or where=..., exactly one of them")
         self._writable()
         with self._lock:
             if ids is not None:
@@ -745,7 +746,7 @@ class VectorStore:
         [('n1', {'kind': 'note'}), ('n2', {'kind': 'note'})]
         """
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-            raise ValueError(f"limit must be a non-negative integer, got {limit!r}")
+            raise ArgumentError(f"limit must be a non-negative integer, got {limit!r}")
         with self._lock:
             rows = self.kernel.bitmap_rows(self._allowed(where)[0], self._n_rows)
             rows = rows[:limit] if limit is not None else rows
@@ -956,7 +957,7 @@ def _check_reopen(db, where, dim, metric):
     if dim is not None and dim != db.dim:
         raise DimensionError(f"{where} holds {db.dim}-dimensional vectors, dim={dim} was given")
     if metric is not None and (not isinstance(metric, str) or METRICS.get(metric) != db.metric):
-        raise ValueError(f"{where} was created with metric {db.metric!r}, metric={metric!r} was given")
+        raise OptionError(f"{where} was created with metric {db.metric!r}, metric={metric!r} was given")
 
 
 def open_log(data=None, *, dim=None, metric=None, kernel=None, embedder=None, force=False, **options):

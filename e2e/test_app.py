@@ -152,3 +152,12 @@ def test_python_errors_keep_their_names_in_js(page):
         return names;
     """)
     assert result == ["DimensionError", "FilterError", "UnknownIdError"]
+
+
+def test_an_option_error_has_its_python_name_and_message(page):
+    result = call(page, """
+        try { await AgentDB.open("opts", { dim: 8, M: 16 }); return null; }
+        catch (err) { return { name: err.name, message: err.message, isError: err instanceof Error }; }
+    """)
+    assert result["name"] == "OptionError" and result["isError"]
+    assert result["message"].startswith("unknown option 'M': the options are metric, index")   # no traceback

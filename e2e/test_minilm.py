@@ -94,8 +94,8 @@ def test_memories_are_found_by_meaning(loaded):
         for (const [text, query] of Object.entries(memories)) {
             found[text] = (await db.memory.recall({ query, k: 1 }))[0].text;
         }
-        await db.remember(["plain"], ["the kettle is broken"]);              // the store's text ops agree
-        const recalled = await db.recall("hot water appliance stopped working", { k: 1 });
+        await db.ingestTexts(["plain"], ["the kettle is broken"]);            // the store's text ops agree
+        const recalled = await db.queryText("hot water appliance stopped working", { k: 1 });
         const hashed = await AgentDB.open("words", { dim: 384, embedder: { name: "agentdb-hash-v1", dim: 384,
                                                                            semantic: false } });
         await hashed.memory.remember({ note: "the car would not start this morning" });

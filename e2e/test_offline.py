@@ -11,6 +11,8 @@ CACHED = """async () => {
     const cached = async (file) => (await caches.match("./models/all-MiniLM-L6-v2/" + file)) !== undefined;
     return [await cached("model.safetensors"), await cached("model-int8.safetensors")];
 }"""
+WORKER_MODULES = """async () => [(await caches.match("./storage.js")) !== undefined,
+                                (await caches.match("./lease.js")) !== undefined]"""
 
 
 def test_the_app_works_offline_after_one_visit(browser, tmp_path, site_url):
@@ -21,6 +23,7 @@ def test_the_app_works_offline_after_one_visit(browser, tmp_path, site_url):
     page.wait_for_function("!document.getElementById('sample').disabled", timeout=60_000)
     page.evaluate("async () => { await navigator.serviceWorker.ready; }")
     assert page.evaluate(CACHED) == [True, False]    # float32 precached (the default), int8 on first use
+    assert page.evaluate(WORKER_MODULES) == [True, True]   # the worker's imports are precached with the app
     page.reload()                                   # now controlled by the service worker
     page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
     online = page.evaluate(EMBED)

@@ -40,5 +40,5 @@ def test_the_worker_refuses_text_ops_on_another_embedders_store():
 
     worker_api.handle("open", json.dumps({"name": "w", "options": {"dim": 16, "embedder": OTHER}}))
     with pytest.raises(EmbedderMismatchError, match="come from 'other-model'"):
-        worker_api.handle("remember", json.dumps({"name": "w", "ids": [1], "texts": ["hello"]}))
+        worker_api.handle("ingestTexts", json.dumps({"name": "w", "ids": [1], "texts": ["hello"]}))
     worker_api.handle("close", json.dumps({"name": "w"}))

@@ -3,12 +3,109 @@
 //   await db.ingest(["a", "b"], new Float32Array(768), [{ kind: "note" }, {}]);
 //   const hits = await db.query(vector, { k: 5, where: { kind: "note" } });
 //   const [a, b] = await AgentDB.embed(["the car would not start", "vehicle engine failure"]);
-// Every call is a request {id, op, args}; vectors travel as transferred Float32Arrays.
+// Every call is a request {id, op, args}; vectors travel as transferred Float32Arrays. Each
+// method's op is one of Python's table (py/agentdb/worker_api.py OPERATIONS; runPython is the
+// worker's own). Errors are Errors whose name is the Python exception's class (DimensionError,
+// OptionError, ...) and whose message is its message. Types: the JSDoc below (tsc --checkJs).
+
+/** @typedef {number | string} Id  u64 (as a number) or a non-empty string; one kind per store */
+/** @typedef {Record<string, unknown>} Metadata  a JSON object kept with a vector */
+/** @typedef {Record<string, unknown>} Filter  e.g. { kind: "note", year: { gt: 2020 } }: eq ne lt le gt ge in range and or not */
+/** @typedef {Float32Array | ArrayLike<number> | number[][]} Vectors  n x dim values, row after row */
+/**
+ * An embedder's identity (recorded in the store), with its function when it runs on the page.
+ * @typedef {object} Embedder
+ * @property {string} name
+ * @property {number} dim
+ * @property {boolean} [semantic]  false for the hashing embedder
+ * @property {(texts: string[]) => Promise<ArrayLike<number>[]> | ArrayLike<number>[]} [embed]  a page model's
+ */
+/**
+ * AgentDB.open's options: Python's store options (keys as Python spells them) plus persist and embedder.
+ * @typedef {object} OpenOptions
+ * @property {number} [dim]
+ * @property {"cosine" | "l2" | "dot"} [metric]
+ * @property {"hnsw" | "flat"} [index]
+ * @property {"none" | "int8" | "pq"} [compression]
+ * @property {number} [m]  HNSW links per node
+ * @property {number} [ef_construction]
+ * @property {number} [ef_search]
+ * @property {number} [seed]
+ * @property {boolean} [keep_vectors]
+ * @property {number} [pq_m]
+ * @property {boolean} [persist]  keep the store in IndexedDB
+ * @property {Embedder} [embedder]
+ */
+/**
+ * @typedef {object} QueryOptions
+ * @property {number} [k]  hits wanted (10)
+ * @property {Filter} [where]
+ * @property {number} [ef]  HNSW search breadth
+ * @property {boolean} [exact]  brute force through the same call
+ */
+/** @typedef {{k?: number, where?: Filter, exact?: boolean}} TextQueryOptions */
+/**
+ * A query's answer: parallel arrays, best first.
+ * @typedef {object} Hits
+ * @property {Id[]} ids
+ * @property {number[]} scores  float32 values, exact
+ * @property {Metadata[]} metadata
+ * @property {boolean} exact  whether it was brute force
+ */
+/** @typedef {{accepted: number, replaced: number, deleted: number}} IngestResult */
+/** @typedef {{deleted: number}} DeleteResult */
+/** @typedef {{removed: number, bytes_reclaimed: number}} CompactResult */
+/** @typedef {{id: Id, vector: number[], metadata: Metadata}} StoredRecord */
+/**
+ * A store's status (Python's VectorStore.status(); storage only for a persisted store).
+ * @typedef {object} Status
+ * @property {number} count
+ * @property {number} deleted
+ * @property {number} rows
+ * @property {number} dim
+ * @property {string} metric
+ * @property {string} compression
+ * @property {boolean} keep_vectors
+ * @property {{name: string, dim: number, semantic: boolean} | null} embedder
+ * @property {string} id_kind
+ * @property {{kind: string, m?: number, ef_construction?: number, ef_search?: number, seed?: number, nodes?: number, max_level?: number}} index
+ * @property {{vectors: number, codes: number, graph: number, metadata_columns: number}} bytes
+ * @property {{backend: string, isa: string}} kernel
+ * @property {string | null} signed_by
+ * @property {number} profile
+ * @property {boolean} frozen
+ * @property {Record<string, number | null>} containers
+ * @property {{persisted: boolean, usage?: number, quota?: number}} [storage]
+ */
+/**
+ * A progress event: the runtime's start (stages runtime, package, ready: python says
+ * "snapshot" or "started"), a model's loading (download: bytes; weights) and long embeds (embed: texts).
+ * @typedef {object} Progress
+ * @property {string} stage
+ * @property {number} done
+ * @property {number} total
+ * @property {"snapshot" | "started"} [python]
+ * @property {string} [model]
+ */
+/** @typedef {Record<string, (options?: Record<string, unknown>) => Promise<any>>} AgentMemory  db.memory */
+
+/** @type {Worker | null} */
 let worker = null;
 let nextId = 1;
+/** @type {Map<number, {resolve: (value: any) => void, reject: (err: Error) => void}>} */
 const pending = new Map();
+/** @type {Set<(progress: Progress) => void>} */
 const listeners = new Set();
 
+/** An Error named as the Python exception (or the worker's own failure) it stands for.
+ *  @param {string} name  @param {string} message  @returns {Error} */
+function namedError(name, message) {
+  const err = new Error(message);
+  err.name = name;
+  return err;
+}
+
+/** @returns {Worker} */
 function start() {
   if (worker) return worker;
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
@@ -18,11 +115,11 @@ function start() {
     if (!call) return;
     pending.delete(data.id);
     if (data.ok) call.resolve(data.json !== undefined ? JSON.parse(data.json) : data.value);
-    else call.reject(Object.assign(new Error(data.error.message), { name: data.error.name }));
+    else call.reject(namedError(data.error.name, data.error.message));
   };
   worker.onerror = (event) => {
     // a dead worker rejects everything still waiting
-    const err = Object.assign(new Error(event.message || "agentdb worker failed"), { name: "WorkerError" });
+    const err = namedError("WorkerError", event.message || "agentdb worker failed");
     pending.forEach((call) => call.reject(err));
     pending.clear();
     worker = null;
@@ -30,6 +127,8 @@ function start() {
   return worker;
 }
 
+/** @param {string} op  @param {object} args  @param {ArrayBufferView} [buffer]  @param {Transferable[]} [transfer]
+ *  @returns {Promise<any>} */
 function request(op, args, buffer, transfer = []) {
   const w = start();
   const id = nextId++;
@@ -41,6 +140,7 @@ function request(op, args, buffer, transfer = []) {
 
 // A query's answer: the worker sends scores as the hex of their little-endian float32 bytes
 // (exact, and cheap to make in Python); they become plain numbers here.
+/** @param {{ids: Id[], scoresHex: string, metadata: Metadata[], exact: boolean}} wire  @returns {Hits} */
 function answer({ ids, scoresHex, metadata, exact }) {
   const scores = new Array(scoresHex.length / 8), word = new DataView(new ArrayBuffer(4));
   for (let i = 0; i < scores.length; i++) {
@@ -50,14 +150,19 @@ function answer({ ids, scoresHex, metadata, exact }) {
   return { ids, scores, metadata, exact };
 }
 
+/** @param {Vectors} vectors  @returns {Float32Array} */
 function float32(vectors) {
-  return vectors instanceof Float32Array ? vectors : new Float32Array(vectors.flat ? vectors.flat() : vectors);
+  if (vectors instanceof Float32Array) return vectors;
+  return new Float32Array(Array.isArray(vectors) ? vectors.flat() : vectors);
 }
 
+/** @param {string} key */
 const snake = (key) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
+/** @param {string} key */
 const camel = (key) => key.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 
 // Keys camelCased all the way down, except inside user metadata (kept as the user wrote it).
+/** @param {any} value  @returns {any} */
 function camelize(value) {
   if (Array.isArray(value)) return value.map(camelize);
   if (value === null || typeof value !== "object") return value;
@@ -67,18 +172,22 @@ function camelize(value) {
 
 // Options for a memory method: snake_case keywords; typed arrays (embeddings) as plain arrays
 // (a float32 is exactly a double, so JSON carries it unchanged).
+/** @param {Record<string, unknown>} options */
 function memoryArgs(options) {
-  const plain = (v) => (ArrayBuffer.isView(v) ? Array.from(v) : Array.isArray(v) ? v.map(plain) : v);
+  /** @type {(v: any) => any} */
+  const plain = (v) => (ArrayBuffer.isView(v) ? Array.from(/** @type {Float32Array} */ (v)) : Array.isArray(v) ? v.map(plain) : v);
   return Object.fromEntries(Object.entries(options).map(([k, v]) => [snake(k), plain(v)]));
 }
 
 // float32 rows that crossed as bytes (exact) -> n Float32Array views of one buffer
+/** @param {Uint8Array} bytes  @param {number} n  @returns {Float32Array[]} */
 function rowsOf(bytes, n) {
   const rows = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), dim = rows.length / n;
   return Array.from({ length: n }, (_, i) => rows.subarray(i * dim, (i + 1) * dim));
 }
 
 // An embedder crosses to the worker as its identity; its function stays on the page.
+/** @param {Embedder} e */
 const identity = (e) => e && { name: e.name, dim: e.dim, semantic: e.semantic !== false };
 
 export class AgentDB {
@@ -88,7 +197,16 @@ export class AgentDB {
   static MINILM = Object.freeze({ name: "all-MiniLM-L6-v2", dim: 384, semantic: true });
   static MINILM_INT8 = Object.freeze({ name: "all-MiniLM-L6-v2-int8", dim: 384, semantic: true });
 
-  constructor(name, status, embedder) { this.name = name; this.openStatus = status; this.embedder = embedder; }
+  /** Use AgentDB.open or AgentDB.importRvf.
+   *  @param {string} name  @param {Status} status  @param {Embedder} [embedder] */
+  constructor(name, status, embedder) {
+    /** @type {string} */
+    this.name = name;
+    /** the status when it was opened @type {Status} */
+    this.openStatus = status;
+    /** @type {Embedder | undefined} */
+    this.embedder = embedder;
+  }
 
   /** Opens (creates) a store in the worker. options: dim, metric, index, compression, m, ...;
    *  persist: true keeps it in IndexedDB (every commit stored before the call resolves), and
@@ -97,18 +215,21 @@ export class AgentDB {
    *  with another one raises EmbedderMismatchError): AgentDB.MINILM (the default when the store
    *  records none: run in the worker, loaded on first use), the hashing embedder's identity, or
    *  a page model { name, dim, semantic, embed: async (texts) => vectors (Float32Arrays) }
-   *  that db.memory calls. */
+   *  that db.memory calls.
+   *  @param {string} name  @param {OpenOptions & Record<string, unknown>} [options]  @returns {Promise<AgentDB>} */
   static async open(name, options = {}) {
     if (options.persist && navigator.storage && navigator.storage.persist) {
       navigator.storage.persist().catch(() => {});   // ask the browser not to evict it
     }
     const { embedder, ...rest } = options;
-    if (embedder) rest.embedder = identity(embedder);
+    if (embedder) rest.embedder = identity(/** @type {Embedder} */ (embedder));
     return new AgentDB(name, await request("open", { name, options: rest }), embedder);
   }
 
   /** Opens an exported .rvf (Blob, ArrayBuffer or Uint8Array) as store `name`; embedder as
-   *  for open(), when the file's memories were embedded by a model. */
+   *  for open(), when the file's memories were embedded by a model.
+   *  @param {string} name  @param {Blob | ArrayBuffer | Uint8Array} data  @param {{embedder?: Embedder}} [options]
+   *  @returns {Promise<AgentDB>} */
   static async importRvf(name, data, { embedder } = {}) {
     const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : new Uint8Array(data);
     return new AgentDB(name, await request("importRvf", { name }, bytes), embedder);
@@ -116,62 +237,82 @@ export class AgentDB {
 
   /** Progress events: fn({stage, done, total}) while the runtime loads (runtime, package,
    *  ready), and fn({stage, done, total, model}) while a model loads ("download": bytes,
-   *  "weights": 0 then 1 once it is ready) and while it embeds many texts ("embed": texts). */
+   *  "weights": 0 then 1 once it is ready) and while it embeds many texts ("embed": texts).
+   *  @param {(progress: Progress) => void} fn  @returns {() => boolean} stops the events */
   static onProgress(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
   /** all-MiniLM-L6-v2 sentence embeddings computed in the worker: one unit-length
    *  Float32Array (384 values) per text, the same bits as natively (they cross as bytes).
    *  quantized: the int8 variant (its vectors differ slightly). The first call loads the model
    *  (~90 MB, 59 MB int8; kept by the service worker for offline use; see onProgress). The
-   *  arrays are views of one buffer. */
+   *  arrays are views of one buffer.
+   *  @param {string[]} texts  @param {{quantized?: boolean}} [options]  @returns {Promise<Float32Array[]>} */
   static async embed(texts, { quantized = false } = {}) {
     return rowsOf(await request("embed", { texts, quantized }), texts.length);
   }
 
   /** The vectors this store's own embedder gives texts, as its text operations embed them:
    *  the model it records (all-MiniLM-L6-v2 when it records none) or the hashing embedder,
-   *  run in the worker; a page model's own embed function. One Float32Array per text. */
+   *  run in the worker; a page model's own embed function. One Float32Array per text.
+   *  @param {string[]} texts  @returns {Promise<ArrayLike<number>[]>} */
   async embed(texts) {
     if (this.embedder && this.embedder.embed) return this.embedder.embed(texts);
     return rowsOf(await request("embed", { name: this.name, texts }), texts.length);
   }
 
-  /** Runs Python in the worker (tests, consoles); resolves to the last expression as a string. */
+  /** Runs Python in the worker (tests, consoles); resolves to the last expression as a string.
+   *  @param {string} code  @returns {Promise<string | null>} */
   static runPython(code) { return request("runPython", { code }); }
 
+  /** Stores vectors (n x dim, row after row) under ids, with optional metadata per row;
+   *  an id already stored is replaced.
+   *  @param {Id[]} ids  @param {Vectors} vectors  @param {(Metadata | null)[]} [metadata]  @returns {Promise<IngestResult>} */
   ingest(ids, vectors, metadata) {
     const v = float32(vectors).slice();
     return request("ingest", { name: this.name, ids, metadata }, v, [v.buffer]);
   }
 
+  /** The k stored vectors nearest to `vector`, optionally filtered by metadata.
+   *  @param {Vectors} vector  @param {QueryOptions} [options]  @returns {Promise<Hits>} */
   query(vector, { k = 10, where, ef, exact = false } = {}) {
     const v = float32(vector).slice();
     return request("query", { name: this.name, k, where, ef, exact }, v, [v.buffer]).then(answer);
   }
 
   /** query() for each of m vectors (an m x dim Float32Array) in one round trip to the worker:
-   *  an array of {ids, scores, metadata}. */
+   *  an array of {ids, scores, metadata}.
+   *  @param {Vectors} vectors  @param {QueryOptions} [options]  @returns {Promise<Hits[]>} */
   queryBatch(vectors, { k = 10, where, ef, exact = false } = {}) {
     const v = float32(vectors).slice();
     return request("queryBatch", { name: this.name, k, where, ef, exact }, v, [v.buffer]).then((all) => all.map(answer));
   }
 
   /** Stores texts under ids, embedded in the worker by the store's embedder (all-MiniLM-L6-v2
-   *  unless it records the hashing one); each text is kept in its metadata as `text`. */
-  remember(ids, texts, metadata) { return request("remember", { name: this.name, ids, texts, metadata }); }
+   *  unless it records the hashing one); each text is kept in its metadata as `text`.
+   *  (db.memory.remember is the agent-memory layer's: another method.)
+   *  @param {Id[]} ids  @param {string[]} texts  @param {(Metadata | null)[]} [metadata]  @returns {Promise<IngestResult>} */
+  ingestTexts(ids, texts, metadata) { return request("ingestTexts", { name: this.name, ids, texts, metadata }); }
 
-  /** The k memories whose text is closest to `text`, optionally filtered by metadata. */
-  recall(text, { k = 10, where, exact = false } = {}) {
-    return request("recall", { name: this.name, text, k, where, exact }).then(answer);
+  /** The k stored texts (ingestTexts) closest in meaning to `text`, optionally filtered by metadata.
+   *  @param {string} text  @param {TextQueryOptions} [options]  @returns {Promise<Hits>} */
+  queryText(text, { k = 10, where, exact = false } = {}) {
+    return request("queryText", { name: this.name, text, k, where, exact }).then(answer);
   }
 
+  /** One stored record; UnknownIdError if the id is not stored.
+   *  @param {Id} id  @returns {Promise<StoredRecord>} */
   get(id) { return request("get", { name: this.name, id }); }
+  /** Deletes ids; UnknownIdError for one not stored unless missingOk.
+   *  @param {Id[]} ids  @param {{missingOk?: boolean}} [options]  @returns {Promise<DeleteResult>} */
   delete(ids, { missingOk = false } = {}) { return request("delete", { name: this.name, ids, missingOk }); }
+  /** Deletes every record whose metadata matches.  @param {Filter} where  @returns {Promise<DeleteResult>} */
   deleteByFilter(where) { return request("deleteByFilter", { name: this.name, where }); }
+  /** Drops deleted rows and rewrites the store.  @returns {Promise<CompactResult>} */
   compact() { return request("compact", { name: this.name }); }
+  /** Counts, configuration and memory (and storage use, for a persisted store).  @returns {Promise<Status>} */
   status() { return request("status", { name: this.name }); }
 
-  /** The store as a Blob holding a valid .rvf file. */
+  /** The store as a Blob holding a valid .rvf file.  @returns {Promise<Blob>} */
   async exportRvf() {
     return new Blob([await request("exportRvf", { name: this.name })], { type: "application/octet-stream" });
   }
@@ -180,31 +321,36 @@ export class AgentDB {
    *  method camelCased, taking one options object, answering with camelCased keys:
    *    await db.memory.storeEpisode({ session: "s1", task: "parse dates", reward: 0.9, success: true });
    *    const eps = await db.memory.retrieveEpisodes({ task: "parse a date", onlySuccess: true });
-   *  Unknown methods reject with an AttributeError. */
+   *  Unknown methods reject with an AttributeError.
+   *  @returns {AgentMemory} */
   get memory() {
     return new Proxy({}, {
       get: (_, method) => (typeof method !== "string" || method === "then") ? undefined :
-        (options = {}) => this.#memoryCall(snake(method), memoryArgs(options)),
+        (/** @type {Record<string, unknown>} */ options = {}) => this.#memoryCall(snake(method), memoryArgs(options)),
     });
   }
 
   // With a page embedder the worker names the texts it needs; they are embedded here and the
   // call repeats with their vectors (memory methods embed before they write, so this is safe;
   // a call embedding several texts may take a round per text).
+  /** @param {string} method  @param {Record<string, unknown>} args  @returns {Promise<any>} */
   async #memoryCall(method, args) {
+    /** @type {Record<string, number[]>} */
     const embeddings = {};
-    const fail = (message) => Object.assign(new Error(message), { name: "EmbedderError" });
+    /** @param {string} message */
+    const fail = (message) => namedError("EmbedderError", message);
     for (;;) {
       const out = await request("memory", { name: this.name, method, args, embeddings });
       if (!out.needEmbeddings) return camelize(out.value);
       if (!this.embedder) throw fail("this store's memories come from a model: open it with { embedder }");
-      const vectors = await this.embedder.embed(out.needEmbeddings);
-      out.needEmbeddings.forEach((text, i) => {
+      const vectors = await /** @type {Required<Embedder>} */ (this.embedder).embed(out.needEmbeddings);
+      out.needEmbeddings.forEach((/** @type {string} */ text, /** @type {number} */ i) => {
         if (text in embeddings || !vectors || !vectors[i]) throw fail(`the embedder gave no vector for ${JSON.stringify(text)}`);
         embeddings[text] = Array.from(vectors[i]);
       });
     }
   }
 
+  /** Closes the store (a persisted one stays in IndexedDB).  @returns {Promise<null>} */
   close() { return request("close", { name: this.name }); }
 }

@@ -66,7 +66,7 @@ $("remember-form").addEventListener("submit", async (event) => {
   const text = $("memory-text").value.trim();
   if (!text) return;
   try {
-    await db.remember([`m${counter++}`], [text], [tagMeta(tagsOf($("memory-tags").value))]);
+    await db.ingestTexts([`m${counter++}`], [text], [tagMeta(tagsOf($("memory-tags").value))]);
   } catch (err) {
     fail(err);
     return;
@@ -82,7 +82,7 @@ $("search-form").addEventListener("submit", async (event) => {
   const tag = $("search-tag").value.trim().toLowerCase();
   // exact: a notebook is small enough to scan (~1 ms per 10k), and its many near-duplicate
   // memories are where graph search is weakest
-  const hits = await db.recall($("search-text").value,
+  const hits = await db.queryText($("search-text").value,
                                { k: 10, exact: true, where: tag ? { [`tag:${tag}`]: true } : undefined })
     .catch(fail);
   if (hits) showHits(hits);
@@ -103,7 +103,7 @@ $("sample").addEventListener("click", async () => {
   const texts = [], meta = [];
   for (let i = 0; i < N; i++) {
     texts.push(`${pick(WORDS.act)} the ${pick(WORDS.topic)} ${pick(WORDS.when)}`);
-    meta.push({ text: texts[i], ...tagMeta([pick(WORDS.tag)]) });     // as remember() keeps it
+    meta.push({ text: texts[i], ...tagMeta([pick(WORDS.tag)]) });     // as ingestTexts() keeps it
   }
   // the samples repeat 800 phrases: each is embedded once (the model's time goes per text)
   const phrases = [...new Set(texts)], vectors = new Map();

@@ -4,7 +4,11 @@
 // {progress: {stage, done, total}} events carry no id (the last, stage "ready", also says how
 // Python came up: python "snapshot" or "started"; a model's loading adds model: its name, with
 // stages "download" (bytes), "weights" and later "embed" (texts)).
+// The operations and what each does to storage come from Python (worker_api.OPERATIONS, read
+// once at start); IndexedDB lives in storage.js, the cross-tab lease in lease.js.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
+import { readStored, storedSize as idbSize, writeCommits } from "./storage.js";
+import { leases } from "./lease.js";
 
 const PACKAGES = "/home/pyodide/pkgs";     // where agentdb.zip is unpacked (build/make_snapshot.mjs too)
 
@@ -37,10 +41,29 @@ const ready = (async () => {
 if ${JSON.stringify(PACKAGES)} not in sys.path: sys.path.insert(0, ${JSON.stringify(PACKAGES)})
 random.seed()`);
   const api = pyodide.pyimport("agentdb.worker_api");
+  const py = pythonCalls(pyodide, api);
+  const ops = JSON.parse(py.operations());       // {name: "read" | "write" | "manage"}
   postMessage({ progress: { stage: "ready", done: 3, total: 3, python } });
-  return { pyodide, handle: api.handle, takeCommits: api.take_commits, storedSize: api.stored_size,
-           loadModel: api.load_model };
+  return { pyodide, ops, handle: py.handle, takeCommits: py.take_commits, storedSize: py.stored_size,
+           loadModel: py.load_model };
 })();
+
+// worker_api's functions, each throwing a Python exception as an Error whose pythonName is its
+// class and whose message is its own (str(exc), from sys.last_exc), not the traceback text.
+// Read at once: the next Python call may replace sys.last_exc.
+function pythonCalls(pyodide, api) {
+  const names = ["operations", "handle", "take_commits", "stored_size", "load_model", "last_error"];
+  return Object.fromEntries(names.map((name) => [name, (...args) => {
+    try {
+      return api[name](...args);
+    } catch (err) {
+      if (!(err instanceof pyodide.ffi.PythonError)) throw err;
+      const last = JSON.parse(api.last_error());
+      const [type, message] = last && last[0] === err.type ? last : [err.type, err.message];
+      throw Object.assign(new Error(message), { pythonName: type });
+    }
+  }]));
+}
 
 // ---- the model (all-MiniLM-L6-v2 and its int8 variant): fetched when text first needs it,
 // never on the start path (the service worker keeps its files for offline use). One load per
@@ -108,7 +131,7 @@ async function handleWithModel(handle, op, argsJson, input) {
     try {
       return handle(op, argsJson, input);
     } catch (err) {
-      const name = err.type === "ModelNotLoadedError" && errorOf(err).message;
+      const name = err.pythonName === "ModelNotLoadedError" && err.message;
       if (!name || tried.has(name)) throw err;
       tried.add(name);
       await loadModel(name);
@@ -116,58 +139,8 @@ async function handleWithModel(handle, op, argsJson, input) {
   }
 }
 
-// ---- IndexedDB: a persisted store is its .rvf bytes as chunks keyed by file offset; each
-// commit is one transaction, so a closed tab leaves the previous commit.
-const databases = new Map();
-
-function idbRequest(req) {
-  return new Promise((resolve, reject) => { req.onsuccess = () => resolve(req.result); req.onerror = () => reject(req.error); });
-}
-
-async function idbOpen(name) {
-  if (!databases.has(name)) {
-    const req = indexedDB.open(`agentdb:${name}`, 1);
-    req.onupgradeneeded = () => { req.result.createObjectStore("chunks"); req.result.createObjectStore("head"); };
-    databases.set(name, await idbRequest(req));
-  }
-  return databases.get(name);
-}
-
-async function idbRead(name) {
-  const db = await idbOpen(name);
-  const store = db.transaction("chunks", "readonly").objectStore("chunks");
-  const [keys, values] = await Promise.all([idbRequest(store.getAllKeys()), idbRequest(store.getAll())]);
-  if (!keys.length) return null;
-  const total = values.reduce((n, v) => n + v.byteLength, 0);
-  const bytes = new Uint8Array(total);
-  keys.forEach((key, i) => bytes.set(values[i], key));   // numeric keys come back in order
-  return bytes;
-}
-
-async function idbSize(name) {
-  const db = await idbOpen(name);
-  const size = await idbRequest(db.transaction("head", "readonly").objectStore("head").get("size"));
-  return size === undefined ? 0 : size;
-}
-
-async function idbCommit(name, chunks) {
-  const db = await idbOpen(name);
-  const tx = db.transaction(["chunks", "head"], "readwrite", { durability: "strict" });
-  const store = tx.objectStore("chunks");
-  let size = 0;
-  for (const [kind, offset, bytes] of chunks) {
-    if (kind === "replace") store.clear();
-    store.put(bytes, offset);
-    size = offset + bytes.byteLength;
-  }
-  tx.objectStore("head").put(size, "size");     // in the same transaction: other tabs compare it
-  await new Promise((resolve, reject) => {
-    tx.oncomplete = resolve;
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error || new DOMException("IndexedDB commit aborted", "AbortError"));
-  });
-}
-
+// ---- persisted stores: each request's commits are written to IndexedDB (storage.js) before
+// the caller hears back.
 const persisted = new Set();
 
 async function persist(name, handle, takeCommits) {
@@ -177,10 +150,10 @@ async function persist(name, handle, takeCommits) {
   proxy.destroy();
   if (!chunks.length) return;
   try {
-    await idbCommit(name, chunks);
+    await writeCommits(name, chunks);
   } catch (err) {
     // the store in memory is ahead of what was stored: go back to the last stored commit
-    const stored = await idbRead(name);
+    const stored = await readStored(name);
     handle("reload", JSON.stringify({ name }), stored);
     const quota = err.name === "QuotaExceededError";
     const why = quota ? "the browser's storage quota for this site is full" : `${err.name}: ${err.message}`;
@@ -189,88 +162,33 @@ async function persist(name, handle, takeCommits) {
   }
 }
 
+// The reply's error: a Python exception's class name and message (pythonCalls), or ours.
 function errorOf(err) {
   if (err && err.pythonName) return { name: err.pythonName, message: err.message };
-  // a Python exception arrives as PythonError whose message ends with "ClassName: text"
-  const text = String(err && err.message || err);
-  const m = text.match(/\n?(\w+(?:Error|Exception|Warning)): ([^\n]*)\n?$/);
-  return m ? { name: m[1], message: m[2] } : { name: err && err.name || "Error", message: text };
+  return { name: (err && err.name) || "Error", message: String((err && err.message) || err) };
 }
 
-// One tab at a time works on a persisted store: it holds the store's Web Lock (a lease) across
-// its requests until another tab asks for the store (a BroadcastChannel message) or it has been
-// idle a moment. On taking the lease it reloads the store if the stored size shows that another
-// tab committed meanwhile, so it sees every commit; a run of requests pays for the lock and that
-// IndexedDB check once (they cost ~0.8 ms when paid per request).
-const leases = new Map();
-const channels = new Map();
-const LEASE_IDLE_MS = 300;
-
-function channel(name) {
-  if (!channels.has(name)) {
-    const ch = new BroadcastChannel(`agentdb-lease:${name}`);
-    ch.onmessage = () => {                // another tab wants the store: hand it over when done
-      const held = leases.get(name);
-      if (!held) return;
-      held.wanted = true;
-      if (held.pending === 0) held.release();
-    };
-    channels.set(name, ch);
-  }
-  return channels.get(name);
-}
-
+// Requests on a persisted store run under its cross-tab lease (lease.js). On taking it, the
+// store is reloaded if the stored size shows that another tab committed meanwhile.
 async function fresh(name) {
   const { handle, storedSize } = await ready;
   const size = storedSize(name);          // -1: not open here yet (open reads IndexedDB itself)
   if (size >= 0 && size !== await idbSize(name)) {
-    handle("reload", JSON.stringify({ name }), await idbRead(name));   // another tab committed
+    handle("reload", JSON.stringify({ name }), await readStored(name));   // another tab committed
   }
 }
 
-function lease(name) {
-  if (leases.has(name)) return leases.get(name);
-  let granted, release;
-  const done = new Promise((resolve) => { release = resolve; });
-  const held = { pending: 0, wanted: false, timer: null,
-                 release: () => { clearTimeout(held.timer); leases.delete(name); release(); } };
-  held.tail = new Promise((resolve) => { granted = resolve; });
-  leases.set(name, held);
-  channel(name).postMessage("want");
-  navigator.locks.request(`agentdb:${name}`, async () => {
-    try {
-      await fresh(name);
-      granted();
-    } catch (err) {
-      granted(Promise.reject(err));
-      held.release();
-    }
-    await done;
-  });
-  return held;
-}
+const leased = leases({ acquired: fresh, keep: (name) => persisted.has(name) });
 
 function exclusive(name, fn) {
   if (!persisted.has(name) || !navigator.locks) return fn();
-  const held = lease(name);
-  clearTimeout(held.timer);
-  held.pending++;
-  const result = held.tail.then(fn);
-  held.tail = result.catch(() => {});     // requests run one after another, whatever each outcome
-  result.catch(() => {}).finally(() => {
-    if (--held.pending > 0) return;
-    if (held.wanted || !persisted.has(name)) held.release();
-    else held.timer = setTimeout(held.release, LEASE_IDLE_MS);
-  });
-  return result;
+  return leased(name, fn);
 }
 
 // After writes to a persisted store, once it has been idle a moment: save its graph if the
 // stored one is stale (an INDEX commit), so reopening rebuilds little and no user commit pays.
-const WRITES = new Set(["ingest", "remember", "delete", "deleteByFilter", "memory"]);
-// ... and requests that never commit (no commits to hand over: a query pays no extra Python call)
-const READS = new Set(["query", "queryBatch", "recall", "get", "status", "exportRvf", "embed"]);
 const idleTimers = new Map();
+const IDLE_MS = 1500;
 
 function maintainWhenIdle(name) {
   clearTimeout(idleTimers.get(name));
@@ -288,33 +206,32 @@ function maintainWhenIdle(name) {
     }
   }, IDLE_MS));
 }
-const IDLE_MS = 1500;
 
 self.onmessage = async (event) => {
   const { id, op, args, buffer } = event.data;
   try {
-    const { pyodide, handle, takeCommits } = await ready;
+    const py = await ready;
     if (op === "open" && args.options && args.options.persist) persisted.add(args.name);
-    await exclusive(args && args.name, () => serve(id, op, args, buffer, { pyodide, handle, takeCommits }));
-    if (WRITES.has(op) && persisted.has(args.name)) maintainWhenIdle(args.name);
+    await exclusive(args && args.name, () => serve(id, op, args, buffer, py));
+    if (py.ops[op] === "write" && persisted.has(args.name)) maintainWhenIdle(args.name);
   } catch (err) {
     postMessage({ id, ok: false, error: errorOf(err) });
   }
 };
 
-async function serve(id, op, args, buffer, { pyodide, handle, takeCommits }) {
-  if (op === "runPython") {          // tests and the demo's console: run code, return its JSON value
+async function serve(id, op, args, buffer, { pyodide, ops, handle, takeCommits }) {
+  if (op === "runPython") {          // the worker's own (tests, the demo's console): run code, return its value
     const value = await pyodide.runPythonAsync(args.code);
     postMessage({ id, ok: true, value: value === undefined ? null : String(value) });
     return;
   }
   let input = buffer;
   if (op === "open" && args.options && args.options.persist) {
-    input = await idbRead(args.name);            // the stored commits, or null for a new store
+    input = await readStored(args.name);         // the stored commits, or null for a new store
   }
   const out = await handleWithModel(handle, op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
   if (op === "importRvf") persisted.delete(args.name);
-  if (!READS.has(op)) await persist(args.name, handle, takeCommits);   // stored before the caller hears back
+  if (ops[op] !== "read") await persist(args.name, handle, takeCommits);   // stored before the caller hears back
   if (op === "close") persisted.delete(args.name); // after its last commit (the graph) is stored
   if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
     const value = JSON.parse(out);

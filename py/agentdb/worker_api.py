@@ -12,11 +12,14 @@ before the worker has fetched its files raises ModelNotLoadedError; the worker t
 them, calls load_model() and repeats the request (nothing was written: requests embed first).
 """
 import json
+import sys
+from collections import namedtuple
 
 from . import open as open_store
 from . import open_bytes
-from .embed import EmbedderError, EmbedderMismatchError, HashEmbedder, NeedEmbeddings, SuppliedEmbedder, minilm
-from .errors import DimensionError
+from .embed import HashEmbedder, SuppliedEmbedder, minilm
+from .errors import (ArgumentError, DimensionError, EmbedderError, EmbedderMismatchError, ModelNotLoadedError,
+                     NeedEmbeddings)
 from .memory.agent import REMOTE_METHODS, AgentMemory
 from .store.store import open_log
 
@@ -29,7 +32,7 @@ def _store(name):
     try:
         return _stores[name]
     except KeyError:
-        raise KeyError(f"no open store named {name!r}") from None
+        raise ArgumentError(f"no open store named {name!r}") from None
 
 
 def _answer(res):
@@ -54,11 +57,6 @@ def take_commits(name):
 
 
 _models = {}      # identity name -> MiniLM, once the worker has handed over its files (load_model)
-
-
-class ModelNotLoadedError(EmbedderError):
-    """Raised for text that needs a model the worker has not loaded yet; its message is the
-    model's name. The worker catches it, loads the model and repeats the request."""
 
 
 class _WorkerModel:
@@ -110,11 +108,11 @@ def _embedder(db):
 
 
 def _text_embedder(db):
-    """The embedder of remember / recall (the page's embedder serves db.memory only)."""
+    """The embedder of ingestTexts / queryText (the page's embedder serves db.memory only)."""
     embedder = _embedder(db)
     if isinstance(embedder, SuppliedEmbedder):
         raise EmbedderMismatchError(f"this store's vectors come from {embedder.name!r}, a model the page runs; "
-                                    f"remember and recall embed in the worker (use db.memory)")
+                                    f"ingestTexts and queryText embed in the worker (use db.memory)")
     return embedder
 
 
@@ -145,69 +143,174 @@ def _memory_call(args):
         raise
 
 
+# ---- the operations: one table (OPERATIONS, below the handlers) names each, says what it does to
+# storage and gives its handler(args, buffer); handle() dispatches through it and the worker
+# reads it once at start (operations()), so a new operation is one function and one entry.
+
+def _op_embed(args, buffer):
+    """float32 rows as bytes (exact): the store's own embedder, or MiniLM (quantized: int8)."""
+    if "name" in args:
+        return _text_embedder(_store(args["name"])).embed(args["texts"]).tobytes()
+    name = minilm.INT8_NAME if args.get("quantized") else minilm.NAME
+    return _WorkerModel(name).embed(args["texts"]).tobytes()
+
+
+def _op_open(args, buffer):
+    """Opens (creates) store `name`; persist: from the bytes stored for it (buffer), if any."""
+    options = dict(args.get("options", {}))
+    if options.pop("persist", False):
+        _stores[args["name"]] = open_log(bytes(buffer) if buffer is not None else None, **options)
+    else:
+        _stores[args["name"]] = open_store(**options)
+    return json.dumps(_stores[args["name"]].status())
+
+
+def _op_import_rvf(args, buffer):
+    """Opens the .rvf bytes in buffer as store `name`."""
+    _stores[args["name"]] = open_bytes(bytes(buffer))
+    return json.dumps(_stores[args["name"]].status())
+
+
+def _op_ingest(args, buffer):
+    return json.dumps(_store(args["name"]).ingest(args["ids"], buffer, metadata=args.get("metadata")))
+
+
+def _op_ingest_texts(args, buffer):
+    """Texts under ids, embedded here; each text kept in its metadata as `text`."""
+    db, texts = _store(args["name"]), args["texts"]
+    vectors = _text_embedder(db).embed(texts)
+    metadata = [dict(m or {}, text=t) for m, t in zip(args.get("metadata") or [{}] * len(texts), texts)]
+    return json.dumps(db.ingest(args["ids"], vectors, metadata=metadata))
+
+
+def _op_query_text(args, buffer):
+    db = _store(args["name"])
+    vector = _text_embedder(db).embed([args["text"]])
+    return _answer(db.query(vector, k=args.get("k", 10), where=args.get("where"), exact=args.get("exact", False)))
+
+
+def _op_query(args, buffer):
+    return _answer(_store(args["name"]).query(buffer, k=args.get("k", 10), where=args.get("where"),
+                                              ef=args.get("ef"), exact=args.get("exact", False)))
+
+
+def _op_query_batch(args, buffer):
+    """Many queries, one message: the round trip paid once."""
+    answers = _store(args["name"]).query_batch(buffer, k=args.get("k", 10), where=args.get("where"),
+                                               ef=args.get("ef"), exact=args.get("exact", False))
+    return "[" + ",".join(map(_answer, answers)) + "]"
+
+
+def _op_get(args, buffer):
+    rec = _store(args["name"]).get(args["id"])
+    return json.dumps({"id": rec.id, "vector": list(rec.vector), "metadata": rec.metadata})
+
+
+def _op_delete(args, buffer):
+    return json.dumps({"deleted": _store(args["name"]).delete(args["ids"], missing_ok=args.get("missingOk", False))})
+
+
+def _op_delete_by_filter(args, buffer):
+    return json.dumps({"deleted": _store(args["name"]).delete(where=args["where"])})
+
+
+def _op_maintain(args, buffer):
+    """The worker's, when the store is idle: saves the graph if the stored one is stale."""
+    return json.dumps({"saved": _store(args["name"]).maintain()})
+
+
+def _op_compact(args, buffer):
+    return json.dumps(_store(args["name"]).compact())
+
+
+def _op_status(args, buffer):
+    return json.dumps(_store(args["name"]).status())
+
+
+def _op_memory(args, buffer):
+    """The agent-memory layer: {method, args: {keyword: value}}."""
+    return json.dumps(_memory_call(args))
+
+
+def _op_export_rvf(args, buffer):
+    return _store(args["name"]).to_bytes()
+
+
+def _op_close(args, buffer):
+    _store(args["name"])
+    db = _stores.pop(args["name"])
+    db.close()
+    _closed[args["name"]] = db          # its last commits (the graph) are still to be taken
+    return "null"
+
+
+def _op_reload(args, buffer):
+    """The worker's, when it could not store a commit (or another tab committed): the store
+    as the stored bytes in buffer say."""
+    _store(args["name"])
+    _stores.pop(args["name"], None)
+    _stores[args["name"]] = open_log(bytes(buffer))
+    return "null"
+
+
+class Operation(namedtuple("Operation", "kind handler")):
+    """One entry of OPERATIONS. kind says what the request does to storage, which is all the
+    worker needs to know of it:
+      "read"    never commits (the worker asks for no commits after it: a query pays no extra call);
+      "write"   commits rows (the worker stores them, then saves the graph once the store is idle);
+      "manage"  opens, closes, compacts or maintains a store (the worker stores its commits)."""
+
+
+OPERATIONS = {
+    "open": Operation("manage", _op_open),
+    "importRvf": Operation("manage", _op_import_rvf),
+    "close": Operation("manage", _op_close),
+    "compact": Operation("manage", _op_compact),
+    "maintain": Operation("manage", _op_maintain),
+    "reload": Operation("manage", _op_reload),
+    "ingest": Operation("write", _op_ingest),
+    "ingestTexts": Operation("write", _op_ingest_texts),
+    "delete": Operation("write", _op_delete),
+    "deleteByFilter": Operation("write", _op_delete_by_filter),
+    "memory": Operation("write", _op_memory),
+    "query": Operation("read", _op_query),
+    "queryBatch": Operation("read", _op_query_batch),
+    "queryText": Operation("read", _op_query_text),
+    "get": Operation("read", _op_get),
+    "status": Operation("read", _op_status),
+    "exportRvf": Operation("read", _op_export_rvf),
+    "embed": Operation("read", _op_embed),
+}
+
+
+def operations():
+    """The table as the worker reads it at start: JSON {name: kind}.
+
+    >>> json.loads(operations())["query"]
+    'read'
+    """
+    return json.dumps({name: op.kind for name, op in OPERATIONS.items()})
+
+
 def handle(op, args_json, buffer=None):
     """Runs one request; args_json is a JSON object, buffer the request's vectors or bytes
-    (a Python buffer), if any. Returns JSON text, or bytes for exportRvf and embed."""
+    (a Python buffer), if any. Returns JSON text, or bytes for exportRvf and embed.
+
+    >>> handle("open", '{"name": "doc", "options": {"dim": 2}}') and handle("status", '{"name": "doc"}')[:12]
+    '{"count": 0,'
+    """
+    try:
+        handler = OPERATIONS[op].handler
+    except KeyError:
+        raise ArgumentError(f"unknown operation {op!r}: the operations are {', '.join(OPERATIONS)}") from None
     args = json.loads(args_json)
     if hasattr(buffer, "to_memoryview"):      # a JS typed array (in Pyodide): one copy in
         buffer = buffer.to_memoryview()
-    if op == "embed":                             # float32 rows as bytes (exact)
-        if "name" in args:                        # the store's own embedder
-            return _text_embedder(_store(args["name"])).embed(args["texts"]).tobytes()
-        name = minilm.INT8_NAME if args.get("quantized") else minilm.NAME
-        return _WorkerModel(name).embed(args["texts"]).tobytes()
-    if op == "open":
-        options = dict(args.get("options", {}))
-        if options.pop("persist", False):       # buffer: the bytes stored for it, if any
-            _stores[args["name"]] = open_log(bytes(buffer) if buffer is not None else None, **options)
-        else:
-            _stores[args["name"]] = open_store(**options)
-        return json.dumps(_stores[args["name"]].status())
-    if op == "importRvf":
-        _stores[args["name"]] = open_bytes(bytes(buffer))
-        return json.dumps(_stores[args["name"]].status())
-    db = _store(args["name"])
-    if op == "ingest":
-        return json.dumps(db.ingest(args["ids"], buffer, metadata=args.get("metadata")))
-    if op == "remember":
-        texts = args["texts"]
-        vectors = _text_embedder(db).embed(texts)
-        metadata = [dict(m or {}, text=t) for m, t in zip(args.get("metadata") or [{}] * len(texts), texts)]
-        return json.dumps(db.ingest(args["ids"], vectors, metadata=metadata))
-    if op == "recall":
-        vector = _text_embedder(db).embed([args["text"]])
-        return _answer(db.query(vector, k=args.get("k", 10), where=args.get("where"), exact=args.get("exact", False)))
-    if op == "query":
-        return _answer(db.query(buffer, k=args.get("k", 10), where=args.get("where"), ef=args.get("ef"),
-                                exact=args.get("exact", False)))
-    if op == "queryBatch":                        # many queries, one message: the round trip paid once
-        answers = db.query_batch(buffer, k=args.get("k", 10), where=args.get("where"), ef=args.get("ef"),
-                                 exact=args.get("exact", False))
-        return "[" + ",".join(map(_answer, answers)) + "]"
-    if op == "get":
-        rec = db.get(args["id"])
-        return json.dumps({"id": rec.id, "vector": list(rec.vector), "metadata": rec.metadata})
-    if op == "delete":
-        return json.dumps({"deleted": db.delete(args["ids"], missing_ok=args.get("missingOk", False))})
-    if op == "deleteByFilter":
-        return json.dumps({"deleted": db.delete(where=args["where"])})
-    if op == "maintain":                          # the worker, when the store is idle
-        return json.dumps({"saved": db.maintain()})
-    if op == "compact":
-        return json.dumps(db.compact())
-    if op == "status":
-        return json.dumps(db.status())
-    if op == "memory":                            # the agent-memory layer: {method, args: {keyword: value}}
-        return json.dumps(_memory_call(args))
-    if op == "exportRvf":
-        return db.to_bytes()
-    if op == "close":
-        db = _stores.pop(args["name"])
-        db.close()
-        _closed[args["name"]] = db
-        return "null"
-    if op == "reload":                            # the host could not store a commit: back to the last one
-        _stores.pop(args["name"], None)
-        _stores[args["name"]] = open_log(bytes(buffer))
-        return "null"
-    raise ValueError(f"unknown operation {op!r}")
+    return handler(args, buffer)
+
+
+def last_error():
+    """The exception that last left Python for JS (Pyodide keeps it as sys.last_exc) as JSON
+    [class name, message]: the worker's error names and messages, no traceback text parsed."""
+    exc = getattr(sys, "last_exc", None)
+    return json.dumps([type(exc).__name__, str(exc)] if exc is not None else None)

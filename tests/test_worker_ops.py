@@ -1,0 +1,96 @@
+"""The worker boundary has one table of operations (worker_api.OPERATIONS): every op in it is
+served by handle(), the worker (web/worker.js) keeps no list of op names of its own, and every
+method of the JS client (web/agentdb.js) sends an op of the table."""
+import array
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from agentdb import worker_api
+from agentdb.embed import HashEmbedder
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB = ROOT / "web"
+JS_OWN = {"runPython"}            # served by the worker itself (Pyodide's runPythonAsync), not by Python
+PAGE_ONLY = {"constructor", "onProgress", "memory"}   # no request of their own (memory: a proxy over "memory")
+HASHING = {"name": HashEmbedder.name, "dim": 8, "semantic": False}
+
+
+def call(op, buffer=None, **args):
+    out = worker_api.handle(op, json.dumps(args), buffer)
+    return out if isinstance(out, bytes) else json.loads(out)
+
+
+def f32(*values):
+    return memoryview(array.array("f", values)).cast("B").cast("f")
+
+
+def test_every_op_in_the_table_is_handled():
+    seen = set()
+    run = lambda op, *a, **kw: (seen.add(op), call(op, *a, **kw))[1]   # noqa: E731
+    assert run("open", name="ops", options={"dim": 8, "embedder": HASHING, "persist": True})["count"] == 0
+    assert run("ingest", f32(*[1.0] * 8, *[0.5, 1, 0, 0, 0, 0, 0, 1]), name="ops", ids=["a", "b"],
+               metadata=[{"kind": "a"}, {"kind": "b"}])["accepted"] == 2
+    assert run("query", f32(*[1.0] * 8), name="ops", k=1)["ids"] == ["a"]
+    assert [a["ids"] for a in run("queryBatch", f32(*[1.0] * 8, *[0.5, 1, 0, 0, 0, 0, 0, 1]), name="ops",
+                                  k=1)] == [["a"], ["b"]]
+    assert run("ingestTexts", name="ops", ids=["c"], texts=["the kettle is broken"])["accepted"] == 1
+    assert run("queryText", name="ops", text="the kettle is broken", k=1)["ids"] == ["c"]
+    assert len(run("embed", name="ops", texts=["a", "b"])) == 2 * 8 * 4
+    with pytest.raises(worker_api.ModelNotLoadedError):        # natively nobody handed the model over
+        run("embed", texts=["a"])
+    assert run("get", name="ops", id="b")["metadata"] == {"kind": "b"}
+    assert run("memory", name="ops", method="stats")["value"]["embedder"]["name"] == HashEmbedder.name
+    assert run("delete", name="ops", ids=["a"])["deleted"] == 1
+    assert run("deleteByFilter", name="ops", where={"kind": "b"})["deleted"] == 1
+    assert run("maintain", name="ops") == {"saved": False}
+    assert "removed" in run("compact", name="ops")
+    assert run("status", name="ops")["count"] == 1
+    stored = b"".join(bytes(chunk) for _, _, chunk in worker_api.take_commits("ops"))   # a rewrite: one file
+    assert run("reload", stored, name="ops") is None and call("status", name="ops")["count"] == 1
+    rvf = run("exportRvf", name="ops")
+    assert run("importRvf", rvf, name="ops-copy")["count"] == 1
+    assert run("close", name="ops") is None and run("close", name="ops-copy") is None
+    assert seen == set(worker_api.OPERATIONS)
+
+
+def test_the_table_is_what_the_worker_reads():
+    table = json.loads(worker_api.operations())
+    assert table == {name: op.kind for name, op in worker_api.OPERATIONS.items()}
+    assert set(table.values()) <= {"read", "write", "manage"}
+    with pytest.raises(ValueError, match="unknown operation 'nope'"):
+        worker_api.handle("nope", "{}")
+
+
+def test_the_worker_has_no_operation_list_of_its_own():
+    source = (WEB / "worker.js").read_text()
+    ops = set(worker_api.OPERATIONS) | JS_OWN
+    # a list of names is two or more op names in one [...] or Set(...)
+    for group in re.findall(r"\[[^\[\]]*\]|Set\([^()]*\)", source):
+        named = [s for s in re.findall(r"[\"'](\w+)[\"']", group) if s in ops]
+        assert len(named) < 2, f"web/worker.js lists operations {named}: read them from worker_api.OPERATIONS"
+    assert "operations()" in source
+
+
+def client_methods():
+    """{method name: ops it requests} of the AgentDB class in web/agentdb.js."""
+    source = (WEB / "agentdb.js").read_text()
+    body = source[source.index("export class AgentDB"):]
+    heads = list(re.finditer(r"^  (?:static )?(?:async )?(?:get )?(#?\w+)\(", body, re.M))
+    return {m.group(1): set(re.findall(r"request\(\"(\w+)\"", body[m.end():nxt.start() if nxt else None]))
+            for m, nxt in zip(heads, heads[1:] + [None])}
+
+
+def test_every_client_method_sends_an_op_of_the_table():
+    methods = client_methods()
+    assert {"open", "query", "ingestTexts", "queryText", "close"} <= set(methods)
+    assert "remember" not in methods and "recall" not in methods     # db.memory's, not the store's
+    known = set(worker_api.OPERATIONS) | JS_OWN
+    for method, ops in methods.items():
+        if method.startswith("#") or method in PAGE_ONLY:
+            continue
+        assert ops, f"AgentDB.{method} sends no request"
+        assert ops <= known, f"AgentDB.{method} sends {ops - known}, not in worker_api.OPERATIONS"
+    assert methods["#memoryCall"] == {"memory"}

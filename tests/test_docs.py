@@ -58,3 +58,19 @@ def test_every_kernel_function_is_in_the_architecture_doc():
         expanded += " ".join(f" {group[0]}{part}{group[2]} " for part in group[1].split(","))
     missing = [name for name in abi.function_names() if not re.search(rf"\b{name}\b", expanded)]
     assert not missing, f"docs/ARCHITECTURE.md does not mention {missing}"
+
+
+def test_every_cli_command_worker_operation_and_client_method_is_in_the_docs():
+    """The lists in docs/ARCHITECTURE.md and the README cannot drift from the code."""
+    from agentdb import cli, worker_api
+
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    cli_line = re.search(r"cli\.py .*?\n(?:\s{20,}.*\n)*", doc).group(0)
+    assert [c for c in cli.COMMANDS if not re.search(rf"\b{c}\b", cli_line)] == []
+    assert [c for c in cli.COMMANDS if f"agentdb {c} " not in readme] == []
+    assert [op for op in worker_api.OPERATIONS if not re.search(rf"\b{op}\b", doc)] == []
+    client = (ROOT / "web" / "agentdb.js").read_text()
+    methods = set(re.findall(r"^  (?:static )?(?:async )?(?:get )?([a-zA-Z]\w*)\(", client, re.M)) - {"constructor"}
+    js_line = re.search(r"agentdb\.js .*?\n(?:\s{20,}.*\n)*", doc).group(0)
+    assert methods and [m for m in sorted(methods) if not re.search(rf"\b{m}\b", js_line)] == []

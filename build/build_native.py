@@ -3,10 +3,14 @@
 On x86-64 the kernel is compiled once per ISA level (AVX-512, AVX2, baseline SSE2) into an
 object whose exported names carry the level (agk_dot_f32__avx2, ...); the module's own C
 code picks one level's functions by CPU when it loads and routes every agk_* call to them.
-Each level uses the compiler that generates the better code for it (measured on the
-kernel's scans and graph walk): GCC 12 keeps a 16-lane vector in memory when the hardware
-has fewer lanes, 2-9x slower at AVX2, so AVX2 and the baseline prefer clang, while GCC's
-AVX-512 graph walk was up to 25% faster than clang 14's. Elsewhere one build, as is.
+Each level uses the compiler that generates the better code for it; clang 14 for all three,
+GCC 12 only where clang is missing (measured on AMD Zen 4, bench/bench_kernel.py --levels,
+whose docstring has the table). At AVX2 GCC keeps a 16-lane vector in memory when the
+hardware has fewer lanes: scans and GEMM 3-9x slower. At AVX-512 the two tie on f32 scans,
+PQ, GEMM and HNSW search (within noise), GCC's int8 L2 scan is ~10% faster, but its
+f32 x int8 scan is 1.35-1.8x slower (55 vs 41 ms per 1M x 384). At SSE2 GCC's int8 scans are
+1.4-4.7x faster but its f32 scans 1.3-2x slower and its HNSW search ~14% slower; the f32
+paths are the default, so clang. Elsewhere one build, as is.
 -ffp-contract=off keeps the native bits identical to the wasm build (no FMA contraction).
 
 Used by setup.py (cffi_modules) during `pip install .`; the cdef comes from the header.
@@ -23,11 +27,12 @@ from cffi import FFI
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import abi  # noqa: E402
 
+# both compilers: -ffp-contract=off (no FMA: wasm's bits), and no -ffast-math (float order as written)
 FLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-strict-aliasing", "-Wno-psabi"]
 # level -> (-march, compilers in order of preference, CPU features it needs, as
 # __builtin_cpu_supports and /proc/cpuinfo name them)
 LEVELS = {
-    "avx512": ("x86-64-v4", ("gcc", "clang"), ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")),
+    "avx512": ("x86-64-v4", ("clang", "gcc"), ("avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl")),
     "avx2": ("x86-64-v3", ("clang", "gcc"), ("avx2", "fma", "bmi2")),
     "sse2": ("x86-64", ("clang", "gcc"), ()),
 }
@@ -47,10 +52,11 @@ def compiler_for(level):
     raise RuntimeError("no C compiler found: apt-get install -y clang gcc")
 
 
-def compile_kernel(level, out, *, extra=()):
-    """Compiles csrc/kernel.c for one level into `out` (an object or, with -shared, a library)."""
+def compile_kernel(level, out, *, extra=(), cc=None):
+    """Compiles csrc/kernel.c for one level into `out` (an object or, with -shared, a library),
+    with the level's compiler or `cc` (benchmarks compare the two)."""
     march = LEVELS[level][0]
-    subprocess.run([compiler_for(level), *FLAGS, f"-march={march}", "-fPIC", *extra, str(abi.CSRC / "kernel.c"),
+    subprocess.run([cc or compiler_for(level), *FLAGS, f"-march={march}", "-fPIC", *extra, str(abi.CSRC / "kernel.c"),
                     "-o", str(out)], check=True)
 
 

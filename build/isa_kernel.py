@@ -9,7 +9,7 @@ from cffi import FFI
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import abi  # noqa: E402
-from build_native import LEVELS, compile_kernel  # noqa: E402
+from build_native import LEVELS, compile_kernel, compiler_for  # noqa: E402
 
 
 def cpu_has(level):
@@ -21,13 +21,14 @@ def cpu_has(level):
     return all(f in flags for f in LEVELS[level][2])
 
 
-def load_level(level, directory):
-    """A Kernel over csrc/kernel.c built for `level` into `directory`."""
+def load_level(level, directory, *, cc=None):
+    """A Kernel over csrc/kernel.c built for `level` into `directory` (with the compiler
+    build_native uses for it, or `cc`)."""
     from agentdb.kernel.core import Kernel
     from agentdb.kernel.native import NativeBackend
 
-    lib_path = pathlib.Path(directory) / f"libagk-{level}.so"
-    compile_kernel(level, lib_path, extra=("-shared",))
+    lib_path = pathlib.Path(directory) / f"libagk-{level}-{cc or compiler_for(level)}.so"
+    compile_kernel(level, lib_path, extra=("-shared",), cc=cc)
     ffi = FFI()
     ffi.cdef(abi.cdef())
     return Kernel(NativeBackend(ffi, ffi.dlopen(str(lib_path))))

@@ -243,7 +243,7 @@ AGK_INLINE void gemm_tile_narrow(const uint32_t MR, const uint32_t NC, const flo
     const uintptr_t lds = whole ? ldc : tw;
     for (uint32_t i = 0; i < MR; i++)
         for (uint32_t j = 0; j < NC; j++)
-            acc[i][j] = first ? (gvec){0} : *(const gvec_u *)(src + i * lds + GEMM_VW * j);
+            acc[i][j] = first ? (gvec){0} : (gvec) * (const gvec_u *)(src + i * lds + GEMM_VW * j);   /* GCC: both arms one type */
     const uintptr_t astep = GEMM_MR;   /* packed A: GEMM_MR floats per step of p */
 #define GEMM_NARROW_STEP()                                                                            \
     do {                                                                                              \

@@ -12,6 +12,7 @@ import array
 import math
 
 from ..errors import ArgumentError, BufferFormatError, DimensionError, KernelError, NonFiniteError, OptionError
+from ..metrics import KERNEL_NAMES
 from .buffers import FORMATS, as_view, new_array
 
 U32_MAX = 0xFFFFFFFF
@@ -21,7 +22,6 @@ I8_MAX_DIM = 32768
 # AGK_E_* codes from csrc/agentdb_kernel.h
 _CODES = {-1: "bad argument", -2: "bad dimension", -3: "bad k", -4: "index out of range", -5: "not finite"}
 E_NONFINITE = -5
-_METRICS = {"dot": 0, "l2": 1, "cos": 2, "cosine": 2}
 _FEATURES = {1: "simd128", 2: "sse2", 4: "avx2", 8: "avx512", 16: "crc32-hw"}
 
 
@@ -103,9 +103,12 @@ def _u32(value, name):
 
 def _metric(metric):
     try:
-        return _METRICS[metric]
-    except KeyError:
+        return KERNEL_NAMES[metric]
+    except (KeyError, TypeError):
         raise OptionError(f"unknown metric {metric!r}: expected one of 'dot', 'l2', 'cos'") from None
+
+
+_SCAN_NAMES = {code: name for name, code in KERNEL_NAMES.items() if name != "cosine"}
 
 
 class Kernel:
@@ -229,7 +232,7 @@ class Kernel:
         >>> k.scan([1, 0], [1, 0, 0, 1], dim=2).tolist()
         [1.0, 0.0]
         """
-        name = {0: "dot", 1: "l2", 2: "cos"}[_metric(metric)]
+        name = _SCAN_NAMES[_metric(metric)]
         q, rows = self._in(q, "f", "q"), self._in(rows, "f", "rows")
         if len(q) != dim:
             raise DimensionError(f"query has {len(q)} values, dimension is {dim}")
@@ -240,7 +243,7 @@ class Kernel:
     def scan_batch(self, queries, rows, *, dim, metric="dot", subset=None, bitmap=None, out=None):
         """Scores of m queries (m x dim, row-major) against the rows: out is m x n_out,
         one query after the other; bit-identical to m calls of scan()."""
-        name = {0: "dot", 1: "l2", 2: "cos"}[_metric(metric)]
+        name = _SCAN_NAMES[_metric(metric)]
         queries, rows = self._in(queries, "f", "queries"), self._in(rows, "f", "rows")
         m = self._rows(queries, dim, "queries")
         n_rows = self._rows(rows, dim)

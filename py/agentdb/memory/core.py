@@ -15,6 +15,7 @@ import math
 import numbers
 import time
 
+from .. import metrics
 from ..embed import EmbedderMismatchError, embedder_for, identity_of
 from ..errors import DimensionError, MemoryInputError, UnknownIdError  # noqa: F401  (MemoryInputError: used by the mixins)
 from .cache import QueryCache
@@ -153,7 +154,7 @@ class MemoryCore:
                 flat.extend(self.store.get(ident).vector)
             else:
                 vec = array.array("f", vec)
-                if self.store.metric == "cosine":
+                if metrics.get(self.store.metric).normalized:
                     self.store.kernel.normalize_rows(vec, dim=self.store.dim)
                 flat.extend(vec)
             metadata.append({"created": now, **fields, "updated": now})

@@ -14,10 +14,11 @@ import struct
 from dataclasses import dataclass, field
 
 from ..errors import CorruptFileError, DimensionError
+from .. import metrics
 from . import segments as seg
 from . import meta as agmeta
 from . import quantseg
-from .payloads import METRIC_NAMES, Identity, Manifest, decode_witness, encode_journal_delete, encode_vec
+from .payloads import Identity, Manifest, decode_witness, encode_journal_delete, encode_vec
 from .source import PIECE, as_source
 from .writer import BytesSink, RvfWriter
 
@@ -227,7 +228,7 @@ def read(kernel, data, *, rows_in_kernel=False):
         entry_live[i] = True
     live = [entry_ids[i] for i in live_entries]
     return RvfContents(
-        dim=manifest.dim, metric=METRIC_NAMES.get(manifest.metric, "l2"), epoch=manifest.epoch,
+        dim=manifest.dim, metric=metrics.from_manifest(manifest.metric).name, epoch=manifest.epoch,
         profile=manifest.profile, total=manifest.total_vectors, identity=manifest.identity or Identity(), ids=live,
         deleted=sorted(deleted), segments=listed + [mseg], live_entries=live_entries,
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,

@@ -14,8 +14,6 @@ IDENTITY_MARKER = 0x46494449            # "IDIF" on disk
 IDENTITY_SIZE = 68
 DIR_ENTRY = struct.Struct("<QQQB")      # seg_id, offset, payload_len, seg_type: 25 bytes
 MANIFEST_HEAD = struct.Struct("<IHQIBBH")  # epoch, dim, total_vectors, seg_count, profile, metric, reserved
-METRIC_CODES = {"l2": 0, "dot": 1, "cosine": 2}
-METRIC_NAMES = {v: k for k, v in METRIC_CODES.items()}
 
 
 def _need(payload, offset, size, what, base):

@@ -6,11 +6,12 @@ The writer remembers what the manifest needs (the directory, epoch, deleted ids,
 identity, the last witness) and the seal chain, so a file can be reopened and continued;
 unlike the real tools, both chains continue across reopen.
 """
+from .. import metrics
 from . import meta
 from . import seal as sealing
 from . import segments as seg
 from .hashes import toy_hash
-from .payloads import METRIC_CODES, Identity, Manifest, encode_witness
+from .payloads import Identity, Manifest, encode_witness
 
 MANIFEST_LIMIT = 48 * 1024   # rewrite before a manifest could leave the real tools' 64 KiB tail scan
 
@@ -34,7 +35,7 @@ class RvfWriter:
                  deleted=(), total=0, prev_witness=bytes(32), next_id=1, sealed=True, signing_key=None,
                  chain=bytes(32), unsealed=()):
         self.k, self.sink = kernel, sink
-        self.dim, self.metric_code, self.profile = dim, METRIC_CODES[metric], profile
+        self.dim, self.metric_code, self.profile = dim, metrics.get(metric).manifest_code, profile
         self.identity = identity or Identity()
         self.offset, self.directory = offset, list(directory)
         self.epoch, self.deleted, self.total = epoch, set(deleted), total

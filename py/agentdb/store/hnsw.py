@@ -12,12 +12,12 @@ The two CRCs cover the rows (float32) and ids (u64) the graph was built on, so a
 used for the rows it belongs to; the kernel checks its structure before any search.
 """
 import struct
+from ..metrics import KERNEL_COS
 
 from ..rvf.file import INDEX_MAGIC
 from .arrays import GrowableArray
 
 HDR_WORDS = 8
-AGK_METRIC_COS = 2
 NONE = 0xFFFFFFFF
 _INDEX_HEAD = struct.Struct("<4sHBBIIQIIII4III")   # 64 bytes
 
@@ -41,7 +41,7 @@ class HnswIndex:
         # m and ef_construction were checked by the store (agentdb.store.options)
         self.k, self.dim, self.metric = kernel, dim, metric
         # cosine graphs hold unit rows scored by dot; their searches normalise the query first
-        self._search_metric = AGK_METRIC_COS if normalize_queries else metric
+        self._search_metric = KERNEL_COS if normalize_queries else metric
         self.m, self.m0, self.ef_construction, self.seed = m, 2 * m, ef_construction, seed
         self.hdr = kernel.from_buffer([NONE, 0, m, 2 * m, 0, 0, 0, 0], "I")
         self.rng = kernel.from_buffer(_splitmix32(seed), "I")

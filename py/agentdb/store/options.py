@@ -14,6 +14,7 @@ Limits (documented in README "Limits"):
 """
 from ..embed import identity_of
 from ..errors import AgentDBError, CorruptFileError, DimensionError, OptionError
+from .. import metrics
 
 MAX_DIM = 65535
 MAX_M = 1024
@@ -22,8 +23,6 @@ MAX_K = 1 << 24
 U32_MAX = 0xFFFFFFFF
 U64_MAX = (1 << 64) - 1
 
-METRICS = {"cosine": "cosine", "cos": "cosine", "dot": "dot", "dotproduct": "dot", "ip": "dot",
-           "inner_product": "dot", "l2": "l2", "euclidean": "l2"}
 INDEXES = ("hnsw", "flat")
 COMPRESSIONS = ("none", "scalar", "product")
 # Below this many candidate rows an exact scan is as fast as a graph search and always exact.
@@ -91,7 +90,7 @@ def _choose(what, value, allowed):
 
 def _check(dim, o):
     check_dim(dim)
-    _choose("metric", o["metric"], METRICS)
+    metrics.get(o["metric"])
     _choose("index", o["index"], INDEXES)
     _choose("compression", o["compression"], COMPRESSIONS)
     if not _is_int(o["m"]) or not 2 <= o["m"] <= MAX_M:

@@ -8,9 +8,10 @@ product  m subspaces of dim/m floats, 256 centroids each (k-means in the kernel)
 """
 import array
 
+from .. import metrics
+from ..errors import OptionError
 from ..rvf import quantseg
 from .arrays import GrowableArray
-from ..errors import OptionError
 
 KMEANS_ITERATIONS = 10
 PQ_TRAIN_ROWS = 256 * 32      # k-means sees at most this many rows (evenly spaced)
@@ -38,6 +39,7 @@ class ScalarQuantizer:
 
     def __init__(self, kernel, dim, metric):
         self.k, self.dim, self.metric = kernel, dim, metric
+        self.l2 = metrics.get(metric).scan_name == "l2"      # else scores are inner products
         self.lo = self.step = None
         self.codes = GrowableArray(kernel, "b")
         self.norms = GrowableArray(kernel, "f")     # |decoded row|^2, for L2 from dot products
@@ -67,7 +69,7 @@ class ScalarQuantizer:
     def add(self, rows, n):
         codes = self.k.sq8_encode(rows, self.lo, self.step, dim=self.dim)
         self.codes.append(codes, n * self.dim)
-        if self.metric == "l2":
+        if self.l2:
             decoded = self.k.sq8_decode(codes, self.lo, self.step, dim=self.dim)
             self.norms.append(self.k.norms_sq(decoded, dim=self.dim), n)
 
@@ -85,7 +87,7 @@ class ScalarQuantizer:
         top = max(max(w), -min(w))
         scale = top / 127.0 if top > 0 else 1.0
         wc = self.k.sq8_encode(w, [-top] * self.dim, [scale] * self.dim, dim=self.dim)
-        l2 = self.metric == "l2"
+        l2 = self.l2
         # L2 = -2 (q . x) + |q|^2 + |x|^2: -2 and |q|^2 go into the scan's alpha and bias
         factor, offset = (-2.0, self.k.dot(q, q)) if l2 else (1.0, 0.0)
         out = self.k.scan_dot_i8(wc, self.codes.buf.head(n_rows * self.dim), dim=self.dim, alpha=factor * scale,
@@ -94,11 +96,11 @@ class ScalarQuantizer:
 
     def truncate(self, n_rows):
         self.codes.truncate(n_rows * self.dim)
-        self.norms.truncate(n_rows if self.metric == "l2" else 0)
+        self.norms.truncate(n_rows if self.l2 else 0)
 
     def compact(self, keep):
         gather_into(self.k, self.codes, keep, self.dim)
-        if self.metric == "l2":
+        if self.l2:
             gather_into(self.k, self.norms, keep, 1)
 
 
@@ -173,7 +175,7 @@ class ProductQuantizer:
     def scores(self, q, n_rows, bitmap):
         """ADC scores from the per-query table."""
         table = self.k.pq_table(q, self.codebooks, dim=self.dim, m=self.m, ksub=self.ksub,
-                                metric="l2" if self.metric == "l2" else "dot")
+                                metric=metrics.get(self.metric).scan_name)
         return self.k.scan_pq(table, self.codes.buf.head(n_rows * self.m), m=self.m, bitmap=bitmap)
 
     def truncate(self, n_rows):

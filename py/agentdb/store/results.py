@@ -2,10 +2,8 @@
 from dataclasses import dataclass
 from typing import Any
 
+from .. import metrics
 from .metadata import copies
-
-# score -> RVF-style distance (smaller is closer), as @ruvector/rvf reports it
-_DISTANCE = {"cosine": lambda s: 1.0 - s, "dot": lambda s: -s, "l2": lambda s: s}
 
 
 @dataclass(frozen=True)
@@ -20,7 +18,7 @@ class Hit:
     @property
     def distance(self):
         """The score as a distance, smaller is closer: 1 - cos, -dot, or squared L2 (RVF's convention)."""
-        return _DISTANCE[self.metric](self.score)
+        return metrics.get(self.metric).distance(self.score)
 
 
 class Results:

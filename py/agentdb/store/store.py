@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import rvf
+from .. import metrics
 from ..embed import identity_of
 from ..errors import (ArgumentError, DimensionError, EmbedderMismatchError, IdError, OptionError,
                       ReadOnlyError, RecoveryWarning)
@@ -36,12 +37,11 @@ from .filters import FilterEvaluator, compile_filter
 from .hnsw import HnswIndex
 from .ids import IdMap
 from .metadata import MetadataColumns
-from .options import METRICS, check_ef, check_k, resolve
+from .options import check_ef, check_k, resolve
 from .quant import gather_into, make_quantizer
 from .results import Results
 
 FILTER_CACHE = 32                # filters whose bitmaps are kept until the next write
-_KERNEL_METRIC = {"cosine": 0, "dot": 0, "l2": 1}    # AGK_METRIC_DOT on unit rows is cosine
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ class VectorStore:
         """options: see agentdb.open (agentdb.store.options.DEFAULTS lists them all)."""
         o = resolve(dim, options)
         self.kernel = kernel if kernel is not None else load()
-        self.dim, self.metric, self.compression, self.index_kind = dim, METRICS[o["metric"]], o["compression"], \
+        self._metric = metrics.get(o["metric"])
+        self.dim, self.metric, self.compression, self.index_kind = dim, self._metric.name, o["compression"], \
             o["index"]
         self.ef_search = o["ef_search"]
         self.brute_force_rows = o["brute_force_rows"]
@@ -117,7 +118,7 @@ class VectorStore:
         self._query_in = self.kernel.alloc(dim, "f")
         self._query_slot = self.kernel.alloc(dim, "f")
         self._query_preparer = self.kernel.query_preparer(self._query_in, self._query_slot,
-                                                          normalize=self.metric == "cosine")
+                                                          normalize=self._metric.normalized)
         self._reset()
 
     def _reset(self):
@@ -132,14 +133,14 @@ class VectorStore:
         self._quant = make_quantizer(k, self.compression, self.dim, self.metric, self._pq_m)
 
     def _new_index(self):
-        return HnswIndex(self.kernel, dim=self.dim, metric=_KERNEL_METRIC[self.metric],
-                         normalize_queries=self.metric == "cosine", **self._index_options)
+        return HnswIndex(self.kernel, dim=self.dim, metric=self._metric.kernel,
+                         normalize_queries=self._metric.normalized, **self._index_options)
 
     @property
     def _scan_metric(self):
         """The kernel scan that scores stored rows: squared L2, or the inner product (on unit
         rows for cosine). Larger is better except for L2."""
-        return "l2" if self.metric == "l2" else "dot"
+        return self._metric.scan_name
 
     def _stored_rows(self, rows):
         """The given rows as the store holds them, row-major (one kernel gather when the
@@ -343,7 +344,7 @@ class VectorStore:
                                   parent_hash=toy_hash(parent_bytes[-rvf_segments.TAIL_SCAN:]),
                                   depth=self.identity.depth + 1)
         # stored rows are already unit length for cosine; a transform's output is not
-        child._ingest(ids, rows, metadata, normalize=self.metric == "cosine" and kind == "transform")
+        child._ingest(ids, rows, metadata, normalize=self._metric.normalized and kind == "transform")
         if path is None:
             return child
         import os
@@ -490,7 +491,7 @@ class VectorStore:
         Returns {"accepted": n, "replaced": r, "deleted": d}.
         """
         self._writable()
-        return self._ingest(ids, vectors, metadata, normalize=self.metric == "cosine" and not normalized,
+        return self._ingest(ids, vectors, metadata, normalize=self._metric.normalized and not normalized,
                             delete=delete)
 
     def _ingest(self, ids, vectors, metadata, normalize, delete=()):
@@ -634,7 +635,7 @@ class VectorStore:
             [memoryview(c).cast("B").cast("f") for c in contents.entry_chunks]
         for chunk in chunks:
             self.kernel.check_finite(chunk, name="stored vectors", dim=self.dim)
-            if self.metric == "cosine" and not own:   # agentdb's rows are already unit length
+            if self._metric.normalized and not own:   # agentdb's rows are already unit length
                 self.kernel.normalize_rows(chunk, dim=self.dim)
         rows = chunks[0] if len(chunks) == 1 else None
         if self._quant is not None:
@@ -783,7 +784,7 @@ class VectorStore:
         else:
             bitmap = allowed if n_allowed < self._n_rows else None
             scores = self.kernel.scan(q, rows_buf, dim=self.dim, metric=metric, bitmap=bitmap)
-        idx, top = self.kernel.topk(scores, k, largest=self.metric != "l2")
+        idx, top = self.kernel.topk(scores, k, largest=self._metric.larger_is_closer)
         rows = [subset[i] for i in idx] if subset is not None else list(idx)
         return rows, top
 
@@ -791,7 +792,7 @@ class VectorStore:
         """Scores every candidate on its codes, then (with the vectors kept) re-ranks the best
         k * rerank exactly; without them the code scores are the answer."""
         approx = self._quant.scores(q, self._n_rows, allowed if n_allowed < self._n_rows else None)
-        largest = self.metric != "l2"
+        largest = self._metric.larger_is_closer
         if not self.keep_vectors:
             idx, top = self.kernel.topk(approx, k, largest=largest)
             return list(idx), top
@@ -956,7 +957,7 @@ def _open_contents(data, *, kernel=None, embedder=None, force=False, **overrides
 def _check_reopen(db, where, dim, metric):
     if dim is not None and dim != db.dim:
         raise DimensionError(f"{where} holds {db.dim}-dimensional vectors, dim={dim} was given")
-    if metric is not None and (not isinstance(metric, str) or METRICS.get(metric) != db.metric):
+    if metric is not None and metrics.get(metric).name != db.metric:
         raise OptionError(f"{where} was created with metric {db.metric!r}, metric={metric!r} was given")
 
 

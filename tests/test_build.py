@@ -32,8 +32,8 @@ def test_wasm_is_freestanding():
 
 
 def test_python_error_codes_match_the_header():
-    from agentdb.kernel import core
+    from agentdb.kernel import codes as kernel_codes
 
     codes = {v: k for k, v in abi.constants().items() if k.startswith("AGK_E_")}
-    assert set(core._CODES) == set(codes)
-    assert core.PQ_TABLE_WIDTH == 256 and core.I8_MAX_DIM == 32768
+    assert set(kernel_codes.CODES) == set(codes) and codes[kernel_codes.E_NONFINITE] == "AGK_E_NONFINITE"
+    assert kernel_codes.PQ_TABLE_WIDTH == 256 and kernel_codes.I8_MAX_DIM == 32768

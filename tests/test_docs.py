@@ -11,7 +11,7 @@ import agentdb
 import agentdb.embed
 import agentdb.kernel
 import agentdb.memory
-from agentdb.kernel import core
+from agentdb.kernel import core, dense_ops, hnsw_ops, math_ops, quant_ops
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,7 @@ def test_readme_snippet_runs(snippet):
     exec(compile(snippet, "README.md", "exec"), {})
 
 
-@pytest.mark.parametrize("module", [agentdb.kernel, core, agentdb.embed])
+@pytest.mark.parametrize("module", [agentdb.kernel, core, dense_ops, hnsw_ops, math_ops, quant_ops, agentdb.embed])
 def test_docstring_examples(module, kernel):
     result = doctest.testmod(module, extraglobs={"k": kernel}, verbose=False)
     assert result.failed == 0
@@ -39,7 +39,8 @@ def public_members(cls):
 MEMORY_PARTS = [base for base in agentdb.memory.AgentMemory.__mro__ if base.__module__.startswith("agentdb.memory")]
 
 
-@pytest.mark.parametrize("cls", [core.Kernel, core.KBuffer, agentdb.VectorStore, agentdb.Hit,
+@pytest.mark.parametrize("cls", [core.Kernel, dense_ops.DenseOps, hnsw_ops.HnswOps, math_ops.MathOps,
+                                 quant_ops.QuantOps, core.KBuffer, agentdb.VectorStore, agentdb.Hit,
                                  agentdb.memory.QueryCache, *MEMORY_PARTS])
 def test_every_public_method_is_documented(cls):
     missing = [name for name, obj in public_members(cls) if not (obj.__doc__ or "").strip()]

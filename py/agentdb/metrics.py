@@ -15,6 +15,15 @@ from .errors import OptionError
 KERNEL_DOT, KERNEL_L2, KERNEL_COS = 0, 1, 2
 # the kernel's own metric names (Kernel.scan(metric=...)): "cos" normalises the query first
 KERNEL_NAMES = {"dot": KERNEL_DOT, "l2": KERNEL_L2, "cos": KERNEL_COS, "cosine": KERNEL_COS}
+KERNEL_SCANS = {KERNEL_DOT: "dot", KERNEL_L2: "l2", KERNEL_COS: "cos"}     # agk_scan_<name>_f32
+
+
+def kernel_code(name):
+    """The AGK_METRIC_* code of a kernel metric name: 'dot', 'l2' or 'cos' (OptionError else)."""
+    try:
+        return KERNEL_NAMES[name]
+    except (KeyError, TypeError):
+        raise OptionError(f"unknown metric {name!r}: expected one of 'dot', 'l2', 'cos'") from None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Growable arrays in kernel memory: the store's vectors, codes and graph live in these, so
 kernel calls on them copy nothing in any backend."""
 from ..kernel.buffers import FORMATS
-from ..kernel.core import U32_MAX
+from ..kernel.buffers import U32_MAX
 
 
 class GrowableArray:

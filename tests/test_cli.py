@@ -119,3 +119,33 @@ def test_derive_and_freeze(tmp_path, capsys):
     status, _, err = run(capsys, "ingest", store, tmp_path / "v.jsonl")
     assert status == 2 and "frozen" in err
     assert run(capsys, "inspect", store)[1]["options"]["frozen"] is True
+
+
+def test_create_refuses_an_existing_file_unless_exist_ok(tmp_path, capsys):
+    store = tmp_path / "notes.rvf"
+    assert run(capsys, "create", store, "--dim", 4)[0] == 0
+    before = store.read_bytes()
+    status, out, err = run(capsys, "create", store, "--dim", 4)
+    assert status == 2 and out is None and "already exists; pass --exist-ok" in err
+    assert store.read_bytes() == before
+    status, out, _ = run(capsys, "create", store, "--dim", 4, "--exist-ok")
+    assert status == 0 and out["dim"] == 4
+
+
+def test_bad_json_options_name_the_option_and_what_it_expects(tmp_path, capsys):
+    store = tmp_path / "notes.rvf"
+    run(capsys, "create", store, "--dim", 2, "--metric", "l2")
+    status, _, err = run(capsys, "query", store, "--vector", "[0.1, ...]")
+    assert status == 2 and "ArgumentError: --vector is not valid JSON" in err and "a JSON list of numbers" in err
+    status, _, err = run(capsys, "query", store, "--vector", "[0.1, 0.2]", "--where", "{kind: note}")
+    assert status == 2 and "--where is not valid JSON" in err and "a JSON filter object" in err
+    status, _, err = run(capsys, "derive", store, tmp_path / "child.rvf", "--kind", "filter", "--where", "kind=note")
+    assert status == 2 and "--where is not valid JSON" in err
+
+
+def test_version(capsys):
+    import agentdb
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"agentdb {agentdb.__version__}"

@@ -3,6 +3,8 @@ on long work goes to stderr. Exit status 0 on success, 1 when `verify` finds dam
 error (the message names it).
 
     agentdb create notes.rvf --dim 384 [--metric cosine] [--index hnsw|flat] [--compression none|scalar|product]
+                   [--exist-ok]      (an existing file is refused unless --exist-ok)
+    agentdb --version
     agentdb ingest notes.rvf data.jsonl|data.npy|data.csv [--batch 10000] [--first-id 0]
     agentdb query notes.rvf --vector '[0.1, ...]' | --vector-file q.npy | --text 'words' [-k 10]
                   [--where '{"kind": "note"}'] [--exact]     (--text: embedded by the store's recorded embedder)
@@ -24,6 +26,7 @@ import json
 import os
 import sys
 
+from . import __version__
 from . import open as open_store
 from .errors import AgentDBError, ArgumentError, DimensionError, EmbedderError
 from .rvf import read as read_rvf
@@ -159,12 +162,22 @@ def _text_vector(db, text):
         raise type(exc)(f"{exc} (or query it with --vector: the model's embedding of your text)") from None
 
 
+def _json_option(text, option, expected):
+    """A JSON option's value; a parse error names the option and what it expects."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArgumentError(f"{option} is not valid JSON ({exc.msg} at column {exc.colno} of {text[:60]!r}); "
+                            f"expected {expected}") from None
+
+
 COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export")
 
 
 def main(argv=None):
     """Runs the command line; returns the exit status."""
     ap = argparse.ArgumentParser(prog="agentdb", description="agentdb: vector memory in .rvf files")
+    ap.add_argument("--version", action="version", version=f"agentdb {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("create", help="create an empty store file")
     p.add_argument("path")
@@ -172,6 +185,7 @@ def main(argv=None):
     p.add_argument("--metric", default="cosine")
     p.add_argument("--index", default="hnsw")
     p.add_argument("--compression", default="none")
+    p.add_argument("--exist-ok", action="store_true", help="open an existing file as it is instead of refusing")
     for name, help_text in (("ingest", "add vectors from .jsonl, .npy or .csv"), ("import", "ingest a .jsonl export")):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("path")
@@ -214,6 +228,8 @@ def main(argv=None):
 
 def _run(args):
     if args.command == "create":
+        if not args.exist_ok and os.path.exists(args.path) and os.path.getsize(args.path) > 0:
+            raise ArgumentError(f"{args.path} already exists; pass --exist-ok to open it as it is")
         with open_store(args.path, dim=args.dim, metric=args.metric, index=args.index,
                         compression=args.compression) as db:
             _print(db.status())
@@ -227,11 +243,12 @@ def _run(args):
 
             vector = np.load(args.vector_file).astype("float32").ravel()
         elif args.vector is not None:
-            vector = json.loads(args.vector)
+            vector = _json_option(args.vector, "--vector", "a JSON list of numbers, e.g. '[0.1, 0.2]'")
         with open_store(args.path, readonly=True) as db:
             if args.text is not None:
                 vector = _text_vector(db, args.text)
-            res = db.query(vector, k=args.k, where=json.loads(args.where) if args.where else None, exact=args.exact)
+            where = _json_option(args.where, "--where", "a JSON filter object") if args.where else None
+            res = db.query(vector, k=args.k, where=where, exact=args.exact)
             _print([{"id": h.id, "score": h.score, "metadata": h.metadata} for h in res])
     elif args.command == "inspect":
         _print(_inspect(args.path))
@@ -244,7 +261,7 @@ def _run(args):
             _print(db.compact())
     elif args.command == "derive":
         with open_store(args.path, readonly=True) as db:
-            where = json.loads(args.where) if args.where else None
+            where = _json_option(args.where, "--where", "a JSON filter object") if args.where else None
             child = db.derive(args.child, kind=args.kind, where=where)
             _print({"child": args.child, "count": len(child), "file_id": child.file_id, "parent_id": child.parent_id,
                     "lineage_depth": child.lineage_depth})

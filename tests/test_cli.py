@@ -60,8 +60,8 @@ def test_verify_finds_a_flipped_byte_and_errors_exit_2(tmp_path, capsys):
     assert any(p.get("segment") == "vec" and p["problem"] == "content hash mismatch" for p in report["problems"])
     status, _, err = run(capsys, "query", store, "--vector", "[1, 2]")
     assert status == 2 and "CorruptFileError" in err and "fails its content hash" in err
-    status, _, err = run(capsys, "ingest", tmp_path / "missing.rvf", tmp_path / "v.jsonl")
-    assert status == 2 and "needs dim=" in err
+    status, _, err = run(capsys, "ingest", tmp_path / "missing.rvf", tmp_path / "nowhere.jsonl")
+    assert status == 2 and "No such file" in err and not (tmp_path / "missing.rvf").exists()
 
 
 def test_the_console_script_runs(tmp_path):
@@ -149,3 +149,27 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as done:
         cli.main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.strip() == f"agentdb {agentdb.__version__}"
+
+
+def test_import_creates_a_missing_store_from_the_first_vector_or_dim(tmp_path, capsys):
+    lines = tmp_path / "notes.jsonl"
+    lines.write_text("\n".join(json.dumps({"id": i, "vector": [i, 1, 0], "kind": "n"}) for i in range(4)) + "\n")
+    status, out, _ = run(capsys, "import", tmp_path / "other.rvf", lines)          # the README's form
+    assert status == 0 and out == {"ingested": 4, "count": 4}
+    assert run(capsys, "inspect", tmp_path / "other.rvf")[1]["dim"] == 3
+    status, out, _ = run(capsys, "import", tmp_path / "l2.rvf", lines, "--dim", 3, "--metric", "l2")
+    assert status == 0 and run(capsys, "inspect", tmp_path / "l2.rvf")[1]["metric"] == "l2"
+    status, _, err = run(capsys, "import", tmp_path / "l2.rvf", lines, "--dim", 5)     # checked against the file
+    assert status == 2 and "3-dimensional" in err
+    (tmp_path / "empty.jsonl").write_text("")
+    status, _, err = run(capsys, "import", tmp_path / "none.rvf", tmp_path / "empty.jsonl")
+    assert status == 2 and "pass --dim" in err and not (tmp_path / "none.rvf").exists()
+
+
+def test_every_option_says_what_it_does():
+    import argparse
+
+    subparsers = [a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)][0]
+    missing = [f"{name} {opt.option_strings[0]}" for name, sub in subparsers.choices.items()
+               for opt in sub._actions if opt.option_strings and opt.dest != "help" and not opt.help]
+    assert not missing, missing

@@ -64,6 +64,16 @@ def test_the_table_is_what_the_worker_reads():
         worker_api.handle("nope", "{}")
 
 
+def test_a_call_on_a_closed_store_is_a_typed_error_with_a_plain_message():
+    from agentdb.errors import StoreClosedError
+
+    worker_api.handle("open", json.dumps({"name": "shut", "options": {"dim": 2}}))
+    worker_api.handle("close", json.dumps({"name": "shut"}))
+    with pytest.raises(StoreClosedError) as caught:
+        worker_api.handle("status", json.dumps({"name": "shut"}))
+    assert str(caught.value) == "no open store named shut: open it first (AgentDB.open)"
+
+
 def test_the_worker_has_no_operation_list_of_its_own():
     source = (WEB / "worker.js").read_text()
     ops = set(worker_api.OPERATIONS) | JS_OWN

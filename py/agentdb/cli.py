@@ -5,7 +5,8 @@ error (the message names it).
     agentdb create notes.rvf --dim 384 [--metric cosine] [--index hnsw|flat] [--compression none|scalar|product]
                    [--exist-ok]      (an existing file is refused unless --exist-ok)
     agentdb --version
-    agentdb ingest notes.rvf data.jsonl|data.npy|data.csv [--batch 10000] [--first-id 0]
+    agentdb ingest notes.rvf data.jsonl|data.npy|data.csv [--batch 10000] [--first-id 0] [--dim N] [--metric m]
+                  (a missing store is created: dim from --dim, else from the first vector)
     agentdb query notes.rvf --vector '[0.1, ...]' | --vector-file q.npy | --text 'words' [-k 10]
                   [--where '{"kind": "note"}'] [--exact]     (--text: embedded by the store's recorded embedder)
     agentdb inspect notes.rvf          segments, counts, lineage, options
@@ -13,8 +14,8 @@ error (the message names it).
     agentdb compact notes.rvf
     agentdb derive notes.rvf child.rvf [--kind snapshot|filter] [--where '{"kind": "note"}']
     agentdb freeze notes.rvf            read-only for good (a reopen stays frozen)
-    agentdb export notes.rvf out.jsonl  {"id", "vector", "metadata"} per line
-    agentdb import notes.rvf in.jsonl   the same lines back (an alias of ingest for .jsonl)
+    agentdb export notes.rvf out.jsonl  {"id", "vector", "metadata"} per line (cosine: the unit-length rows)
+    agentdb import notes.rvf in.jsonl   the same lines back (an alias of ingest), into a new or existing store
 
 Input formats: JSONL lines {"id": ..., "vector": [...], "metadata": {...}} (other keys become
 metadata too); .npy float arrays of shape (n, dim) with ids first-id, first-id + 1, ...; CSV with
@@ -22,6 +23,7 @@ an "id" column, vector columns named v0, v1, ... and any other column as metadat
 """
 import argparse
 import csv
+import itertools
 import json
 import os
 import sys
@@ -89,13 +91,36 @@ def _records_npy(path, first_id):
         yield first_id + i, row, {}
 
 
-def _ingest(db, path, batch, first_id):
+def _records(path, first_id):
+    """(id, vector, metadata) of each row of a .npy, .csv or .jsonl file, lazily."""
     if path.endswith(".npy"):
-        records = _records_npy(path, first_id)
-    elif path.endswith(".csv"):
-        records = _records_csv(path)
-    else:
-        records = _records_jsonl(path)
+        return _records_npy(path, first_id)
+    if path.endswith(".csv"):
+        return _records_csv(path)
+    return _records_jsonl(path)
+
+
+def _ingest_file(args):
+    """ingest / import: into the store, created when missing (dim from --dim, else from the
+    first vector of the source)."""
+    records = iter(_records(args.source, args.first_id))
+    first = next(records, None)
+    if first is not None:
+        records = itertools.chain([first], records)
+    options = {}
+    if not os.path.exists(args.path) or os.path.getsize(args.path) == 0:
+        dim = args.dim or (len(first[1]) if first is not None else None)
+        if dim is None:
+            raise ArgumentError(f"{args.path} does not exist and {args.source} holds no vector: pass --dim to create it")
+        options = {"dim": dim, "metric": args.metric or "cosine"}
+    elif args.dim is not None or args.metric is not None:
+        options = {"dim": args.dim, "metric": args.metric}      # checked against the file's
+    with open_store(args.path, **options) as db:
+        n = _ingest(db, records, args.batch)
+        return {"ingested": n, "count": len(db)}
+
+
+def _ingest(db, records, batch):
     total = 0
     chunk = []
 
@@ -174,33 +199,35 @@ def _json_option(text, option, expected):
 COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export")
 
 
-def main(argv=None):
-    """Runs the command line; returns the exit status."""
+def parser():
+    """The command line's argparse parser (every option with its help)."""
     ap = argparse.ArgumentParser(prog="agentdb", description="agentdb: vector memory in .rvf files")
     ap.add_argument("--version", action="version", version=f"agentdb {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("create", help="create an empty store file")
     p.add_argument("path")
-    p.add_argument("--dim", type=int, required=True)
-    p.add_argument("--metric", default="cosine")
-    p.add_argument("--index", default="hnsw")
-    p.add_argument("--compression", default="none")
+    p.add_argument("--dim", type=int, required=True, help="the vectors' dimension, 1..65535 (required)")
+    p.add_argument("--metric", default="cosine", help="cosine (default), dot or l2")
+    p.add_argument("--index", default="hnsw", help="hnsw (default: a graph) or flat (exact scans)")
+    p.add_argument("--compression", default="none", help="none (default), scalar (int8) or product (PQ)")
     p.add_argument("--exist-ok", action="store_true", help="open an existing file as it is instead of refusing")
     for name, help_text in (("ingest", "add vectors from .jsonl, .npy or .csv"), ("import", "ingest a .jsonl export")):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("path")
         p.add_argument("source")
-        p.add_argument("--batch", type=int, default=10_000)
-        p.add_argument("--first-id", type=int, default=0, help="id of the first row of a .npy file")
+        p.add_argument("--batch", type=int, default=10_000, help="vectors per commit (default 10000)")
+        p.add_argument("--first-id", type=int, default=0, help="id of the first row of a .npy file (default 0)")
+        p.add_argument("--dim", type=int, help="dimension, when the store is created (default: the first vector's)")
+        p.add_argument("--metric", help="cosine (default), dot or l2, when the store is created")
     p = sub.add_parser("query", help="nearest neighbours of a vector")
     p.add_argument("path")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--vector", help="a JSON list of floats")
     group.add_argument("--vector-file", help="a .npy file holding one vector")
     group.add_argument("--text", help="a text, embedded by the embedder the store records (MiniLM or the hashing one)")
-    p.add_argument("-k", type=int, default=10)
-    p.add_argument("--where", help="a JSON metadata filter")
-    p.add_argument("--exact", action="store_true")
+    p.add_argument("-k", type=int, default=10, help="how many hits (default 10)")
+    p.add_argument("--where", help="""a JSON metadata filter, e.g. '{"kind": "note"}'""")
+    p.add_argument("--exact", action="store_true", help="scan every row instead of walking the graph")
     for name, help_text in (("inspect", "segments, counts, lineage and options"),
                             ("compact", "drop deleted vectors"), ("freeze", "make the file read-only for good")):
         sub.add_parser(name, help=help_text).add_argument("path")
@@ -210,12 +237,19 @@ def main(argv=None):
     p = sub.add_parser("derive", help="a child file recorded as this one's lineage")
     p.add_argument("path")
     p.add_argument("child")
-    p.add_argument("--kind", choices=("snapshot", "filter"), default="snapshot")
+    p.add_argument("--kind", choices=("snapshot", "filter"), default="snapshot",
+                   help="snapshot (default: every live vector) or filter (those matching --where)")
     p.add_argument("--where", help="a JSON metadata filter (--kind filter)")
-    p = sub.add_parser("export", help="write {id, vector, metadata} lines")
+    p = sub.add_parser("export", help="write {id, vector, metadata} lines (a cosine store's vectors as stored: "
+                                      "unit length)")
     p.add_argument("path")
-    p.add_argument("out")
-    args = ap.parse_args(argv)
+    p.add_argument("out", help="the .jsonl file to write")
+    return ap
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit status."""
+    args = parser().parse_args(argv)
     try:
         return _run(args)
     except BrokenPipeError:      # the reader went away (| head): finish quietly
@@ -234,9 +268,7 @@ def _run(args):
                         compression=args.compression) as db:
             _print(db.status())
     elif args.command in ("ingest", "import"):
-        with open_store(args.path) as db:
-            n = _ingest(db, args.source, args.batch, args.first_id)
-            _print({"ingested": n, "count": len(db)})
+        _print(_ingest_file(args))
     elif args.command == "query":
         if args.vector_file:
             import numpy as np

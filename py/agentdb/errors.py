@@ -69,6 +69,10 @@ class IdError(AgentDBError, ValueError, TypeError):
     the other kind than the store's ids, or given twice where it must be unique."""
 
 
+class StoreClosedError(AgentDBError, LookupError):
+    """(browser) A call on a store name that is not open (never opened, or closed)."""
+
+
 class LockHeldError(AgentDBError, RuntimeError):
     """Another writer holds the file's lock."""
 

@@ -19,7 +19,7 @@ from . import open as open_store
 from . import open_bytes
 from .embed import HashEmbedder, SuppliedEmbedder, minilm
 from .errors import (ArgumentError, DimensionError, EmbedderError, EmbedderMismatchError, ModelNotLoadedError,
-                     NeedEmbeddings)
+                     NeedEmbeddings, StoreClosedError)
 from .memory.agent import REMOTE_METHODS, AgentMemory
 from .store.store import open_log
 
@@ -32,7 +32,7 @@ def _store(name):
     try:
         return _stores[name]
     except KeyError:
-        raise ArgumentError(f"no open store named {name!r}") from None
+        raise StoreClosedError(f"no open store named {name}: open it first (AgentDB.open)") from None
 
 
 def _answer(res):

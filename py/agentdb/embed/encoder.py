@@ -69,20 +69,21 @@ class _Linear:
         self.k, self.n_in = kernel, n_in
         first = weights.get(names[0] + ".weight")
         self.int8 = first is not None and first.dtype == "I8"
-        widths, parts, scales, biases = [], [], [], []
+        parts, scales, biases = [], [], []
         for name in names:
             w = weights.get(name + ".weight")
             out_n = w.shape[0] if w is not None and len(w.shape) == 2 else -1
-            w = _tensor(weights, name + ".weight", (out_n, n_in), ("I8",) if self.int8 else ("F32",))
-            widths.append(out_n)
-            parts.append(bytes(w.data))
+            parts.append(_tensor(weights, name + ".weight", (out_n, n_in), ("I8",) if self.int8 else ("F32",)))
             biases.append(bytes(_tensor(weights, name + ".bias", (out_n,)).data))
             if self.int8:
                 scales.append(bytes(_tensor(weights, name + ".weight_scale", (out_n,)).data))
-        self.n_out = sum(widths)
+        self.n_out = sum(part.shape[0] for part in parts)
         fmt = "b" if self.int8 else "f"
         rows = kernel.alloc(self.n_out * n_in, fmt, filled_soon=True)
-        rows.write(memoryview(b"".join(parts)).cast(fmt))
+        at = 0
+        for part in parts:        # straight from the weights' buffer: no copy of the matrix in Python
+            rows.write(part.data.cast(fmt), start=at)
+            at += part.shape[0] * n_in
         self.w = kernel.pack_gemm(rows, k=n_in, n=self.n_out, transposed=True,
                                   out=kernel.alloc(kernel.gemm_packed_len(n_in, self.n_out), fmt))
         self.bias = self._buffer(b"".join(biases))

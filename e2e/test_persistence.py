@@ -136,3 +136,54 @@ def test_a_full_quota_reaches_the_caller_and_keeps_the_last_commit(browser, site
     """, "quota", q.tolist())
     assert again == {"count": 2000, "hits": before}
     context.close()
+
+
+RESTORE = OPEN + """
+    const [, backupRows, laterRow] = args;
+    const ids = Array.from({ length: backupRows.length / 32 }, (_, i) => `b${i}`);
+    await db.ingest(ids, new Float32Array(backupRows));
+    const backup = await db.exportRvf();                        // a .rvf backup of the store
+    await db.ingest(["later"], new Float32Array(laterRow));     // made after the backup: to be undone
+    const refused = [];
+    for (const options of [{}, { persist: true }, { replace: true }]) {
+        try { await AgentDB.importRvf(args[0], backup, options); refused.push(null); }
+        catch (e) { refused.push([e.name, e.message]); }
+    }
+    const restored = await AgentDB.importRvf(args[0], backup, { persist: true, replace: true });
+    await db.ingest(["after"], new Float32Array(laterRow));     // the old handle writes to the restore
+    const other = await AgentDB.importRvf("copy", backup);      // in memory: not to be persisted by open
+    let reopened;
+    try { await AgentDB.open("copy", { persist: true }); reopened = null; }
+    catch (e) { reopened = [e.name, e.message]; }
+    return { refused, restored: restored.openStatus.count, reopened, copy: (await other.status()).count,
+             ids: (await db.status()).count, later: await db.get("later").then(() => true, (e) => e.name) };
+"""
+
+
+def test_an_rvf_backup_restores_into_the_browser_across_a_restart(browser, tmp_path, site_url):
+    """importRvf refuses to hide a persisted store, and with persist + replace restores a backup
+    into IndexedDB as one commit: after a browser restart the store is the backup plus the
+    writes made after the restore, not the writes the restore undid."""
+    backup, later = vectors(40, 11), vectors(1, 12)[0]
+    for round_ in range(2):
+        context = browser.browser_type.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
+                                                                 args=ARGS)
+        page = context.new_page()
+        wait_ready(page, site_url)
+        if round_ == 0:
+            got = run(page, RESTORE, "restore", backup.ravel().tolist(), later.tolist())
+            assert [r[0] for r in got["refused"]] == ["StoreExistsError"] * 3, got["refused"]
+            assert "pass replace: true" in got["refused"][0][1] and "needs persist: true" in got["refused"][2][1]
+            assert got["restored"] == 40 and got["ids"] == 41 and got["later"] == "UnknownIdError"
+            assert got["reopened"][0] == "StoreExistsError" and "in memory only" in got["reopened"][1]
+            assert got["copy"] == 40
+            stored = agentdb.open_bytes(bytes(b for _, chunk in settled_chunks(page, "restore") for b in chunk))
+            assert sorted(stored.ids()) == sorted([f"b{i}" for i in range(40)] + ["after"])
+        else:
+            got = run(page, OPEN + """
+                const ids = [];
+                for (const id of ["b0", "b39", "later", "after"]) ids.push(await db.get(id).then(() => id, () => null));
+                return { count: (await db.status()).count, ids };
+            """, "restore")
+            assert got == {"count": 41, "ids": ["b0", "b39", None, "after"]}
+        context.close()

@@ -1,9 +1,12 @@
 """One conformance suite for both homes of a store's bytes: a file (FileLog) and the chunks the
 browser keeps in IndexedDB (BufferLog). The same operations give the same .rvf bytes."""
+import warnings
+
 import numpy as np
 import pytest
 
 import agentdb
+from agentdb.errors import RecoveryWarning
 from agentdb.store.store import open_log
 
 
@@ -70,3 +73,20 @@ def test_the_browser_saves_its_graph_when_idle_not_in_a_users_commit():
     assert db.maintain() is False                                             # 2000 of 2100 rows covered
     again = open_log(apply(created + commit + graph))
     assert again.status()["index"]["nodes"] == 2000 and len(again) == 2000  # the saved graph, not rebuilt
+
+
+def test_a_reload_before_the_idle_graph_save_rebuilds_it_without_a_warning():
+    """The browser saves its graph when idle, so stored commits without an INDEX are normal
+    there (a reload right after a bulk load): rebuilt quietly. The same bytes opened as a
+    file, or imported, lack a graph a file store would have saved: that still warns."""
+    x = np.random.default_rng(2).standard_normal((500, 8)).astype(np.float32)
+    db = open_log(dim=8, brute_force_rows=100)
+    db.ingest(range(500), x)
+    stored = apply(db.take_commits())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RecoveryWarning)
+        again = open_log(stored)
+    assert again.status()["index"]["nodes"] == 500 and again.query(x[7], k=1).ids == [7]
+    for opener in (agentdb.open_bytes, lambda data: open_log(data, imported=True)):
+        with pytest.warns(RecoveryWarning, match="no INDEX segment"):
+            opener(stored)

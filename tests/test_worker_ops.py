@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import agentdb
 from agentdb import worker_api
 from agentdb.embed import HashEmbedder
+from agentdb.errors import DimensionError, StoreClosedError, StoreExistsError
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
@@ -65,8 +67,6 @@ def test_the_table_is_what_the_worker_reads():
 
 
 def test_a_call_on_a_closed_store_is_a_typed_error_with_a_plain_message():
-    from agentdb.errors import StoreClosedError
-
     worker_api.handle("open", json.dumps({"name": "shut", "options": {"dim": 2}}))
     worker_api.handle("close", json.dumps({"name": "shut"}))
     with pytest.raises(StoreClosedError) as caught:
@@ -104,3 +104,73 @@ def test_every_client_method_sends_an_op_of_the_table():
         assert ops, f"AgentDB.{method} sends no request"
         assert ops <= known, f"AgentDB.{method} sends {ops - known}, not in worker_api.OPERATIONS"
     assert methods["#memoryCall"] == {"memory"}
+
+
+def _stored_bytes(name):
+    """What the worker would have put in IndexedDB for `name` so far (all its chunks applied)."""
+    data = bytearray()
+    for kind, offset, chunk in worker_api.take_commits(name):
+        if kind == "replace":
+            data = bytearray()
+        data[offset:offset + len(chunk)] = bytes(chunk)
+    return bytes(data)
+
+
+def test_an_import_never_hides_an_open_or_stored_store():
+    call("open", name="kept", options={"dim": 2, "persist": True})
+    call("ingest", f32(1, 0), name="kept", ids=["old"])
+    stored = _stored_bytes("kept")
+    source = agentdb.open(dim=2)
+    source.ingest(["new"], f32(0, 1))
+    rvf = source.to_bytes()
+    for args in ({}, {"persist": True}, {"stored": True}, {"stored": True, "persist": True}):
+        with pytest.raises(StoreExistsError, match="a store named kept is open.*replace: true"):
+            call("importRvf", rvf, name="kept", **args)
+    with pytest.raises(StoreExistsError, match="replacing it needs persist: true"):
+        call("importRvf", rvf, name="kept", stored=True, replace=True)
+    assert call("get", name="kept", id="old")["vector"] == [1, 0] and _stored_bytes("kept") == b""
+    # closed here but still in IndexedDB (another tab's, or after a reload): stored says so
+    call("close", name="kept")
+    with pytest.raises(StoreExistsError, match="a store named kept is kept in IndexedDB: pass replace"):
+        call("importRvf", rvf, name="kept", stored=True, persist=True)
+    with pytest.raises(StoreClosedError):
+        call("status", name="kept")
+    assert stored
+
+
+def test_a_persisted_import_hands_over_the_file_whole_as_one_commit():
+    source = agentdb.open(dim=2)
+    source.ingest(["a", "b"], f32(1, 0, 0, 1), metadata=[{"n": 1}, {"n": 2}])
+    rvf = source.to_bytes()
+    assert call("importRvf", rvf, name="restored", persist=True, replace=True, stored=True)["count"] == 2
+    commits = worker_api.take_commits("restored")
+    assert [(kind, offset) for kind, offset, _ in commits] == [("replace", 0)] and bytes(commits[0][2]) == rvf
+    call("ingest", f32(1, 1), name="restored", ids=["c"])      # later writes append to the stored file
+    [(kind, offset, chunk)] = worker_api.take_commits("restored")
+    assert (kind, offset) == ("append", len(rvf))
+    reopened = agentdb.open_bytes(rvf + bytes(chunk))
+    assert reopened.ids() == ["a", "b", "c"] and reopened.get("b").metadata == {"n": 2}
+    # after a reload the worker opens it from what it stored
+    call("close", name="restored")
+    worker_api.take_commits("restored")
+    assert call("open", rvf + bytes(chunk), name="restored", options={"persist": True})["count"] == 3
+    call("close", name="restored")
+
+
+def test_opening_a_name_again_is_the_same_store_or_refused():
+    call("open", name="mem", options={"dim": 2})
+    call("ingest", f32(1, 0), name="mem", ids=["x"])
+    assert call("open", name="mem", options={"dim": 2})["count"] == 1       # not a new empty store
+    with pytest.raises(DimensionError):
+        call("open", name="mem", options={"dim": 3})
+    with pytest.raises(StoreExistsError, match="open and in memory only.*close it first"):
+        call("open", name="mem", options={"dim": 2, "persist": True})
+    call("importRvf", call("exportRvf", name="mem"), name="imported")
+    with pytest.raises(StoreExistsError, match="open and in memory only"):
+        call("open", name="imported", options={"persist": True})
+    call("open", name="disk", options={"dim": 2, "persist": True})
+    with pytest.raises(StoreExistsError, match="open and kept in IndexedDB: open it with persist"):
+        call("open", name="disk", options={"dim": 2})
+    for name in ("mem", "imported", "disk"):
+        call("close", name=name)
+    worker_api.take_commits("disk")

@@ -226,13 +226,20 @@ export class AgentDB {
     return new AgentDB(name, await request("open", { name, options: rest }), embedder);
   }
 
-  /** Opens an exported .rvf (Blob, ArrayBuffer or Uint8Array) as store `name`; embedder as
-   *  for open(), when the file's memories were embedded by a model.
-   *  @param {string} name  @param {Blob | ArrayBuffer | Uint8Array} data  @param {{embedder?: Embedder}} [options]
+  /** Opens an .rvf file (Blob, ArrayBuffer or Uint8Array: an export, a backup, a native
+   *  store) as store `name`. persist: true stores it in IndexedDB as one commit, so it is
+   *  there after a reload like any persisted store (restoring a backup); without it the
+   *  store lives in memory until the page goes. A name that is open or persisted already is
+   *  refused with StoreExistsError unless replace: true, and a persisted one can only be
+   *  replaced by a persisted import (an in-memory one would vanish on reload, with every
+   *  write made to it). embedder as for open(), when the file's memories were embedded by a
+   *  model of the page.
+   *  @param {string} name  @param {Blob | ArrayBuffer | Uint8Array} data
+   *  @param {{embedder?: Embedder, persist?: boolean, replace?: boolean}} [options]
    *  @returns {Promise<AgentDB>} */
-  static async importRvf(name, data, { embedder } = {}) {
+  static async importRvf(name, data, { embedder, persist = false, replace = false } = {}) {
     const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : new Uint8Array(data);
-    return new AgentDB(name, await request("importRvf", { name }, bytes), embedder);
+    return new AgentDB(name, await request("importRvf", { name, persist, replace }, bytes), embedder);
   }
 
   /** Progress events: fn({stage, done, total}) while the runtime loads (runtime, package,

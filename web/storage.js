@@ -1,7 +1,10 @@
 // IndexedDB storage of persisted stores (the worker's; web/worker.js imports it): a store is
 // its .rvf bytes as chunks keyed by file offset (database `agentdb:<name>`, object store
-// `chunks`), plus the stored size (object store `head`, key "size") that other tabs compare.
-// Each commit is one transaction, so a closed tab leaves the previous commit.
+// `chunks`), plus in object store `head` the stored size (key "size") and the generation (key
+// "generation", one more with every commit of any tab) that tells a tab whether what it holds
+// is still what is stored: a size can come back after another tab replaced the file (an
+// import), a generation cannot. Each commit is one transaction, so a closed tab leaves the
+// previous commit.
 const databases = new Map();
 
 function idbRequest(req) {
@@ -40,24 +43,38 @@ export async function storedSize(name) {
   return size === undefined ? 0 : size;
 }
 
-/** Writes one request's commits, [kind, offset, bytes] chunks (kind "replace" clears the
- *  store first: a rewrite), and the new size, in one transaction; resolves once it is durable.
+/** The stored generation: how many commits (of any tab) the store has had; 0 for none.
  *  @param {string} name
- *  @param {Array<[string, number, Uint8Array]>} chunks */
+ *  @returns {Promise<number>} */
+export async function storedGeneration(name) {
+  const db = await database(name);
+  const generation = await idbRequest(db.transaction("head", "readonly").objectStore("head").get("generation"));
+  return generation === undefined ? 0 : generation;
+}
+
+/** Writes one request's commits, [kind, offset, bytes] chunks (kind "replace" clears the
+ *  store first: a rewrite), the new size and the next generation, in one transaction;
+ *  resolves with that generation once it is durable.
+ *  @param {string} name
+ *  @param {Array<[string, number, Uint8Array]>} chunks
+ *  @returns {Promise<number>} */
 export async function writeCommits(name, chunks) {
   const db = await database(name);
   const tx = db.transaction(["chunks", "head"], "readwrite", { durability: "strict" });
-  const store = tx.objectStore("chunks");
-  let size = 0;
+  const store = tx.objectStore("chunks"), head = tx.objectStore("head");
+  let size = 0, generation = 0;
   for (const [kind, offset, bytes] of chunks) {
     if (kind === "replace") store.clear();
     store.put(bytes, offset);
     size = offset + bytes.byteLength;
   }
-  tx.objectStore("head").put(size, "size");     // in the same transaction: other tabs compare it
+  head.put(size, "size");                        // in the same transaction: other tabs compare them
+  const last = head.get("generation");
+  last.onsuccess = () => { generation = (last.result || 0) + 1; head.put(generation, "generation"); };
   await new Promise((resolve, reject) => {
     tx.oncomplete = resolve;
     tx.onerror = () => reject(tx.error);
     tx.onabort = () => reject(tx.error || new DOMException("IndexedDB commit aborted", "AbortError"));
   });
+  return generation;
 }

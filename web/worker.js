@@ -7,7 +7,7 @@
 // The operations and what each does to storage come from Python (worker_api.OPERATIONS, read
 // once at start); IndexedDB lives in storage.js, the cross-tab lease in lease.js.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
-import { readStored, storedSize as idbSize, writeCommits } from "./storage.js";
+import { readStored, storedGeneration, storedSize, writeCommits } from "./storage.js";
 import { leases } from "./lease.js";
 
 const PACKAGES = "/home/pyodide/pkgs";     // where agentdb.zip is unpacked (build/make_snapshot.mjs too)
@@ -44,15 +44,14 @@ random.seed()`);
   const py = pythonCalls(pyodide, api);
   const ops = JSON.parse(py.operations());       // {name: "read" | "write" | "manage"}
   postMessage({ progress: { stage: "ready", done: 3, total: 3, python } });
-  return { pyodide, ops, handle: py.handle, takeCommits: py.take_commits, storedSize: py.stored_size,
-           loadModel: py.load_model };
+  return { pyodide, ops, handle: py.handle, takeCommits: py.take_commits, loadModel: py.load_model };
 })();
 
 // worker_api's functions, each throwing a Python exception as an Error whose pythonName is its
 // class and whose message is its own (str(exc), from sys.last_exc), not the traceback text.
 // Read at once: the next Python call may replace sys.last_exc.
 function pythonCalls(pyodide, api) {
-  const names = ["operations", "handle", "take_commits", "stored_size", "load_model", "last_error"];
+  const names = ["operations", "handle", "take_commits", "load_model", "last_error"];
   return Object.fromEntries(names.map((name) => [name, (...args) => {
     try {
       return api[name](...args);
@@ -142,6 +141,14 @@ async function handleWithModel(handle, op, argsJson, input) {
 // ---- persisted stores: each request's commits are written to IndexedDB (storage.js) before
 // the caller hears back.
 const persisted = new Set();
+const generations = new Map();    // name -> the stored generation the open store here holds
+
+// The stored bytes of a store (null: none), noting the generation they are.
+async function readHeld(name) {
+  const stored = await readStored(name);
+  generations.set(name, await storedGeneration(name));    // under the store's lease: no commit between
+  return stored;
+}
 
 async function persist(name, handle, takeCommits) {
   if (!persisted.has(name)) return;
@@ -150,14 +157,16 @@ async function persist(name, handle, takeCommits) {
   proxy.destroy();
   if (!chunks.length) return;
   try {
-    await writeCommits(name, chunks);
+    generations.set(name, await writeCommits(name, chunks));
   } catch (err) {
     // the store in memory is ahead of what was stored: go back to the last stored commit
-    const stored = await readStored(name);
-    handle("reload", JSON.stringify({ name }), stored);
+    const stored = await readHeld(name);
+    handle("reload", JSON.stringify({ name }), stored == null ? undefined : stored);   // none: an import's first
+    if (stored == null) { persisted.delete(name); generations.delete(name); }
     const quota = err.name === "QuotaExceededError";
     const why = quota ? "the browser's storage quota for this site is full" : `${err.name}: ${err.message}`;
-    throw Object.assign(new Error(`the commit was not stored (${why}); the store is back at its last commit`),
+    const now = stored == null ? "nothing of it is kept" : "the store is back at its last commit";
+    throw Object.assign(new Error(`the commit was not stored (${why}); ${now}`),
                         { pythonName: quota ? "QuotaExceededError" : "StorageError" });
   }
 }
@@ -169,12 +178,12 @@ function errorOf(err) {
 }
 
 // Requests on a persisted store run under its cross-tab lease (lease.js). On taking it, the
-// store is reloaded if the stored size shows that another tab committed meanwhile.
+// store is reloaded if the stored generation shows that another tab committed meanwhile.
 async function fresh(name) {
-  const { handle, storedSize } = await ready;
-  const size = storedSize(name);          // -1: not open here yet (open reads IndexedDB itself)
-  if (size >= 0 && size !== await idbSize(name)) {
-    handle("reload", JSON.stringify({ name }), await readStored(name));   // another tab committed
+  const { handle } = await ready;
+  if (!generations.has(name)) return;     // not open here yet (open reads IndexedDB itself)
+  if (generations.get(name) !== await storedGeneration(name)) {
+    handle("reload", JSON.stringify({ name }), await readHeld(name));   // another tab committed
   }
 }
 
@@ -211,8 +220,15 @@ self.onmessage = async (event) => {
   const { id, op, args, buffer } = event.data;
   try {
     const py = await ready;
-    if (op === "open" && args.options && args.options.persist) persisted.add(args.name);
-    await exclusive(args && args.name, () => serve(id, op, args, buffer, py));
+    const persisting = (op === "open" && args.options && args.options.persist) || (op === "importRvf" && args.persist);
+    const wasPersisted = persisted.has(args && args.name);
+    if (persisting) persisted.add(args.name);      // from now on under the store's lease
+    try {
+      await exclusive(args && args.name, () => serve(id, op, args, buffer, py));
+    } catch (err) {
+      if (op === "importRvf" && !wasPersisted) persisted.delete(args.name);   // refused: as it was
+      throw err;
+    }
     if (py.ops[op] === "write" && persisted.has(args.name)) maintainWhenIdle(args.name);
   } catch (err) {
     postMessage({ id, ok: false, error: errorOf(err) });
@@ -227,12 +243,13 @@ async function serve(id, op, args, buffer, { pyodide, ops, handle, takeCommits }
   }
   let input = buffer;
   if (op === "open" && args.options && args.options.persist) {
-    input = await readStored(args.name);         // the stored commits, or null for a new store
+    input = await readHeld(args.name);           // the stored commits, or null for a new store
   }
+  if (op === "importRvf") args = { ...args, stored: await storedSize(args.name) > 0 };   // never hidden silently
   const out = await handleWithModel(handle, op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
-  if (op === "importRvf") persisted.delete(args.name);
+  if (op === "importRvf" && !args.persist) persisted.delete(args.name);
   if (ops[op] !== "read") await persist(args.name, handle, takeCommits);   // stored before the caller hears back
-  if (op === "close") persisted.delete(args.name); // after its last commit (the graph) is stored
+  if (op === "close") { persisted.delete(args.name); generations.delete(args.name); }   // after its last commit
   if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
     const value = JSON.parse(out);
     const { usage, quota } = await navigator.storage.estimate();

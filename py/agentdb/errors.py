@@ -73,6 +73,11 @@ class StoreClosedError(AgentDBError, LookupError):
     """(browser) A call on a store name that is not open (never opened, or closed)."""
 
 
+class StoreExistsError(AgentDBError, FileExistsError):
+    """(browser) A store of that name is open or persisted already, and the call would replace
+    it: importRvf needs replace: true for that (and persist: true over a persisted one)."""
+
+
 class LockHeldError(AgentDBError, RuntimeError):
     """Another writer holds the file's lock."""
 

@@ -19,8 +19,9 @@ from . import open as open_store
 from . import open_bytes
 from .embed import HashEmbedder, SuppliedEmbedder, minilm
 from .errors import (ArgumentError, DimensionError, EmbedderError, EmbedderMismatchError, ModelNotLoadedError,
-                     NeedEmbeddings, StoreClosedError)
+                     NeedEmbeddings, StoreClosedError, StoreExistsError)
 from .memory.agent import REMOTE_METHODS, AgentMemory
+from .store.opening import check_reopen
 from .store.store import open_log
 
 _stores = {}
@@ -40,12 +41,6 @@ def _answer(res):
     float32 bytes, exact and ten times cheaper in Pyodide than the shortest repr of each."""
     return json.dumps({"ids": res.ids, "scoresHex": res.scores.tobytes().hex(), "metadata": res.metadata,
                        "exact": res.exact})
-
-
-def stored_size(name):
-    """Bytes of the store's .rvf as this worker last stored them (to notice other tabs' commits)."""
-    db = _stores.get(name)
-    return db._log.writer.offset if db is not None and db._log is not None else -1
 
 
 def take_commits(name):
@@ -155,20 +150,56 @@ def _op_embed(args, buffer):
     return _WorkerModel(name).embed(args["texts"]).tobytes()
 
 
+def _persisted(db):
+    """Whether the worker keeps this store in IndexedDB (opened or imported with persist)."""
+    return db._log is not None          # only open_log() stores have a log here
+
+
 def _op_open(args, buffer):
-    """Opens (creates) store `name`; persist: from the bytes stored for it (buffer), if any."""
-    options = dict(args.get("options", {}))
-    if options.pop("persist", False):
-        _stores[args["name"]] = open_log(bytes(buffer) if buffer is not None else None, **options)
+    """Opens (creates) store `name`; persist: from the bytes stored for it (buffer), if any.
+    A name open already: a persisted store is read again from what is stored; an in-memory
+    one is the same store again (dim and metric, given, must match it). Opening one kind under
+    the other's name would hide the open store, so it is refused."""
+    name, options = args["name"], dict(args.get("options", {}))
+    persist = options.pop("persist", False)
+    open_now = _stores.get(name)
+    if open_now is not None and _persisted(open_now) != bool(persist):
+        kind = "kept in IndexedDB" if _persisted(open_now) else "in memory only (not persisted)"
+        raise StoreExistsError(f"a store named {name} is open and {kind}: open it "
+                               f"{'with' if _persisted(open_now) else 'without'} persist: true, or close it first")
+    if persist:
+        _replace(name, open_log(bytes(buffer) if buffer is not None else None, **options))
+    elif open_now is not None:
+        check_reopen(open_now, f"the open store {name}", options.get("dim"), options.get("metric"))
     else:
-        _stores[args["name"]] = open_store(**options)
-    return json.dumps(_stores[args["name"]].status())
+        _stores[name] = open_store(**options)
+    return json.dumps(_stores[name].status())
 
 
 def _op_import_rvf(args, buffer):
-    """Opens the .rvf bytes in buffer as store `name`."""
-    _stores[args["name"]] = open_bytes(bytes(buffer))
-    return json.dumps(_stores[args["name"]].status())
+    """Opens the .rvf bytes in buffer as store `name`; persist: keeps it in IndexedDB from now on
+    (the worker stores the file whole, one commit). An import never hides a store silently: a
+    name that is open, or stored in IndexedDB (args["stored"], the worker's), needs replace,
+    and a stored one can only be replaced by a persisted import (an in-memory one would be
+    gone after a reload, with every write made to it, while the old store came back)."""
+    name, persist = args["name"], bool(args.get("persist"))
+    stored = bool(args.get("stored"))
+    if (name in _stores or stored) and not args.get("replace"):
+        where = "open" + (" and kept in IndexedDB" if stored else "") if name in _stores else "kept in IndexedDB"
+        raise StoreExistsError(f"a store named {name} is {where}: pass replace: true to replace it with the "
+                               f"import, or import under another name")
+    if stored and not persist:
+        raise StoreExistsError(f"a store named {name} is kept in IndexedDB: replacing it needs persist: true "
+                               f"(an in-memory import would be lost on reload and the stored store come back)")
+    _replace(name, open_log(bytes(buffer), imported=True) if persist else open_bytes(bytes(buffer)))
+    return json.dumps(_stores[name].status())
+
+
+def _replace(name, db):
+    """Makes db the store `name`; one it replaces is dropped without a last commit (its bytes,
+    if persisted, are the ones being replaced)."""
+    _stores[name] = db
+    _memories.pop(name, None)
 
 
 def _op_ingest(args, buffer):
@@ -246,10 +277,13 @@ def _op_close(args, buffer):
 
 def _op_reload(args, buffer):
     """The worker's, when it could not store a commit (or another tab committed): the store
-    as the stored bytes in buffer say."""
+    as the stored bytes in buffer say; none stored (a persisted import's first commit failed):
+    the store is closed, nothing of it kept."""
     _store(args["name"])
     _stores.pop(args["name"], None)
-    _stores[args["name"]] = open_log(bytes(buffer))
+    _memories.pop(args["name"], None)
+    if buffer is not None:
+        _stores[args["name"]] = open_log(bytes(buffer))
     return "null"
 
 

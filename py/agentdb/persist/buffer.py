@@ -29,14 +29,15 @@ class BufferLog(CommitLog):
         return log
 
     @classmethod
-    def resume(cls, kernel, data, contents, *, signing_key=None):
-        """Continues stored bytes (valid up to the manifest in use)."""
+    def resume(cls, kernel, data, contents, *, signing_key=None, store_whole=False):
+        """Continues stored bytes (valid up to the manifest in use). store_whole: the bytes are
+        not stored yet (an imported .rvf): the first take() hands them over as one "replace"."""
         log = cls(kernel)
         log.signing_key = signing_key
         size = contents.segments[-1].end
         log.sink.data += data[:size]
         log._continue(log.sink, contents, size)
-        if size < len(data):       # a torn tail cannot happen in IndexedDB, but never keep one
+        if store_whole or size < len(data):   # a torn tail cannot happen in IndexedDB, but never keep one
             log.pending.append(("replace", 0, bytes(log.sink.data)))
         return log
 

@@ -67,8 +67,11 @@ def to_bytes(db):
                          signing_key=db._signing_key, profile=db.profile)
 
 
-def load(db, contents, own):
-    """Fills an empty store with a file's physical rows (see to_bytes) and its graph."""
+def load(db, contents, own, graph_saved_when_idle=False):
+    """Fills an empty store with a file's physical rows (see to_bytes) and its graph.
+    graph_saved_when_idle: the bytes are the browser's stored commits, whose graph is saved
+    only once the store is idle (BufferLog), so a reload right after a bulk write finds none
+    by design: it is rebuilt without a RecoveryWarning (nothing was lost or recovered)."""
     labels, live, records = contents.entry_ids, contents.entry_live, contents.records
     with_sid = sum("sid" in r for r in records.values())
     strings = with_sid > 0
@@ -131,7 +134,7 @@ def load(db, contents, own):
                                  lambda k: index_crcs(db, k)[1])
         if isinstance(adopted, str):
             warnings.warn(f"rebuilding the HNSW index: {adopted}", RecoveryWarning, stacklevel=3)
-    elif own and contents.options.get("index") == "hnsw" and n > db.brute_force_rows:
+    elif own and not graph_saved_when_idle and contents.options.get("index") == "hnsw" and n > db.brute_force_rows:
         warnings.warn("rebuilding the HNSW index: the file has no INDEX segment (it was not saved before "
                       "the file was copied or the writer stopped, or a 0.2.x compaction by the real tools "
                       "dropped it)", RecoveryWarning, stacklevel=3)

@@ -34,8 +34,9 @@ def open_bytes(data, *, kernel=None, embedder=None, force=False, **overrides):
     return _open_contents(data, kernel=kernel, embedder=embedder, force=force, **overrides)[0]
 
 
-def _open_contents(data, *, kernel=None, embedder=None, force=False, **overrides):
-    """open_bytes() from bytes or an agentdb.rvf.source, and the RvfContents it was made from."""
+def _open_contents(data, *, kernel=None, embedder=None, force=False, graph_saved_when_idle=False, **overrides):
+    """open_bytes() from bytes or an agentdb.rvf.source, and the RvfContents it was made from
+    (graph_saved_when_idle: see codec.load)."""
     kernel = kernel if kernel is not None else load()
     contents = rvf.read(kernel, data, rows_in_kernel=True)
     options = dict(contents.options) or {"metric": contents.metric}
@@ -46,27 +47,31 @@ def _open_contents(data, *, kernel=None, embedder=None, force=False, **overrides
     _embedder_option(options, contents.options.get("embedder"), embedder, force, "the .rvf")
     db = VectorStore(dim=contents.dim, kernel=kernel, **options)
     db.identity = contents.identity
-    codec.load(db, contents, own=bool(contents.options))
+    codec.load(db, contents, own=bool(contents.options), graph_saved_when_idle=graph_saved_when_idle)
     db._containers = dict(contents.containers)
     return db, contents
 
 
-def _check_reopen(db, where, dim, metric):
+def check_reopen(db, where, dim, metric):
     if dim is not None and dim != db.dim:
         raise DimensionError(f"{where} holds {db.dim}-dimensional vectors, dim={dim} was given")
     if metric is not None and metrics.get(metric).name != db.metric:
         raise OptionError(f"{where} was created with metric {db.metric!r}, metric={metric!r} was given")
 
 
-def open_log(data=None, *, dim=None, metric=None, kernel=None, embedder=None, force=False, **options):
+def open_log(data=None, *, dim=None, metric=None, kernel=None, embedder=None, force=False, imported=False,
+             **options):
     """A store whose commits are handed to a host (the browser worker stores them in IndexedDB):
     from the stored bytes when there are any, else new (dim needed). take_commits() gives the
     bytes each commit added, in the .rvf layout, so the stored chunks concatenated are always
-    a valid .rvf file (what exportRvf downloads)."""
+    a valid .rvf file (what exportRvf downloads). imported: data is an .rvf file to be stored
+    from now on, handed over whole by the first take_commits() (one commit for the host)."""
     if data:
-        db, contents = _open_contents(data, kernel=kernel, embedder=embedder, force=force, **options)
-        _check_reopen(db, "the stored store", dim, metric)
-        db._log = BufferLog.resume(db.kernel, bytes(data), contents, signing_key=db._signing_key)
+        db, contents = _open_contents(data, kernel=kernel, embedder=embedder, force=force,
+                                      graph_saved_when_idle=not imported, **options)
+        check_reopen(db, "the stored store", dim, metric)
+        db._log = BufferLog.resume(db.kernel, bytes(data), contents, signing_key=db._signing_key,
+                                   store_whole=imported)
         return db
     if dim is None:
         raise DimensionError("a new store needs dim=")
@@ -109,7 +114,7 @@ def open(path=None, *, dim=None, metric=None, compression="none", index="hnsw", 
             with builtins.open(path, "rb", buffering=0) as fh:      # read piece by piece, never whole
                 source = rvf.FileSource(fh)
                 db, contents = _open_contents(source, kernel=kernel, embedder=embedder, force=force, **options)
-                _check_reopen(db, path, dim, metric)
+                check_reopen(db, path, dim, metric)
                 db.path, db.readonly = path, readonly
                 if lock is not None and not db.frozen:      # a frozen file is never written again
                     held, lock = lock, None                 # the log owns it now (and frees it if it fails)

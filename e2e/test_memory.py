@@ -164,3 +164,53 @@ def test_the_demo_agent_loop_learns_and_keeps_its_memory(page):
     page.wait_for_function("document.getElementById('agent-status').textContent.startsWith('Done')",
                            timeout=180_000)
     assert "400 episodes, 12 patterns" in page.inner_text("#agent-status")
+
+
+FILTERED = [("apples and pears", {"shop": "market", "unit_price": 3, "origin": {"country": "fr"}}),
+            ("a pear tree", {"shop": "garden", "unit_price": 1, "origin": {"country": "es"}}),
+            ("pears in syrup", {"shop": "market", "unit_price": 5, "origin": {"country": "it"}}),
+            ("stock prices of pears", None)]
+WHERES = [{"shop": "market"}, {"unit_price": {"gt": 2}}, {"origin.country": {"in": ["fr", "es"]}},
+          {"not": {"shop": "market"}}, {"op": "lt", "fieldId": "unit_price", "value": 4}, {"shop": None}]
+
+
+def test_js_memory_filters_the_callers_metadata_like_native(page):
+    got = run(page, JS_EMBEDDER + """
+        const db = await AgentDB.open("filtered", { dim: 16, embedder });
+        for (const [note, metadata] of args[0]) {
+            await db.memory.remember({ note, metadata });
+            await db.memory.storeEpisode({ session: "s", task: note, reward: 0.5, success: true, metadata });
+            await db.memory.createSkill({ name: note, metadata });
+            await db.memory.storePattern({ taskType: "fruit", approach: note, metadata });
+        }
+        const out = [];
+        for (const where of args[1]) {
+            out.push([await db.memory.recall({ query: "pears", k: 3, where }),
+                      await db.memory.retrieveEpisodes({ task: "pears", k: 3, where }),
+                      await db.memory.searchSkills({ query: "pears", k: 3, where }),
+                      await db.memory.findPatterns({ task: "pears", k: 3, where })]);
+        }
+        let error = null;
+        try { await db.memory.recall({ query: "pears", where: { unit_price: { between: [1, 2] } } }); }
+        catch (err) { error = { name: err.name, message: err.message }; }
+        return { out, error };
+    """, FILTERED, WHERES)
+    from agentdb.embed import FunctionEmbedder
+
+    native = agentdb.memory.open(embedder=FunctionEmbedder(char_buckets, name="char-buckets", dim=16,
+                                                           semantic=False))
+    for note, metadata in FILTERED:
+        native.remember(note, metadata=metadata)
+        native.store_episode("s", note, reward=0.5, success=True, metadata=metadata)
+        native.create_skill(note, metadata=metadata)
+        native.store_pattern("fruit", note, metadata=metadata)
+
+    def timeless(hits):
+        return [{k: v for k, v in h.items() if k not in ("created", "updated")} for h in hits]
+    for where, answers in zip(WHERES, got["out"]):
+        want = [native.recall("pears", k=3, where=where), native.retrieve_episodes("pears", k=3, where=where),
+                native.search_skills("pears", k=3, where=where), native.find_patterns("pears", k=3, where=where)]
+        assert [timeless(a) for a in answers] == [timeless(camelized(w)) for w in want], where
+    assert [len(a) for a in got["out"][0]] == [2, 2, 2, 2]          # {"shop": "market"}: two of each
+    assert got["error"] == {"name": "FilterError", "message": "where.unit_price.between: unknown operator "
+                                                              "'between' (expected one of eq ne lt le gt ge in range)"}

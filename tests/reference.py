@@ -133,10 +133,22 @@ def _same_kind(a, b):
     return (_is_num(a) and _is_num(b)) or (type(a) is type(b) and isinstance(a, (str, bool)))
 
 
+def value_at(md, field):
+    """What a filter on `field` reads in one row: its top-level key of that name, else the
+    path through nested dicts split at every dot (None: nothing there)."""
+    if field in md:
+        return md[field]
+    for key in field.split("."):
+        if not isinstance(md, dict) or key not in md:
+            return None
+        md = md[key]
+    return md
+
+
 def _leaf(md, field, op, value):
-    present = field in md and md[field] is not None and (
-        isinstance(md[field], (str, bool)) or _is_num(md[field]))
-    v = md.get(field) if present else None
+    v = value_at(md, field)
+    present = isinstance(v, (str, bool)) or _is_num(v)
+    v = v if present else None
     if op == "eq":
         return (not present) if value is None else (present and _same_kind(v, value) and v == value)
     if op == "ne":

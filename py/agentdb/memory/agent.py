@@ -4,7 +4,7 @@ import time
 
 from .. import open as open_store
 from .causal import Causal
-from .core import MemoryCore, public, tag_fields, tag_filter, text
+from .core import MemoryCore, both, metadata_filter, public, tag_fields, tag_filter, text
 from .episodes import Episodes
 from .patterns import Patterns
 from .router import Router
@@ -53,13 +53,19 @@ class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
         self._put([(ident, self._vector(note, "note", embedding), fields)])
         return ident
 
-    def recall(self, query, *, k=5, tags=(), embedding=None):
-        """The k notes most similar to query that carry every tag in `tags`."""
-        where = tag_filter(tags) or None
+    def recall(self, query, *, k=5, tags=(), where=None, embedding=None):
+        """The k notes most similar to query that carry every tag in `tags` and whose own
+        metadata= matches the filter `where` (a store filter over its fields; it runs inside
+        the search, so there are k hits whenever k notes match).
+
+        >>> mem.remember("ship on friday", metadata={"project": "web", "prio": 2})  # doctest: +SKIP
+        >>> mem.recall("release day", where={"project": "web", "prio": {"ge": 2}})  # doctest: +SKIP
+        """
+        matching = both(tag_filter(tags), metadata_filter(where))
 
         def compute():
-            return self._search("note", self._vector(query, "query", embedding), k, where)
-        return self._cached("recall", {"q": query, "k": k, "where": where}, compute, embedding)
+            return self._search("note", self._vector(query, "query", embedding), k, matching)
+        return self._cached("recall", {"q": query, "k": k, "where": matching}, compute, embedding)
 
     def forget_memory(self, ident):
         """Deletes any memory by id, with the causal edges and observations referring to it."""

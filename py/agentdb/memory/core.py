@@ -2,9 +2,10 @@
 
 A record's id is "<kind>:<n>" (episode:1, skill:4, edge:2, ...); its metadata holds `kind`,
 the fields of that kind, `created` / `updated` (seconds since the epoch) and, for each tag, a
-boolean field `tag:<name>` so tag filters run in the kernel like any other filter. A call
-that changes several records writes them in one store commit, so it is all there or not at
-all, in memory, in the .rvf file and in IndexedDB alike.
+boolean field `tag:<name>` so tag filters run in the kernel like any other filter; the
+caller's own `metadata=` stays a dict under `metadata`, filtered as "metadata.<name>" (see
+metadata_filter). A call that changes several records writes them in one store commit, so
+it is all there or not at all, in memory, in the .rvf file and in IndexedDB alike.
 
 Float sums use math.fsum (see mean): Python 3.12 changed how sum() adds floats and Pyodide
 runs a newer Python than many native installs; fsum is correctly rounded on every version,
@@ -18,6 +19,7 @@ import time
 from .. import metrics
 from ..embed import EmbedderMismatchError, embedder_for, identity_of
 from ..errors import DimensionError, MemoryInputError, UnknownIdError  # noqa: F401  (MemoryInputError: used by the mixins)
+from ..store.filters import prefix_fields
 from .cache import QueryCache
 
 TAG = "tag:"
@@ -76,6 +78,17 @@ def tag_filter(tags):
     return {TAG + text(t, f"tags[{i}]"): True for i, t in enumerate(tags or ())}
 
 
+def metadata_filter(where):
+    """A filter on the caller's own metadata (None: none): `where` names its fields, as given
+    to metadata=, and reads like any store filter (dotted names reach into nested dicts);
+    FilterError names a malformed part.
+
+    >>> metadata_filter({"project": "x", "n": {"gt": 2}})
+    {'metadata.project': 'x', 'metadata.n': {'gt': 2}}
+    """
+    return None if where is None else prefix_fields(where, "metadata.")
+
+
 def public(ident, md, score=None):
     """A record as callers see it: id, similarity (for search hits) and its fields."""
     out = {"id": ident}
@@ -88,9 +101,9 @@ def public(ident, md, score=None):
 
 
 def both(*filters):
-    """The conjunction of the given filters (None ones left out)."""
+    """The conjunction of the given filters (None and empty ones left out; None if none is left)."""
     filters = [f for f in filters if f]
-    return filters[0] if len(filters) == 1 else {"and": filters}
+    return None if not filters else filters[0] if len(filters) == 1 else {"and": filters}
 
 
 class MemoryCore:

@@ -2,7 +2,7 @@
 
 An episode's vector embeds its task and input (the situation), so retrieve_episodes(task,
 current_state) finds what was tried in similar situations; reward is in [0, 1]."""
-from .core import both, count, flag, mean, number, public, tag_fields, tag_filter, text
+from .core import both, count, flag, mean, metadata_filter, number, public, tag_fields, tag_filter, text
 from ..errors import MemoryInputError
 
 
@@ -57,26 +57,31 @@ class Episodes:
         return self._vector(f"{task}\n{input}" if input else task, "task", embedding), fields
 
     def retrieve_episodes(self, task, *, current_state="", k=5, min_reward=None, only_success=False,
-                          only_failures=False, time_window_days=None, session=None, tags=(), embedding=None):
+                          only_failures=False, time_window_days=None, session=None, tags=(), where=None,
+                          embedding=None):
         """The k episodes most similar to task (+ current_state), best first, as dicts with
-        their fields and `similarity`; filters run inside the search (k hits whenever k match)."""
+        their fields and `similarity`; filters run inside the search (k hits whenever k match).
+        `where` filters the episodes' own metadata= like a store filter over its fields.
+
+        >>> mem.retrieve_episodes("parse dates", min_reward=0.5, where={"repo": "api"})  # doctest: +SKIP
+        """
         if only_success and only_failures:
             raise MemoryInputError("only_success and only_failures exclude each other")
-        where = {}
+        fields = {}
         if min_reward is not None:
-            where["reward"] = {"ge": number(min_reward, "min_reward")}
+            fields["reward"] = {"ge": number(min_reward, "min_reward")}
         if only_success or only_failures:
-            where["success"] = bool(only_success)
+            fields["success"] = bool(only_success)
         if session is not None:
-            where["session"] = text(session, "session")
-        where.update(tag_filter(tags))
-        window = self._since(time_window_days)
+            fields["session"] = text(session, "session")
+        fields.update(tag_filter(tags))
+        window, mine = self._since(time_window_days), metadata_filter(where)
         query = f"{task}\n{current_state}" if current_state else task
-        args = {"q": query, "k": k, "where": where, "window": window, "e": embedding is not None}
+        args = {"q": query, "k": k, "where": fields, "window": window, "meta": mine, "e": embedding is not None}
 
         def compute():
             vec = self._vector(query, "task", embedding)
-            return self._search("episode", vec, k, both(where, window))
+            return self._search("episode", vec, k, both(fields, window, mine))
         return self._cached("retrieve_episodes", args, compute, embedding)
 
     def get_episode(self, episode_id):

@@ -5,7 +5,7 @@ success rate moves as an exponential moving average of recorded outcomes, so rec
 evidence counts most and a pattern that keeps failing sinks in find_patterns and is pruned."""
 from collections import Counter
 
-from .core import both, count, flag, mean, number, public, tag_fields, tag_filter, text
+from .core import both, count, flag, mean, metadata_filter, number, public, tag_fields, tag_filter, text
 
 EMA_ALPHA = 0.1          # weight of the newest outcome in the success rate (ruvllm's value)
 
@@ -31,20 +31,26 @@ class Patterns:
         return ident
 
     def find_patterns(self, task, *, k=5, threshold=None, task_type=None, min_success_rate=None, tags=(),
-                      embedding=None):
+                      where=None, embedding=None):
         """The k patterns most similar to task, best first, with similarity >= threshold,
-        of task_type, with success_rate >= min_success_rate and every tag in `tags`."""
-        where = tag_filter(tags)
+        of task_type, with success_rate >= min_success_rate, every tag in `tags` and their own
+        metadata= matching `where` (a store filter over its fields).
+
+        >>> mem.find_patterns("parse json", where={"or": [{"source": "docs"}, {"votes": {"gt": 3}}]})  # doctest: +SKIP
+        """
+        fields = tag_filter(tags)
         if task_type is not None:
-            where["task_type"] = text(task_type, "task_type")
+            fields["task_type"] = text(task_type, "task_type")
         if min_success_rate is not None:
-            where["success_rate"] = {"ge": number(min_success_rate, "min_success_rate", low=0, high=1)}
+            fields["success_rate"] = {"ge": number(min_success_rate, "min_success_rate", low=0, high=1)}
         if threshold is not None:
             threshold = number(threshold, "threshold", low=-1, high=1)
+        mine = metadata_filter(where)
 
         def compute():
-            return self._search("pattern", self._vector(task, "task", embedding), k, where or None, threshold=threshold)
-        args = {"q": task, "k": k, "where": where, "t": threshold}
+            vec = self._vector(task, "task", embedding)
+            return self._search("pattern", vec, k, both(fields, mine), threshold=threshold)
+        args = {"q": task, "k": k, "where": fields, "meta": mine, "t": threshold}
         return self._cached("find_patterns", args, compute, embedding)
 
     def get_pattern(self, pattern_id):

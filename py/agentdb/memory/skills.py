@@ -3,7 +3,7 @@
 A skill's vector embeds its name and description. Links (prerequisite, alternative,
 refinement, composition) live in the parent skill's `links` field, so linking is one write."""
 from ..errors import UnknownIdError
-from .core import MemoryInputError, both, count, flag, mean, number, public, tag_fields, text
+from .core import MemoryInputError, both, count, flag, mean, metadata_filter, number, public, tag_fields, text
 
 RELATIONSHIPS = ("prerequisite", "alternative", "refinement", "composition")
 
@@ -40,13 +40,18 @@ class Skills:
         self._put([(ident, vec, fields)])
         return ident
 
-    def search_skills(self, query, *, k=5, min_success_rate=0.0, embedding=None):
-        """The k skills most similar to query with success_rate >= min_success_rate."""
-        where = {"success_rate": {"ge": number(min_success_rate, "min_success_rate", low=0, high=1)}}
+    def search_skills(self, query, *, k=5, min_success_rate=0.0, where=None, embedding=None):
+        """The k skills most similar to query with success_rate >= min_success_rate and whose
+        own metadata= matches `where` (a store filter over its fields, run inside the search).
+
+        >>> mem.search_skills("sort", where={"lang": {"in": ["py", "js"]}})  # doctest: +SKIP
+        """
+        floor = {"success_rate": {"ge": number(min_success_rate, "min_success_rate", low=0, high=1)}}
+        mine = metadata_filter(where)
 
         def compute():
-            return self._search("skill", self._vector(query, "query", embedding), k, where)
-        args = {"q": query, "k": k, "min": min_success_rate}
+            return self._search("skill", self._vector(query, "query", embedding), k, both(floor, mine))
+        args = {"q": query, "k": k, "min": min_success_rate, "meta": mine}
         return self._cached("search_skills", args, compute, embedding)
 
     def get_skill(self, skill_id):

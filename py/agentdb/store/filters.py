@@ -12,6 +12,11 @@ Operators: eq ne lt le gt ge in range and or not. Comparisons work on numbers an
 `ne` and `not` are complements: a row lacking the field matches {"f": {"ne": 1}}.
 A field no row has matches nothing (stores are schemaless).
 
+Dotted paths reach into nested dicts, to any depth: a row {"doc": {"lang": "en", "page": {"n": 3}}}
+matches {"doc.lang": "en"} and {"doc.page.n": {"gt": 2}}. A top-level key that itself holds a
+dot is a field of its own name, as it always was, and where a row has it, it wins over the
+path spelled the same; keys holding a dot below the top level are not filterable.
+
 RVF expressions: {"op": "eq"|..., "fieldId": name, "value": v} (a numeric fieldId names the
 field str(fieldId); an optional "valueType" converts string values), {"op": "in", "values"},
 {"op": "range", "low", "high"}, {"op": "and"|"or", "exprs"|"children"}, {"op": "not",
@@ -159,6 +164,45 @@ def compile_filter(where):
     """The filter tree for a plain dict or an RVF expression; FilterError names the bad part."""
     check_nesting(where)
     return _parse_plain(where, "where")
+
+
+def prefix_fields(where, prefix):
+    """`where` with `prefix` put before every field name (operators, values and the RVF form
+    left as they are); a malformed filter raises the FilterError compile_filter would.
+
+    >>> prefix_fields({"project": "x", "not": {"op": "eq", "fieldId": "n", "value": 1}}, "metadata.")
+    {'metadata.project': 'x', 'not': {'op': 'eq', 'fieldId': 'metadata.n', 'value': 1}}
+    """
+    compile_filter(where)          # the walks below can then trust the shape
+    return _prefix_plain(where, prefix)
+
+
+def _prefix_plain(where, prefix):
+    if "op" in where and where.get("op") in _RVF_OPS:
+        return _prefix_rvf(where, prefix)
+    out = {}
+    for key, cond in where.items():
+        op = key.lstrip("$")
+        if op in ("and", "or"):
+            out[key] = [_prefix_plain(c, prefix) for c in cond]
+        elif op == "not":
+            out[key] = _prefix_plain(cond, prefix)
+        else:
+            out[prefix + key] = cond
+    return out
+
+
+def _prefix_rvf(expr, prefix):
+    """Reads the keys _parse_rvf reads (exprs before children, expr before child)."""
+    op = expr["op"]
+    if op in ("and", "or"):
+        key = "exprs" if "exprs" in expr else "children"
+        return {**expr, key: [_prefix_rvf(e, prefix) for e in expr[key]]}
+    if op == "not":
+        key = "expr" if "expr" in expr else "child"
+        return {**expr, key: _prefix_rvf(expr[key], prefix)}
+    field = expr["fieldId"]
+    return {**expr, "fieldId": prefix + (str(field) if _is_number(field) else field)}
 
 
 class FilterEvaluator:

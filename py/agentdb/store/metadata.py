@@ -5,8 +5,10 @@ Each field that has scalar values gets up to two columns, so a field may hold nu
 some rows and strings in others:
   numeric      float64 per row (ints, floats); NaN marks "no number here"
   categorical  uint32 dictionary code per row (strings, booleans); 0 marks "none here"
-Filters run over whole columns in the kernel (agentdb.store.filters). Lists, dicts and other
-values are kept in the row's dict and returned with hits, but are not filterable.
+The scalar leaves of a dict value get columns named by their dotted path (the rule is in
+_batch_columns): {"doc": {"lang": "en", "page": {"n": 3}}} feeds "doc.lang" and "doc.page.n".
+Filters run over whole columns in the kernel (agentdb.store.filters). Lists and other values
+are kept in the row's dict and returned with hits, but are not filterable.
 """
 import array
 import math
@@ -28,6 +30,11 @@ class Field:
         self.dictionary = {}                      # (type tag, value) -> code, codes from 1
         self.values = [None]                      # code -> value
 
+    def holds_values(self):
+        """Whether some row has a value here (NaN and code 0 mark none)."""
+        return (self.numeric is not None and any(v == v for v in self.numeric)) or \
+            (self.codes is not None and any(self.codes))
+
     def code_for(self, value):
         key = (type(value) is bool, value)
         code = self.dictionary.get(key)
@@ -38,12 +45,61 @@ class Field:
 
 
 def scalar_kind(value):
-    """'num', 'cat' (string or bool) or None (not filterable)."""
+    """'num', 'cat' (string or bool), 'dict' (its leaves get columns) or None (not filterable)."""
+    if value is None:              # the common case of sparse fields: skip the checks below
+        return None
     if isinstance(value, bool) or isinstance(value, str):
         return "cat"
     if isinstance(value, numbers.Real):
         return "num" if math.isfinite(value) else None
-    return None
+    return "dict" if isinstance(value, dict) else None
+
+
+def _walk(md, path):
+    """The value at a dotted path through nested dicts (None: none)."""
+    for key in path.split("."):
+        if not isinstance(md, dict):
+            return None
+        md = md.get(key)
+    return md
+
+
+def _column(values):
+    """(values, their kinds, the set of kinds): the set answers "any numbers, strings, dicts?"
+    in one pass, not a scan each."""
+    kinds = list(map(scalar_kind, values))
+    return values, kinds, set(kinds)
+
+
+def _paths(name, values, kinds, present, top_level):
+    """(name.<key>, values, kinds, present) per key of the dicts among values, recursively;
+    keys holding a dot are left out (no path reaches them), and so are paths spelled like a
+    top-level key (that key's column takes them in). Only fields holding dicts pay for this."""
+    if "dict" not in present:
+        return
+    dicts = [v if kind == "dict" else None for v, kind in zip(values, kinds)]
+    for key in {key for d in dicts if d for key in d if "." not in key}:
+        path = f"{name}.{key}"
+        column = _column([d.get(key) if d else None for d in dicts])
+        if path not in top_level:
+            yield path, *column
+        yield from _paths(path, *column, top_level)
+
+
+def _batch_columns(metadata):
+    """(name, values, kinds, present), one value per row of a batch, for every filter column
+    it feeds, one column at a time. A row's value for a name is its top-level key of that name
+    where it has one, else the path through nested dicts split at every dot: so a key holding
+    a dot is filterable at the top level only."""
+    top_level = {k for md in metadata if md for k in md}
+    for name in top_level:
+        if "." in name:
+            column = _column([md[name] if md and name in md else _walk(md, name) for md in metadata])
+        else:
+            column = _column([md.get(name) if md else None for md in metadata])
+        yield name, *column
+        if "." not in name:
+            yield from _paths(name, *column, top_level)
 
 
 EMPTY = types.MappingProxyType({})
@@ -95,15 +151,13 @@ class MetadataColumns:
         start = len(self.rows)
         n = len(metadata)
         self.rows.extend(metadata)
-        for name in {k for md in metadata if md for k in md}:
+        for name, values, kinds, present in _batch_columns(metadata):
             field = self.fields.setdefault(name, Field())
-            values = [md.get(name) if md else None for md in metadata]
-            kinds = [scalar_kind(v) for v in values]
-            if "num" in kinds:
+            if "num" in present:
                 col = field.numeric or array.array("d", [NAN]) * start
                 col.extend(float(v) if k == "num" else NAN for v, k in zip(values, kinds))
                 field.numeric = col
-            if "cat" in kinds:
+            if "cat" in present:
                 col = field.codes or array.array("I", bytes(4 * start))
                 col.extend(field.code_for(v) if k == "cat" else 0 for v, k in zip(values, kinds))
                 field.codes = col
@@ -144,7 +198,7 @@ class MetadataColumns:
                 field.numeric = kernel.gather_rows(field.numeric, keep_rows, row_bytes=8, fmt="d")
             if field.codes is not None:
                 field.codes = kernel.gather_rows(field.codes, keep_rows, row_bytes=4, fmt="I")
-        self.fields = {name: f for name, f in self.fields.items() if any(md and name in md for md in self.rows)}
+        self.fields = {name: f for name, f in self.fields.items() if f.holds_values()}
 
     @property
     def nbytes(self):

@@ -1,6 +1,8 @@
 """The command line, over real files: create, ingest from .npy / .jsonl / .csv, query, inspect,
 verify (which finds a flipped byte), compact, export and import; and every command is in the README."""
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import agentdb
 from agentdb import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -173,3 +176,22 @@ def test_every_option_says_what_it_does():
     missing = [f"{name} {opt.option_strings[0]}" for name, sub in subparsers.choices.items()
                for opt in sub._actions if opt.option_strings and opt.dest != "help" and not opt.help]
     assert not missing, missing
+
+
+def test_the_readmes_command_sequence_runs_as_written(tmp_path):
+    """The README's shell block, verbatim, in an empty folder: every command succeeds and
+    the filtered query finds what its filter names (the old sequence matched nothing)."""
+    [block] = re.findall(r"```sh\n(cat > notes.jsonl.*?)```", (ROOT / "README.md").read_text(), re.S)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    decoder, outputs, text = json.JSONDecoder(), [], done.stdout.strip()
+    while text:
+        value, end = decoder.raw_decode(text)
+        outputs.append(value)
+        text = text[end:].strip()
+    [hits] = [out for out in outputs if isinstance(out, list)]
+    assert [h["id"] for h in hits] == ["n1"] and hits[0]["metadata"]["kind"] == "note"
+    assert agentdb.open(tmp_path / "todo.rvf", readonly=True).ids() == ["t1", "t2"]
+    assert len(agentdb.open(tmp_path / "other.rvf", readonly=True)) == 3

@@ -226,7 +226,7 @@ self.onmessage = async (event) => {
     try {
       await exclusive(args && args.name, () => serve(id, op, args, buffer, py));
     } catch (err) {
-      if (op === "importRvf" && !wasPersisted) persisted.delete(args.name);   // refused: as it was
+      if (persisting && !wasPersisted) persisted.delete(args.name);   // refused or failed: as it was
       throw err;
     }
     if (py.ops[op] === "write" && persisted.has(args.name)) maintainWhenIdle(args.name);
@@ -247,7 +247,6 @@ async function serve(id, op, args, buffer, { pyodide, ops, handle, takeCommits }
   }
   if (op === "importRvf") args = { ...args, stored: await storedSize(args.name) > 0 };   // never hidden silently
   const out = await handleWithModel(handle, op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
-  if (op === "importRvf" && !args.persist) persisted.delete(args.name);
   if (ops[op] !== "read") await persist(args.name, handle, takeCommits);   // stored before the caller hears back
   if (op === "close") { persisted.delete(args.name); generations.delete(args.name); }   // after its last commit
   if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {

@@ -164,9 +164,10 @@ def _op_open(args, buffer):
     persist = options.pop("persist", False)
     open_now = _stores.get(name)
     if open_now is not None and _persisted(open_now) != bool(persist):
-        kind = "kept in IndexedDB" if _persisted(open_now) else "in memory only (not persisted)"
-        raise StoreExistsError(f"a store named {name} is open and {kind}: open it "
-                               f"{'with' if _persisted(open_now) else 'without'} persist: true, or close it first")
+        held = _persisted(open_now)
+        kind, how = ("kept in IndexedDB", "with") if held else ("in memory only (not persisted)", "without")
+        raise StoreExistsError(f"a store named {name} is open and {kind}: open it {how} persist: true, "
+                               f"or close it first")
     if persist:
         _replace(name, open_log(bytes(buffer) if buffer is not None else None, **options))
     elif open_now is not None:
@@ -185,7 +186,8 @@ def _op_import_rvf(args, buffer):
     name, persist = args["name"], bool(args.get("persist"))
     stored = bool(args.get("stored"))
     if (name in _stores or stored) and not args.get("replace"):
-        where = "open" + (" and kept in IndexedDB" if stored else "") if name in _stores else "kept in IndexedDB"
+        where = " and ".join(place for place, there in (("open", name in _stores), ("kept in IndexedDB", stored))
+                             if there)
         raise StoreExistsError(f"a store named {name} is {where}: pass replace: true to replace it with the "
                                f"import, or import under another name")
     if stored and not persist:

@@ -216,4 +216,42 @@ int32_t agk_attention_f32(const float *q, const float *k, const float *v, uint32
  * an empty sequence), then normalised as agk_normalize_f32 when `normalize`. Returns n_seqs or AGK_E_RANGE. */
 int32_t agk_mean_pool_rows_f32(const float *x, uint32_t n_rows, uint32_t dim, const uint32_t *offsets, uint32_t n_seqs, uint32_t normalize, float *out);
 
+/* ---- learning (agentdb.learn): matrix plumbing, log, cross-entropy, optimizer steps ----
+ * Element-wise ops may write out == an input; the others need out apart from their inputs. */
+/* out (cols x rows) = x^T for x rows x cols, row-major: out[j * rows + i] = x[i * cols + j]. */
+void agk_transpose_f32(const float *x, uint32_t rows, uint32_t cols, float *out);
+/* out[i] = y[i] + alpha * x[i] (a multiply, then an add); out may be x or y. */
+void agk_axpy_f32(float alpha, const float *x, const float *y, uint32_t n, float *out);
+/* out[i] = dot(a row i, b row i) for n paired rows of dim, agk_dot_f32's reduction order. */
+void agk_row_dots_f32(const float *a, const float *b, uint32_t n, uint32_t dim, float *out);
+/* out row i = x row i * s[i]; out may be x. */
+void agk_scale_rows_f32(const float *x, const float *s, uint32_t n, uint32_t dim, float *out);
+/* out[d] = column sum of x (n x dim): acc = 0; for i = 0..n-1 in order: acc = acc + x[i, d]. */
+void agk_sum_rows_f32(const float *x, uint32_t n, uint32_t dim, float *out);
+/* natural log, within 2 ulp (own polynomial): log(0) = -inf, log(inf) = inf, x < 0 or NaN: NaN. */
+void agk_log_f32(const float *a, uint32_t n, float *out);
+/* agk_softmax_f32 on each row of dim values (the same bits); out may be x. */
+void agk_softmax_rows_f32(const float *x, uint32_t rows, uint32_t dim, float *out);
+/* softmax cross-entropy per row r with target t = targets[r] < dim: with mx = max_j x[r, j],
+ * s = sum_j exp(x[r, j] - mx) (agk_softmax_f32's exp and lane order), loss_r = log(s) - (x[r, t] - mx)
+ * (agk_log_f32's log); *loss = the mean of loss_r (summed in row order in double, then rounded);
+ * grad row r = (p - onehot(t)) / rows, p = agk_softmax_f32(row r), the 1 subtracted before the
+ * division. Returns rows, or AGK_E_RANGE (nothing written) when a target is >= dim. */
+int32_t agk_softmax_xent_rows_f32(const float *logits, const uint32_t *targets, uint32_t rows, uint32_t dim, float *grad, float *loss);
+/* torch.optim.SGD's update of n parameters in place, in its order:
+ *   g = grad + weight_decay * param (when weight_decay != 0);
+ *   when momentum != 0: b = g on the first step (flags & AGK_SGD_FIRST), else b = b * momentum + keep * g
+ *   (keep = 1 - dampening), velocity = b, g = g + momentum * b (AGK_SGD_NESTEROV) or b;
+ *   param = param - lr * g. velocity may be 0 when momentum is 0. */
+#define AGK_SGD_NESTEROV 1
+#define AGK_SGD_FIRST 2
+void agk_sgd_step_f32(float *param, const float *grad, float *velocity, uint32_t n, float lr, float momentum, float keep, float weight_decay, uint32_t flags);
+/* torch.optim.Adam / AdamW's update of n parameters in place, in its order (scalars from the caller:
+ * w1 = 1 - beta1, w2 = 1 - beta2, step_size = lr / (1 - beta1^t), bc2_sqrt = sqrt(1 - beta2^t),
+ * decay = 1 - lr * weight_decay for AdamW, else 1; weight_decay here is Adam's L2 term, else 0):
+ *   param = param * decay (when decay != 1); g = grad + weight_decay * param (when != 0);
+ *   m = m + w1 * (g - m) when w1 < 0.5, else g - (g - m) * (1 - w1) (torch's lerp);
+ *   v = v * beta2 + (w2 * g) * g; denom = sqrt(v) / bc2_sqrt + eps; param = param + (-step_size * m) / denom. */
+void agk_adam_step_f32(float *param, const float *grad, float *m, float *v, uint32_t n, float w1, float beta2, float w2, float step_size, float bc2_sqrt, float eps, float weight_decay, float decay);
+
 #endif

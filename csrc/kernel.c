@@ -7,8 +7,8 @@
  *     zero-padded tail block, then sums lanes with hsum16's fixed tree. Nothing else reorders.
  *  3. No FMA contraction: natively -ffp-contract=off (and the pragma below for clang);
  *     wasm simd128 has no fused multiply-add.
- *  4. Only correctly rounded IEEE operations (+ - * / sqrt, int<->float conversions); exp is
- *     our own polynomial, never a libm call.
+ *  4. Only correctly rounded IEEE operations (+ - * / sqrt, int<->float conversions); exp and
+ *     log are our own polynomials, never libm calls.
  * Each op's formula is in its doc comment in agentdb_kernel.h or next to its code.
  */
 #ifdef __clang__
@@ -25,6 +25,7 @@
 #include "mathops.c"
 #include "embed.c"
 #include "gemm.c"
+#include "learn.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
                          

@@ -196,3 +196,61 @@ def knn(query, vectors, metric, k, allowed=None):
     rows = np.arange(len(x)) if allowed is None else np.flatnonzero(allowed)
     order = sorted(rows, key=lambda r: (scores[r] if metric == "l2" else -scores[r], r))[:k]
     return np.array(order, dtype=np.int64), scores[order]
+
+
+# ---- learning ops (csrc/learn.c): float32 mirrors in the kernel's order, exact to the bit ----
+
+def matmul_f32(a, b):
+    """a @ b in float32, each element summed over p in order from zero (gemm's order)."""
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    acc = np.zeros((a.shape[0], b.shape[1]), np.float32)
+    for p in range(a.shape[1]):
+        acc = acc + a[:, p, None] * b[None, p, :]
+    return acc
+
+
+def sum_rows_f32(x):
+    """Column sums in float32, rows added in order from zero."""
+    acc = np.zeros(x.shape[1], np.float32)
+    for row in np.asarray(x, np.float32):
+        acc = acc + row
+    return acc
+
+
+def softmax_xent(logits, targets):
+    """Mean softmax cross-entropy and its gradient in float64."""
+    x = np.asarray(logits, np.float64)
+    shifted = x - x.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(shifted).sum(axis=1))
+    rows = np.arange(len(x))
+    loss = (lse - shifted[rows, targets]).mean()
+    grad = np.exp(shifted - lse[:, None])
+    grad[rows, targets] -= 1
+    return loss, grad / len(x)
+
+
+def sgd_step(p, g, buf, *, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    """torch.optim.SGD's single-tensor update in float32 without fused multiply-adds; returns
+    (param, buffer) (buffer None before the first momentum step)."""
+    f = np.float32
+    if weight_decay:
+        g = g + f(weight_decay) * p
+    if momentum:
+        buf = g.copy() if buf is None else buf * f(momentum) + f(1 - dampening) * g
+        g = g + f(momentum) * buf if nesterov else buf
+    return p - f(lr) * g, buf
+
+
+def adam_step(p, g, m, v, *, lr, beta1, beta2, eps, step, weight_decay=0.0, decoupled=False):
+    """torch.optim.Adam / AdamW's single-tensor update in float32 without fused multiply-adds;
+    returns (param, m, v)."""
+    f = np.float32
+    if weight_decay and decoupled:
+        p = p * f(1 - lr * weight_decay)
+    elif weight_decay:
+        g = g + f(weight_decay) * p
+    w = f(1 - beta1)
+    m = m + w * (g - m) if w < 0.5 else g - (g - m) * (f(1) - w)
+    v = v * f(beta2) + f(1 - beta2) * g * g
+    denom = np.sqrt(v) / f((1 - beta2 ** step) ** 0.5) + f(eps)
+    return p + f(-(lr / (1 - beta1 ** step))) * m / denom, m, v

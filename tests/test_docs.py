@@ -10,8 +10,10 @@ import pytest
 import agentdb
 import agentdb.embed
 import agentdb.kernel
+import agentdb.learn
 import agentdb.memory
-from agentdb.kernel import core, dense_ops, hnsw_ops, math_ops, quant_ops
+from agentdb.kernel import core, dense_ops, hnsw_ops, learn_ops, math_ops, quant_ops
+from agentdb.learn import ewc, feedback, lora, losses, mining, optim, pipeline, rng, schedule, sona
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +27,11 @@ def test_readme_snippet_runs(snippet):
     exec(compile(snippet, "README.md", "exec"), {})
 
 
-@pytest.mark.parametrize("module", [agentdb.kernel, core, dense_ops, hnsw_ops, math_ops, quant_ops, agentdb.embed])
+LEARN_MODULES = [agentdb.learn, ewc, feedback, lora, losses, mining, optim, pipeline, rng, schedule, sona]
+
+
+@pytest.mark.parametrize("module", [agentdb.kernel, core, dense_ops, hnsw_ops, learn_ops, math_ops, quant_ops,
+                                    agentdb.embed, *LEARN_MODULES])
 def test_docstring_examples(module, kernel):
     result = doctest.testmod(module, extraglobs={"k": kernel}, verbose=False)
     assert result.failed == 0
@@ -40,7 +46,10 @@ MEMORY_PARTS = [base for base in agentdb.memory.AgentMemory.__mro__ if base.__mo
 
 
 @pytest.mark.parametrize("cls", [core.Kernel, dense_ops.DenseOps, hnsw_ops.HnswOps, math_ops.MathOps,
-                                 quant_ops.QuantOps, core.KBuffer, agentdb.VectorStore, agentdb.Hit,
+                                 quant_ops.QuantOps, learn_ops.LearnOps, core.KBuffer, agentdb.VectorStore, agentdb.Hit,
+                                 agentdb.learn.LoRA, agentdb.learn.LoRAManager, agentdb.learn.EWC,
+                                 agentdb.learn.TrainingPipeline, agentdb.learn.TrajectoryLearner,
+                                 agentdb.learn.SGD, agentdb.learn.Adam,
                                  agentdb.memory.QueryCache, *MEMORY_PARTS])
 def test_every_public_method_is_documented(cls):
     missing = [name for name, obj in public_members(cls) if not (obj.__doc__ or "").strip()]

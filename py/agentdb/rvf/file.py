@@ -50,6 +50,7 @@ class RvfContents:
     # the last KERNEL and EBPF segments: seg_type -> (offset, payload, or None when its CRC fails)
     containers: dict = field(default_factory=dict)
     quant: dict = None            # agentdb quantizer parameters (the last QUANT of ours), if any
+    adapters: dict = field(default_factory=dict)   # name -> LoRA document (META kind 4), the last for each
     live_entries: list = field(default_factory=list)   # entry index of each live id's row
 
     @property
@@ -176,7 +177,7 @@ def read(kernel, data, *, rows_in_kernel=False):
     mseg, manifest, skipped = _manifest(kernel, src)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
-    listed, options, records, seals, containers, quant = [], {}, {}, [], {}, None
+    listed, options, records, seals, containers, quant, adapters = [], {}, {}, [], {}, None, {}
     entry_ids, entry_chunks, index, index_problem = [], [], None, None
     entry_buffer = kernel.alloc(_vec_rows_total(src, manifest.directory, manifest.dim) * manifest.dim, "f",
                                 filled_soon=True) if rows_in_kernel else None
@@ -217,6 +218,9 @@ def read(kernel, data, *, rows_in_kernel=False):
                 options = decoded[1]
             elif decoded is not None and decoded[0] == agmeta.SEAL:
                 seals.append((header, decoded[1]))
+            elif decoded is not None and decoded[0] == agmeta.ADAPTER:
+                name, document = decoded[1]
+                adapters[name] = document
             elif decoded is not None:
                 records.update(decoded[1])
     if entry_buffer is not None and len(entry_ids) * manifest.dim != len(entry_buffer):
@@ -234,7 +238,8 @@ def read(kernel, data, *, rows_in_kernel=False):
         manifest_offset=mseg.offset, skipped_manifests=skipped, options=options,
         records={label: records[label] for label in live if label in records},
         entry_ids=entry_ids, entry_live=entry_live, entry_chunks=entry_chunks, entry_buffer=entry_buffer,
-        index=index, index_problem=index_problem, seals=seals, containers=containers, quant=quant)
+        index=index, index_problem=index_problem, seals=seals, containers=containers, quant=quant,
+        adapters={name: doc for name, doc in adapters.items() if doc is not None})
 
 
 def tail_state(kernel, data, contents):

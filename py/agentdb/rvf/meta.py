@@ -7,6 +7,9 @@ Payload: magic "AGMD" | version u16 (1) | kind u16 | body
           The last record for an id in directory order wins, as for VEC.
   kind 2, options: length u32 | UTF-8 JSON object of store options (metric, index, m, ...).
   kind 3, seal: SHA-256 of the commit's segments, the chain and a signature (rvf/seal.py).
+  kind 4, adapter: length u32 | UTF-8 JSON {"name": str, "lora": LoRA document or null}: a
+          named query adapter (agentdb.learn.lora's to_json object; null removes the name).
+          The last record for a name in directory order wins.
 """
 import json
 import struct
@@ -15,7 +18,7 @@ from ..errors import CorruptFileError
 
 MAGIC = b"AGMD"
 VERSION = 1
-RECORDS, OPTIONS, SEAL = 1, 2, 3
+RECORDS, OPTIONS, SEAL, ADAPTER = 1, 2, 3, 4
 _HEAD = struct.Struct("<4sHH")
 
 
@@ -44,13 +47,23 @@ def encode_seal(body):
     return _HEAD.pack(MAGIC, VERSION, SEAL) + body
 
 
+def _encode_object(kind, obj):
+    body = _json(obj)
+    return _HEAD.pack(MAGIC, VERSION, kind) + struct.pack("<I", len(body)) + body
+
+
 def encode_options(options):
-    body = _json(options)
-    return _HEAD.pack(MAGIC, VERSION, OPTIONS) + struct.pack("<I", len(body)) + body
+    return _encode_object(OPTIONS, options)
+
+
+def encode_adapter(name, document):
+    """An adapter record: `document` is a LoRA's to_json object, None to remove the name."""
+    return _encode_object(ADAPTER, {"name": name, "lora": document})
 
 
 def decode(payload, base=0):
-    """(kind, value): records -> [(label, record dict)], options -> dict, seal -> Seal; None for META
+    """(kind, value): records -> [(label, record dict)], options -> dict, seal -> Seal, adapter ->
+    (name, document or None); None for META
     segments that are not ours (another writer's type 0x07 is left alone)."""
     payload = bytes(payload)
     if len(payload) < _HEAD.size or payload[:4] != MAGIC:
@@ -80,6 +93,13 @@ def decode(payload, base=0):
     if kind == OPTIONS:
         need(count, "options")
         return OPTIONS, load(count)
+    if kind == ADAPTER:
+        need(count, "adapter")
+        record = load(count)
+        if not isinstance(record, dict) or not isinstance(record.get("name"), str) or \
+                not isinstance(record.get("lora"), (dict, type(None))):
+            raise CorruptFileError("META adapter record is not {name, lora}", base + at)
+        return ADAPTER, (record["name"], record["lora"])
     if kind != RECORDS:
         raise CorruptFileError(f"unknown META kind {kind}", base)
     records = []

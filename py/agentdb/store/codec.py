@@ -9,6 +9,7 @@ from .. import rvf
 from ..errors import RecoveryWarning
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
+from . import adapters
 from .bitmaps import set_bit, set_bits
 
 
@@ -40,8 +41,8 @@ def rvf_bytes(db):
 
 
 def to_bytes(db):
-    """VectorStore.to_bytes(): rows in order with their tombstones, META, INDEX, QUANT and the
-    stored containers."""
+    """VectorStore.to_bytes(): rows in order with their tombstones, META, INDEX, QUANT, the
+    stored containers and the query adapters."""
     with db._lock:
         n = db._n_rows
         if db.keep_vectors:
@@ -62,6 +63,7 @@ def to_bytes(db):
             extra.append((rvf_segments.QUANT, db._quant.export()))
         extra += [(seg_type, payload) for seg_type, (_, payload) in sorted(db._containers.items())
                   if payload is not None]
+        extra += adapters.records(db)
         return rvf.write(db.kernel, dim=db.dim, metric=db.metric, ids=list(labels), rows=rows,
                          deleted=sorted(set(labels) - live_labels), identity=db.identity, extra=extra,
                          signing_key=db._signing_key, profile=db.profile)

@@ -10,7 +10,7 @@ from ..errors import DimensionError, EmbedderMismatchError, OptionError
 from ..kernel import load
 from ..persist import BufferLog, FileLog
 from ..persist.files import release_lock, take_lock
-from . import codec
+from . import adapters, codec
 from .options import resolve
 from .store import VectorStore
 
@@ -49,6 +49,7 @@ def _open_contents(data, *, kernel=None, embedder=None, force=False, graph_saved
     db.identity = contents.identity
     codec.load(db, contents, own=bool(contents.options), graph_saved_when_idle=graph_saved_when_idle)
     db._containers = dict(contents.containers)
+    adapters.load(db, contents.adapters)
     return db, contents
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..kernel.buffers import as_view
-from . import inputs
+from . import adapters, inputs
 from .filters import FilterEvaluator, compile_filter
 from .options import check_ef, check_k
 from .results import Results
@@ -145,21 +145,25 @@ def answer(db, p):
     return results(db, *search(db, p))
 
 
-def query(db, vector, k, where, ef, exact):
+def query(db, vector, k, where, ef, exact, adapt=False):
     """VectorStore.query()."""
     check_k(k), check_ef(ef)
     with db._lock:
+        if adapt:
+            vector = adapters.adapt(db, inputs.vector_view(db, vector, 1, "query"), 1, adapt)
         inputs.take_query(db, vector)
         return answer(db, plan(db, k, where, ef, exact))
 
 
-def query_batch(db, vectors, k, where, ef, exact):
+def query_batch(db, vectors, k, where, ef, exact, adapt=False):
     """VectorStore.query_batch(): the filter evaluated once, every graph walk in one kernel call."""
     check_k(k), check_ef(ef)
     flat = inputs.vector_view(db, vectors, len(vectors) if isinstance(vectors, (list, tuple)) else
                               len(as_view(vectors, "f", name="vectors")) // db.dim)
     dim, m = db.dim, len(flat) // db.dim
     with db._lock:
+        if adapt and m:
+            flat = memoryview(adapters.adapt(db, flat, m, adapt))
         p = plan(db, k, where, ef, exact)
 
         def alone(i):                              # query i as query() answers it

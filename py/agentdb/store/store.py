@@ -30,7 +30,7 @@ from ..rvf import ed25519
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.payloads import Identity
-from . import codec, containers, inputs, lineage, report, search
+from . import adapters, codec, containers, inputs, lineage, report, search
 from .arrays import GrowableArray
 from .bitmaps import set_bit, set_bits
 from .hnsw import HnswIndex
@@ -91,6 +91,7 @@ class VectorStore:
         self.path, self._log, self.readonly = None, None, False
         self.profile, self.frozen = o["profile"], o["frozen"]
         self._containers = {}          # rvf seg type (KERNEL, EBPF) -> payload: stored, never run
+        self._adapters = {}            # name -> LoRA query adapter (store/adapters.py)
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
         # a query crosses into kernel memory once: written into _query_in, prepared (checked,
@@ -519,20 +520,63 @@ class VectorStore:
             rows = rows[:limit] if limit is not None else rows
             return [(self._ids.id_of_row[r], self._meta.copy_of(r)) for r in rows]
 
-    def query(self, vector, k=10, *, where=None, ef=None, exact=False):
+    def query(self, vector, k=10, *, where=None, ef=None, exact=False, adapt=False):
         """The k best matches, best first: Results of (id, score, metadata) hits.
 
         where: a metadata filter (see agentdb.store.filters), applied inside the search, so k
         hits come back whenever k rows match. ef: HNSW beam width (default ef_search).
         exact=True scans every candidate row. Small candidate sets are scanned exactly anyway.
-        Scores: cosine similarity, inner product, or squared L2 distance (smaller first).
+        adapt=True maps the query by the adapter db.learn() trained (a name: that adapter)
+        first. Scores: cosine similarity, inner product, or squared L2 distance (smaller first).
         """
-        return search.query(self, vector, k, where, ef, exact)
+        return search.query(self, vector, k, where, ef, exact, adapt)
 
-    def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False):
+    def query_batch(self, vectors, k=10, *, where=None, ef=None, exact=False, adapt=False):
         """query() for each of m vectors (m x dim), the same answers; the filter is evaluated
         once, and the graph walks of all m queries are one kernel call."""
-        return search.query_batch(self, vectors, k, where, ef, exact)
+        return search.query_batch(self, vectors, k, where, ef, exact, adapt)
+
+    # ---- query adapters: what db.learn() trains, kept in the file ------------------------------
+
+    def set_adapter(self, name, lora):
+        """Keeps a copy of LoRA `lora` (dim -> dim) as the query adapter `name` (a commit for a
+        file): query(..., adapt=name) then searches with q + s * q A B.
+
+        >>> from agentdb.learn import LoRA
+        >>> db = open(dim=4); db.set_adapter("query", LoRA(4, 4, rank=1)); db.adapters()
+        ['query']
+        """
+        adapters.set_adapter(self, name, lora)
+
+    def learn(self, queries, positives, *, preset="quick_finetune", adapter=adapters.DEFAULT, **options):
+        """Trains the query adapter from relevance feedback: queries (m x dim) and, per query,
+        the id (or ids) that was useful. Hard negatives are mined from this store; the adapter
+        is kept in the store (a commit for a file) and query(..., adapt=True) applies it.
+        options: rank, alpha, hard_negatives, temperature, seed, progress and any
+        TrainingConfig field (lr, epochs, batch_size, ...). Returns a FeedbackReport.
+
+        >>> db = open(dim=4)
+        >>> _ = db.ingest(["a", "b", "c"], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
+        >>> db.learn([[0, 0.9, 0.1, 0]], ["c"], epochs=30, hard_negatives=1).pairs
+        1
+        >>> db.query([0, 0.9, 0.1, 0], k=1, adapt=True).ids
+        ['c']
+        """
+        from ..learn.feedback import learn        # the learning layer sits above the store
+
+        return learn(self, queries, positives, preset=preset, adapter=adapter, **options)
+
+    def remove_adapter(self, name):
+        """Forgets the query adapter `name` (UnknownIdError if there is none)."""
+        adapters.remove_adapter(self, name)
+
+    def adapter(self, name=adapters.DEFAULT):
+        """A copy of the query adapter `name` (UnknownIdError if there is none)."""
+        return adapters.get(self, name).clone()
+
+    def adapters(self):
+        """The names of the store's query adapters, sorted."""
+        return sorted(self._adapters)
 
     def status(self):
         """Counts, configuration and memory, as a plain dict."""

@@ -1,0 +1,76 @@
+"""A store that learns from relevance feedback: VectorStore.learn() trains a query-side LoRA
+(q -> q + s * q A B) so that queries land nearer the rows that were actually useful. The loss
+is InfoNCE over cosine similarity: each query against its positive, the other positives of the
+batch and hard negatives mined once from the store's own index (the rows the untrained query
+ranks highest that are not its positives). The stored vectors never change; the adapter is
+kept in the store (META adapter record) and applied by query(..., adapt=True).
+"""
+from dataclasses import dataclass
+
+from ..errors import ArgumentError
+from ..store import adapters
+from .lora import LoRA
+from .losses import info_nce
+from .mining import as_rows, store_negatives
+from .pipeline import TrainingPipeline, TrainingReport, preset as make_preset
+
+
+@dataclass
+class FeedbackReport:
+    """What db.learn() did: the adapter's name, the (query, positive) pairs trained on, the hard
+    negatives per query and whether the exact path mined them, and the TrainingReport."""
+    adapter: str
+    pairs: int
+    hard_negatives: int
+    negatives_exact: bool
+    training: TrainingReport
+
+
+def _pairs(positives, m):
+    if len(positives) != m:
+        raise ArgumentError(f"{len(positives)} positives for {m} queries: give one id, or a list of ids, per query")
+    return [(q, ident) for q, p in enumerate(positives)
+            for ident in (p if isinstance(p, (list, tuple)) else [p])]
+
+
+def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.DEFAULT, rank=8, alpha=16,
+          hard_negatives=4, temperature=0.05, seed=0, progress=None, **overrides):
+    """VectorStore.learn(): trains the query adapter `adapter` (continuing from it when the
+    store has one) on queries (m x dim) and positives (per query an id, or a list of ids, that
+    was useful); keeps it in the store and returns a FeedbackReport. preset and overrides: the
+    TrainingConfig (agentdb.learn.preset)."""
+    config = make_preset(preset, **overrides)
+    k, dim = db.kernel, db.dim
+    view, m = as_rows(k, queries, dim, "queries")
+    pairs = _pairs(positives, m)
+    if not pairs:
+        raise ArgumentError("no positives to learn from")
+    with db._lock:
+        positive_rows = db._ids.rows([ident for _, ident in pairs])
+    mined = store_negatives(db, view, [p if isinstance(p, (list, tuple)) else [p] for p in positives],
+                            count=hard_negatives) if hard_negatives else None
+    negative_rows = [db._ids.rows(ids) for ids in mined.ids] if mined else None
+    lora = db.adapter(adapter) if adapter in db.adapters() else \
+        LoRA(dim, dim, rank=rank, alpha=alpha, seed=seed, kernel=k)
+    if lora.frozen:
+        lora.unfreeze()
+
+    def objective(batch, train):
+        q_rows = [pairs[s][0] for s in batch]
+        q = k.gather_rows(view, q_rows, row_bytes=4 * dim, fmt="f")
+        p = db._stored_rows([positive_rows[s] for s in batch])
+        negatives = None
+        if negative_rows:
+            rows = sorted({r for qi in set(q_rows) for r in negative_rows[qi]})
+            negatives = db._stored_rows(rows) if rows else None
+        z = lora.forward_batch(q, len(batch), residual=True)
+        loss, (dz, _, _) = info_nce(z, p, dim=dim, temperature=temperature, negatives=negatives, kernel=k)
+        if not train:
+            return loss, None
+        lora.backward(q, dz, n=len(batch))
+        return loss, lora.grads
+
+    training = TrainingPipeline(lora.params, objective, len(pairs), config, progress=progress, kernel=k).train()
+    db.set_adapter(adapter, lora)
+    return FeedbackReport(adapter, len(pairs), hard_negatives, mined.exact if mined else True, training)
+

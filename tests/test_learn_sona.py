@@ -189,7 +189,7 @@ def test_end_returns_the_trajectory(kernel):
 @pytest.mark.parametrize("call,cls,message", [
     (lambda s, t: s.add_step(99, reward=1), UnknownIdError, "no trajectory with id 99"),
     (lambda s, t: s.end("x", quality=1), UnknownIdError, "'x'"),
-    (lambda s, t: (s.end(t, quality=1), s.end(t, quality=1)), ArgumentError, f"ended already"),
+    (lambda s, t: (s.end(t, quality=1), s.end(t, quality=1)), ArgumentError, "ended already"),
     (lambda s, t: (s.end(t, quality=1), s.add_step(t, reward=1)), ArgumentError, "ended already"),
     (lambda s, t: s.begin([1, 2, 3]), DimensionError, "query_embedding"),
     (lambda s, t: s.add_step(t, embedding=[1], reward=1), DimensionError, "embedding"),

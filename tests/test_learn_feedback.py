@@ -80,3 +80,66 @@ def test_bad_feedback_is_refused():
         db.learn([[1, 0, 0, 0], [0, 1, 0, 0]], ["a"])
     with pytest.raises(UnknownIdError, match="db.learn"):
         db.query([1, 0, 0, 0], adapt=True)
+
+
+def second_task(seed, n=550):
+    """Feedback of another kind on the same documents: queries through another distortion."""
+    docs, _, _ = corpus()
+    rng = np.random.default_rng(seed)
+    u, v = rng.standard_normal((2, DIM))
+    u /= np.linalg.norm(u)
+    v /= np.linalg.norm(v)
+    targets = rng.choice(DOCS, n, replace=False)
+    d = docs[targets]
+    q = d + 8.0 * (d @ u)[:, None] * v[None, :] - (d @ v)[:, None] * v[None, :] + 0.15 * rng.standard_normal(d.shape)
+    return q.astype(np.float32), [int(t) for t in targets]
+
+
+def recall_adapted(db, queries, targets):
+    return recall_at(db, queries, targets, adapt=True)
+
+
+@pytest.mark.parametrize("preset, kept", [("quick_finetune", False), ("continual_learning", True)])
+def test_continual_learning_keeps_what_earlier_feedback_taught(preset, kept, tmp_path):
+    # task A, then task B on the same adapter: EWC++ (kept in the file with the adapter) holds
+    # A's held-out recall within a point; without it B's training undoes A's
+    docs, _, _ = corpus()
+    (qa, ta), (qb, tb) = second_task(1), second_task(2)
+    path = tmp_path / "continual.rvf"
+    db = agentdb.open(path, dim=DIM, metric="cosine")
+    db.ingest(range(DOCS), docs)
+    options = dict(preset=preset, epochs=8, lr=0.01, batch_size=16)
+    db.learn(qa[:400], ta[:400], **options)
+    learned_a = recall_adapted(db, qa[400:], ta[400:])
+    db.close()
+    db = agentdb.open(path)                                  # the EWC comes back from the file
+    db.learn(qb[:400], tb[:400], **options)
+    after_b, b = recall_adapted(db, qa[400:], ta[400:]), recall_adapted(db, qb[400:], tb[400:])
+    assert learned_a >= 0.95 and b >= 0.95, (learned_a, b)
+    if kept:
+        assert after_b >= learned_a - 0.01, (learned_a, after_b)
+    else:
+        assert after_b < learned_a - 0.1, (learned_a, after_b)     # forgotten: what EWC prevents
+    db.close()
+
+
+def test_federated_average_of_agents_adapters_lifts_recall_for_all():
+    # three agents learn from their own share of the feedback (unequal), starting from the
+    # same adapter; the sample-weighted average serves everyone's held-out queries
+    from agentdb.learn import federated_average
+
+    docs, queries, targets = corpus()
+    shares = [(0, 200), (200, 300), (300, TRAIN)]
+    adapters, samples = [], []
+    for lo, hi in shares:
+        agent = agentdb.open(dim=DIM, metric="cosine")
+        agent.ingest(range(DOCS), docs)
+        agent.learn(queries[lo:hi], targets[lo:hi], preset="federated_average", lr=0.01, epochs=8, batch_size=16)
+        adapters.append(agent.adapter())
+        samples.append(hi - lo)
+    shared = agentdb.open(dim=DIM, metric="cosine")
+    shared.ingest(range(DOCS), docs)
+    shared.set_adapter("query", federated_average(adapters, samples))
+    held_q, held_t = queries[TRAIN:], targets[TRAIN:]
+    before, after = recall_at(shared, held_q, held_t), recall_at(shared, held_q, held_t, adapt=True)
+    assert after >= before + 0.10, (before, after)

@@ -10,7 +10,7 @@ presets; SONA-style trajectories; and the store's own learning from feedback (db
 from .optim import SGD, Adam, AdamW, Optimizer  # noqa: F401
 from .schedule import (ConstantSchedule, CosineSchedule, Curriculum, LinearSchedule, Schedule,  # noqa: F401
                        StepSchedule, TemperatureAnnealing, WarmupSchedule, make_schedule)
-from .lora import LoRA, LoRAGrads, LoRAManager  # noqa: F401
+from .lora import LoRA, LoRAGrads, LoRAManager, federated_average  # noqa: F401
 from .losses import info_nce, local_contrastive, spectral_regularization, triplet  # noqa: F401
 from .ewc import EWC  # noqa: F401
 from .mining import (distance_weighted, hard_negatives, in_batch, random_negatives,  # noqa: F401

@@ -3,8 +3,11 @@
 is InfoNCE over cosine similarity: each query against its positive, the other positives of the
 batch and hard negatives mined once from the store's own index (the rows the untrained query
 ranks highest that are not its positives). The stored vectors never change; the adapter is
-kept in the store (META adapter record) and applied by query(..., adapt=True).
+kept in the store (META adapter record) and applied by query(..., adapt=True). With a preset
+that has ewc_lambda (continual_learning), the run's EWC++ Fisher is kept with the adapter, and
+the next such run is penalised for moving what earlier feedback taught.
 """
+import array
 from dataclasses import dataclass
 
 from ..errors import ArgumentError
@@ -33,12 +36,40 @@ def _pairs(positives, m):
             for ident in (p if isinstance(p, (list, tuple)) else [p])]
 
 
+def _positive_scores(db, q, p):
+    """The store's score of each (query row, positive row) pair: as its hits score them."""
+    k, dim = db.kernel, db.dim
+    if db.metric == "l2":
+        return k.norms_sq(k.axpy(-1.0, p, q), dim=dim)
+    if db._metric.normalized:
+        q = k.normalize_rows(array.array("f", q), dim=dim)
+    return k.row_dots(q, p, dim=dim)
+
+
+def _true_negatives(db, view, pairs, positive_rows, mined, margin):
+    """Per query, the rows of its mined negatives that score at least `margin` worse than its
+    best positive: a near-copy of a positive (the same docstring in two modules, a reposted
+    note) is not a negative, and training it away teaches the adapter to push answers apart."""
+    q = db.kernel.gather_rows(view, [qi for qi, _ in pairs], row_bytes=4 * db.dim, fmt="f")
+    scores = _positive_scores(db, q, db._stored_rows(positive_rows))
+    similarity = db.metric != "l2"
+    best = {}
+    for (qi, _), score in zip(pairs, scores):
+        best[qi] = max(best.get(qi, score), score) if similarity else min(best.get(qi, score), score)
+    keep = []
+    for qi, (ids, found) in enumerate(zip(mined.ids, mined.scores)):
+        limit = best[qi] - margin if similarity else best[qi] + margin
+        keep.append(db._ids.rows([i for i, s in zip(ids, found) if (s < limit if similarity else s > limit)]))
+    return keep
+
+
 def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.DEFAULT, rank=8, alpha=16,
-          hard_negatives=4, temperature=0.05, seed=0, progress=None, **overrides):
+          hard_negatives=4, negative_margin=0.05, temperature=0.05, seed=0, progress=None, **overrides):
     """VectorStore.learn(): trains the query adapter `adapter` (continuing from it when the
     store has one) on queries (m x dim) and positives (per query an id, or a list of ids, that
-    was useful); keeps it in the store and returns a FeedbackReport. preset and overrides: the
-    TrainingConfig (agentdb.learn.preset)."""
+    was useful); keeps it in the store and returns a FeedbackReport. hard_negatives: rows
+    mined per query, kept when they score at least negative_margin below its best positive.
+    preset and overrides: the TrainingConfig (agentdb.learn.preset)."""
     config = make_preset(preset, **overrides)
     k, dim = db.kernel, db.dim
     view, m = as_rows(k, queries, dim, "queries")
@@ -49,7 +80,7 @@ def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.D
         positive_rows = db._ids.rows([ident for _, ident in pairs])
     mined = store_negatives(db, view, [p if isinstance(p, (list, tuple)) else [p] for p in positives],
                             count=hard_negatives) if hard_negatives else None
-    negative_rows = [db._ids.rows(ids) for ids in mined.ids] if mined else None
+    negative_rows = _true_negatives(db, view, pairs, positive_rows, mined, negative_margin) if mined else None
     lora = db.adapter(adapter) if adapter in db.adapters() else \
         LoRA(dim, dim, rank=rank, alpha=alpha, seed=seed, kernel=k)
     if lora.frozen:
@@ -70,7 +101,12 @@ def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.D
         lora.backward(q, dz, n=len(batch))
         return loss, lora.grads
 
-    training = TrainingPipeline(lora.params, objective, len(pairs), config, progress=progress, kernel=k).train()
-    db.set_adapter(adapter, lora)
+    # continual learning: the EWC kept with the adapter holds what earlier runs learned; this
+    # run trains under its penalty and then adds its own task to it
+    ewc = adapters.learned_ewc(db, adapter)
+    pipeline = TrainingPipeline(lora.params, objective, len(pairs), config, ewc=ewc if config.ewc_lambda else None,
+                                progress=progress, kernel=k)
+    training = pipeline.train()
+    db.set_adapter(adapter, lora, ewc=pipeline.consolidate() if config.ewc_lambda else ewc)
     return FeedbackReport(adapter, len(pairs), hard_negatives, mined.exact if mined else True, training)
 

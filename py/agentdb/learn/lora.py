@@ -448,27 +448,7 @@ class LoRAManager:
         >>> abs(m.a[0] - (3 * a.a[0] + b.a[0]) / 4) < 1e-7
         True
         """
-        adapters = [self.get(name) for name in names]
-        if not adapters:
-            raise ArgumentError("merge_adapters needs at least one adapter name")
-        weights = [1.0] * len(adapters) if weights is None else [float(w) for w in weights]
-        if len(weights) != len(adapters) or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-            raise ArgumentError(f"weights must be {len(adapters)} non-negative finite numbers with a positive "
-                                f"sum, got {weights}")
-        first = adapters[0]
-        for name, adapter in zip(names, adapters):
-            shape = (adapter.in_dim, adapter.out_dim, adapter.rank, adapter.alpha)
-            if shape != (first.in_dim, first.out_dim, first.rank, first.alpha):
-                raise DimensionError(f"adapter {name!r} is (in_dim, out_dim, rank, alpha) {shape}, the first is "
-                                     f"{(first.in_dim, first.out_dim, first.rank, first.alpha)}")
-        total, k = sum(weights), self.kernel
-        merged = first.clone()
-        merged.frozen = False
-        merged.a, merged.b = k.scale(first.a, weights[0] / total), k.scale(first.b, weights[0] / total)
-        for adapter, w in zip(adapters[1:], weights[1:]):
-            k.axpy(w / total, adapter.a, merged.a, out=merged.a)
-            k.axpy(w / total, adapter.b, merged.b, out=merged.b)
-        return self.add(out_name, merged)
+        return self.add(out_name, federated_average([self.get(name) for name in names], weights, names=names))
 
     def freeze_all(self):
         """Freezes every adapter.
@@ -478,3 +458,38 @@ class LoRAManager:
         """
         for adapter in self._adapters.values():
             adapter.freeze()
+
+
+def federated_average(adapters, samples=None, *, names=None):
+    """FedAvg of LoRA adapters (the federated_average preset's aggregation): a new adapter
+    whose A and B are the means of theirs weighted by samples (how many samples each agent
+    trained on; equal weights without). All must share in_dim, out_dim, rank and alpha. The
+    product of mean factors is not the mean of the products unless the adapters agree (as in
+    FedIT and the originals); agents that start from one shared adapter stay close to it.
+
+    >>> a, b = LoRA(2, 2, rank=1, seed=1), LoRA(2, 2, rank=1, seed=2)
+    >>> abs(federated_average([a, b], [300, 100]).a[0] - (3 * a.a[0] + b.a[0]) / 4) < 1e-7
+    True
+    """
+    adapters = list(adapters)
+    names = list(names) if names is not None else [f"adapters[{i}]" for i in range(len(adapters))]
+    if not adapters:
+        raise ArgumentError("federated averaging needs at least one adapter")
+    weights = [1.0] * len(adapters) if samples is None else [float(w) for w in samples]
+    if len(weights) != len(adapters) or any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise ArgumentError(f"weights must be {len(adapters)} non-negative finite numbers with a positive "
+                            f"sum, got {weights}")
+    first = adapters[0]
+    for name, adapter in zip(names, adapters):
+        shape = (adapter.in_dim, adapter.out_dim, adapter.rank, adapter.alpha)
+        if shape != (first.in_dim, first.out_dim, first.rank, first.alpha):
+            raise DimensionError(f"adapter {name!r} is (in_dim, out_dim, rank, alpha) {shape}, the first is "
+                                 f"{(first.in_dim, first.out_dim, first.rank, first.alpha)}")
+    total, k = sum(weights), first.kernel
+    merged = first.clone()
+    merged.frozen = False
+    merged.a, merged.b = k.scale(first.a, weights[0] / total), k.scale(first.b, weights[0] / total)
+    for adapter, w in zip(adapters[1:], weights[1:]):
+        k.axpy(w / total, adapter.a, merged.a, out=merged.a)
+        k.axpy(w / total, adapter.b, merged.b, out=merged.b)
+    return merged

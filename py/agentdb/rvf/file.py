@@ -50,7 +50,7 @@ class RvfContents:
     # the last KERNEL and EBPF segments: seg_type -> (offset, payload, or None when its CRC fails)
     containers: dict = field(default_factory=dict)
     quant: dict = None            # agentdb quantizer parameters (the last QUANT of ours), if any
-    adapters: dict = field(default_factory=dict)   # name -> LoRA document (META kind 4), the last for each
+    adapters: dict = field(default_factory=dict)   # name -> adapter record (META kind 4), the last for each
     live_entries: list = field(default_factory=list)   # entry index of each live id's row
 
     @property
@@ -219,8 +219,7 @@ def read(kernel, data, *, rows_in_kernel=False):
             elif decoded is not None and decoded[0] == agmeta.SEAL:
                 seals.append((header, decoded[1]))
             elif decoded is not None and decoded[0] == agmeta.ADAPTER:
-                name, document = decoded[1]
-                adapters[name] = document
+                adapters[decoded[1]["name"]] = decoded[1]
             elif decoded is not None:
                 records.update(decoded[1])
     if entry_buffer is not None and len(entry_ids) * manifest.dim != len(entry_buffer):
@@ -239,7 +238,7 @@ def read(kernel, data, *, rows_in_kernel=False):
         records={label: records[label] for label in live if label in records},
         entry_ids=entry_ids, entry_live=entry_live, entry_chunks=entry_chunks, entry_buffer=entry_buffer,
         index=index, index_problem=index_problem, seals=seals, containers=containers, quant=quant,
-        adapters={name: doc for name, doc in adapters.items() if doc is not None})
+        adapters={name: record for name, record in adapters.items() if record["lora"] is not None})
 
 
 def tail_state(kernel, data, contents):

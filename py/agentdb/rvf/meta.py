@@ -7,9 +7,9 @@ Payload: magic "AGMD" | version u16 (1) | kind u16 | body
           The last record for an id in directory order wins, as for VEC.
   kind 2, options: length u32 | UTF-8 JSON object of store options (metric, index, m, ...).
   kind 3, seal: SHA-256 of the commit's segments, the chain and a signature (rvf/seal.py).
-  kind 4, adapter: length u32 | UTF-8 JSON {"name": str, "lora": LoRA document or null}: a
-          named query adapter (agentdb.learn.lora's to_json object; null removes the name).
-          The last record for a name in directory order wins.
+  kind 4, adapter: length u32 | UTF-8 JSON {"name": str, "lora": LoRA document or null,
+          "ewc": EWC document (optional)}: a named query adapter (agentdb.learn's to_json
+          objects; null removes the name). The last record for a name in directory order wins.
 """
 import json
 import struct
@@ -56,14 +56,15 @@ def encode_options(options):
     return _encode_object(OPTIONS, options)
 
 
-def encode_adapter(name, document):
-    """An adapter record: `document` is a LoRA's to_json object, None to remove the name."""
-    return _encode_object(ADAPTER, {"name": name, "lora": document})
+def encode_adapter(name, document, ewc=None):
+    """An adapter record: `document` is a LoRA's to_json object (None removes the name), ewc
+    the EWC's that protects what it learned (continual learning), if any."""
+    return _encode_object(ADAPTER, {"name": name, "lora": document, **({"ewc": ewc} if ewc is not None else {})})
 
 
 def decode(payload, base=0):
     """(kind, value): records -> [(label, record dict)], options -> dict, seal -> Seal, adapter ->
-    (name, document or None); None for META
+    record {name, lora, ewc?}; None for META
     segments that are not ours (another writer's type 0x07 is left alone)."""
     payload = bytes(payload)
     if len(payload) < _HEAD.size or payload[:4] != MAGIC:
@@ -97,9 +98,10 @@ def decode(payload, base=0):
         need(count, "adapter")
         record = load(count)
         if not isinstance(record, dict) or not isinstance(record.get("name"), str) or \
-                not isinstance(record.get("lora"), (dict, type(None))):
-            raise CorruptFileError("META adapter record is not {name, lora}", base + at)
-        return ADAPTER, (record["name"], record["lora"])
+                not isinstance(record.get("lora"), (dict, type(None))) or \
+                not isinstance(record.get("ewc", {}), dict):
+            raise CorruptFileError("META adapter record is not {name, lora, ewc?}", base + at)
+        return ADAPTER, record
     if kind != RECORDS:
         raise CorruptFileError(f"unknown META kind {kind}", base)
     records = []

@@ -92,6 +92,7 @@ class VectorStore:
         self.profile, self.frozen = o["profile"], o["frozen"]
         self._containers = {}          # rvf seg type (KERNEL, EBPF) -> payload: stored, never run
         self._adapters = {}            # name -> LoRA query adapter (store/adapters.py)
+        self._adapter_ewc = {}         # name -> the EWC kept with it (continual learning)
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
         # a query crosses into kernel memory once: written into _query_in, prepared (checked,
@@ -538,15 +539,17 @@ class VectorStore:
 
     # ---- query adapters: what db.learn() trains, kept in the file ------------------------------
 
-    def set_adapter(self, name, lora):
+    def set_adapter(self, name, lora, *, ewc=None):
         """Keeps a copy of LoRA `lora` (dim -> dim) as the query adapter `name` (a commit for a
-        file): query(..., adapt=name) then searches with q + s * q A B.
+        file): query(..., adapt=name) then searches with q + s * q A B. ewc: an EWC kept with
+        it (db.learn with a continual-learning preset keeps one, and the next such run trains
+        under its penalty).
 
         >>> from agentdb.learn import LoRA
         >>> db = open(dim=4); db.set_adapter("query", LoRA(4, 4, rank=1)); db.adapters()
         ['query']
         """
-        adapters.set_adapter(self, name, lora)
+        adapters.set_adapter(self, name, lora, ewc)
 
     def learn(self, queries, positives, *, preset="quick_finetune", adapter=adapters.DEFAULT, **options):
         """Trains the query adapter from relevance feedback: queries (m x dim) and, per query,

@@ -56,3 +56,16 @@ def assert_same_dense_bits(kernel, other, seed):
     for name in got:
         assert np.array_equal(got[name], want[name]), name
     return got.keys()
+
+
+def arr(x, shape=None):
+    """A float32 buffer as a float64 numpy array (reshaped when shape is given)."""
+    a = np.frombuffer(memoryview(x).cast("B"), dtype=np.float32).astype(np.float64)
+    return a if shape is None else a.reshape(shape)
+
+
+def rel(got, want):
+    """Norm-wise relative error (0 when both are zero): the measure every gradient check uses."""
+    got, want = np.ravel(got).astype(np.float64), np.ravel(want).astype(np.float64)
+    scale = np.linalg.norm(want)
+    return np.linalg.norm(got - want) / scale if scale else float(np.linalg.norm(got))

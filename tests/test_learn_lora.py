@@ -10,23 +10,11 @@ import torch
 
 from agentdb.errors import ArgumentError, DimensionError, OptionError, UnknownIdError
 from agentdb.learn.lora import LoRA, LoRAManager
-from support import bits, f32
+from support import arr, bits, f32, rel
 
 torch.set_num_threads(1)
 EPS = np.finfo(np.float32).eps
 SHAPES = [(1, 1, 1, 1), (5, 17, 13, 3), (9, 97, 31, 8), (3, 4, 4, 2)]   # (n, in, out, rank)
-
-
-def arr(x, shape=None):
-    a = np.frombuffer(memoryview(x).cast("B"), dtype=np.float32).astype(np.float64)
-    return a if shape is None else a.reshape(shape)
-
-
-def rel(got, want):
-    """Norm-wise relative error (0 when both are zero): the measure every gradient check uses."""
-    got, want = np.ravel(got).astype(np.float64), np.ravel(want).astype(np.float64)
-    scale = np.linalg.norm(want)
-    return np.linalg.norm(got - want) / scale if scale else float(np.linalg.norm(got))
 
 
 def trained(kernel, rng, i, o, r, alpha=16):

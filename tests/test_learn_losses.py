@@ -8,22 +8,10 @@ import torch.nn.functional as F
 
 from agentdb.errors import DimensionError, NonFiniteError, OptionError
 from agentdb.learn.losses import info_nce, local_contrastive, spectral_regularization, triplet
-from support import bits, f32
+from support import arr, bits, f32, rel
 
 torch.set_num_threads(1)
 SHAPES = [(1, 3), (7, 17), (16, 97)]   # (rows, dim)
-
-
-def arr(x, shape=None):
-    a = np.frombuffer(memoryview(x).cast("B"), dtype=np.float32).astype(np.float64)
-    return a if shape is None else a.reshape(shape)
-
-
-def rel(got, want):
-    """Norm-wise relative error (0 when both are zero): the measure every gradient check uses."""
-    got, want = np.ravel(got).astype(np.float64), np.ravel(want).astype(np.float64)
-    scale = np.linalg.norm(want)
-    return np.linalg.norm(got - want) / scale if scale else float(np.linalg.norm(got))
 
 
 def central(fun, xs, h=1e-6):

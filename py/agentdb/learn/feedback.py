@@ -64,11 +64,13 @@ def _true_negatives(db, view, pairs, positive_rows, mined, margin):
 
 
 def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.DEFAULT, rank=8, alpha=16,
-          hard_negatives=4, negative_margin=0.05, temperature=0.05, seed=0, progress=None, **overrides):
+          hard_negatives=4, negative_margin=0.05, negatives_where=None, temperature=0.05, seed=0, progress=None,
+          **overrides):
     """VectorStore.learn(): trains the query adapter `adapter` (continuing from it when the
     store has one) on queries (m x dim) and positives (per query an id, or a list of ids, that
     was useful); keeps it in the store and returns a FeedbackReport. hard_negatives: rows
-    mined per query, kept when they score at least negative_margin below its best positive.
+    mined per query (among rows matching negatives_where, a filter), kept when they score at
+    least negative_margin below its best positive.
     preset and overrides: the TrainingConfig (agentdb.learn.preset)."""
     config = make_preset(preset, **overrides)
     k, dim = db.kernel, db.dim
@@ -79,7 +81,7 @@ def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.D
     with db._lock:
         positive_rows = db._ids.rows([ident for _, ident in pairs])
     mined = store_negatives(db, view, [p if isinstance(p, (list, tuple)) else [p] for p in positives],
-                            count=hard_negatives) if hard_negatives else None
+                            count=hard_negatives, where=negatives_where) if hard_negatives else None
     negative_rows = _true_negatives(db, view, pairs, positive_rows, mined, negative_margin) if mined else None
     lora = db.adapter(adapter) if adapter in db.adapters() else \
         LoRA(dim, dim, rank=rank, alpha=alpha, seed=seed, kernel=k)

@@ -6,13 +6,14 @@ from .. import open as open_store
 from .causal import Causal
 from .core import MemoryCore, both, metadata_filter, public, tag_fields, tag_filter, text
 from .episodes import Episodes
+from .feedback import Feedback
 from .patterns import Patterns
 from .router import Router
 from .skills import Skills
 from ..errors import OptionError
 
 
-class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
+class AgentMemory(Episodes, Skills, Patterns, Causal, Router, Feedback, MemoryCore):
     """An agent's memory over a store (string ids; its embedder recorded in it).
 
     >>> mem = agentdb.memory.open("agent.rvf")                      # doctest: +SKIP
@@ -53,19 +54,18 @@ class AgentMemory(Episodes, Skills, Patterns, Causal, Router, MemoryCore):
         self._put([(ident, self._vector(note, "note", embedding), fields)])
         return ident
 
-    def recall(self, query, *, k=5, tags=(), where=None, embedding=None):
+    def recall(self, query, *, k=5, tags=(), where=None, embedding=None, adapt=None):
         """The k notes most similar to query that carry every tag in `tags` and whose own
         metadata= matches the filter `where` (a store filter over its fields; it runs inside
-        the search, so there are k hits whenever k notes match).
+        the search, so there are k hits whenever k notes match). The answer is a list of hits
+        with a `recall_id` for feedback(); adapt: see learn() (None: the adapter when trained).
 
         >>> mem.remember("ship on friday", metadata={"project": "web", "prio": 2})  # doctest: +SKIP
         >>> mem.recall("release day", where={"project": "web", "prio": {"ge": 2}})  # doctest: +SKIP
         """
         matching = both(tag_filter(tags), metadata_filter(where))
-
-        def compute():
-            return self._search("note", self._vector(query, "query", embedding), k, matching)
-        return self._cached("recall", {"q": query, "k": k, "where": matching}, compute, embedding)
+        return self._recall("recall", "note", query, k, matching, {"q": query, "k": k, "where": matching},
+                            embedding=embedding, adapt=adapt)
 
     def forget_memory(self, ident):
         """Deletes any memory by id, with the causal edges and observations referring to it."""

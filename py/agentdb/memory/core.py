@@ -7,22 +7,46 @@ caller's own `metadata=` stays a dict under `metadata`, filtered as "metadata.<n
 metadata_filter). A call that changes several records writes them in one store commit, so
 it is all there or not at all, in memory, in the .rvf file and in IndexedDB alike.
 
+The four recall-type calls (recall, retrieve_episodes, search_skills, find_patterns) go
+through _recall: it searches with the store's query adapter once mem.learn() trained one,
+remembers the query vector under a recall id (kept in memory, see RECALLS_KEPT) and answers
+an Answer, the list of hits as before that also carries that id for feedback().
+
 Float sums use math.fsum (see mean): Python 3.12 changed how sum() adds floats and Pyodide
 runs a newer Python than many native installs; fsum is correctly rounded on every version,
 so both homes compute the same bits.
 """
 import array
+import hashlib
+import json
 import math
 import numbers
 import time
+from collections import OrderedDict
 
 from .. import metrics
 from ..embed import EmbedderMismatchError, embedder_for, identity_of
 from ..errors import DimensionError, MemoryInputError, UnknownIdError  # noqa: F401  (MemoryInputError: used by the mixins)
+from ..store.adapters import DEFAULT as ADAPTER
 from ..store.filters import prefix_fields
 from .cache import QueryCache
 
 TAG = "tag:"
+RECALLS_KEPT = 1000      # how many recalls (the latest distinct ones) an AgentMemory keeps for feedback()
+
+
+class Answer(list):
+    """The hits of a recall-type call (a list of dicts, equal to the plain list of them; JSON
+    sees only the list) and its `recall_id`, which feedback(recall_id, useful=[...]) takes.
+
+    >>> hits = mem.recall("release day")                            # doctest: +SKIP
+    >>> mem.feedback(hits.recall_id, useful=[hits[0]["id"]])        # doctest: +SKIP
+    'feedback:1'
+    """
+
+    def __init__(self, hits=(), recall_id=None):
+        super().__init__(hits)
+        self.recall_id = recall_id
 
 
 def text(value, name, *, required=True):
@@ -128,6 +152,7 @@ class MemoryCore:
         self.clock = clock
         self.cache = QueryCache(max_size=cache_size, ttl=cache_ttl, clock=clock)
         self._next = None
+        self._recalls = OrderedDict()    # recall id -> what it searched (see _recall), oldest first
 
     # ---- vectors -----------------------------------------------------------------------------
 
@@ -197,14 +222,49 @@ class MemoryCore:
         merged = [{**self.store.get(i).metadata, **changes[i], "updated": now} for i in ids]
         self.store.update_metadata(ids, merged)
 
-    def _search(self, kind, vector, k, where=None, *, threshold=None):
+    def _search(self, kind, vector, k, where=None, *, threshold=None, adapt=False):
         """The k records of `kind` (one, or a list) most similar to `vector` (and matching
-        `where`), as dicts."""
+        `where`), as dicts; adapt=True maps the query by the store's query adapter first."""
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise MemoryInputError(f"k must be a positive integer, got {k!r}")
         kinds = {"kind": kind} if isinstance(kind, str) else {"kind": {"in": list(kind)}}
-        hits = self.store.query(vector, k=k, where=both(kinds, where))
+        hits = self.store.query(vector, k=k, where=both(kinds, where), adapt=adapt)
         return [public(h.id, h.metadata, h.score) for h in hits if threshold is None or h.score >= threshold]
+
+    def _adapting(self, adapt):
+        """Whether a recall-type call maps its query by the adapter mem.learn() trained: None
+        (the default) when the store has one, True (it must), False never."""
+        if adapt is None:
+            return ADAPTER in self.store.adapters()
+        if not isinstance(adapt, bool):
+            raise MemoryInputError(f"adapt must be True, False or None (when trained), got {adapt!r}")
+        if adapt and ADAPTER not in self.store.adapters():
+            raise UnknownIdError("this memory has no query adapter yet: mem.learn() trains one from feedback")
+        return adapt
+
+    def _recall(self, method, kind, query, k, where, args, *, embedding=None, adapt=None, name="query",
+                threshold=None):
+        """A recall-type call: the k records of `kind` nearest the embedded `query` (or the
+        caller's embedding), through the cache and, per _adapting, the adapter; remembers the
+        query vector under a recall id (a hash of the call and the vector, so asking the
+        same again gives the same id) and returns the hits as an Answer carrying it."""
+        adapt = self._adapting(adapt)
+
+        def compute():
+            vec = self._vector(query, name, embedding)
+            return self._search(kind, vec, k, where, threshold=threshold, adapt=adapt), vec
+        hits, vec = self._cached(method, {**args, "adapt": adapt}, compute, embedding)
+        vec = array.array("f", vec)
+        digest = hashlib.sha256(json.dumps([method, args], sort_keys=True, default=repr).encode())
+        digest.update(memoryview(vec).cast("B"))
+        recall_id = "recall:" + digest.hexdigest()[:16]
+        self._recalls.pop(recall_id, None)
+        self._recalls[recall_id] = {"method": method, "searched": [kind], "vector": vec,
+                                    "query": query if embedding is None else None,
+                                    "answered": [h["id"] for h in hits]}
+        while len(self._recalls) > RECALLS_KEPT:
+            self._recalls.popitem(last=False)
+        return Answer(hits, recall_id)
 
     def _find(self, kind, where=None):
         """Every record of `kind` matching `where` as (id, fields), in the store's row order
@@ -215,6 +275,7 @@ class MemoryCore:
         """compute() through the query cache; a caller's own embedding is not a cache key."""
         if embedding is not None:
             return compute()
+        # the store's version counts every write, a new or removed query adapter included
         return self.cache.get_or_compute(name, args, self.store.version, compute)
 
     def _since(self, days, name="time_window_days"):

@@ -58,10 +58,11 @@ class Episodes:
 
     def retrieve_episodes(self, task, *, current_state="", k=5, min_reward=None, only_success=False,
                           only_failures=False, time_window_days=None, session=None, tags=(), where=None,
-                          embedding=None):
+                          embedding=None, adapt=None):
         """The k episodes most similar to task (+ current_state), best first, as dicts with
         their fields and `similarity`; filters run inside the search (k hits whenever k match).
-        `where` filters the episodes' own metadata= like a store filter over its fields.
+        `where` filters the episodes' own metadata= like a store filter over its fields. The
+        answer carries a `recall_id` for feedback(); adapt: see learn().
 
         >>> mem.retrieve_episodes("parse dates", min_reward=0.5, where={"repo": "api"})  # doctest: +SKIP
         """
@@ -78,11 +79,8 @@ class Episodes:
         window, mine = self._since(time_window_days), metadata_filter(where)
         query = f"{task}\n{current_state}" if current_state else task
         args = {"q": query, "k": k, "where": fields, "window": window, "meta": mine, "e": embedding is not None}
-
-        def compute():
-            vec = self._vector(query, "task", embedding)
-            return self._search("episode", vec, k, both(fields, window, mine))
-        return self._cached("retrieve_episodes", args, compute, embedding)
+        return self._recall("retrieve_episodes", "episode", query, k, both(fields, window, mine), args,
+                            embedding=embedding, adapt=adapt, name="task")
 
     def get_episode(self, episode_id):
         """One episode's fields (UnknownIdError if there is none with this id)."""

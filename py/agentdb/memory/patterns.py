@@ -31,10 +31,11 @@ class Patterns:
         return ident
 
     def find_patterns(self, task, *, k=5, threshold=None, task_type=None, min_success_rate=None, tags=(),
-                      where=None, embedding=None):
+                      where=None, embedding=None, adapt=None):
         """The k patterns most similar to task, best first, with similarity >= threshold,
         of task_type, with success_rate >= min_success_rate, every tag in `tags` and their own
-        metadata= matching `where` (a store filter over its fields).
+        metadata= matching `where` (a store filter over its fields). The answer carries a
+        `recall_id` for feedback(); adapt: see learn().
 
         >>> mem.find_patterns("parse json", where={"or": [{"source": "docs"}, {"votes": {"gt": 3}}]})  # doctest: +SKIP
         """
@@ -46,12 +47,9 @@ class Patterns:
         if threshold is not None:
             threshold = number(threshold, "threshold", low=-1, high=1)
         mine = metadata_filter(where)
-
-        def compute():
-            vec = self._vector(task, "task", embedding)
-            return self._search("pattern", vec, k, both(fields, mine), threshold=threshold)
         args = {"q": task, "k": k, "where": fields, "meta": mine, "t": threshold}
-        return self._cached("find_patterns", args, compute, embedding)
+        return self._recall("find_patterns", "pattern", task, k, both(fields, mine), args, embedding=embedding,
+                            adapt=adapt, name="task", threshold=threshold)
 
     def get_pattern(self, pattern_id):
         """One pattern's fields (UnknownIdError if there is none with this id)."""

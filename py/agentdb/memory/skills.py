@@ -40,19 +40,18 @@ class Skills:
         self._put([(ident, vec, fields)])
         return ident
 
-    def search_skills(self, query, *, k=5, min_success_rate=0.0, where=None, embedding=None):
+    def search_skills(self, query, *, k=5, min_success_rate=0.0, where=None, embedding=None, adapt=None):
         """The k skills most similar to query with success_rate >= min_success_rate and whose
         own metadata= matches `where` (a store filter over its fields, run inside the search).
+        The answer carries a `recall_id` for feedback(); adapt: see learn().
 
         >>> mem.search_skills("sort", where={"lang": {"in": ["py", "js"]}})  # doctest: +SKIP
         """
         floor = {"success_rate": {"ge": number(min_success_rate, "min_success_rate", low=0, high=1)}}
         mine = metadata_filter(where)
-
-        def compute():
-            return self._search("skill", self._vector(query, "query", embedding), k, both(floor, mine))
         args = {"q": query, "k": k, "min": min_success_rate, "meta": mine}
-        return self._cached("search_skills", args, compute, embedding)
+        return self._recall("search_skills", "skill", query, k, both(floor, mine), args, embedding=embedding,
+                            adapt=adapt)
 
     def get_skill(self, skill_id):
         """One skill's fields (UnknownIdError if there is none with this id)."""

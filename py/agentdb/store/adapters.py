@@ -69,6 +69,7 @@ def set_adapter(db, name, lora, ewc=None):
         except BaseException:
             _restore(db, name, *before)
             raise
+        db.version += 1                     # answers cached under the old adapter are stale
 
 
 def _restore(db, name, lora, ewc):
@@ -96,6 +97,7 @@ def remove_adapter(db, name):
             db._log.segments([(rvf_segments.META, rvf_meta.encode_adapter(name, None))], f"adapter:remove={name}")
         del db._adapters[name]
         db._adapter_ewc.pop(name, None)
+        db.version += 1
 
 
 def get(db, name):

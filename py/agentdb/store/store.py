@@ -555,7 +555,8 @@ class VectorStore:
         """Trains the query adapter from relevance feedback: queries (m x dim) and, per query,
         the id (or ids) that was useful. Hard negatives are mined from this store; the adapter
         is kept in the store (a commit for a file) and query(..., adapt=True) applies it.
-        options: rank, alpha, hard_negatives, temperature, seed, progress and any
+        options: rank, alpha, hard_negatives, negative_margin, negatives_where (a filter on
+        the rows negatives are mined from), temperature, seed, progress and any
         TrainingConfig field (lr, epochs, batch_size, ...). Returns a FeedbackReport.
 
         >>> db = open(dim=4)

@@ -2,21 +2,24 @@
 served by handle(), the worker (web/worker.js) keeps no list of op names of its own, and every
 method of the JS client (web/agentdb.js) sends an op of the table."""
 import array
+import dataclasses
 import json
 import re
 from pathlib import Path
 
 import pytest
+from test_learn_feedback import DOCS, TRAIN, corpus
 
 import agentdb
 from agentdb import worker_api
 from agentdb.embed import HashEmbedder
-from agentdb.errors import DimensionError, StoreClosedError, StoreExistsError
+from agentdb.errors import DimensionError, OptionError, StoreClosedError, StoreExistsError, UnknownIdError
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 JS_OWN = {"runPython"}            # served by the worker itself (Pyodide's runPythonAsync), not by Python
-PAGE_ONLY = {"constructor", "onProgress", "memory"}   # no request of their own (memory: a proxy over "memory")
+PAGE_ONLY = {"constructor", "onProgress", "memory", "learn"}   # no request of their own (memory: a proxy
+#                                                               over "memory"; learn: an object whose methods send)
 HASHING = {"name": HashEmbedder.name, "dim": 8, "semantic": False}
 
 
@@ -40,6 +43,14 @@ def test_every_op_in_the_table_is_handled():
                                   k=1)] == [["a"], ["b"]]
     assert run("ingestTexts", name="ops", ids=["c"], texts=["the kettle is broken"])["accepted"] == 1
     assert run("queryText", name="ops", text="the kettle is broken", k=1)["ids"] == ["c"]
+    report = run("learn", f32(*[0.5, 1, 0, 0, 0, 0, 0, 1]), name="ops", positives=["b"],
+                 options={"epochs": 2, "hard_negatives": 1})
+    assert (report["adapter"], report["pairs"], report["training"]["steps"]) == ("query", 1, 2)
+    assert run("adapters", name="ops") == ["query"]
+    assert len(run("query", f32(*[1.0] * 8), name="ops", k=1, adapt=True)["ids"]) == 1
+    assert len(run("queryBatch", f32(*[1.0] * 16), name="ops", k=1, adapt="query")) == 2
+    assert len(run("queryText", name="ops", text="the kettle is broken", k=1, adapt=True)["ids"]) == 1
+    assert run("removeAdapter", name="ops", adapter="query") is None and call("adapters", name="ops") == []
     assert len(run("embed", name="ops", texts=["a", "b"])) == 2 * 8 * 4
     with pytest.raises(worker_api.ModelNotLoadedError):        # natively nobody handed the model over
         run("embed", texts=["a"])
@@ -104,6 +115,7 @@ def test_every_client_method_sends_an_op_of_the_table():
         assert ops, f"AgentDB.{method} sends no request"
         assert ops <= known, f"AgentDB.{method} sends {ops - known}, not in worker_api.OPERATIONS"
     assert methods["#memoryCall"] == {"memory"}
+    assert (methods["train"], methods["adapters"], methods["remove"]) == ({"learn"}, {"adapters"}, {"removeAdapter"})
 
 
 def _stored_bytes(name):
@@ -174,3 +186,68 @@ def test_opening_a_name_again_is_the_same_store_or_refused():
     for name in ("mem", "imported", "disk"):
         call("close", name=name)
     worker_api.take_commits("disk")
+
+
+def _rows(x):
+    return memoryview(x.ravel())          # float32 rows as the worker hands them over (to_memoryview)
+
+
+def test_learning_in_the_worker_is_db_learn_and_is_stored():
+    docs, queries, targets = corpus()
+    options = {"epochs": 8, "lr": 0.01, "hard_negatives": 4}        # 200 steps
+    native = agentdb.open(dim=32, metric="cosine")
+    native.ingest(range(DOCS), docs)
+    want = native.learn(queries[:TRAIN], targets[:TRAIN], **options)
+    call("open", name="learner", options={"dim": 32, "metric": "cosine", "persist": True})
+    call("ingest", _rows(docs), name="learner", ids=list(range(DOCS)))
+    events = []
+    worker_api.report_progress_to(events.append)
+    try:
+        got = call("learn", _rows(queries[:TRAIN]), name="learner", positives=targets[:TRAIN], options=options)
+    finally:
+        worker_api.report_progress_to(None)
+    report = json.loads(json.dumps(dataclasses.asdict(want)))
+    got["training"]["duration_s"] = report["training"]["duration_s"]         # the clock's
+    assert got == report
+    # progress: a "train" event every second step of 200 (about a hundred, not one per step), the last included
+    events = [json.loads(e) for e in events]
+    steps = want.training.steps
+    assert len(events) == 100 and events[-1]["done"] == events[-1]["total"] == steps
+    assert {e["stage"] for e in events} == {"train"} and {e["store"] for e in events} == {"learner"}
+    by_step = {m["step"]: m for m in want.training.metrics}
+    assert all(e["loss"] == by_step[e["done"]]["loss"] and e["gradNorm"] == by_step[e["done"]]["grad_norm"]
+               for e in events)
+    held = queries[TRAIN:]
+    answers = call("queryBatch", _rows(held), name="learner", k=10, adapt=True)
+    for answer, expected in zip(answers, native.query_batch(held, k=10, adapt=True)):
+        assert answer["ids"] == expected.ids and answer["scoresHex"] == expected.scores.tobytes().hex()
+    one = call("query", _rows(held[0]), name="learner", k=10, adapt=True)
+    assert one == answers[0] and one["ids"] != call("query", _rows(held[0]), name="learner", k=10)["ids"]
+    # the adapter was a commit: the stored bytes (IndexedDB's, after a reload) hold it
+    stored = _stored_bytes("learner")
+    assert agentdb.open_bytes(stored).adapter().to_json() == native.adapter().to_json()
+    call("close", name="learner")
+    worker_api.take_commits("learner")
+    assert call("open", stored, name="learner", options={"persist": True})["count"] == DOCS
+    assert call("adapters", name="learner") == ["query"]
+    assert call("query", _rows(held[0]), name="learner", k=10, adapt=True) == one
+    call("removeAdapter", name="learner", adapter="query")
+    assert agentdb.open_bytes(stored + _stored_bytes("learner")).adapters() == []
+    call("close", name="learner")
+    worker_api.take_commits("learner")
+
+
+def test_learning_errors_are_typed():
+    call("open", name="plain", options={"dim": 2})
+    call("ingest", f32(1, 0, 0, 1), name="plain", ids=["a", "b"])
+    for op, buffer in (("query", f32(1, 0)), ("queryBatch", f32(1, 0, 0, 1))):
+        with pytest.raises(UnknownIdError, match="no adapter 'query'"):
+            call(op, buffer, name="plain", adapt=True)
+    with pytest.raises(UnknownIdError, match="no adapter 'other'"):
+        call("removeAdapter", name="plain", adapter="other")
+    with pytest.raises(UnknownIdError):
+        call("learn", f32(1, 0), name="plain", positives=["zzz"])
+    with pytest.raises(OptionError, match="unknown training option"):
+        call("learn", f32(1, 0), name="plain", positives=["b"], options={"epochz": 2})
+    assert call("adapters", name="plain") == []
+    call("close", name="plain")

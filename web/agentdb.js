@@ -3,6 +3,8 @@
 //   await db.ingest(["a", "b"], new Float32Array(768), [{ kind: "note" }, {}]);
 //   const hits = await db.query(vector, { k: 5, where: { kind: "note" } });
 //   const [a, b] = await AgentDB.embed(["the car would not start", "vehicle engine failure"]);
+//   await db.learn.train(queryVectors, usefulIds);            // a query adapter from feedback
+//   const better = await db.query(vector, { k: 5, adapt: true });
 // Every call is a request {id, op, args}; vectors travel as transferred Float32Arrays. Each
 // method's op is one of Python's table (py/agentdb/worker_api.py OPERATIONS; runPython is the
 // worker's own). Errors are Errors whose name is the Python exception's class (DimensionError,
@@ -42,8 +44,10 @@
  * @property {Filter} [where]
  * @property {number} [ef]  HNSW search breadth
  * @property {boolean} [exact]  brute force through the same call
+ * @property {boolean | string} [adapt]  search with the query mapped by the store's query adapter
+ *   (true: "query", the one db.learn.train trains; a name: that one); UnknownIdError if it has none
  */
-/** @typedef {{k?: number, where?: Filter, exact?: boolean}} TextQueryOptions */
+/** @typedef {{k?: number, where?: Filter, exact?: boolean, adapt?: boolean | string}} TextQueryOptions */
 /**
  * A query's answer: parallel arrays, best first.
  * @typedef {object} Hits
@@ -79,13 +83,72 @@
  */
 /**
  * A progress event: the runtime's start (stages runtime, package, ready: python says
- * "snapshot" or "started"), a model's loading (download: bytes; weights) and long embeds (embed: texts).
+ * "snapshot" or "started"), a model's loading (download: bytes; weights), long embeds (embed:
+ * texts) and a store's training (train: optimizer steps, about a hundred events and the last).
  * @typedef {object} Progress
  * @property {string} stage
  * @property {number} done
  * @property {number} total
  * @property {"snapshot" | "started"} [python]
  * @property {string} [model]
+ * @property {string} [store]  train: the store that learns
+ * @property {number} [epoch]  train: the step's epoch (from 0)
+ * @property {number} [loss]  train: the step's loss
+ * @property {number} [lr]  train: the step's learning rate
+ * @property {number} [gradNorm]  train: the step's gradient norm (before clipping)
+ * @property {number} [etaS]  train: seconds still to go, estimated
+ */
+/**
+ * db.learn.train's options: Python's VectorStore.learn keywords, camelCased (the training
+ * preset's fields among them: an option given replaces the preset's).
+ * @typedef {object} LearnOptions
+ * @property {"quick_finetune" | "deep_training" | "continual_learning" | "federated_average"} [preset]
+ *   the training defaults ("quick_finetune": lr 0.01, 3 epochs, batches of 16)
+ * @property {string} [adapter]  the adapter trained ("query", the one adapt: true applies); one the
+ *   store has is trained further
+ * @property {number} [rank]  a new adapter's rank (8)
+ * @property {number} [alpha]  a new adapter's scaling numerator (16: scaling alpha / rank)
+ * @property {number} [seed]  a new adapter's initial weights (0)
+ * @property {number} [hardNegatives]  rows mined per query from the store (4; 0: in-batch negatives only)
+ * @property {number} [negativeMargin]  a mined row is a negative only when it scores this much below
+ *   the query's best positive (0.05)
+ * @property {number} [temperature]  InfoNCE's (0.05)
+ * @property {number} [lr]
+ * @property {number} [epochs]
+ * @property {number} [batchSize]
+ * @property {"constant" | "linear" | "cosine" | "step"} [schedule]
+ * @property {number} [warmupSteps]
+ * @property {"sgd" | "adam" | "adamw"} [optimizer]
+ * @property {number} [weightDecay]
+ * @property {number | null} [gradientClip]  the largest global gradient norm (null: no clipping)
+ * @property {number | null} [earlyStoppingPatience]  epochs without a better validation loss before stopping
+ * @property {number} [validationSplit]  the share of pairs held out for validation, in [0, 1)
+ * @property {number | null} [checkpointInterval]
+ * @property {number} [ewcLambda]
+ */
+/**
+ * What the training did (Python's TrainingReport).
+ * @typedef {object} TrainingReport
+ * @property {number} epochs
+ * @property {number} steps
+ * @property {number} finalLoss
+ * @property {number | null} bestValLoss  null without a validation split
+ * @property {number} durationS
+ * @property {number[]} lossHistory  per-epoch mean losses
+ * @property {number[]} valLossHistory
+ * @property {boolean} earlyStopped
+ * @property {{step: number, epoch: number, loss: number, gradNorm: number, lr: number}[]} metrics  one per step
+ * @property {number} checkpoints
+ */
+/**
+ * What db.learn.train did (Python's FeedbackReport): the adapter trained, the (query,
+ * positive) pairs, the hard negatives mined per query and whether the exact path mined them.
+ * @typedef {object} FeedbackReport
+ * @property {string} adapter
+ * @property {number} pairs
+ * @property {number} hardNegatives
+ * @property {boolean} negativesExact
+ * @property {TrainingReport} training
  */
 /** @typedef {Record<string, (options?: Record<string, unknown>) => Promise<any>>} AgentMemory  db.memory */
 
@@ -170,13 +233,18 @@ function camelize(value) {
     ([k, v]) => [camel(k), k === "metadata" ? v : camelize(v)]));
 }
 
-// Options for a memory method: snake_case keywords; typed arrays (embeddings) as plain arrays
-// (a float32 is exactly a double, so JSON carries it unchanged).
+// Options as Python's keywords: snake_case keys, values changed by `value`.
+/** @param {Record<string, unknown>} options  @param {(v: any) => any} [value]  @returns {Record<string, unknown>} */
+const keywords = (options, value = (v) => v) =>
+  Object.fromEntries(Object.entries(options).map(([k, v]) => [snake(k), value(v)]));
+
+// Options for a memory method: typed arrays (embeddings) as plain arrays (a float32 is exactly
+// a double, so JSON carries it unchanged).
 /** @param {Record<string, unknown>} options */
 function memoryArgs(options) {
   /** @type {(v: any) => any} */
   const plain = (v) => (ArrayBuffer.isView(v) ? Array.from(/** @type {Float32Array} */ (v)) : Array.isArray(v) ? v.map(plain) : v);
-  return Object.fromEntries(Object.entries(options).map(([k, v]) => [snake(k), plain(v)]));
+  return keywords(options, plain);
 }
 
 // float32 rows that crossed as bytes (exact) -> n Float32Array views of one buffer
@@ -243,8 +311,10 @@ export class AgentDB {
   }
 
   /** Progress events: fn({stage, done, total}) while the runtime loads (runtime, package,
-   *  ready), and fn({stage, done, total, model}) while a model loads ("download": bytes,
-   *  "weights": 0 then 1 once it is ready) and while it embeds many texts ("embed": texts).
+   *  ready), fn({stage, done, total, model}) while a model loads ("download": bytes,
+   *  "weights": 0 then 1 once it is ready) and while it embeds many texts ("embed": texts), and
+   *  fn({stage: "train", done, total, store, epoch, loss, lr, gradNorm, etaS}) while
+   *  db.learn.train runs (optimizer steps).
    *  @param {(progress: Progress) => void} fn  @returns {() => boolean} stops the events */
   static onProgress(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
@@ -279,19 +349,21 @@ export class AgentDB {
     return request("ingest", { name: this.name, ids, metadata }, v, [v.buffer]);
   }
 
-  /** The k stored vectors nearest to `vector`, optionally filtered by metadata.
+  /** The k stored vectors nearest to `vector`, optionally filtered by metadata; adapt: true
+   *  searches with the query mapped by the adapter db.learn.train trained.
    *  @param {Vectors} vector  @param {QueryOptions} [options]  @returns {Promise<Hits>} */
-  query(vector, { k = 10, where, ef, exact = false } = {}) {
+  query(vector, { k = 10, where, ef, exact = false, adapt = false } = {}) {
     const v = float32(vector).slice();
-    return request("query", { name: this.name, k, where, ef, exact }, v, [v.buffer]).then(answer);
+    return request("query", { name: this.name, k, where, ef, exact, adapt }, v, [v.buffer]).then(answer);
   }
 
   /** query() for each of m vectors (an m x dim Float32Array) in one round trip to the worker:
    *  an array of {ids, scores, metadata}.
    *  @param {Vectors} vectors  @param {QueryOptions} [options]  @returns {Promise<Hits[]>} */
-  queryBatch(vectors, { k = 10, where, ef, exact = false } = {}) {
+  queryBatch(vectors, { k = 10, where, ef, exact = false, adapt = false } = {}) {
     const v = float32(vectors).slice();
-    return request("queryBatch", { name: this.name, k, where, ef, exact }, v, [v.buffer]).then((all) => all.map(answer));
+    return request("queryBatch", { name: this.name, k, where, ef, exact, adapt }, v, [v.buffer])
+      .then((all) => all.map(answer));
   }
 
   /** Stores texts under ids, embedded in the worker by the store's embedder (all-MiniLM-L6-v2
@@ -302,8 +374,8 @@ export class AgentDB {
 
   /** The k stored texts (ingestTexts) closest in meaning to `text`, optionally filtered by metadata.
    *  @param {string} text  @param {TextQueryOptions} [options]  @returns {Promise<Hits>} */
-  queryText(text, { k = 10, where, exact = false } = {}) {
-    return request("queryText", { name: this.name, text, k, where, exact }).then(answer);
+  queryText(text, { k = 10, where, exact = false, adapt = false } = {}) {
+    return request("queryText", { name: this.name, text, k, where, exact, adapt }).then(answer);
   }
 
   /** One stored record; UnknownIdError if the id is not stored.
@@ -358,6 +430,47 @@ export class AgentDB {
     }
   }
 
+  /** The store's query adapters, learned from relevance feedback (Python's VectorStore.learn,
+   *  adapters, remove_adapter): db.learn.train(queries, positives, options), db.learn.adapters(),
+   *  db.learn.remove(name). They are kept in the store (in IndexedDB when it is persisted, in
+   *  its .rvf export) and applied by query(..., { adapt: true }).
+   *  @returns {Learning} */
+  get learn() { return new Learning(this.name); }
+
   /** Closes the store (a persisted one stays in IndexedDB).  @returns {Promise<null>} */
   close() { return request("close", { name: this.name }); }
+}
+
+// db.learn: the worker trains and keeps the adapter exactly as natively (the same bits).
+class Learning {
+  /** Use db.learn.  @param {string} name  the store's */
+  constructor(name) {
+    /** @type {string} */
+    this.name = name;
+  }
+
+  /** Trains the query adapter (options.adapter, "query" by default; one the store has is
+   *  trained further) from relevance feedback: queries (m x dim, row after row) and, per query,
+   *  the id (or array of ids) that was useful. Negatives are mined from the store, the loss is
+   *  InfoNCE, the stored vectors never change; the adapter is committed (stored before the call
+   *  resolves, for a persisted store). Steps are "train" progress events (AgentDB.onProgress).
+   *  Same inputs and options, same adapter bits as natively.
+   *    const report = await db.learn.train(queries, ["doc7", ["doc2", "doc9"]], { epochs: 8 });
+   *    report.training.lossHistory;   // per-epoch mean losses
+   *  UnknownIdError for a positive not stored, ArgumentError when positives and queries differ
+   *  in number, OptionError for an unknown option.
+   *  @param {Vectors} queries  @param {(Id | Id[])[]} positives  @param {LearnOptions} [options]
+   *  @returns {Promise<FeedbackReport>} */
+  train(queries, positives, options = {}) {
+    const v = float32(queries).slice();
+    return request("learn", { name: this.name, positives, options: keywords(options) }, v, [v.buffer])
+      .then(camelize);
+  }
+
+  /** The names of the store's query adapters, sorted.  @returns {Promise<string[]>} */
+  adapters() { return request("adapters", { name: this.name }); }
+
+  /** Forgets the query adapter `name` (a commit); UnknownIdError if the store has none of that name.
+   *  @param {string} [name]  "query" by default  @returns {Promise<null>} */
+  remove(name = "query") { return request("removeAdapter", { name: this.name, adapter: name }); }
 }

@@ -3,7 +3,8 @@
 // {id, ok: false, error: {name, message}} out;
 // {progress: {stage, done, total}} events carry no id (the last, stage "ready", also says how
 // Python came up: python "snapshot" or "started"; a model's loading adds model: its name, with
-// stages "download" (bytes), "weights" and later "embed" (texts)).
+// stages "download" (bytes), "weights" and later "embed" (texts); a store's learn request posts
+// stage "train": steps, with store, epoch, loss, lr, gradNorm and etaS, from Python).
 // The operations and what each does to storage come from Python (worker_api.OPERATIONS, read
 // once at start); IndexedDB lives in storage.js, the cross-tab lease in lease.js.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
@@ -42,6 +43,7 @@ if ${JSON.stringify(PACKAGES)} not in sys.path: sys.path.insert(0, ${JSON.string
 random.seed()`);
   const api = pyodide.pyimport("agentdb.worker_api");
   const py = pythonCalls(pyodide, api);
+  py.report_progress_to((event) => postMessage({ progress: JSON.parse(event) }));
   const ops = JSON.parse(py.operations());       // {name: "read" | "write" | "manage"}
   postMessage({ progress: { stage: "ready", done: 3, total: 3, python } });
   return { pyodide, ops, handle: py.handle, takeCommits: py.take_commits, loadModel: py.load_model };
@@ -51,7 +53,7 @@ random.seed()`);
 // class and whose message is its own (str(exc), from sys.last_exc), not the traceback text.
 // Read at once: the next Python call may replace sys.last_exc.
 function pythonCalls(pyodide, api) {
-  const names = ["operations", "handle", "take_commits", "load_model", "last_error"];
+  const names = ["operations", "handle", "take_commits", "load_model", "report_progress_to", "last_error"];
   return Object.fromEntries(names.map((name) => [name, (...args) => {
     try {
       return api[name](...args);

@@ -10,7 +10,12 @@ or no embedder at all), by the hashing embedder (stores that record it) or, for 
 recorded model, by the page (SuppliedEmbedder). The model is loaded lazily: embedding with it
 before the worker has fetched its files raises ModelNotLoadedError; the worker then fetches
 them, calls load_model() and repeats the request (nothing was written: requests embed first).
+
+A store learns in the worker as natively: "learn" trains its query adapter (VectorStore.learn)
+and commits it, reporting its steps as "train" progress events (report_progress_to); queries
+with adapt search through it.
 """
+import dataclasses
 import json
 import sys
 from collections import namedtuple
@@ -27,6 +32,7 @@ from .store.store import open_log
 _stores = {}
 _memories = {}    # name -> the AgentMemory over that store (made again when the store is)
 _closed = {}      # closed stores whose last commits the host has not taken yet
+_report = None    # the worker's progress sink (report_progress_to)
 
 
 def _store(name):
@@ -109,6 +115,35 @@ def _text_embedder(db):
         raise EmbedderMismatchError(f"this store's vectors come from {embedder.name!r}, a model the page runs; "
                                     f"ingestTexts and queryText embed in the worker (use db.memory)")
     return embedder
+
+
+def report_progress_to(fn):
+    """Sets where long requests report progress, once at the worker's start: fn(JSON text of
+    one event), which the worker posts as {progress: event}; None reports nothing.
+
+    >>> events = []; report_progress_to(events.append); report_progress_to(None)
+    """
+    global _report
+    _report = fn
+
+
+def _train_progress(name):
+    """learn's progress callback for store `name`: {stage: "train", done: steps, total, store,
+    epoch, loss, lr, gradNorm, etaS} after about every hundredth step and the last (a message
+    per step would cost more than a small step)."""
+    if _report is None:
+        return None
+    shown = 0
+
+    def progress(event):
+        nonlocal shown
+        step, total = event["step"], event["total_steps"]
+        if step == total or step - shown >= total / 100:
+            shown = step
+            _report(json.dumps({"stage": "train", "done": step, "total": total, "store": name,
+                                "epoch": event["epoch"], "loss": event["loss"], "lr": event["lr"],
+                                "gradNorm": event["grad_norm"], "etaS": event["eta_s"]}))
+    return progress
 
 
 def _memory(name):
@@ -219,19 +254,40 @@ def _op_ingest_texts(args, buffer):
 def _op_query_text(args, buffer):
     db = _store(args["name"])
     vector = _text_embedder(db).embed([args["text"]])
-    return _answer(db.query(vector, k=args.get("k", 10), where=args.get("where"), exact=args.get("exact", False)))
+    return _answer(db.query(vector, k=args.get("k", 10), where=args.get("where"), exact=args.get("exact", False),
+                            adapt=args.get("adapt", False)))
 
 
 def _op_query(args, buffer):
     return _answer(_store(args["name"]).query(buffer, k=args.get("k", 10), where=args.get("where"),
-                                              ef=args.get("ef"), exact=args.get("exact", False)))
+                                              ef=args.get("ef"), exact=args.get("exact", False),
+                                              adapt=args.get("adapt", False)))
 
 
 def _op_query_batch(args, buffer):
     """Many queries, one message: the round trip paid once."""
     answers = _store(args["name"]).query_batch(buffer, k=args.get("k", 10), where=args.get("where"),
-                                               ef=args.get("ef"), exact=args.get("exact", False))
+                                               ef=args.get("ef"), exact=args.get("exact", False),
+                                               adapt=args.get("adapt", False))
     return "[" + ",".join(map(_answer, answers)) + "]"
+
+
+def _op_learn(args, buffer):
+    """Trains the store's query adapter (VectorStore.learn) on the queries in buffer (m x dim
+    float32) and positives (per query an id or a list of ids); options: learn's keywords
+    (snake_case). Commits the adapter; the FeedbackReport as JSON."""
+    name = args["name"]
+    report = _store(name).learn(buffer, args["positives"], progress=_train_progress(name), **args.get("options", {}))
+    return json.dumps(dataclasses.asdict(report))
+
+
+def _op_adapters(args, buffer):
+    return json.dumps(_store(args["name"]).adapters())
+
+
+def _op_remove_adapter(args, buffer):
+    _store(args["name"]).remove_adapter(args["adapter"])
+    return "null"
 
 
 def _op_get(args, buffer):
@@ -293,7 +349,8 @@ class Operation(namedtuple("Operation", "kind handler")):
     """One entry of OPERATIONS. kind says what the request does to storage, which is all the
     worker needs to know of it:
       "read"    never commits (the worker asks for no commits after it: a query pays no extra call);
-      "write"   commits rows (the worker stores them, then saves the graph once the store is idle);
+      "write"   commits rows or adapters (the worker stores them, then saves the graph once the
+                store is idle);
       "manage"  opens, closes, compacts or maintains a store (the worker stores its commits)."""
 
 
@@ -309,11 +366,14 @@ OPERATIONS = {
     "delete": Operation("write", _op_delete),
     "deleteByFilter": Operation("write", _op_delete_by_filter),
     "memory": Operation("write", _op_memory),
+    "learn": Operation("write", _op_learn),
+    "removeAdapter": Operation("write", _op_remove_adapter),
     "query": Operation("read", _op_query),
     "queryBatch": Operation("read", _op_query_batch),
     "queryText": Operation("read", _op_query_text),
     "get": Operation("read", _op_get),
     "status": Operation("read", _op_status),
+    "adapters": Operation("read", _op_adapters),
     "exportRvf": Operation("read", _op_export_rvf),
     "embed": Operation("read", _op_embed),
 }

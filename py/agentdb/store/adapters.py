@@ -106,7 +106,7 @@ def get(db, name):
     try:
         return db._adapters[name]
     except (KeyError, TypeError):
-        hint = " (db.learn() trains it)" if name == DEFAULT else ""
+        hint = " (db.learn() trains it: db.learn.train() in the browser)" if name == DEFAULT else ""
         raise UnknownIdError(f"this store has no adapter {name!r}{hint}; it has {sorted(db._adapters)}") from None
 
 

@@ -230,6 +230,20 @@ void agk_scale_rows_f32(const float *x, const float *s, uint32_t n, uint32_t dim
 void agk_sum_rows_f32(const float *x, uint32_t n, uint32_t dim, float *out);
 /* natural log, within 2 ulp (own polynomial): log(0) = -inf, log(inf) = inf, x < 0 or NaN: NaN. */
 void agk_log_f32(const float *a, uint32_t n, float *out);
+/* unit rows: inv[i] = 1 / sqrt(|x_i|^2) computed in double from the float32 squared norm (agk_dot_f32's
+ * order) and rounded to float32, 0 for a zero row; out row i = x row i * inv[i] (agk_scale_rows_f32's bits); out may be x. */
+void agk_unit_rows_f32(const float *x, uint32_t n, uint32_t dim, float *inv, float *out);
+/* the backward step through u = x / |x|: out row i = (du_i + (-1) * (u_i * dot(u_i, du_i))) * inv[i],
+ * the bits of row_dots, scale_rows, axpy(-1) and scale_rows in turn; out may be du. */
+void agk_unit_backward_f32(const float *u, const float *du, const float *inv, uint32_t n, uint32_t dim, float *out);
+/* out (m x n) = op(a) @ op(b): op(a) is a (m x k) or, with AGK_MATMUL_TRANS_A, the transpose of a k x m a;
+ * op(b) is b (k x n) or, with AGK_MATMUL_TRANS_B, the transpose of an n x k b. The bits of
+ * agk_transpose_f32, agk_pack_gemm_f32 and agk_gemm_f32 (bias 0) in turn: each element summed over p in
+ * order from 0. scratch: k * ceil(n / 16) * 16 floats (op(b) packed), plus m * k with AGK_MATMUL_TRANS_A;
+ * out apart from scratch, and from a unless AGK_MATMUL_TRANS_A. */
+#define AGK_MATMUL_TRANS_A 1
+#define AGK_MATMUL_TRANS_B 2
+void agk_matmul_f32(const float *a, const float *b, uint32_t m, uint32_t k, uint32_t n, uint32_t flags, float *scratch, float *out);
 /* agk_softmax_f32 on each row of dim values (the same bits); out may be x. */
 void agk_softmax_rows_f32(const float *x, uint32_t rows, uint32_t dim, float *out);
 /* softmax cross-entropy per row r with target t = targets[r] < dim: with mx = max_j x[r, j],
@@ -238,6 +252,16 @@ void agk_softmax_rows_f32(const float *x, uint32_t rows, uint32_t dim, float *ou
  * grad row r = (p - onehot(t)) / rows, p = agk_softmax_f32(row r), the 1 subtracted before the
  * division. Returns rows, or AGK_E_RANGE (nothing written) when a target is >= dim. */
 int32_t agk_softmax_xent_rows_f32(const float *logits, const uint32_t *targets, uint32_t rows, uint32_t dim, float *grad, float *loss);
+/* floats of scratch agk_info_nce_f32 needs for n anchors, m extra negatives of dim (0 when over 2^32). */
+uint32_t agk_info_nce_scratch_len(uint32_t n, uint32_t m, uint32_t dim);
+/* InfoNCE with in-batch negatives, forward and backward in one call, as agentdb.learn.losses composes it:
+ * u = agk_unit_rows_f32 of the anchors (n x dim), c = of [positives (n x dim); negatives (m x dim)];
+ * logits = agk_matmul_f32(u, c, trans_b) then agk_scale_f32 by inv_t (n x (n + m)); *loss and
+ * g = agk_softmax_xent_rows_f32 with target i for row i, then g scaled by inv_t; d_anchors =
+ * agk_unit_backward_f32 of u over g @ c, d_positives and d_negatives (m rows; unused when m = 0) of c over
+ * g^T @ u, each step with those ops' bits. scratch: agk_info_nce_scratch_len floats, apart from every other
+ * buffer; the outputs apart from the inputs. */
+void agk_info_nce_f32(const float *anchors, const float *positives, const float *negatives, uint32_t n, uint32_t m, uint32_t dim, float inv_t, float *scratch, float *loss, float *d_anchors, float *d_positives, float *d_negatives);
 /* torch.optim.SGD's update of n parameters in place, in its order:
  *   g = grad + weight_decay * param (when weight_decay != 0);
  *   when momentum != 0: b = g on the first step (flags & AGK_SGD_FIRST), else b = b * momentum + keep * g

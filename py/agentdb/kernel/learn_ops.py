@@ -1,15 +1,23 @@
 """The Kernel's ops for training (agentdb.learn): transpose, axpy, row-wise dots, scales and
-sums, log, batched softmax and cross-entropy, matmul over the packed GEMM, and the SGD / Adam
-updates in torch.optim's order (a mixin of core.Kernel; formulas in csrc/agentdb_kernel.h).
+sums, log, batched softmax and cross-entropy, matmul over the packed GEMM, the SGD / Adam
+updates in torch.optim's order, and (internal, for agentdb.learn.losses) unit rows, their
+backward step and InfoNCE in one call (a mixin of core.Kernel; formulas in
+csrc/agentdb_kernel.h).
 """
 
+import array
 import math
 import numbers
+import threading
 
 from ..errors import ArgumentError, DimensionError, OptionError
-from .buffers import KBuffer, Ptr, as_view, new_array, u32
+from .buffers import U32_MAX, KBuffer, Ptr, as_view, new_array, u32
 
 SGD_NESTEROV, SGD_FIRST = 1, 2   # AGK_SGD_* flags
+MATMUL_TRANS_A, MATMUL_TRANS_B = 1, 2   # AGK_MATMUL_* flags
+# floats of matmul scratch a thread keeps for its next call (4 MiB); larger needs are one-off
+MATMUL_KEEP = 1 << 20
+_ZERO_F32 = array.array("f", bytes(4))
 
 
 def hyperparameter(name, value, lo=0.0, hi=math.inf, *, hi_open=False):
@@ -31,6 +39,11 @@ class LearnOps:
                                     and out.handle is x.handle):
                 raise ArgumentError(f"out must not be the same buffer as {name}")
 
+    def _out_f32(self, out, length, name="out"):
+        """_out for float32: a new result is a repeated zero (array.array("f", bytes(4 n)) builds
+        and copies a temporary, measured 5-40 us for a 64 x 384 result, the repeat ~1 us)."""
+        return _ZERO_F32 * length if out is None else self._out(out, "f", length, name)
+
     def _rows_of(self, x, dim, name):
         self._dims(dim=dim)
         x = self._in(x, "f", name)
@@ -44,7 +57,7 @@ class LearnOps:
         """
         self._dims(rows=rows, cols=cols)
         x = self._sized(x, "f", rows * cols, "x")
-        out = self._out(out, "f", u32(rows * cols, "output length"))
+        out = self._out_f32(out, u32(rows * cols, "output length"))
         self._apart(out, ("x", x))
         self._call("agk_transpose_f32", Ptr(x, "f"), rows, cols, self._out_ptr(out, "f"))
         return out
@@ -56,7 +69,7 @@ class LearnOps:
         [12.0, 24.0]
         """
         px, py, n = self._pair(x, y)
-        out = self._out(out, "f", n)
+        out = self._out_f32(out, n)
         self._call("agk_axpy_f32", float(alpha), px, py, n, self._out_ptr(out, "f"))
         return out
 
@@ -68,7 +81,7 @@ class LearnOps:
         """
         a, n = self._rows_of(a, dim, "a")
         b = self._sized(b, "f", len(a), "b")
-        out = self._out(out, "f", n)
+        out = self._out_f32(out, n)
         self._call("agk_row_dots_f32", Ptr(a, "f"), Ptr(b, "f"), n, dim, self._out_ptr(out, "f"))
         return out
 
@@ -80,7 +93,7 @@ class LearnOps:
         """
         x, n = self._rows_of(x, dim, "x")
         s = self._sized(s, "f", n, "s (one scale per row)")
-        out = self._out(out, "f", len(x))
+        out = self._out_f32(out, len(x))
         self._apart(out, ("s", s))
         self._call("agk_scale_rows_f32", Ptr(x, "f"), Ptr(s, "f"), n, dim, self._out_ptr(out, "f"))
         return out
@@ -92,7 +105,7 @@ class LearnOps:
         [9.0, 12.0]
         """
         x, n = self._rows_of(x, dim, "x")
-        out = self._out(out, "f", dim)
+        out = self._out_f32(out, dim)
         self._apart(out, ("x", x))
         self._call("agk_sum_rows_f32", Ptr(x, "f"), n, dim, self._out_ptr(out, "f"))
         return out
@@ -113,7 +126,7 @@ class LearnOps:
         [0.5, 0.5, 0.1192, 0.8808]
         """
         x, n = self._rows_of(x, dim, "x")
-        out = self._out(out, "f", len(x))
+        out = self._out_f32(out, len(x))
         self._call("agk_softmax_rows_f32", Ptr(x, "f"), n, dim, self._out_ptr(out, "f"))
         return out
 
@@ -135,28 +148,105 @@ class LearnOps:
         if max(values) >= dim:
             i = next(i for i, t in enumerate(values) if t >= dim)
             raise ArgumentError(f"targets[{i}] = {values[i]} is not a class below dim = {dim}")
-        grad = self._out(grad, "f", len(logits), "grad")
+        grad = self._out_f32(grad, len(logits), "grad")
         self._apart(grad, ("logits", logits))
         loss = memoryview(new_array("f", 1))
         self._checked("agk_softmax_xent_rows_f32", Ptr(logits, "f"), Ptr(targets, "I"), n, dim,
                       self._out_ptr(grad, "f"), Ptr(loss, "f", True))
         return loss[0], grad
 
+    # the two steps of a cosine's normalisation (agentdb.learn.losses), one kernel call each
+    def _unit_rows(self, x, *, dim, inv=None, out=None):
+        """The unit rows of x (n x dim) and their inverse norms: (inv, u) with inv[i] =
+        1 / |x_i| (computed in double from the float32 squared norm, then rounded; 0 for a zero
+        row) and u row i = x row i * inv[i]. out may be x.
+
+        >>> inv, u = k._unit_rows([3, 4, 0, 0], dim=2)
+        >>> inv.tolist(), u.tolist()
+        ([0.20000000298023224, 0.0], [0.6000000238418579, 0.800000011920929, 0.0, 0.0])
+        """
+        x, n = self._rows_of(x, dim, "x")
+        inv = self._out_f32(inv, n, "inv")
+        out = self._out_f32(out, len(x))
+        self._apart(inv, ("x", x), ("out", out))
+        self._call("agk_unit_rows_f32", Ptr(x, "f"), n, dim, self._out_ptr(inv, "f"), self._out_ptr(out, "f"))
+        return inv, out
+
+    def _unit_backward(self, u, du, inv, *, dim, out=None):
+        """dL/dx from dL/du through u = x / |x| (u and inv from _unit_rows):
+        (du - u (u . du)) * inv row by row, the bits of row_dots, scale_rows, axpy(-1) and
+        scale_rows in turn. out may be du.
+
+        >>> k._unit_backward([1, 0], [2, 3], [0.5], dim=2).tolist()
+        [0.0, 1.5]
+        """
+        u, n = self._rows_of(u, dim, "u")
+        du = self._sized(du, "f", len(u), "du")
+        inv = self._sized(inv, "f", n, "inv (one per row)")
+        out = self._out_f32(out, len(u))
+        self._apart(out, ("inv", inv))
+        self._call("agk_unit_backward_f32", Ptr(u, "f"), Ptr(du, "f"), Ptr(inv, "f"), n, dim,
+                   self._out_ptr(out, "f"))
+        return out
+
+    def _info_nce(self, anchors, positives, negatives, *, dim, inv_temperature):
+        """InfoNCE over unit rows, forward and backward in one kernel call (agentdb.learn.losses
+        checks the rows first; the math is info_nce's, step by step): (loss, d_anchors,
+        d_positives, d_negatives or None) for n anchors and positives and m extra negatives.
+
+        >>> loss, ga, gp, gn = k._info_nce([1, 0, 0, 1], [1, 0, 0, 1], None, dim=2, inv_temperature=1.0)
+        >>> round(loss, 4), gn is None
+        (0.3133, True)
+        """
+        anchors, n = self._rows_of(anchors, dim, "anchors")
+        positives = self._sized(positives, "f", len(anchors), "positives")
+        negatives = self._in(negatives, "f", "negatives")
+        m = 0 if negatives is None else self._rows(negatives, dim, "negatives")
+        length = self._call("agk_info_nce_scratch_len", n, m, dim) & U32_MAX
+        if length == 0:
+            raise DimensionError(f"InfoNCE scratch for {n} + {m} rows of {dim} exceeds the kernel's 4 GiB buffers")
+        scratch = self._matmul_scratch(length)
+        loss = memoryview(new_array("f", 1))
+        ga, gp = self._out_f32(None, len(anchors)), self._out_f32(None, len(anchors))
+        gn = self._out_f32(None, m * dim) if m else None
+        self._call("agk_info_nce_f32", Ptr(anchors, "f"), Ptr(positives, "f"), Ptr(negatives, "f"), n, m, dim,
+                   float(inv_temperature), Ptr(scratch, "f", True), Ptr(loss, "f", True), self._out_ptr(ga, "f"),
+                   self._out_ptr(gp, "f"), self._out_ptr(gn, "f") if m else Ptr(None, "f"))
+        return loss[0], ga, gp, gn
+
     def matmul(self, a, b, *, m, k, n, trans_a=False, trans_b=False, out=None):
         """op(a) @ op(b), an m x n row-major matrix: op(a) is m x k (a itself, or a k x m a
-        transposed with trans_a), op(b) k x n (or an n x k b with trans_b). Runs on pack_gemm /
-        gemm, so each element sums over p in order from 0, a multiply then an add.
+        transposed with trans_a), op(b) k x n (or an n x k b with trans_b). One kernel call
+        that packs op(b) (and transposes a) into scratch the calling thread keeps, then runs
+        the packed GEMM, so each element sums over p in order from 0, a multiply then an add.
 
         >>> k.matmul([1, 2, 3, 4], [1, 0, 0, 1], m=2, k=2, n=2, trans_a=True).tolist()
         [1.0, 3.0, 2.0, 4.0]
         """
-        self._dims(m=m, k=k, n=n)
+        if not (type(m) is type(k) is type(n) is int and 0 < m <= U32_MAX and 0 < k <= U32_MAX and 0 < n <= U32_MAX):
+            self._dims(m=m, k=k, n=n)      # the checks (and their messages) for anything unusual
         a = self._sized(a, "f", m * k, "a")
         b = self._sized(b, "f", k * n, "b")
-        if trans_a:
-            a = self.transpose(a, rows=k, cols=m, out=self.alloc(m * k))
-        packed = self.pack_gemm(b, k=k, n=n, transposed=bool(trans_b), out=self.alloc(self.gemm_packed_len(k, n)))
-        return self.gemm(a, packed, k=k, n=n, out=out)
+        out = self._out_f32(out, u32(m * n, "output length"))
+        if not trans_a:        # the GEMM reads a while it writes out (a transposed copy is apart)
+            self._distinct(out, ("a", a))
+        scratch = self._matmul_scratch(self.gemm_packed_len(k, n) + (m * k if trans_a else 0))
+        flags = (MATMUL_TRANS_A if trans_a else 0) | (MATMUL_TRANS_B if trans_b else 0)
+        self._call("agk_matmul_f32", Ptr(a, "f"), Ptr(b, "f"), m, k, n, flags, Ptr(scratch, "f", True),
+                   self._out_ptr(out, "f"))
+        return out
+
+    def _matmul_scratch(self, length):
+        """A KBuffer of at least `length` floats (matmul's and _info_nce's), the calling thread's
+        own (a kernel call lets go of the GIL, so threads sharing one would race); kept up to
+        MATMUL_KEEP floats."""
+        local = self.__dict__.get("_learn_local") or self.__dict__.setdefault("_learn_local", threading.local())
+        buf = getattr(local, "scratch", None)
+        if buf is None or len(buf) < length:
+            buf = self.alloc(u32(length, "matmul scratch length"))
+            if length <= MATMUL_KEEP:
+                local.scratch = buf
+        return buf
 
     def _state(self, x, n, name):
         """A buffer the kernel updates in place, of n floats."""

@@ -48,16 +48,11 @@ class _Unit:
 
     def __init__(self, k, x, dim):
         self.k, self.dim = k, dim
-        inv = array.array("f", (1.0 / math.sqrt(v) if v > 0 else 0.0 for v in k.norms_sq(x, dim=dim)))
-        self.inv = inv
-        self.u = k.scale_rows(x, inv, dim=dim)
+        self.inv, self.u = k._unit_rows(x, dim=dim)      # 1 / |x| in double, rounded once, as Python would
 
     def backward(self, du):
-        """dL/dx from dL/du."""
-        k, dim = self.k, self.dim
-        along = k.scale_rows(self.u, k.row_dots(self.u, du, dim=dim), dim=dim)
-        dx = k.axpy(-1.0, along, du)
-        return k.scale_rows(dx, self.inv, dim=dim, out=dx)
+        """dL/dx from dL/du (a new buffer: du may be a caller's)."""
+        return self.k._unit_backward(self.u, du, self.inv, dim=self.dim)
 
 
 class _Pair:
@@ -106,22 +101,11 @@ def info_nce(anchors, positives, *, dim, temperature=0.05, negatives=None, kerne
     t = _positive(temperature, "temperature")
     a, n = _rows(k, anchors, dim, "anchors")
     p, _ = _rows(k, positives, dim, "positives", n)
-    ua, up = _Unit(k, a, dim), _Unit(k, p, dim)
-    cand = array.array("f", up.u)
-    m = 0
-    if negatives is not None:
-        neg, m = _rows(k, negatives, dim, "negatives")
-        un = _Unit(k, neg, dim)
-        cand.extend(un.u)
-    width = n + m
-    logits = k.matmul(ua.u, cand, m=n, k=dim, n=width, trans_b=True)
-    k.scale(logits, 1.0 / t, out=logits)
-    loss, g = k.softmax_xent_rows(logits, array.array("I", range(n)), dim=width)
-    k.scale(g, 1.0 / t, out=g)                                             # dL/dcos, n x width
-    dua = k.matmul(g, cand, m=n, k=width, n=dim)
-    dcand = k.matmul(g, ua.u, m=width, k=n, n=dim, trans_a=True)
-    gn = un.backward(dcand[n * dim:]) if m else None
-    return loss, (ua.backward(dua), up.backward(dcand[:n * dim]), gn)
+    neg = None if negatives is None else _rows(k, negatives, dim, "negatives")[0]
+    # one kernel call: unit rows, logits / t, cross-entropy, and the gradients back through
+    # both matmuls and the normalisation (the steps and bits of those ops one by one)
+    loss, ga, gp, gn = k._info_nce(a, p, neg, dim=dim, inv_temperature=1.0 / t)
+    return loss, (ga, gp, gn)
 
 
 def triplet(anchor, positive, negative, *, dim, margin=1.0, distance="l2", kernel=None):

@@ -48,8 +48,11 @@ def _positive_scores(db, q, p):
 
 def _true_negatives(db, view, pairs, positive_rows, mined, margin):
     """Per query, the rows of its mined negatives that score at least `margin` worse than its
-    best positive: a near-copy of a positive (the same docstring in two modules, a reposted
-    note) is not a negative, and training it away teaches the adapter to push answers apart."""
+    best positive (positive-aware mining, as sentence-transformers' mine_hard_negatives and
+    NV-Retriever do it): what scores like the positive or above is mostly a near-copy or an
+    unlabelled answer (the same docstring in two modules, a reposted note), and training it
+    away pushes answers apart. Measured on real text (tests/learn_text.py): keeping the rows
+    that outrank the positive turns a +3 point lift into -1 to +3."""
     q = db.kernel.gather_rows(view, [qi for qi, _ in pairs], row_bytes=4 * db.dim, fmt="f")
     scores = _positive_scores(db, q, db._stored_rows(positive_rows))
     similarity = db.metric != "l2"

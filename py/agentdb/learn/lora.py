@@ -16,8 +16,8 @@ from typing import NamedTuple
 from ..errors import ArgumentError, DimensionError, OptionError, UnknownIdError
 from ..kernel import load
 from ..kernel.buffers import KBuffer, as_view
+from .rng import SplitMix64
 
-_MASK64 = 0xFFFFFFFFFFFFFFFF
 FORMAT, VERSION = "agentdb.lora", 1
 
 
@@ -28,12 +28,9 @@ def uniform_f32(seed, count, bound):
     >>> uniform_f32(0, 2, 1.0).tolist() == uniform_f32(0, 2, 1.0).tolist()
     True
     """
-    state, out = seed & _MASK64, zeros_f32(count)
+    rng, out = SplitMix64(seed), zeros_f32(count)
     for i in range(count):
-        state = (state + 0x9E3779B97F4A7C15) & _MASK64
-        z = ((state ^ (state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        out[i] = ((z ^ (z >> 31)) >> 40) * 2.0 ** -23 * bound - bound   # 24 bits -> [0, 2) * bound
+        out[i] = (rng.next() >> 40) * 2.0 ** -23 * bound - bound   # 24 bits -> [0, 2) * bound
     return out
 
 

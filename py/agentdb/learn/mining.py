@@ -19,7 +19,6 @@ import bisect
 import itertools
 import math
 import numbers
-import random
 from dataclasses import dataclass
 
 from ..errors import ArgumentError, DimensionError, UnknownIdError
@@ -27,6 +26,7 @@ from ..kernel import load
 from ..kernel.buffers import as_view
 from ..metrics import KERNEL_L2, KERNEL_SCANS, kernel_code
 from ..store.bitmaps import set_bit, set_bits
+from .rng import SplitMix64
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ def distance_weighted(anchors, candidates, positives, *, dim, count, seed=0, cut
     c, _ = as_rows(kernel, candidates, dim, "candidates")
     a, c = kernel.normalize_rows(array.array("f", a), dim=dim), kernel.normalize_rows(array.array("f", c), dim=dim)
     kernel, d2, sets, _, n, _ = _scored(kernel, a, c, positives, dim, "l2")    # positives NaN
-    rng = random.Random(seed)
+    rng = SplitMix64(seed)
     indices = []
     for i, p in enumerate(sets):
         row = d2[i * n:(i + 1) * n]
@@ -178,10 +178,10 @@ def distance_weighted(anchors, candidates, positives, *, dim, count, seed=0, cut
         rows = kernel.bitmap_rows(kernel.mask_range(array.array("d", row), -math.inf, max_distance ** 2), n)
         if len(rows):
             weights = _inverse_density(kernel, kernel.gather_rows(row, rows, row_bytes=4, fmt="f"), dim, cutoff)
-            picks = rng.choices(rows, cum_weights=list(itertools.accumulate(weights)), k=count)
+            picks = rng.choices(rows, count, cum_weights=list(itertools.accumulate(weights)))
         else:
             rows = _non_positives(kernel, p, n)
-            picks = rng.choices(rows, k=count) if len(rows) else []
+            picks = rng.choices(rows, count) if len(rows) else []
         indices.append(array.array("I", picks))
     return Negatives(indices)
 
@@ -211,16 +211,16 @@ def random_negatives(n_candidates, positives, *, count, seed=0, kernel=None):
     them, shuffled, when fewer remain), one seeded stream over the anchors in order.
 
     >>> random_negatives(5, [0, [1, 2]], count=2, seed=3).indices[1].tolist()
-    [4, 0]
+    [0, 4]
     """
     _count(count)
     kernel = kernel or load()
     sets = _positive_sets(positives, len(positives), n_candidates)
-    rng = random.Random(seed)
+    rng = SplitMix64(seed)
     indices = []
     for p in sets:
         rows = _non_positives(kernel, p, n_candidates)
-        picks = array.array("I", rng.sample(range(len(rows)), min(count, len(rows))))
+        picks = array.array("I", rng.sample(len(rows), count))
         indices.append(kernel.gather_rows(rows, picks, row_bytes=4, fmt="I"))
     return Negatives(indices)
 

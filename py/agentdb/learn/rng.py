@@ -5,6 +5,8 @@ CPython's `random` does between versions.
 >>> SplitMix64(7).shuffled(range(4)) == SplitMix64(7).shuffled(range(4))
 True
 """
+import bisect
+
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
@@ -40,6 +42,29 @@ class SplitMix64:
         True
         """
         return (self.next() >> 40) * 2.0 ** -24
+
+    def sample(self, n, k):
+        """k distinct integers of range(n), in draw order (a partial Fisher-Yates).
+
+        >>> sorted(SplitMix64(0).sample(4, 4))
+        [0, 1, 2, 3]
+        """
+        pool = list(range(n))
+        for i in range(min(k, n)):
+            j = i + self.below(n - i)
+            pool[i], pool[j] = pool[j], pool[i]
+        return pool[:min(k, n)]
+
+    def choices(self, items, k, cum_weights=None):
+        """k draws from items with replacement: uniform, or by cumulative weights.
+
+        >>> SplitMix64(0).choices(["a", "b"], 3, cum_weights=[0.0, 1.0])
+        ['b', 'b', 'b']
+        """
+        if cum_weights is None:
+            return [items[self.below(len(items))] for _ in range(k)]
+        total, last = cum_weights[-1], len(items) - 1
+        return [items[min(bisect.bisect_right(cum_weights, self.unit() * total), last)] for _ in range(k)]
 
     def shuffled(self, items):
         """A Fisher-Yates shuffled copy of items.

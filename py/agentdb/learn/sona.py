@@ -29,7 +29,6 @@ import bisect
 import itertools
 import json
 import math
-import random
 from collections import Counter
 from dataclasses import dataclass
 
@@ -37,6 +36,7 @@ from ..errors import AgentDBError, ArgumentError, DimensionError, NonFiniteError
 from ..kernel import load
 from .lora import LoRA, decode_f32, encode_f32
 from .mining import as_rows
+from .rng import SplitMix64
 
 FORMAT, VERSION = "agentdb.sona", 1
 KMEANS_ITERATIONS = 25          # Lloyd rounds at most; most runs settle in a handful
@@ -257,7 +257,7 @@ class TrajectoryLearner:
         patterns, centroids = [], array.array("f")
         if n:
             centroids, assign = _kmeans(self.kernel, self._kept, n, self.dim, min(self.clusters, n),
-                                        random.Random(self.seed))
+                                        SplitMix64(self.seed))
             k = len(centroids) // self.dim
             mean_quality = array.array("f", bytes(4 * k))
             sizes = self.kernel.kmeans_update(array.array("f", self._quality), assign, mean_quality, dim=1)
@@ -387,14 +387,14 @@ def _kmeans(kernel, x, n, dim, k, rng):
     drawn with probability proportional to its squared distance to the nearest chosen one;
     fewer centres when the points run out of distinct values), then Lloyd rounds in the
     kernel until the assignment stops changing; each centroid is the mean of its points."""
-    first = rng.randrange(n)
+    first = rng.below(n)
     centroids = array.array("f", x[first * dim:(first + 1) * dim])
     for _ in range(1, k):
         _, d2 = kernel.kmeans_assign(x, centroids, dim=dim)
         cumulative = list(itertools.accumulate(d2))
         if not cumulative[-1] > 0:
             break
-        pick = min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), n - 1)
+        pick = min(bisect.bisect_right(cumulative, rng.unit() * cumulative[-1]), n - 1)
         centroids.extend(x[pick * dim:(pick + 1) * dim])
     previous = None
     for _ in range(KMEANS_ITERATIONS):

@@ -214,3 +214,24 @@ def test_js_memory_filters_the_callers_metadata_like_native(page):
     assert [len(a) for a in got["out"][0]] == [2, 2, 2, 2]          # {"shop": "market"}: two of each
     assert got["error"] == {"name": "FilterError", "message": "where.unit_price.between: unknown operator "
                                                               "'between' (expected one of eq ne lt le gt ge in range)"}
+
+
+def test_js_feedback_names_a_recall_by_its_id_and_learning_changes_the_answer(page):
+    got = run(page, JS_EMBEDDER + """
+        const db = await AgentDB.open("feedback", { dim: 16, embedder });
+        for (const note of ["apples are red", "pears are green", "plums are purple"]) await db.memory.remember({ note });
+        const hits = await db.memory.recall({ query: "the green fruit", k: 3 });
+        const useful = hits.find((h) => h.text === "plums are purple").id;
+        const recordId = await db.memory.feedback({ recallId: hits.recallId, useful: [useful] });
+        const report = await db.memory.learn({ epochs: 40, lr: 0.05 });
+        const after = await db.memory.recall({ query: "the green fruit", k: 1 });
+        let error = null;
+        try { await db.memory.feedback({ recallId: "recall:0000000000000000", useful: [useful] }); }
+        catch (err) { error = err.name; }
+        return { recallId: hits.recallId, isArray: Array.isArray(hits), recordId, pairs: report.pairs,
+                 first: after[0].text, error };
+    """)
+    assert got["recallId"].startswith("recall:") and got["isArray"]
+    assert got["recordId"].startswith("feedback:") and got["pairs"] == 1
+    assert got["first"] == "plums are purple"                         # what the feedback said was useful
+    assert got["error"] == "UnknownIdError"

@@ -143,3 +143,20 @@ def test_federated_average_of_agents_adapters_lifts_recall_for_all():
     held_q, held_t = queries[TRAIN:], targets[TRAIN:]
     before, after = recall_at(shared, held_q, held_t), recall_at(shared, held_q, held_t, adapt=True)
     assert after >= before + 0.10, (before, after)
+
+
+def test_a_single_correction_is_learnt_from_the_hits_passed_over():
+    # one query whose best hit is wrong: mining keeps nothing that outranks the positive (it
+    # might be an unlabelled answer), so the answer's other hits, passed over, are what teach it
+    db = agentdb.open(dim=4, metric="cosine")
+    db.ingest(["wrong", "right", "far"], [[1, 0.2, 0, 0], [0.6, 1, 0, 0], [0, 0, 1, 0]])
+    q = [[1, 0.5, 0, 0]]
+    assert db.query(q[0], k=1).ids == ["wrong"]
+    db.learn(q, ["right"], epochs=30, lr=0.05, hard_negatives=2)
+    assert db.query(q[0], k=1, adapt=True).ids == ["wrong"]                # mined: "wrong" left out
+    db.learn(q, ["right"], negatives=[["wrong"]], epochs=30, lr=0.05)
+    assert db.query(q[0], k=1, adapt=True).ids == ["right"]
+    with pytest.raises(ArgumentError, match="one of its positives"):
+        db.learn(q, ["right"], negatives=[["right"]])
+    with pytest.raises(ArgumentError, match="negative lists"):
+        db.learn(q, ["right"], negatives=[])

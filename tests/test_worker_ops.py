@@ -56,6 +56,9 @@ def test_every_op_in_the_table_is_handled():
         run("embed", texts=["a"])
     assert run("get", name="ops", id="b")["metadata"] == {"kind": "b"}
     assert run("memory", name="ops", method="stats")["value"]["embedder"]["name"] == HashEmbedder.name
+    assert "recallId" not in run("memory", name="ops", method="stats")
+    recalled = run("memory", name="ops", method="recall", args={"query": "kettle"})
+    assert recalled["recallId"].startswith("recall:") and isinstance(recalled["value"], list)
     assert run("delete", name="ops", ids=["a"])["deleted"] == 1
     assert run("deleteByFilter", name="ops", where={"kind": "b"})["deleted"] == 1
     assert run("maintain", name="ops") == {"saved": False}

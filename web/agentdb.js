@@ -112,6 +112,9 @@
  * @property {number} [hardNegatives]  rows mined per query from the store (4; 0: in-batch negatives only)
  * @property {number} [negativeMargin]  a mined row is a negative only when it scores this much below
  *   the query's best positive (0.05)
+ * @property {(Id | Id[])[]} [negatives]  per query the ids known not to be useful (an answer's
+ *   other hits), always trained against
+ * @property {Filter} [negativesWhere]  which rows negatives are mined from
  * @property {number} [temperature]  InfoNCE's (0.05)
  * @property {number} [lr]
  * @property {number} [epochs]
@@ -223,6 +226,14 @@ function float32(vectors) {
 const snake = (key) => key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase());
 /** @param {string} key */
 const camel = (key) => key.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+// A recall-type answer (recall, retrieveEpisodes, searchSkills, findPatterns) is the array of
+// hits carrying recallId, the id memory.feedback({recallId, useful}) names it by.
+/** @param {any} value  @param {string | undefined} recallId  @returns {any} */
+function withRecallId(value, recallId) {
+  if (recallId !== undefined && Array.isArray(value)) Object.defineProperty(value, "recallId", { value: recallId });
+  return value;
+}
 
 // Keys camelCased all the way down, except inside user metadata (kept as the user wrote it).
 /** @param {any} value  @returns {any} */
@@ -420,7 +431,7 @@ export class AgentDB {
     const fail = (message) => namedError("EmbedderError", message);
     for (;;) {
       const out = await request("memory", { name: this.name, method, args, embeddings });
-      if (!out.needEmbeddings) return camelize(out.value);
+      if (!out.needEmbeddings) return withRecallId(camelize(out.value), out.recallId);
       if (!this.embedder) throw fail("this store's memories come from a model: open it with { embedder }");
       const vectors = await /** @type {Required<Embedder>} */ (this.embedder).embed(out.needEmbeddings);
       out.needEmbeddings.forEach((/** @type {string} */ text, /** @type {number} */ i) => {

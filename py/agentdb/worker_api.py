@@ -156,7 +156,8 @@ def _memory(name):
 
 
 def _memory_call(args):
-    """{"value": the method's answer} or {"needEmbeddings": texts the page must embed first}."""
+    """{"value": the method's answer, "recallId": its recall id when it has one} or
+    {"needEmbeddings": texts the page must embed first}."""
     method = args["method"]
     if method not in REMOTE_METHODS:
         raise AttributeError(f"agent memory has no method {method!r}")
@@ -164,13 +165,15 @@ def _memory_call(args):
     if isinstance(mem.embedder, SuppliedEmbedder):
         mem.embedder.vectors = args.get("embeddings") or {}      # this request's only
     try:
-        return {"value": getattr(mem, method)(**args.get("args", {}))}
+        value = getattr(mem, method)(**args.get("args", {}))
     except NeedEmbeddings as need:
         mem._next = None          # nothing was written: ids it reserved are free again
         return {"needEmbeddings": need.texts}
     except ModelNotLoadedError:
         mem._next = None          # likewise, and the worker repeats the call once it loaded the model
         raise
+    recall_id = getattr(value, "recall_id", None)     # a recall-type answer: a list with an id
+    return {"value": value, **({"recallId": recall_id} if recall_id is not None else {})}
 
 
 # ---- the operations: one table (OPERATIONS, below the handlers) names each, says what it does to

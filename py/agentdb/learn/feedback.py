@@ -66,15 +66,32 @@ def _true_negatives(db, view, pairs, positive_rows, mined, margin):
     return keep
 
 
+def _explicit_negatives(db, negatives, positives, m):
+    """The rows of the negatives given per query (ids the user saw and passed over): kept as
+    they are, never filtered like mined ones."""
+    if len(negatives) != m:
+        raise ArgumentError(f"{len(negatives)} negative lists for {m} queries: give one (maybe empty) per query")
+    rows = []
+    for i, (ids, p) in enumerate(zip(negatives, positives)):
+        ids = list(ids) if isinstance(ids, (list, tuple)) else [ids]
+        both = set(ids) & set(p if isinstance(p, (list, tuple)) else [p])
+        if both:
+            raise ArgumentError(f"negatives[{i}] names {sorted(both, key=repr)[0]!r}, one of its positives")
+        rows.append(db._ids.rows(ids))
+    return rows
+
+
 def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.DEFAULT, rank=8, alpha=16,
-          hard_negatives=4, negative_margin=0.05, negatives_where=None, temperature=0.05, seed=0, progress=None,
-          **overrides):
+          hard_negatives=4, negative_margin=0.05, negatives_where=None, negatives=None, temperature=0.05, seed=0,
+          progress=None, **overrides):
     """VectorStore.learn(): trains the query adapter `adapter` (continuing from it when the
     store has one) on queries (m x dim) and positives (per query an id, or a list of ids, that
     was useful); keeps it in the store and returns a FeedbackReport. hard_negatives: rows
     mined per query (among rows matching negatives_where, a filter), kept when they score at
-    least negative_margin below its best positive.
-    preset and overrides: the TrainingConfig (agentdb.learn.preset)."""
+    least negative_margin below its best positive. negatives: per query the ids known not to
+    be useful (an answer's other hits), always trained against: the one way to teach a single
+    query that what outranks its positive is wrong. preset and overrides: the TrainingConfig
+    (agentdb.learn.preset)."""
     config = make_preset(preset, **overrides)
     k, dim = db.kernel, db.dim
     view, m = as_rows(k, queries, dim, "queries")
@@ -85,7 +102,12 @@ def learn(db, queries, positives, *, preset="quick_finetune", adapter=adapters.D
         positive_rows = db._ids.rows([ident for _, ident in pairs])
     mined = store_negatives(db, view, [p if isinstance(p, (list, tuple)) else [p] for p in positives],
                             count=hard_negatives, where=negatives_where) if hard_negatives else None
-    negative_rows = _true_negatives(db, view, pairs, positive_rows, mined, negative_margin) if mined else None
+    negative_rows = _true_negatives(db, view, pairs, positive_rows, mined, negative_margin) if mined else \
+        [[] for _ in range(m)]
+    if negatives is not None:
+        negative_rows = [sorted(set(a) | set(b)) for a, b in
+                         zip(negative_rows, _explicit_negatives(db, negatives, positives, m))]
+    negative_rows = negative_rows if any(negative_rows) else None
     lora = db.adapter(adapter) if adapter in db.adapters() else \
         LoRA(dim, dim, rank=rank, alpha=alpha, seed=seed, kernel=k)
     if lora.frozen:

@@ -88,8 +88,9 @@ class Feedback:
 
     def learn(self, *, preset="quick_finetune", min_feedback=1, **options):
         """Trains the store's query adapter on every feedback record (VectorStore.learn: each
-        recorded query vector against the memories it found useful, with hard negatives mined
-        from the store), keeps it in the store (in the .rvf for a file) and from then on
+        recorded query vector against the memories it found useful, with the hits its answer
+        showed that were not marked useful as negatives, and hard negatives mined from the
+        store), keeps it in the store (in the .rvf for a file) and from then on
         recall, retrieve_episodes, search_skills and find_patterns search through it (their
         adapt=False opts out; cached answers from before are not served again). Training
         continues from the adapter already there. Duplicate (query, id) pairs count once;
@@ -120,16 +121,20 @@ class Feedback:
             forgotten += len(md["useful"]) - len(alive)
             if alive:
                 vec = self.store.get(ident).vector
-                group = groups.setdefault(bytes(memoryview(vec).cast("B")), (vec, []))
+                group = groups.setdefault(bytes(memoryview(vec).cast("B")), (vec, [], []))
                 group[1].extend(u for u in alive if u not in group[1])
+                # what the answer showed and the user passed over: a known negative
+                group[2].extend(a for a in md.get("answered", []) if a in self.store and a not in group[2])
         if not groups:
             raise MemoryInputError(f"none of the {len(records)} feedback record(s) names a memory that is still "
                                    f"stored: nothing to learn from")
         queries = array.array("f")
-        for vec, _ in groups.values():
+        for vec, _, _ in groups.values():
             queries.extend(vec)
         # negatives come from the memories those calls search, never from the feedback records
         kinds = sorted({kind for _, md in records for kind in md["searched"]})
         options.setdefault("negatives_where", {"kind": {"in": kinds}})
-        report = self.store.learn(queries, [ids for _, ids in groups.values()], preset=preset, **options)
+        report = self.store.learn(queries, [ids for _, ids, _ in groups.values()], preset=preset,
+                                  negatives=[[a for a in seen if a not in ids] for _, ids, seen in groups.values()],
+                                  **options)
         return {"feedback": len(records), "queries": len(groups), "forgotten": forgotten, **_plain(asdict(report))}

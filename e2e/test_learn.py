@@ -3,6 +3,7 @@ reports its steps as progress events, a store trained natively answers adapted q
 same ids and score bits in the browser (and one trained in the browser natively), a persisted
 store keeps its adapter in IndexedDB across a reload, and the errors keep their Python names.
 The data: the distorted-query corpus of tests/test_learn_feedback.py (dim 32)."""
+import base64
 import dataclasses
 import json
 import re
@@ -166,3 +167,18 @@ def test_learning_errors_keep_their_python_names_and_query_text_adapts(page):
     assert result["adaptersAfterErrors"] == []           # a refused training keeps nothing
     assert result["before"]["ids"][0] == "boiler"
     assert result["text"] == result["vector"] and result["text"]["ids"][0] == "kettle"
+
+
+def test_a_store_that_learnt_from_real_text_answers_the_same_in_the_browser(page):
+    # tests/learn_text.py: MiniLM vectors of docstring summaries and bodies, trained natively
+    import learn_text
+
+    summaries, _, keyword_queries = data = learn_text.corpus()
+    native = learn_text.run(0, kernel=load("native"), data=data)["store"]
+    asked = np.concatenate([summaries[learn_text.TRAIN:learn_text.TRAIN + 200], keyword_queries[:100]])
+    got = run(page, """
+        const [rvf, asked] = args;          // 3 MB: as base64, a list of numbers crosses slowly
+        const db = await AgentDB.importRvf("learnt-text", Uint8Array.from(atob(rvf), (c) => c.charCodeAt(0)));
+        return await db.queryBatch(new Float32Array(asked), { k: 10, adapt: true });
+    """, base64.b64encode(native.to_bytes()).decode("ascii"), flat(asked))
+    assert_same_answers(got, native.query_batch(asked, k=10, adapt=True))

@@ -86,6 +86,10 @@ class ReadOnlyError(AgentDBError, PermissionError):
     """A write to a store opened with readonly=True (or frozen)."""
 
 
+class TransactionError(AgentDBError, RuntimeError):
+    """An operation that cannot be part of a transaction's one commit (compact, freeze, ...)."""
+
+
 class OutOfMemoryError(AgentDBError, MemoryError):
     """The wasm memory cannot grow enough (wasm32 is limited to 4 GiB)."""
 

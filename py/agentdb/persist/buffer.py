@@ -49,7 +49,22 @@ class BufferLog(CommitLog):
             del self.sink.data[state[-1]:]
             self._restore(state)
             raise
-        self.pending.append(("append", state[-1], bytes(self.sink.data[state[-1]:])))
+        if not self.in_transaction:       # a transaction's bytes go to the host once committed
+            start = self.pending_from if self.pending_from is not None else state[-1]
+            if len(self.sink.data) > start:
+                self.pending.append(("append", start, bytes(self.sink.data[start:])))
+            self.pending_from = None
+        elif self.pending_from is None:
+            self.pending_from = state[-1]
+
+    pending_from = None           # where a transaction's staged bytes start (None outside one)
+
+    def _cut(self, offset):
+        del self.sink.data[offset:]
+        self.pending_from = None
+
+    def committed_bytes(self):
+        return bytes(self.sink.data)
 
     def rewrite(self, data):
         self.sink.data = bytearray(data)

@@ -223,17 +223,30 @@ class FileLog(CommitLog):
         return self._scratch
 
     def _commit(self, write):
-        """Runs one commit; on any failure the file is cut back to where it was."""
+        """Runs one commit; on any failure the file is cut back to where it was. A commit
+        staged in a transaction is not fsynced: until the transaction's manifest, a reopen
+        after a crash finds the commit before it (the staged bytes are an unfinished tail)."""
         state = self._snapshot()
         try:
             write(self.writer)
-            self.fh.flush()
-            os.fsync(self.fh.fileno())
+            if not self.in_transaction:
+                self.fh.flush()
+                os.fsync(self.fh.fileno())
         except BaseException:
-            self.fh.truncate(state[-1])
-            self.fh.seek(0, os.SEEK_END)
+            self._cut(state[-1])
             self._restore(state)
             raise
+
+    def _cut(self, offset):
+        self.fh.truncate(offset)
+        self.fh.seek(0, os.SEEK_END)
+
+    def committed_bytes(self):
+        """The file as it is now (every committed byte)."""
+        self.fh.seek(0)
+        data = self.fh.read()
+        self.fh.seek(0, os.SEEK_END)
+        return data
 
     def rewrite(self, data):
         """Replaces the file with `data` atomically (temporary file, fsync, rename, fsync of

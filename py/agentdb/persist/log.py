@@ -68,6 +68,31 @@ class CommitLog:
     def needs_rewrite(self):
         return self.writer.manifest_size(extra_segments=3) > MANIFEST_LIMIT
 
+    # ---- transactions: several commits' segments, committed by one manifest -------------------
+
+    @property
+    def in_transaction(self):
+        return self.writer.staged is not None
+
+    def begin(self):
+        """Starts staging commits (VectorStore.transaction); returns what abort() needs."""
+        state = self._snapshot()
+        self.writer.begin_transaction()
+        return state
+
+    def finish(self):
+        """Commits everything staged since begin() as one commit (the home's durability: fsync
+        natively, one IndexedDB transaction in the browser)."""
+        self._commit(lambda w: w.finish_transaction())
+
+    def abort(self, state):
+        """Drops what was staged since begin(state): the home is as it was before it; returns
+        the committed bytes, to rebuild the store from."""
+        self.writer.staged = None
+        self._cut(state[-1])
+        self._restore(state)
+        return self.committed_bytes()
+
     def _snapshot(self):
         """The writer's state before a commit (the offset last: callers cut the bytes there).
         The seal chain and the segments waiting for a seal are part of it: a failed commit's

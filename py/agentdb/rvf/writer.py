@@ -42,6 +42,9 @@ class RvfWriter:
         self.prev_witness, self.next_id = prev_witness, next_id
         # sealed=False writes exactly the real tools' bytes (no seal segments)
         self.sealed, self.signing_key, self.chain, self.unsealed = sealed, signing_key, chain, list(unsealed)
+        # inside a transaction: commits append their data segments only; finish() writes the
+        # one seal, witness and manifest that commit them all (None: not in a transaction)
+        self.staged = None
 
     @classmethod
     def resume(cls, kernel, sink, contents, size, *, signing_key=None):
@@ -86,7 +89,19 @@ class RvfWriter:
                before_manifest=None):
         """Appends segments [(type, payload)], a witness for `action` (no witness when None,
         as for create) and the manifest of the new epoch. before_manifest() runs just before
-        the manifest is written: what raises there leaves the commit unfinished (cut off)."""
+        the manifest is written: what raises there leaves the commit unfinished (cut off).
+        Inside a transaction (begin_transaction) only the data segments go out now."""
+        if self.staged is not None:
+            for seg_type, payload in segments:
+                self._append(seg_type, payload)
+            self.total += added
+            self.deleted.update(deleted)
+            self.deleted.difference_update(revived)
+            if before_manifest is not None:
+                before_manifest()
+            if action is not None:
+                self.staged.append(action)
+            return
         if action is not None:
             self.epoch += 1
         for seg_type, payload in segments:
@@ -105,6 +120,21 @@ class RvfWriter:
         manifest = Manifest(self.epoch, self.dim, self.total, self.profile, self.metric_code, list(self.directory),
                             sorted(self.deleted), self.identity)
         self._append(seg.MANIFEST, manifest.encode())
+
+    def begin_transaction(self):
+        """From now on commits stage their data segments; the journals they write name the
+        epoch finish_transaction() will commit (this one + 1), as one commit's do."""
+        self.staged = []
+
+    def finish_transaction(self):
+        """One seal, witness and manifest for everything staged since begin_transaction (no
+        commit at all when nothing was staged); returns the staged actions."""
+        staged, self.staged = self.staged, None
+        if staged:
+            shown = ";".join(staged)
+            action = f"transaction:commits={len(staged)}," + (shown if len(shown) <= 200 else shown[:197] + "...")
+            self.commit([], action=action)
+        return staged
 
 
 def sink_block(sink, segment):

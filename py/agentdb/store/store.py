@@ -30,7 +30,7 @@ from ..rvf import ed25519
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.payloads import Identity
-from . import adapters, codec, containers, inputs, lineage, report, search
+from . import adapters, codec, containers, inputs, lineage, report, search, transactions
 from .arrays import GrowableArray
 from .bitmaps import set_bit, set_bits
 from .hnsw import HnswIndex
@@ -93,6 +93,7 @@ class VectorStore:
         self._containers = {}          # rvf seg type (KERNEL, EBPF) -> payload: stored, never run
         self._adapters = {}            # name -> LoRA query adapter (store/adapters.py)
         self._adapter_ewc = {}         # name -> the EWC kept with it (continual learning)
+        self._transaction = None       # set while a transaction runs (transactions.py)
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
         # a query crosses into kernel memory once: written into _query_in, prepared (checked,
@@ -188,7 +189,7 @@ class VectorStore:
         """Keeps the file's manifest where the real tools' tail scan finds it, and its graph
         fresh enough that a reopen (or a browser tab that never closes) rebuilds little."""
         self.version += 1
-        if self._log is None:
+        if self._log is None or self._transaction is not None:     # a transaction: once it commits
             return
         if self._log.needs_rewrite():
             self._log.rewrite(codec.to_bytes(self))
@@ -292,6 +293,7 @@ class VectorStore:
         unlike the real tools' freeze, which lasts until close). derive() makes a writable
         child. Returns the file's epoch (None in memory)."""
         self._writable()
+        transactions.refuse_inside(self, "freeze()")
         with self._lock:
             self.frozen = True
             if self._log is None:
@@ -433,6 +435,7 @@ class VectorStore:
         if ident["dim"] != self.dim:
             raise DimensionError(f"embedder {ident['name']!r} makes {ident['dim']}-dimensional vectors, "
                                  f"the store's dimension is {self.dim}")
+        transactions.refuse_inside(self, "record_embedder()")
         if (self.embedder is not None or len(self)) and not force:
             origin = f"embedder {self.embedder}" if self.embedder else f"{len(self)} vectors of unrecorded origin"
             raise EmbedderMismatchError(f"this store holds {origin}; recording {ident} needs force=True")
@@ -475,6 +478,7 @@ class VectorStore:
         Returns {"removed": rows dropped, "bytes_reclaimed": bytes of vectors and graph}.
         A file is rewritten through a temporary file and an atomic rename."""
         self._writable()
+        transactions.refuse_inside(self, "compact()")
         with self._lock:
             keep = self.kernel.bitmap_rows(self._live, self._n_rows)
             removed = self._n_rows - len(keep)
@@ -536,6 +540,23 @@ class VectorStore:
         """query() for each of m vectors (m x dim), the same answers; the filter is evaluated
         once, and the graph walks of all m queries are one kernel call."""
         return search.query_batch(self, vectors, k, where, ef, exact, adapt)
+
+    def transaction(self):
+        """A context manager: the writes inside it (ingest, delete, update_metadata, adapters,
+        the graph) are one commit, or nothing. An exception inside undoes them all, in memory
+        and in the file (or IndexedDB), and is raised again; a crash before the end reopens
+        at the commit before it. compact() and freeze() inside raise TransactionError; a
+        transaction inside another is part of it. A store in memory only pays for a snapshot
+        at begin (O(its size)); a file or browser store rebuilds from its bytes only on failure.
+
+        >>> db = open(dim=2)
+        >>> with db.transaction():
+        ...     _ = db.ingest(["a"], [[1, 0]])
+        ...     _ = db.ingest(["b"], [[0, 1]])
+        >>> len(db)
+        2
+        """
+        return transactions.transaction(self)
 
     # ---- query adapters: what db.learn() trains, kept in the file ------------------------------
 

@@ -1,7 +1,8 @@
 """SONA trajectories: trajectories around seeded cluster centres, whose successful ones
 force_learn turns into patterns at any count (1, 2, 5, 200), that recover the centres; the
 nearest pattern first; a micro-LoRA that measurably moves queries toward what was
-rewarded; a JSON round trip and every backend giving the same answers bit for bit."""
+rewarded; a JSON round trip, and a replay of the ended trajectories (with their learning runs)
+into a new learner, rebuilding it bit for bit; every backend giving the same answers bit for bit."""
 import doctest
 import json
 import math
@@ -186,6 +187,84 @@ def test_end_returns_the_trajectory(kernel):
     assert learner.end(t, quality=0.7) == sona.Trajectory(t, 2, 0.75, 0.7, "code", ("doc:1",), True)
 
 
+def interleaved(learner, rng, n=40):
+    """n trajectories, up to four open at once, their steps and ends interleaved, learning
+    (forced, with 1 to 5 clusters) now and then. Returns what a replay needs, in order:
+    ("end", Trajectory) and ("learn", (clusters, LearnReport))."""
+    c, opened, log = centres(SEED, k=4), [], []
+    while len([e for e in log if e[0] == "end"]) < n:
+        if len(opened) < 4 and rng.random() < 0.5:
+            j = int(rng.integers(0, 4))
+            opened.append((learner.begin(f32(c[j] + 0.1 * rng.standard_normal(DIM)), route=ROUTES[j]), j))
+            continue
+        if not opened:
+            continue
+        t, j = opened[int(rng.integers(0, len(opened)))]
+        learner.add_step(t, activations=f32(rng.standard_normal(DIM)) if rng.random() < 0.7 else None,
+                         reward=float(rng.random()))
+        if rng.random() < 0.3:
+            opened.remove((t, j))
+            log.append(("end", learner.end(t, quality=float(rng.random()))))
+            if rng.random() < 0.15:
+                clusters = int(rng.integers(1, 6))
+                log.append(("learn", (clusters, learner.force_learn(clusters=clusters))))
+    for t, _ in opened:
+        log.append(("end", learner.end(t, quality=0.9)))
+    return log
+
+
+def test_replaying_the_ended_trajectories_rebuilds_the_learner_bit_for_bit(kernel, rng):
+    learner = TrajectoryLearner(DIM, clusters=4, kernel=kernel)
+    log = interleaved(learner, rng)
+    runs = [i for i, (what, _) in enumerate(log) if what == "learn"]
+    assert len(runs) >= 2 and runs[-1] < len(log) - 1          # learnt more than once, and ended more after
+    twin = TrajectoryLearner(DIM, clusters=4, kernel=kernel)
+    for i, (what, item) in enumerate(log):
+        if what == "end":
+            twin.replay(item)
+        elif i == runs[-1]:                                       # only the last run clusters again
+            assert twin.force_learn(clusters=item[0]) == item[1]
+        else:
+            twin.replay_learn(item[1].patterns_extracted)
+    assert twin.to_json() == learner.to_json()
+    queries = f32(rng.standard_normal((4, DIM)))
+    assert answers(twin, queries) == answers(learner, queries)
+
+
+def test_preview_end_changes_nothing(kernel):
+    learner = TrajectoryLearner(3, kernel=kernel)
+    t = learner.begin([1, 2, 3], route="a")
+    learner.add_step(t, embedding=[0, 1, 0], reward=0.25)
+    before = learner.to_json()
+    preview = learner.preview_end(t, quality=0.6)
+    assert learner.to_json() == before
+    ended = learner.end(t, quality=0.6)
+    assert preview == ended and bits(preview.signal).tolist() == bits(ended.signal).tolist()
+    assert (ended.query.tolist(), ended.signal_steps) == ([1, 2, 3], 1)
+    assert ended.baseline == (1 - sona.BASELINE_DECAY) * 0.25           # the running mean after its one step
+    assert "signal" not in repr(ended)
+
+
+def test_a_learning_run_can_ask_for_fewer_clusters(kernel, rng):
+    learner = TrajectoryLearner(DIM, clusters=8, kernel=kernel)
+    record(learner, rng, centres(SEED, k=8), 50, failing=())
+    assert learner.force_learn(clusters=2).patterns_extracted == 2
+    assert learner.force_learn().patterns_extracted == 8
+
+
+def test_adopt_open_carries_open_trajectories_to_a_rebuilt_learner(kernel):
+    old = TrajectoryLearner(2, kernel=kernel)
+    done = old.end(old.begin([1, 0]), quality=1.0)
+    t = old.begin([0, 1], route="r")
+    old.add_step(t, embedding=[1, 1], reward=1.0)
+    new = TrajectoryLearner(2, kernel=kernel)
+    new.replay(done)
+    new.adopt_open(old)
+    assert old.stats()["active"] == 0 and new.stats()["active"] == 1
+    assert new.end(t, quality=0.8) == sona.Trajectory(t, 1, 1.0, 0.8, "r", (), True)
+    assert new.begin([1, 1]) == 3
+
+
 @pytest.mark.parametrize("call,cls,message", [
     (lambda s, t: s.add_step(99, reward=1), UnknownIdError, "no trajectory with id 99"),
     (lambda s, t: s.end("x", quality=1), UnknownIdError, "'x'"),
@@ -204,6 +283,19 @@ def test_end_returns_the_trajectory(kernel):
     (lambda s, t: TrajectoryLearner(0), DimensionError, "dim"),
     (lambda s, t: TrajectoryLearner(2, clusters=0), ArgumentError, "clusters"),
     (lambda s, t: TrajectoryLearner.from_json("{}"), ArgumentError, "not a agentdb.sona"),
+    (lambda s, t: s.replay(sona.Trajectory(t, 0, 0.0, 1.0, None, (), True, [1, 0])), ArgumentError, "is open"),
+    (lambda s, t: s.replay("x"), ArgumentError, "takes a Trajectory"),
+    (lambda s, t: s.replay(sona.Trajectory(9, 0, 0.0, 1.0, None, (), True)), ArgumentError, "no query"),
+    (lambda s, t: s.replay(sona.Trajectory(9, 0, 0.0, 1.0, None, (), True, [1, 0], None, 1)), ArgumentError,
+     "no signal"),
+    (lambda s, t: s.replay(sona.Trajectory(9, 0, 0.0, 1.0, None, (), True, [1, 0], [1], 1)), DimensionError,
+     "signal"),
+    (lambda s, t: s.replay(sona.Trajectory(9, 0, 0.0, 2.0, None, (), True, [1, 0])), ArgumentError, "quality"),
+    (lambda s, t: s.replay_learn(-1), ArgumentError, "patterns_extracted"),
+    (lambda s, t: s.force_learn(clusters=0), ArgumentError, "clusters"),
+    (lambda s, t: s.check_open(7), UnknownIdError, "7"),
+    (lambda s, t: s.preview_end(t, quality=-1), ArgumentError, "quality"),
+    (lambda s, t: s.adopt_open(TrajectoryLearner(3)), DimensionError, "dimension 2"),
     (lambda s, t: TrajectoryLearner.from_json("[1"), ArgumentError, "JSON document"),
 ])
 def test_mistakes_raise_typed_errors(kernel, call, cls, message):

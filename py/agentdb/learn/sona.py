@@ -14,6 +14,13 @@ force_learn() works on any number of trajectories, one included (the original si
 nothing below 100), and says what it did. k-means starts from a seeded k-means++ and runs in
 the kernel, so the same trajectories and seed give the same patterns on every backend.
 
+A learner can be rebuilt from what its ended trajectories were, without its JSON: the
+Trajectory that end() returns carries what its end did (the query, the reward-weighted step
+signal, the running baseline), replay() redoes that end in another learner, and
+replay_learn() a learning run, so replaying them in their original order into a learner with
+the same settings gives the same patterns, micro-LoRA and counters, bit for bit (agentdb.memory
+keeps trajectories as store records and rebuilds its learner this way).
+
 >>> sona = TrajectoryLearner(2, clusters=2)
 >>> t = sona.begin([1, 0], route="search")
 >>> sona.add_step(t, embedding=[0.9, 0.1], reward=1.0)
@@ -30,7 +37,7 @@ import itertools
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import AgentDBError, ArgumentError, DimensionError, NonFiniteError, UnknownIdError
 from ..kernel import load
@@ -68,7 +75,10 @@ class LearnReport:
 
 @dataclass(frozen=True)
 class Trajectory:
-    """An ended trajectory, as end() returns it."""
+    """An ended trajectory, as end() returns it. query (float32), signal (the reward-weighted
+    sum of its step vectors, float32; None when no step had one), signal_steps (how many
+    did) and baseline (the running mean step reward when it ended) are what replay() needs to
+    redo its end; they take no part in == or repr."""
 
     id: int
     steps: int
@@ -77,6 +87,10 @@ class Trajectory:
     route: str
     contexts: tuple
     successful: bool
+    query: array.array = field(default=None, compare=False, repr=False)
+    signal: array.array = field(default=None, compare=False, repr=False)
+    signal_steps: int = field(default=0, compare=False, repr=False)
+    baseline: float = field(default=0.0, compare=False, repr=False)
 
 
 class _Open:
@@ -185,6 +199,34 @@ class TrajectoryLearner:
             raise ArgumentError(f"a context id is a non-empty string, got {context_id!r}")
         trajectory.contexts.append(context_id)
 
+    def check_open(self, tid):
+        """Returns tid if it is an open trajectory; else UnknownIdError, or ArgumentError for
+        one that has ended (what add_step, set_route, add_context and end raise).
+
+        >>> s = TrajectoryLearner(2); s.check_open(s.begin([1, 0]))
+        1
+        """
+        self._get(tid)
+        return tid
+
+    def preview_end(self, tid, *, quality):
+        """The Trajectory that end(tid, quality=quality) would return, the learner unchanged
+        (so a caller can store it first and end it once stored).
+
+        >>> s = TrajectoryLearner(2); t = s.begin([1, 0]); s.preview_end(t, quality=0.7).successful
+        True
+        >>> s.stats()["active"]
+        1
+        """
+        trajectory = self._get(tid)
+        quality = _unit(quality, "quality")
+        rewards = trajectory.rewards
+        return Trajectory(tid, len(rewards), math.fsum(rewards) / len(rewards) if rewards else 0.0, quality,
+                          trajectory.route, tuple(trajectory.contexts), quality >= self.quality_threshold,
+                          array.array("f", trajectory.query),
+                          array.array("f", trajectory.signal) if trajectory.signal_steps else None,
+                          trajectory.signal_steps, self._baseline)
+
     def end(self, tid, *, quality):
         """Ends a trajectory with its quality in [0, 1], runs the instant loop on it and, when
         quality >= quality_threshold, keeps it for pattern extraction. Returns a Trajectory.
@@ -192,29 +234,77 @@ class TrajectoryLearner:
         >>> s = TrajectoryLearner(2); t = s.begin([1, 0]); s.end(t, quality=0.2).successful
         False
         """
-        trajectory = self._get(tid)
-        quality = _unit(quality, "quality")
+        trajectory = self.preview_end(tid, quality=quality)
         del self._open[tid]
+        self.replay(trajectory)
+        return trajectory
+
+    def replay(self, trajectory):
+        """Redoes the end of a trajectory another learner (with the same settings) ended: a
+        Trajectory as end() returned it, or one rebuilt from what was stored of it. The instant
+        loop runs on its signal, it is kept for patterns when quality >= quality_threshold, the
+        running baseline becomes its baseline and ids go on after its id. Replaying a
+        learner's ended trajectories in their end order (with replay_learn() where it learnt)
+        rebuilds it bit for bit, its open trajectories aside.
+
+        >>> s = TrajectoryLearner(2); t = s.begin([1, 0]); s.add_step(t, embedding=[0, 1], reward=1)
+        >>> twin = TrajectoryLearner(2); twin.replay(s.end(t, quality=0.9))
+        >>> twin.apply_micro_lora([1, 0]).tolist() == s.apply_micro_lora([1, 0]).tolist()
+        True
+        """
+        if not isinstance(trajectory, Trajectory):
+            raise ArgumentError(f"replay() takes a Trajectory, got {type(trajectory).__name__}")
+        tid = trajectory.id
+        if not isinstance(tid, int) or isinstance(tid, bool) or tid < 1:
+            raise ArgumentError(f"a trajectory id is a positive integer, got {tid!r}")
+        if tid in self._open:
+            raise ArgumentError(f"trajectory {tid} is open in this learner: end() it instead")
+        if trajectory.query is None:
+            raise ArgumentError(f"trajectory {tid} has no query embedding to replay")
+        query = self._vector(trajectory.query, "query")
+        quality, route = _unit(trajectory.quality, "quality"), _route(trajectory.route)
+        steps = trajectory.signal_steps
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ArgumentError(f"signal_steps must be a non-negative integer, got {steps!r}")
+        if steps and trajectory.signal is None:
+            raise ArgumentError(f"trajectory {tid} has {steps} signal steps and no signal")
+        signal = self._vector(trajectory.signal, "signal") if steps else None
+        baseline = _finite(trajectory.baseline, "baseline")
+        self._next_id = max(self._next_id, tid + 1)
+        self._baseline = baseline
         self._ended += 1
         self._since_learn += 1
-        if trajectory.signal_steps:
-            self._instant_update(trajectory)
-        successful = quality >= self.quality_threshold
-        if successful:
-            self._kept.extend(trajectory.query)
+        if steps:
+            self._instant_update(query, signal)
+        if quality >= self.quality_threshold:
+            self._kept.extend(query)
             self._quality.append(quality)
-            self._routes.append(trajectory.route)
+            self._routes.append(route)
             if len(self._quality) > self.capacity:
                 del self._kept[:self.dim], self._quality[0], self._routes[0]
         else:
             self._below += 1
-        rewards = trajectory.rewards
-        return Trajectory(tid, len(rewards), sum(rewards) / len(rewards) if rewards else 0.0, quality,
-                          trajectory.route, tuple(trajectory.contexts), successful)
+
+    def adopt_open(self, other):
+        """Takes over the open trajectories of another learner of the same dimension (one
+        this learner was rebuilt from), which has none afterwards; ids go on after both.
+
+        >>> old = TrajectoryLearner(2); t = old.begin([1, 0]); new = TrajectoryLearner(2); new.adopt_open(old)
+        >>> new.end(t, quality=1).id
+        1
+        """
+        if not isinstance(other, TrajectoryLearner) or other.dim != self.dim:
+            raise DimensionError(f"adopt_open() takes a TrajectoryLearner of dimension {self.dim}")
+        clash = sorted(set(other._open) & set(self._open))
+        if clash:
+            raise ArgumentError(f"trajectories {clash} are open in both learners")
+        self._open.update(other._open)
+        other._open = {}
+        self._next_id = max(self._next_id, other._next_id)
 
     # ---- instant loop: the micro-LoRA -----------------------------------------------------
 
-    def _instant_update(self, trajectory):
+    def _instant_update(self, q, signal):
         """One step on L = |delta(q) - micro_strength * |q| * g|^2 / 2, g the unit
         advantage-weighted mean of the step vectors: the adapter learns to move queries like q
         toward what earned more than the baseline (and away from what earned less), by a
@@ -222,13 +312,13 @@ class TrajectoryLearner:
         normalised LMS over both factors: micro_lr / (s^2 (|qA|^2 + |q|^2 |B|^2 + |q|^2 / dim)),
         the largest curvature of delta(q) in (A, B) plus a floor of the typical |qA|^2, so
         neither the query's scale nor the dimension can make it diverge."""
-        k, micro, q = self.kernel, self.micro, trajectory.query
+        k, micro = self.kernel, self.micro
         norm_sq = k.dot(q, q)
         if not norm_sq > 0 or micro.frozen:
             return
         h = k.matmul(q, micro.a, m=1, k=self.dim, n=micro.rank)
         curvature = micro.scaling ** 2 * (k.dot(h, h) + norm_sq * (k.dot(micro.b, micro.b) + 1.0 / self.dim))
-        target = k.scale(k.normalize(trajectory.signal), self.micro_strength * math.sqrt(norm_sq))
+        target = k.scale(k.normalize(signal), self.micro_strength * math.sqrt(norm_sq))
         micro.backward(q, k.axpy(-1.0, target, micro.forward(q)), n=1)
         for param, grad in zip(micro.params, micro.grads):
             k.axpy(-self.micro_lr / curvature, grad, param, out=param)
@@ -245,18 +335,19 @@ class TrajectoryLearner:
 
     # ---- background loop: patterns ----------------------------------------------------------
 
-    def force_learn(self):
+    def force_learn(self, *, clusters=None):
         """Extracts patterns now from every kept successful trajectory (any number, one
-        included): k-means with min(clusters, trajectories) centres. The patterns replace the
-        previous ones; returns a LearnReport.
+        included): k-means with min(clusters, trajectories) centres (clusters: this run's, by
+        default the learner's). The patterns replace the previous ones; returns a LearnReport.
 
         >>> s = TrajectoryLearner(2); s.force_learn()
         LearnReport(trajectories_used=0, patterns_extracted=0, below_threshold=0)
         """
+        clusters = self.clusters if clusters is None else _positive(clusters, "clusters")
         n = len(self._quality)
         patterns, centroids = [], array.array("f")
         if n:
-            centroids, assign = _kmeans(self.kernel, self._kept, n, self.dim, min(self.clusters, n),
+            centroids, assign = _kmeans(self.kernel, self._kept, n, self.dim, min(clusters, n),
                                         SplitMix64(self.seed))
             k = len(centroids) // self.dim
             mean_quality = array.array("f", bytes(4 * k))
@@ -274,6 +365,22 @@ class TrajectoryLearner:
         self._since_learn = 0
         self._learn_runs += 1
         return LearnReport(n, len(patterns), self._below)
+
+    def replay_learn(self, patterns_extracted):
+        """A learning run of a replay (see replay()) that a later run replaced: the counters
+        advance as that run's did (the ids of later patterns included: it extracted
+        patterns_extracted) without clustering, and there are no patterns until the next
+        force_learn(). Replaying only the last run for real rebuilds the same patterns at
+        the cost of one k-means.
+
+        >>> s = TrajectoryLearner(2); s.replay_learn(3); s.stats()["learn_runs"]
+        1
+        """
+        patterns_extracted = _positive(patterns_extracted, "patterns_extracted", low=0)
+        self._next_pattern += patterns_extracted
+        self._patterns, self._centroids = [], array.array("f")
+        self._since_learn = 0
+        self._learn_runs += 1
 
     def tick(self):
         """Learns (force_learn) when at least learn_every trajectories ended since the last
@@ -404,6 +511,13 @@ def _kmeans(kernel, x, n, dim, k, rng):
             break
         previous = assign
     return centroids, assign
+
+
+def _positive(value, name, low=1):
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        kind = "a positive" if low == 1 else "a non-negative"
+        raise ArgumentError(f"{name} must be {kind} integer, got {value!r}")
+    return value
 
 
 def _finite(value, name):

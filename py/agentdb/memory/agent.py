@@ -1,5 +1,5 @@
-"""AgentMemory: episodes, skills, reasoning patterns, causal memory, the semantic router and
-plain notes, all records of one VectorStore (see agentdb.memory.core)."""
+"""AgentMemory: episodes, skills, reasoning patterns, causal memory, the semantic router,
+SONA trajectories and plain notes, all records of one VectorStore (see agentdb.memory.core)."""
 import time
 
 from .. import open as open_store
@@ -10,10 +10,11 @@ from .feedback import Feedback
 from .patterns import Patterns
 from .router import Router
 from .skills import Skills
+from .trajectories import Trajectories
 from ..errors import OptionError
 
 
-class AgentMemory(Episodes, Skills, Patterns, Causal, Router, Feedback, MemoryCore):
+class AgentMemory(Episodes, Skills, Patterns, Causal, Router, Feedback, Trajectories, MemoryCore):
     """An agent's memory over a store (string ids; its embedder recorded in it).
 
     >>> mem = agentdb.memory.open("agent.rvf")                      # doctest: +SKIP

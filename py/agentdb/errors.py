@@ -60,6 +60,16 @@ class CorruptFileError(AgentDBError, ValueError):
         self.offset = offset
 
 
+class CypherSyntaxError(AgentDBError, ValueError):
+    """A Cypher query that does not parse, or is beyond the parser's limits (length, nesting):
+    carries the 1-based `line` and `column` of the fault and what was `expected` there; the
+    message reads "line 2, column 14: expected ')' after node pattern, found 'WHERE'"."""
+
+    def __init__(self, message, line=None, column=None, *, expected=None):
+        super().__init__(message if line is None else f"line {line}, column {column}: {message}")
+        self.line, self.column, self.expected = line, column, expected
+
+
 class ArgumentError(AgentDBError, ValueError):
     """An argument outside what a call accepts (a limit, a choice, a combination of keywords)."""
 

@@ -278,4 +278,46 @@ void agk_sgd_step_f32(float *param, const float *grad, float *velocity, uint32_t
  *   v = v * beta2 + (w2 * g) * g; denom = sqrt(v) / bc2_sqrt + eps; param = param + (-step_size * m) / denom. */
 void agk_adam_step_f32(float *param, const float *grad, float *m, float *v, uint32_t n, float w1, float beta2, float w2, float step_size, float bc2_sqrt, float eps, float weight_decay, float decay);
 
+/* ---- property graph (agentdb.graph): adjacency as CSR plus a delta, traversal ----
+ * An adjacency's entries are (key -> val, id): out-edges key = src, val = dst, id = the edge's
+ * slot; with AGK_GRAPH_BOTH each entry also counts as val -> key (the graph without direction).
+ * CSR: row r's entries are off[r] .. off[r+1]-1 of tgt (their vals) and eid (their ids).
+ * The filter of a walk: an entry id e passes when edge_mask bit e is set (edge_mask 0: all),
+ * type_set has bit etype[e] (type_set 0: any type; etype[e] >= n_types fails) and, with window
+ * = {t0, t1} (0: always), vfrom[e] <= t1 and vto[e] > t0 (a validity [vfrom, vto) meeting
+ * [t0, t1]; as of t is {t, t}). */
+#define AGK_GRAPH_BOTH 1
+/* counting sort of the n entries whose mask bit is set (mask 0: all), stable in index order:
+ * off[0..n_rows] (off[r] = entries with key < r), tgt = vals, eid = ids[i] (ids 0: i), row by row.
+ * Returns the entries written (2 per entry with AGK_GRAPH_BOTH), or AGK_E_RANGE (nothing written)
+ * when a key is >= n_rows or a val >= n_vals (with BOTH either must be < both). */
+int32_t agk_graph_csr_build(const uint32_t *key, const uint32_t *val, const uint32_t *ids, uint32_t n, uint32_t n_rows, uint32_t n_vals, const uint8_t *mask, uint32_t flags, uint32_t *off, uint32_t *tgt, uint32_t *eid);
+/* one hop of a breadth-first walk: for each frontier node u in order, its CSR entries in order
+ * (u >= n_rows: none), then the delta entries i in order whose d_key[i] is a frontier node
+ * (and, with AGK_GRAPH_BOTH, whose d_val[i] is: then d_key[i] is the one reached), the entry id
+ * being d_eid[i] (d_eid 0: d_first + i). Each entry passing the filter reaches v = its val:
+ * with visited (n_targets bits), only when v's bit is clear, which is then set, parent_node[v]
+ * = u and parent_edge[v] = the id (each optional); every reach is out[count] = v, out_edge[count]
+ * = the id (optional), written while count < out_cap. frontier_bits: n_keys bits of zeros the
+ * call uses and clears again (needed with a delta). Returns the reaches counted (more than
+ * out_cap: call again with more room), AGK_E_RANGE when a frontier node, a delta entry or a CSR
+ * entry is out of range (checked first for the caller's arrays), AGK_E_ARG for a delta without
+ * frontier_bits. The arguments that stay the same from hop to hop come first, so a caller binds
+ * them once (agentdb.kernel.graph_ops.Expander); the frontier and the out lists come last. */
+int32_t agk_graph_expand(const uint32_t *off, const uint32_t *tgt, const uint32_t *eid, uint32_t n_rows, uint32_t n_entries, const uint32_t *d_key, const uint32_t *d_val, const uint32_t *d_eid, uint32_t d_first, uint32_t n_delta, uint32_t flags, const uint8_t *edge_mask, uint32_t n_edges, const uint32_t *etype, const uint8_t *type_set, uint32_t n_types, const double *vfrom, const double *vto, const double *window, uint8_t *frontier_bits, uint32_t n_keys, uint8_t *visited, uint32_t n_targets, uint32_t *parent_node, uint32_t *parent_edge, const uint32_t *frontier, uint32_t n_frontier, uint32_t *out, uint32_t *out_edge, uint32_t out_cap);
+/* Dijkstra from source over a CSR (entries passing the filter; weight[e] >= 0 per entry id):
+ * dist[v] = the least sum of weights over a path (doubles, +inf unreached; each path's sum added
+ * edge by edge from the source), parent_node[v] / parent_edge[v] the last step (4294967295 for
+ * none). Nodes settle in (dist, node) order, so equal distances keep the first parent found in
+ * that order. Stops once target is settled (target 4294967295: never). heap, pos: n_nodes
+ * scratch each. Returns the nodes settled; AGK_E_ARG on a negative or NaN weight met,
+ * AGK_E_RANGE when source, target or an entry is out of range. */
+int32_t agk_graph_dijkstra(const uint32_t *off, const uint32_t *tgt, const uint32_t *eid, uint32_t n_rows, uint32_t n_entries, const uint8_t *edge_mask, uint32_t n_edges, const uint32_t *etype, const uint8_t *type_set, uint32_t n_types, const double *vfrom, const double *vto, const double *window, const double *weight, uint32_t source, uint32_t target, uint32_t n_nodes, double *dist, uint32_t *parent_node, uint32_t *parent_edge, uint32_t *heap, uint32_t *pos);
+/* sets (value != 0) or clears bit rows[i] of bits for each i; returns n, or AGK_E_RANGE (nothing
+ * changed) when a row is >= n_bits. */
+int32_t agk_bitmap_mark_rows(const uint32_t *rows, uint32_t n, uint32_t value, uint8_t *bits, uint32_t n_bits);
+/* rank[i] = the number of set bits before bit i when bit i is set, else 4294967295 (old row ->
+ * new row when the set rows are kept in order); returns the set bits among the first n. */
+uint32_t agk_bitmap_rank(const uint8_t *bits, uint32_t n, uint32_t *rank);
+
 #endif

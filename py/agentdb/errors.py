@@ -70,8 +70,19 @@ class CypherSyntaxError(AgentDBError, ValueError):
         self.line, self.column, self.expected = line, column, expected
 
 
+class CypherError(AgentDBError, ValueError):
+    """A Cypher query that parses but cannot run: an unknown variable or parameter, a value of
+    the wrong type (`'a' + 1`, a property of a number), an unsupported clause or function, or a
+    query past the executor's limits (rows, expansion steps, variable-length hops)."""
+
+
 class ArgumentError(AgentDBError, ValueError):
     """An argument outside what a call accepts (a limit, a choice, a combination of keywords)."""
+
+
+class NodeHasEdgesError(AgentDBError, ValueError):
+    """(graph) delete_node() of a node that still has edges or hyperedges: delete them first,
+    or pass detach=True to delete them with it."""
 
 
 class IdError(AgentDBError, ValueError, TypeError):

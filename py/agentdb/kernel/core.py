@@ -15,12 +15,13 @@ from .buffers import FORMATS, U32_MAX, KBuffer, Ptr, as_view, new_array, u32
 from .codes import CODES, FEATURES
 from .dense_ops import DenseOps
 from .hnsw_ops import HnswOps, HnswSearcher  # noqa: F401  (imported from here by callers)
+from .graph_ops import GraphOps
 from .learn_ops import LearnOps
 from .math_ops import MathOps
 from .quant_ops import QuantOps
 
 
-class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps):
+class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps, GraphOps):
     """The kernel interface (its op groups: the mixins, one module each)."""
 
     def __init__(self, backend):

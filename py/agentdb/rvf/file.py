@@ -51,6 +51,9 @@ class RvfContents:
     containers: dict = field(default_factory=dict)
     quant: dict = None            # agentdb quantizer parameters (the last QUANT of ours), if any
     adapters: dict = field(default_factory=dict)   # name -> adapter record (META kind 4), the last for each
+    # the graph records (META kinds 5 and 6) from the last snapshot on, in directory order:
+    # [(kind, {"doc", "arrays", "offset"})] (agentdb.graph.persist applies them)
+    graph: list = field(default_factory=list)
     live_entries: list = field(default_factory=list)   # entry index of each live id's row
 
     @property
@@ -177,7 +180,7 @@ def read(kernel, data, *, rows_in_kernel=False):
     mseg, manifest, skipped = _manifest(kernel, src)
     if manifest.dim == 0:
         raise CorruptFileError("manifest declares dimension 0", mseg.offset)
-    listed, options, records, seals, containers, quant, adapters = [], {}, {}, [], {}, None, {}
+    listed, options, records, seals, containers, quant, adapters, graph = [], {}, {}, [], {}, None, {}, []
     entry_ids, entry_chunks, index, index_problem = [], [], None, None
     entry_buffer = kernel.alloc(_vec_rows_total(src, manifest.directory, manifest.dim) * manifest.dim, "f",
                                 filled_soon=True) if rows_in_kernel else None
@@ -220,6 +223,10 @@ def read(kernel, data, *, rows_in_kernel=False):
                 seals.append((header, decoded[1]))
             elif decoded is not None and decoded[0] == agmeta.ADAPTER:
                 adapters[decoded[1]["name"]] = decoded[1]
+            elif decoded is not None and decoded[0] == agmeta.GRAPH_SNAPSHOT:
+                graph = [decoded]           # the whole graph: what came before it is replaced
+            elif decoded is not None and decoded[0] == agmeta.GRAPH_OPS:
+                graph.append(decoded)
             elif decoded is not None:
                 records.update(decoded[1])
     if entry_buffer is not None and len(entry_ids) * manifest.dim != len(entry_buffer):
@@ -238,7 +245,7 @@ def read(kernel, data, *, rows_in_kernel=False):
         records={label: records[label] for label in live if label in records},
         entry_ids=entry_ids, entry_live=entry_live, entry_chunks=entry_chunks, entry_buffer=entry_buffer,
         index=index, index_problem=index_problem, seals=seals, containers=containers, quant=quant,
-        adapters={name: record for name, record in adapters.items() if record["lora"] is not None})
+        adapters={name: record for name, record in adapters.items() if record["lora"] is not None}, graph=graph)
 
 
 def tail_state(kernel, data, contents):

@@ -10,16 +10,25 @@ Payload: magic "AGMD" | version u16 (1) | kind u16 | body
   kind 4, adapter: length u32 | UTF-8 JSON {"name": str, "lora": LoRA document or null,
           "ewc": EWC document (optional)}: a named query adapter (agentdb.learn's to_json
           objects; null removes the name). The last record for a name in directory order wins.
+  kind 5, graph ops: length u32 | UTF-8 JSON object | arrays: one change of the store's graph
+          (agentdb.graph.persist); the object's "arrays" lists [format, count] per array
+          ("B" u8, "I" u32, "Q" u64, "d" f64), whose little-endian bytes follow, packed, in order.
+  kind 6, graph snapshot: the same layout: the whole graph, replacing every graph record
+          before it in directory order (to_bytes() and Graph.compact() write one).
 """
+import array
 import json
 import struct
+import sys
 
 from ..errors import CorruptFileError
 
 MAGIC = b"AGMD"
 VERSION = 1
-RECORDS, OPTIONS, SEAL, ADAPTER = 1, 2, 3, 4
+RECORDS, OPTIONS, SEAL, ADAPTER, GRAPH_OPS, GRAPH_SNAPSHOT = 1, 2, 3, 4, 5, 6
+GRAPH_ARRAY_FORMATS = {"B": 1, "I": 4, "Q": 8, "d": 8}
 _HEAD = struct.Struct("<4sHH")
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
 def _json(obj):
@@ -62,9 +71,49 @@ def encode_adapter(name, document, ewc=None):
     return _encode_object(ADAPTER, {"name": name, "lora": document, **({"ewc": ewc} if ewc is not None else {})})
 
 
+def encode_graph(kind, doc, arrays):
+    """A graph record (kind GRAPH_OPS or GRAPH_SNAPSHOT): `doc` (a JSON object without
+    "arrays") and the array.arrays it refers to by index, each of a GRAPH_ARRAY_FORMATS type."""
+    head = dict(doc)
+    head["arrays"] = [[a.typecode, len(a)] for a in arrays]
+    body = _json(head)
+    chunks = [_HEAD.pack(MAGIC, VERSION, kind), struct.pack("<I", len(body)), body]
+    for a in arrays:
+        if _BIG_ENDIAN:
+            a = array.array(a.typecode, a)
+            a.byteswap()
+        chunks.append(a.tobytes())
+    return b"".join(chunks)
+
+
+def _graph_record(kind, payload, at, count, base, load):
+    """(kind, {"doc", "arrays", "offset"}) of a graph record whose JSON is count bytes at `at`."""
+    head = load(count)
+    at += count
+    specs = head.get("arrays") if isinstance(head, dict) else None
+    if not isinstance(specs, list) or not all(
+            isinstance(sp, list) and len(sp) == 2 and sp[0] in GRAPH_ARRAY_FORMATS and type(sp[1]) is int
+            and 0 <= sp[1] < 1 << 32 for sp in specs):
+        raise CorruptFileError("META graph record: 'arrays' is not a list of [format, count]", base + at - count)
+    need = sum(GRAPH_ARRAY_FORMATS[fmt] * n for fmt, n in specs)
+    if need != len(payload) - at:
+        raise CorruptFileError(f"META graph record: its arrays need {need} bytes, {len(payload) - at} follow the "
+                               f"JSON", base + at)
+    arrays = []
+    for fmt, n in specs:
+        a = array.array(fmt)
+        a.frombytes(payload[at:at + GRAPH_ARRAY_FORMATS[fmt] * n])
+        if _BIG_ENDIAN:
+            a.byteswap()
+        arrays.append(a)
+        at += GRAPH_ARRAY_FORMATS[fmt] * n
+    del head["arrays"]
+    return kind, {"doc": head, "arrays": arrays, "offset": base}
+
+
 def decode(payload, base=0):
     """(kind, value): records -> [(label, record dict)], options -> dict, seal -> Seal, adapter ->
-    record {name, lora, ewc?}; None for META
+    record {name, lora, ewc?}, graph ops / snapshot -> {"doc", "arrays", "offset"}; None for META
     segments that are not ours (another writer's type 0x07 is left alone)."""
     payload = bytes(payload)
     if len(payload) < _HEAD.size or payload[:4] != MAGIC:
@@ -102,6 +151,9 @@ def decode(payload, base=0):
                 not isinstance(record.get("ewc", {}), dict):
             raise CorruptFileError("META adapter record is not {name, lora, ewc?}", base + at)
         return ADAPTER, record
+    if kind in (GRAPH_OPS, GRAPH_SNAPSHOT):
+        need(count, "graph record")
+        return _graph_record(kind, payload, at, count, base, load)
     if kind != RECORDS:
         raise CorruptFileError(f"unknown META kind {kind}", base)
     records = []

@@ -64,6 +64,9 @@ def to_bytes(db):
         extra += [(seg_type, payload) for seg_type, (_, payload) in sorted(db._containers.items())
                   if payload is not None]
         extra += adapters.records(db)
+        if db._graph is not None:           # the graph layer sits above the store: imported when used
+            from ..graph.persist import segments as graph_segments
+            extra += graph_segments(db)
         return rvf.write(db.kernel, dim=db.dim, metric=db.metric, ids=list(labels), rows=rows,
                          deleted=sorted(set(labels) - live_labels), identity=db.identity, extra=extra,
                          signing_key=db._signing_key, profile=db.profile)

@@ -50,6 +50,10 @@ def _open_contents(data, *, kernel=None, embedder=None, force=False, graph_saved
     codec.load(db, contents, own=bool(contents.options), graph_saved_when_idle=graph_saved_when_idle)
     db._containers = dict(contents.containers)
     adapters.load(db, contents.adapters)
+    if contents.graph:
+        from ..graph.persist import load as load_graph      # the graph layer sits above the store
+
+        load_graph(db, contents.graph)
     return db, contents
 
 

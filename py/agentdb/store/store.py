@@ -94,6 +94,8 @@ class VectorStore:
         self._adapters = {}            # name -> LoRA query adapter (store/adapters.py)
         self._adapter_ewc = {}         # name -> the EWC kept with it (continual learning)
         self._transaction = None       # set while a transaction runs (transactions.py)
+        self._graph = None             # the property graph's state (agentdb.graph), None until used
+        self._graph_subscribers = []   # Graph.subscribe() callbacks: kept across a rollback
         self._final_commits = []       # a BufferLog's last chunks, kept for the host after close()
         self.version = 0               # counts writes, so caches of answers know when they are stale
         # a query crosses into kernel memory once: written into _query_in, prepared (checked,
@@ -540,6 +542,18 @@ class VectorStore:
         """query() for each of m vectors (m x dim), the same answers; the filter is evaluated
         once, and the graph walks of all m queries are one kernel call."""
         return search.query_batch(self, vectors, k, where, ef, exact, adapt)
+
+    @property
+    def graph(self):
+        """The store's property graph (agentdb.graph.Graph): nodes, edges and hyperedges kept
+        in the same .rvf, written in the same commits as the vectors inside a transaction.
+
+        >>> db = open(dim=2); a = db.graph.add_node(labels=["Person"]); db.graph.stats()["nodes"]
+        1
+        """
+        from ..graph import Graph                 # the graph layer sits above the store
+
+        return Graph(self)
 
     def transaction(self):
         """A context manager: the writes inside it (ingest, delete, update_metadata, adapters,

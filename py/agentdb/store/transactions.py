@@ -12,7 +12,7 @@ from . import codec
 
 # state a rebuild must not replace: the store's identity as an open handle
 _KEPT = frozenset({"path", "_log", "readonly", "_lock", "_signing_key", "_public_key", "_final_commits",
-                   "_transaction", "version"})
+                   "_transaction", "version", "_graph_subscribers"})
 
 
 def refuse_inside(db, what):
@@ -32,7 +32,7 @@ def transaction(db):
             return
         snapshot = codec.to_bytes(db) if db._log is None else None
         state = db._log.begin() if db._log is not None else None
-        db._transaction = {"log_state": state}      # not None while the transaction runs
+        transaction = db._transaction = {"log_state": state}      # not None while the transaction runs
         try:
             yield db
             if db._log is not None:
@@ -44,6 +44,10 @@ def transaction(db):
             raise
         db._transaction = None
         db._after_commit()
+        if "graph_changes" in transaction:     # subscribers hear of a committed transaction
+            from ..graph.model import flush_pending
+
+            flush_pending(db, transaction)
 
 
 def _rebuild(db, data):

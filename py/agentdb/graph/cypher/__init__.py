@@ -4,6 +4,9 @@ and the typed AST the executor runs (issue 19).
     lexer.py    text -> tokens (line and column each; comments, escapes, backticks)
     parser.py   tokens -> ast (recursive descent, precedence climbing; depth and length capped)
     ast.py      frozen dataclasses: the contract between the parser and the executor
+    scope.py    every variable bound before anything is matched
+    executor.py a read query's plan run over a Graph (execute -> CypherResult)
+    functions.py values, null semantics, operators, functions, aggregates, sort order
 
 Every syntax error is an agentdb.CypherSyntaxError with `line`, `column` and `expected`:
 
@@ -21,5 +24,6 @@ from . import ast
 from .ast import walk
 from .lexer import MAX_QUERY_CHARS, tokenize
 from .parser import MAX_DEPTH, parse
+from .executor import CypherResult, execute
 
-__all__ = ["MAX_DEPTH", "MAX_QUERY_CHARS", "ast", "parse", "tokenize", "walk"]
+__all__ = ["MAX_DEPTH", "MAX_QUERY_CHARS", "CypherResult", "ast", "execute", "parse", "tokenize", "walk"]

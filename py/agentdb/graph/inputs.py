@@ -1,0 +1,227 @@
+"""A caller's nodes, edges and hyperedges as the sections of a change doc (agentdb.graph.state):
+the checks that name the caller's own argument (edges[3].weight, not a doc field), and the
+array-level conversion that lets a million edges in without a Python step per edge beyond
+reading them (ids are looked up per distinct node; endpoints become indexes in one pass)."""
+import array
+import math
+
+from ..errors import ArgumentError
+from .tables import ID_INT_MAX, check_labels, check_name, check_number, check_window, normalize_id
+
+INF = math.inf
+_NODE_KEYS = {"id", "labels", "properties", "embedding"}
+_EDGE_KEYS = {"id", "src", "dst", "type", "properties", "weight", "valid_from", "valid_to"}
+_HYPER_KEYS = {"id", "nodes", "type", "properties", "embedding", "valid_from", "valid_to"}
+
+
+def _ids(values, what):
+    """Ids normalised; plain ints and strings are checked in C-speed passes (min, max, in)."""
+    values = values if type(values) is list else list(values)
+    kinds = set(map(type, values))
+    if kinds == {int} and 0 <= min(values) and max(values) <= ID_INT_MAX or \
+            kinds == {str} and "" not in values or not values:
+        return values
+    return [normalize_id(v, f"{what}[{i}]") for i, v in enumerate(values)]
+
+
+def _given(values):
+    """values, or None when every entry is None (nothing given)."""
+    return None if values.count(None) == len(values) else values
+
+
+def _records(items, keys, what, fields):
+    """A list of dicts (checked keys) or tuples (positional `fields`) -> a list of dicts."""
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            extra = set(item) - keys
+            if extra:
+                raise ArgumentError(f"{what}[{i}] has unknown keys {sorted(extra)}; known: {sorted(keys)}")
+            out.append(item)
+        elif isinstance(item, (tuple, list)) and 1 <= len(item) <= len(fields):
+            out.append(dict(zip(fields, item)))
+        else:
+            raise ArgumentError(f"{what}[{i}] must be a dict (or a tuple {tuple(fields)}), got {type(item).__name__}")
+    return out
+
+
+def nodes_section(items):
+    """(section, ids given (None each when generated), labels, embeddings [(index, vector)])
+    for nodes: dicts {id?, labels?, properties?, embedding?}, or plain ids."""
+    items = items if type(items) is list else list(items)
+    if None not in items and not any(isinstance(item, dict) for item in items):   # plain ids: the fast form
+        ids = _ids(items, "nodes")
+        n = len(ids)
+        return {"n": n, "ids": _given(ids) if n else None, "labels": None, "props": None, "embedded": None}, \
+            ids, [()] * n, []
+    records = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict):
+            extra = set(item) - _NODE_KEYS
+            if extra:
+                raise ArgumentError(f"nodes[{i}] has unknown keys {sorted(extra)}; known: {sorted(_NODE_KEYS)}")
+            records.append(item)
+        else:
+            records.append({"id": item})
+    n = len(records)
+    ids = [None if r.get("id") is None else normalize_id(r["id"], f"nodes[{i}].id") for i, r in enumerate(records)]
+    labels = [check_labels(r.get("labels"), f"nodes[{i}].labels") for i, r in enumerate(records)]
+    props = [r.get("properties") for r in records]
+    embeddings = [(i, r["embedding"]) for i, r in enumerate(records) if r.get("embedding") is not None]
+    emb = None
+    if embeddings:
+        emb = array.array("B", bytes(n))
+        for i, _ in embeddings:
+            emb[i] = 1
+    section = {"n": n, "ids": _given(ids), "labels": [list(ls) for ls in labels] if any(labels) else None,
+               "props": _given(props), "embedded": emb}
+    return section, ids, labels, embeddings
+
+
+def _endpoint_indexes(block_ids, columns):
+    """(ref ids, one u32 index array per column): an id of the block (the call's own nodes) is
+    its position there, any other id ref's position after the block's. The ref list is sorted
+    (ints, then strings), so the same call gives the same bytes in every home."""
+    n_block = len(block_ids)
+    ints = set(map(type, block_ids)) == {int}
+    if ints and (not n_block or block_ids[-1] - block_ids[0] == n_block - 1 and block_ids == sorted(block_ids)
+                 and len(set(block_ids)) == n_block) and \
+            all(set(map(type, col)) <= {int} for col in columns):
+        first = block_ids[0] if n_block else 0                 # ids first .. first + n - 1: arithmetic
+        outside = set()
+        for col in columns:
+            if col and (min(col) < first or max(col) >= first + n_block):
+                outside.update(x for x in col if not first <= x < first + n_block)
+        if not outside:
+            out = []
+            for col in columns:
+                idx = array.array("q", col)
+                if first:
+                    idx = array.array("q", (x - first for x in idx))
+                out.append(array.array("I", idx))
+            return [], out
+    index = {ident: i for i, ident in enumerate(block_ids)}
+    seen = set()
+    for col in columns:
+        seen.update(col)
+    ref = sorted(seen.difference(index), key=lambda x: (type(x) is str, x))
+    index.update({ident: n_block + j for j, ident in enumerate(ref)})
+    return ref, [array.array("I", map(index.__getitem__, col)) for col in columns]
+
+
+def _float_column(values, default, what, *, allow_none):
+    """An f64 array of values (None stands for default where allow_none), or None when every
+    value is the default; ArgumentError names the first entry that is not a (finite) number."""
+    kinds = set(map(type, values))
+    if values.count(None if allow_none else default) == len(values) and bool not in kinds:
+        return None
+    col = None
+    if kinds <= ({int, float, type(None)} if allow_none else {int, float}):
+        try:
+            col = array.array("d", [default if v is None else v for v in values] if allow_none else values)
+        except OverflowError:
+            col = None
+    if col is None or not allow_none and not all(map(math.isfinite, col)):
+        for i, v in enumerate(values):
+            if not (v is None and allow_none):
+                check_number(v, f"{what}[{i}]")
+    return col
+
+
+def edges_section(items, block_ids):
+    """The edges section and the ids given. items: dicts {src, dst, type, id?, properties?,
+    weight?, valid_from?, valid_to?}, tuples (src, dst, type[, properties]), or a dict of columns
+    {"src": [...], "dst": [...], "type": name or [...], ...} (the fast form for big batches)."""
+    if isinstance(items, dict):
+        cols = items
+        extra = set(cols) - _EDGE_KEYS
+        if extra:
+            raise ArgumentError(f"edge columns: unknown {sorted(extra)}; known: {sorted(_EDGE_KEYS)}")
+        if "src" not in cols or "dst" not in cols or "type" not in cols:
+            raise ArgumentError("edge columns need src, dst and type")
+        m = len(cols["src"])
+        for key, col in cols.items():
+            if key != "type" or not isinstance(col, str):
+                if not hasattr(col, "__len__") or isinstance(col, (str, dict)) or len(col) != m:
+                    raise ArgumentError(f"edge column {key!r} must be a list of {m} values")
+
+        def get(key, default=None):
+            if key not in cols:
+                return None
+            col = cols[key]
+            return col if type(col) is list else list(col)
+        types_col = None if isinstance(cols["type"], str) else get("type")
+        single = cols["type"] if types_col is None else None
+    else:
+        records = _records(items, _EDGE_KEYS, "edges", ("src", "dst", "type", "properties"))
+        m = len(records)
+        for i, r in enumerate(records):
+            if "src" not in r or "dst" not in r or "type" not in r:
+                raise ArgumentError(f"edges[{i}] needs src, dst and type")
+
+        def get(key, default=None):
+            return [r.get(key, default) for r in records]
+        types_col, single = get("type"), None
+    distinct = [single] if types_col is None else list(dict.fromkeys(types_col))
+    for t in distinct:
+        check_name(t, "edge type")
+    codes = None
+    if len(distinct) > 1:
+        code = {t: i for i, t in enumerate(distinct)}
+        codes = array.array("I", map(code.__getitem__, types_col))
+    srcs, dsts = _ids(get("src"), "edges.src"), _ids(get("dst"), "edges.dst")
+    ref, (src_idx, dst_idx) = _endpoint_indexes(block_ids, [srcs, dsts])
+    ids = _given(get("id") or [None] * m) if m else None
+    if ids is not None:
+        ids = [None if i is None else normalize_id(i, f"edges[{j}].id") for j, i in enumerate(ids)]
+    weight, vf, vt = (_float_column(values, default, f"edges.{key}", allow_none=key != "weight")
+                      if values else None for key, default, values in (
+                          ("weight", 1.0, get("weight", 1.0)), ("valid_from", -INF, get("valid_from")),
+                          ("valid_to", INF, get("valid_to"))))
+    props = get("properties")
+    section = {"n": m, "ids": ids, "ref": ref, "src": src_idx, "dst": dst_idx,
+               "types": distinct if m else [], "type": codes, "weight": weight, "valid_from": vf, "valid_to": vt,
+               "props": _given(props) if props else None}
+    return section, ids
+
+
+def hyperedges_section(items, block_ids):
+    """(section, ids given, embeddings [(index, vector)]) for hyperedges: dicts {nodes, type,
+    id?, properties?, embedding?, valid_from?, valid_to?}."""
+    records = _records(items, _HYPER_KEYS, "hyperedges", ("nodes", "type", "properties"))
+    h = len(records)
+    members, off, types_col = [], array.array("I", [0]), []
+    for i, r in enumerate(records):
+        if "nodes" not in r or "type" not in r:
+            raise ArgumentError(f"hyperedges[{i}] needs nodes and type")
+        nodes = r["nodes"]
+        if isinstance(nodes, (str, dict)) or not hasattr(nodes, "__iter__"):
+            raise ArgumentError(f"hyperedges[{i}].nodes must be a list of node ids")
+        nodes = _ids(nodes, f"hyperedges[{i}].nodes")
+        if len(nodes) < 2:
+            raise ArgumentError(f"hyperedges[{i}] joins {len(nodes)} node(s); a hyperedge needs 2 or more")
+        members.extend(nodes)
+        off.append(len(members))
+        types_col.append(check_name(r["type"], f"hyperedges[{i}].type"))
+    distinct = list(dict.fromkeys(types_col))
+    codes = None
+    if len(distinct) > 1:
+        code = {t: i for i, t in enumerate(distinct)}
+        codes = array.array("I", map(code.__getitem__, types_col))
+    ref, (member_idx,) = _endpoint_indexes(block_ids, [members])
+    ids = [None if r.get("id") is None else normalize_id(r["id"], f"hyperedges[{i}].id") for i, r in enumerate(records)]
+    windows = [check_window(r.get("valid_from"), r.get("valid_to"), f"hyperedges[{i}].") for i, r in enumerate(records)]
+    vf = array.array("d", (w[0] for w in windows)) if any(w[0] != -INF for w in windows) else None
+    vt = array.array("d", (w[1] for w in windows)) if any(w[1] != INF for w in windows) else None
+    embeddings = [(i, r["embedding"]) for i, r in enumerate(records) if r.get("embedding") is not None]
+    emb = None
+    if embeddings:
+        emb = array.array("B", bytes(h))
+        for i, _ in embeddings:
+            emb[i] = 1
+    props = [r.get("properties") for r in records]
+    section = {"n": h, "ids": ids if any(i is not None for i in ids) else None, "ref": ref, "off": off,
+               "members": member_idx, "types": distinct, "type": codes,
+               "valid_from": vf, "valid_to": vt, "props": props if any(p is not None for p in props) else None,
+               "embedded": emb}
+    return section, ids, embeddings, types_col

@@ -1,0 +1,315 @@
+"""The graph's tables: ids of nodes, edges and hyperedges (IdTable), their properties
+(PropertyTable, the store's own metadata columns and filter algebra), and the checks of what
+a caller (or a file) may put in them.
+
+Ids. Every slot (a node's, an edge's or a hyperedge's row) has a sequence number, `seq`:
+unique, never reused, ascending with the slot, so a seq finds its slot by bisection and
+survives compaction (slots are renumbered, seqs are not). An id not given is generated as the
+seq itself (an int); an int id at or past the next seq becomes its own seq (so ascending int
+ids cost no table entry); any other id (a string, or an int already passed) is kept in a dict
+id -> seq. Generated ids never collide with given ones: the next seq always passes every int
+given so far.
+"""
+import array
+import bisect
+import math
+import numbers
+import operator
+
+from ..errors import ArgumentError, FilterError, IdError, MetadataError
+from ..store.bitmaps import set_bit, set_bits
+from ..store.filters import FilterEvaluator, compile_filter
+from ..store.metadata import MetadataColumns
+
+ID_INT_MAX = (1 << 63) - 1
+MAX_LABEL = 256                 # characters in a label or a type name
+
+
+def normalize_id(ident, what="id"):
+    """An id as a plain int or str (numpy integers by operator.index), or IdError."""
+    if type(ident) is str:
+        if not ident:
+            raise IdError(f"{what}: an id cannot be the empty string")
+        return ident
+    if type(ident) is int:
+        if not 0 <= ident <= ID_INT_MAX:
+            raise IdError(f"{what} = {ident}: integer ids must be in 0 .. 2**63 - 1")
+        return ident
+    if not isinstance(ident, bool):
+        try:
+            return normalize_id(operator.index(ident), what)
+        except TypeError:
+            pass
+    raise IdError(f"{what} = {ident!r}: ids are non-empty strings or integers in 0 .. 2**63 - 1")
+
+
+def check_name(name, what):
+    """A label or a type: a non-empty string of at most MAX_LABEL characters."""
+    if not isinstance(name, str) or not name or len(name) > MAX_LABEL:
+        raise ArgumentError(f"{what} must be a non-empty string of at most {MAX_LABEL} characters, got {name!r}")
+    return name
+
+
+def check_labels(labels, what="labels"):
+    """A node's labels: an iterable of names (a single string is one label) -> a sorted tuple."""
+    if labels is None:
+        return ()
+    if isinstance(labels, str):
+        labels = (labels,)
+    if isinstance(labels, dict) or not hasattr(labels, "__iter__"):
+        raise ArgumentError(f"{what} must be a string or a list of strings, got {type(labels).__name__}")
+    return tuple(sorted({check_name(label, what) for label in labels}))
+
+
+def check_number(value, what, *, allow_none=False, lo=-math.inf):
+    """A finite float (an int is taken as float); None passes with allow_none."""
+    if value is None and allow_none:
+        return None
+    try:
+        finite = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    except OverflowError:           # an int beyond any float
+        finite = False
+    if not finite or value < lo:
+        bound = "" if lo == -math.inf else f" >= {lo}"
+        raise ArgumentError(f"{what} must be a finite number{bound}{' or None' if allow_none else ''}, got {value!r}")
+    return float(value)
+
+
+def check_window(valid_from, valid_to, what):
+    """(from, to) as floats with None = unbounded (-inf / +inf); from <= to."""
+    lo = check_number(valid_from, f"{what}valid_from", allow_none=True)
+    hi = check_number(valid_to, f"{what}valid_to", allow_none=True)
+    lo = -math.inf if lo is None else lo
+    hi = math.inf if hi is None else hi
+    if lo > hi:
+        raise ArgumentError(f"{what}valid_from ({valid_from}) is after valid_to ({valid_to})")
+    return lo, hi
+
+
+def check_properties(props, n=None):
+    """Property dicts (one, or a list of n; None = {}) checked by the store's metadata rule
+    (agentdb.store.jsonvalues: JSON with finite numbers, 64-bit ints, limited depth and size).
+    Returns the list (None for empty ones)."""
+    if n is None:
+        return _props_check([props], 1, "properties")[0]
+    return _props_check(props, n, "properties")
+
+
+def _props_check(props, n, what):
+    try:
+        return MetadataColumns.check(props, n)
+    except MetadataError as exc:
+        raise MetadataError(str(exc).replace("metadata", what)) from None
+
+
+class IdTable:
+    """Ids <-> slots of one kind of object (module docstring)."""
+
+    def __init__(self):
+        self.seqs = array.array("Q")
+        self.named = {}          # given id -> seq, for ids that are not their own seq
+        self.name_of = {}        # seq -> given id
+        self.next_seq = 0
+
+    def __len__(self):
+        return len(self.seqs)
+
+    def slot_of_seq(self, seq):
+        seqs = self.seqs
+        n = len(seqs)
+        if not n:
+            return None
+        first = seqs[0]
+        if seqs[n - 1] - first == n - 1:             # no gaps (no compaction, no jumps): direct
+            slot = seq - first
+            return slot if 0 <= slot < n else None
+        slot = bisect.bisect_left(seqs, seq)
+        return slot if slot < n and seqs[slot] == seq else None
+
+    def seq_of(self, ident):
+        """The seq an id names (alive or not), or None."""
+        seq = self.named.get(ident)
+        if seq is not None:
+            return seq
+        if type(ident) is int and ident not in self.name_of:
+            return ident
+        return None
+
+    def slot(self, ident):
+        """The slot an (already normalised) id names, or None (its slot may be dead)."""
+        seq = self.seq_of(ident)
+        return None if seq is None else self.slot_of_seq(seq)
+
+    def id_of(self, slot):
+        seq = self.seqs[slot]
+        return self.name_of.get(seq, seq)
+
+    def ids_of(self, slots):
+        """Ids of many slots (one dict lookup each when some ids are named)."""
+        seqs = self.seqs
+        if not self.name_of:
+            n = len(seqs)
+            if n and seqs[n - 1] - seqs[0] == n - 1:     # no gaps: the seq is the slot + the first
+                first = seqs[0]
+                return slots.tolist() if not first and isinstance(slots, array.array) else [s + first for s in slots]
+            return [seqs[s] for s in slots]
+        get = self.name_of.get
+        return [get(seqs[s], seqs[s]) for s in slots]
+
+    def plan(self, ids, n):
+        """(seqs, [(id, seq) kept in the dict], next seq) for n new slots whose ids are `ids`
+        (None: all generated; an entry None: that one generated), already checked to be free.
+        Nothing changes: assign() carries a plan out (a caller may need the seqs first)."""
+        start = self.next_seq
+        if ids is None:
+            return array.array("Q", range(start, start + n)), [], start + n
+        if n and set(map(type, ids)) == {int} and ids[0] >= start and ids == sorted(ids) and \
+                len(set(ids)) == n:
+            return array.array("Q", ids), [], ids[-1] + 1    # ascending ints: their own seqs
+        seqs, named = array.array("Q"), []
+        nxt = start
+        for ident in ids:
+            if ident is None:
+                seqs.append(nxt)
+                nxt += 1
+            elif type(ident) is int and ident >= nxt:
+                seqs.append(ident)
+                nxt = ident + 1
+            else:
+                seqs.append(nxt)
+                named.append((ident, nxt))
+                nxt += 1
+        return seqs, named, nxt
+
+    def assign(self, ids, n):
+        """Appends the slots plan(ids, n) describes."""
+        seqs, named, nxt = self.plan(ids, n)
+        self.seqs.extend(seqs)
+        for ident, seq in named:
+            self.named[ident] = seq
+            self.name_of[seq] = ident
+        self.next_seq = nxt
+        return seqs
+
+    def restore(self, seqs, ids, next_seq):
+        """Slots with the given seqs and ids (None: the seq is the id), from a snapshot."""
+        self.seqs.extend(seqs)
+        for seq, ident in zip(seqs, ids):
+            if ident is not None:
+                self.named[ident] = seq
+                self.name_of[seq] = ident
+        self.next_seq = max(self.next_seq, next_seq)
+
+    def forget(self, slot):
+        """A dead slot's given id may name a new object from now on."""
+        seq = self.seqs[slot]
+        ident = self.name_of.pop(seq, None)
+        if ident is not None:
+            del self.named[ident]
+
+    def named_ids(self, slots):
+        """For a snapshot: per slot its given id, or None when the id is the seq."""
+        seqs, get = self.seqs, self.name_of.get
+        return [get(seqs[s]) for s in slots]
+
+
+class PropertyTable:
+    """One property dict per slot, in the store's MetadataColumns so `where` filters run as
+    the store's do (agentdb.store.filters, kernel bitmaps). Rows are appended, never changed:
+    an update appends the new dict and retires the old row, so each slot points at its row
+    (identity until the first update)."""
+
+    def __init__(self, kernel):
+        self.k = kernel
+        self.cols = MetadataColumns()
+        self.live = bytearray()          # bit per row
+        self.row_of = None               # slot -> row (None: row == slot)
+        self.owner = None                # row -> slot (None: slot == row)
+
+    def __len__(self):
+        return len(self.cols)
+
+    def _grow_live(self, n):
+        need = (n + 7) // 8
+        if len(self.live) < need:
+            self.live.extend(bytes(need - len(self.live)))
+
+    def append(self, dicts, first_slot):
+        """Rows for slots first_slot .. first_slot + len(dicts) - 1 (dicts checked)."""
+        start = len(self.cols)
+        n = len(dicts)
+        self.cols.append(dicts)
+        self._grow_live(start + n)
+        set_bits(self.live, start, n, True)
+        if self.row_of is not None:
+            self.row_of.extend(range(start, start + n))
+            self.owner.extend(range(first_slot, first_slot + n))
+
+    def row(self, slot):
+        return slot if self.row_of is None else self.row_of[slot]
+
+    def get(self, slot):
+        """A copy of the slot's dict."""
+        return self.cols.copy_of(self.row(slot))
+
+    def stored(self, slot):
+        """The slot's dict as stored (read-only use)."""
+        return self.cols.stored(self.row(slot))
+
+    def set(self, slot, props, n_slots):
+        """Replaces the slot's dict (checked) by appending a row."""
+        if self.row_of is None:            # identity so far: one row per slot
+            self.row_of = array.array("I", range(n_slots))
+            self.owner = array.array("I", range(n_slots))
+        old = self.row_of[slot]
+        new = len(self.cols)
+        self.cols.append([props])
+        self._grow_live(new + 1)
+        set_bit(self.live, old, False)
+        set_bit(self.live, new, True)
+        self.row_of[slot] = new
+        self.owner.append(slot)
+
+    def retire(self, slot):
+        set_bit(self.live, self.row(slot), False)
+
+    def where(self, where, n_slots):
+        """Bitmap over slots whose dict matches `where` (the store's filter algebra); dead
+        slots never match. FilterError names a malformed filter."""
+        node = compile_filter(where)
+        n = len(self.cols)
+        out = bytearray((n_slots + 7) // 8)
+        if n == 0:
+            return out
+        bits = FilterEvaluator(self.k, self.cols, n, self.live).evaluate(node)
+        if self.owner is None:
+            out[:len(bits)] = bits[:len(out)]
+            return out
+        rows = self.k.bitmap_rows(bits, n)
+        if len(rows):
+            slots = self.k.gather_rows(self.owner, rows, row_bytes=4, fmt="I")
+            self.k.bitmap_mark_rows(slots, out, n_bits=n_slots)
+        return out
+
+    def dicts(self, slots):
+        """Copies of the dicts of many slots."""
+        rows = self.cols.rows
+        if self.row_of is None:
+            return [dict(rows[s]) if rows[s] else {} for s in slots]
+        row_of = self.row_of
+        return [dict(rows[row_of[s]]) if rows[row_of[s]] else {} for s in slots]
+
+    def stored_many(self, slots):
+        rows = self.cols.rows
+        if self.row_of is None:
+            return [rows[s] for s in slots]
+        row_of = self.row_of
+        return [rows[row_of[s]] for s in slots]
+
+
+def check_where(where):
+    """FilterError for a malformed filter, before anything runs."""
+    if where is not None and not isinstance(where, dict):
+        raise FilterError(f"where: a filter is a dict, got {type(where).__name__}")
+    if where is not None:
+        compile_filter(where)

@@ -1,0 +1,241 @@
+"""Walks over a GraphState: neighbours, k-hop expansion, shortest paths, a node's hyperedges.
+
+Each hop is one kernel call (agk_graph_expand) over the adjacency's CSR rows of the frontier
+and its delta, with the walk's filter applied to each edge in the kernel: the live bitmap,
+the wanted types (a bitmap over type codes) and a time window (as_of t is [t, t]; during
+(t0, t1) is [t0, t1]; an edge valid over [valid_from, valid_to) passes when the two meet).
+The frontier of hop h + 1 is the part of the out list hop h wrote, so nothing is copied
+between hops; the visited bitmap is cleared afterwards bit by bit (the walk's nodes only).
+Weighted paths are one Dijkstra call (agk_graph_dijkstra) over a CSR built without a delta.
+"""
+import array
+import math
+from dataclasses import dataclass, field
+
+from ..errors import ArgumentError, KernelError
+from .tables import check_name, check_number
+
+DIRECTIONS = ("out", "in", "both")
+
+
+@dataclass(frozen=True)
+class Path:
+    """A path: its nodes from the start to the end, the edges between them (ids, one fewer)
+    and the sum of their weights. len(path) is the number of hops."""
+
+    nodes: list
+    edges: list = field(default_factory=list)
+    weight: float = 0.0
+
+    def __len__(self):
+        return len(self.edges)
+
+
+def check_direction(direction):
+    if direction not in DIRECTIONS:
+        raise ArgumentError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    return direction
+
+
+def window(as_of, during):
+    """(t0, t1) for a walk's time filter, or None (every edge, whatever its validity)."""
+    if as_of is not None and during is not None:
+        raise ArgumentError("as_of and during are alternatives: give one of them")
+    if as_of is not None:
+        t = check_number(as_of, "as_of")
+        return t, t
+    if during is not None:
+        if not isinstance(during, (list, tuple)) or len(during) != 2:
+            raise ArgumentError(f"during must be (t0, t1), got {during!r}")
+        t0, t1 = (check_number(t, f"during[{i}]") for i, t in enumerate(during))
+        if t0 > t1:
+            raise ArgumentError(f"during: t0 ({t0}) is after t1 ({t1})")
+        return t0, t1
+    return None
+
+
+def type_names(types, what="types"):
+    """A type filter as a tuple of names (a single string is one type), or None for any."""
+    if types is None:
+        return None
+    if isinstance(types, str):
+        types = (types,)
+    if isinstance(types, dict) or not hasattr(types, "__iter__"):
+        raise ArgumentError(f"{what} must be a type name or a list of them, got {types!r}")
+    return tuple(check_name(t, what) for t in types)
+
+
+def type_set(state, types):
+    """The bitmap of the state's type codes among `types` (None when any type goes), or b""
+    when none of them exists (nothing passes)."""
+    if types is None:
+        return None
+    codes = [state.type_code[t] for t in types if t in state.type_code]
+    if not codes:
+        return b""
+    bits = bytearray((len(state.types) + 7) // 8)
+    for c in codes:
+        bits[c >> 3] |= 1 << (c & 7)
+    return bits
+
+
+def edge_filter(state, types, span, *, hyper=False):
+    """graph_expand's filter arguments for the edges (or hyperedges), or None when nothing can
+    pass (none of the types exists)."""
+    table = state.hyper if hyper else state.edges
+    tset = type_set(state, types)
+    if tset == b"":
+        return None
+    args = dict(edge_mask=table.live_kbuf(), n_edges=table.n)
+    if tset is not None:
+        args.update(etype=(state.htype if hyper else state.etype).buf, type_set=tset, n_types=len(state.types))
+    vf, vt = (state.h_vfrom, state.h_vto) if hyper else (state.vfrom, state.vto)
+    if span is not None and vf is not None:
+        args.update(vfrom=vf.buf, vto=vt.buf, window=array.array("d", span))
+    return args
+
+
+WALKS_KEPT = 16          # bound expanders a state keeps (one per direction and type filter in use)
+
+
+def _hops(state, adj, start_slots, k, filt, *, parents=None, stop=None, mark_start=True, types=None):
+    """Breadth-first over adj from start_slots for up to k hops (k None: until nothing new).
+    Returns (the scratch, count): out[0:count] holds the start nodes then every node reached,
+    hop by hop; the caller clears the visited bits (scratch.clear(count))."""
+    kern, n_nodes = state.k, state.nodes.n
+    s = state.scratch.ready(n_nodes)
+    starts = array.array("I", start_slots)
+    s.out.write(starts)
+    if mark_start:
+        kern.bitmap_mark_rows(s.out, s.visited, n_bits=s.cap, n=len(starts))
+    lo, hi = 0, len(starts)
+    hop = 0
+    key = (id(adj), adj.builds, s.cap, state.version, types) if parents is None and "window" not in filt else None
+    expand = state.walks.get(key) if key is not None else None
+    if expand is None:
+        expand = kern.graph_expander(**adj.walk_args(state.edges.n), **filt, n_keys=n_nodes, n_targets=n_nodes,
+                                     frontier_bits=s.frontier_bits, visited=s.visited,
+                                     parent_node=parents[0] if parents else None,
+                                     parent_edge=parents[1] if parents else None)
+        if key is not None:               # the same walk again (until a change): bound once
+            if len(state.walks) >= WALKS_KEPT or any(k[3] != state.version for k in state.walks):
+                state.walks.clear()
+            state.walks[key] = expand
+    try:
+        while lo < hi and (k is None or hop < k):
+            count = expand(s.out, hi - lo, s.out, s.cap - hi, frontier_offset=lo, out_offset=hi)
+            lo, hi = hi, hi + count
+            hop += 1
+            if stop is not None and _bit(s.visited, stop):
+                break
+    except BaseException:
+        s.clear(hi)
+        raise
+    return s, hi
+
+
+def _bit(kbuf, i):
+    return kbuf.read(i >> 3, (i >> 3) + 1)[0] >> (i & 7) & 1
+
+
+def k_hop(state, slot, k, direction, types, span):
+    """Slots within k hops of slot (itself excluded), nearest first, in the order reached."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
+        raise ArgumentError(f"k must be a non-negative integer, got {k!r}")
+    filt = edge_filter(state, types, span)
+    if filt is None or k == 0:
+        return array.array("I")
+    s, count = _hops(state, state.adjacency(direction), [slot], k, filt, types=types)
+    found = s.out.read(1, count)
+    s.clear(count)
+    return found
+
+
+def neighbors(state, slot, direction, types, span):
+    """Distinct slots one edge away (slot itself when it has a loop), in the order reached."""
+    filt = edge_filter(state, types, span)
+    if filt is None:
+        return array.array("I")
+    s, count = _hops(state, state.adjacency(direction), [slot], 1, filt, mark_start=False, types=types)
+    found = s.out.read(1, count)
+    s.clear(count)
+    return found
+
+
+def hyperedges_of(state, slot, types, span):
+    """Distinct live hyperedge slots holding node `slot` (passing the filter), in order."""
+    if not state.hyper.count:
+        return array.array("I")
+    filt = edge_filter(state, types, span, hyper=True)
+    if filt is None:
+        return array.array("I")
+    adj = state.membership()
+    n_hyper = state.hyper.n
+    kern = state.k
+    s = state.scratch.ready(max(state.nodes.n, n_hyper))
+    s.out.write(array.array("I", [slot]))
+    seen = kern.alloc((n_hyper + 7) // 8, "B")
+    out = kern.alloc(max(1, n_hyper), "I")
+    count = kern.graph_expand(**adj.walk_args(state.h_members.length), **filt, frontier=s.out, n_frontier=1,
+                              n_keys=state.nodes.n, n_targets=n_hyper, out=out, out_cap=n_hyper,
+                              frontier_bits=s.frontier_bits, visited=seen)
+    return out.read(0, count)
+
+
+def _path_back(state, parent_node, parent_edge, a, b):
+    nodes, edges = [b], []
+    v = b
+    while v != a:
+        e = parent_edge.read(v, v + 1)[0]
+        v = parent_node.read(v, v + 1)[0]
+        edges.append(e)
+        nodes.append(v)
+    nodes.reverse()
+    edges.reverse()
+    return nodes, edges
+
+
+def _path_weight(state, edges):
+    if state.weight is None:
+        return float(len(edges))
+    total = 0.0
+    for e in edges:                    # in path order: the sum Dijkstra computes
+        total += state.weight.buf.read(e, e + 1)[0]
+    return total
+
+
+def shortest_path(state, a, b, direction, types, span, weighted):
+    """(node slots, edge slots, weight) of a shortest path from a to b, or None: the fewest
+    hops (the first found breadth-first), or with weighted=True the least total weight."""
+    if a == b:
+        return [a], [], 0.0
+    filt = edge_filter(state, types, span)
+    if filt is None:
+        return None
+    kern, n = state.k, state.nodes.n
+    if weighted and state.weight is not None:
+        adj = state.adjacency(direction, max_delta=0)
+        dist, pn, pe, heap, pos = kern.alloc(n, "d"), *(kern.alloc(n, "I") for _ in range(4))
+        try:
+            kern.graph_dijkstra(off=adj.off, tgt=adj.tgt, eid=adj.eid, n_rows=adj.rows, weight=state.weight.buf,
+                                source=a, target=b, n_nodes=n, dist=dist, parent_node=pn, parent_edge=pe, heap=heap,
+                                pos=pos, **filt)
+        except KernelError as exc:
+            if "AGK_E_ARG" in str(exc) or "code -1" in str(exc):
+                raise ArgumentError("a weighted shortest path needs weights >= 0; the edges walked include a "
+                                    "negative weight") from None
+            raise
+        if math.isinf(dist.read(b, b + 1)[0]):
+            return None
+        nodes, edges = _path_back(state, pn, pe, a, b)
+        return nodes, edges, dist.read(b, b + 1)[0]
+    pn, pe = kern.alloc(max(1, n), "I"), kern.alloc(max(1, n), "I")
+    s, count = _hops(state, state.adjacency(direction), [a], None, filt, parents=(pn, pe), stop=b)
+    try:
+        if not _bit(s.visited, b):
+            return None
+        nodes, edges = _path_back(state, pn, pe, a, b)
+    finally:
+        s.clear(count)
+    return nodes, edges, _path_weight(state, edges)
+

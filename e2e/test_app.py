@@ -8,14 +8,9 @@ import numpy as np
 import agentdb
 import parity_scenario
 from agentdb.kernel import load
-from e2e_paths import ARTIFACTS
+from e2e_support import run as call
 
 SCENARIO = Path(parity_scenario.__file__).read_text()
-
-
-def call(page, script, *args):
-    """Runs an async JS function body with `db`-free access to AgentDB; returns its JSON value."""
-    return page.evaluate(f"async (args) => {{ {script} }}", list(args))
 
 
 def test_the_notebook_searches_by_meaning(page):

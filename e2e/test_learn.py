@@ -6,13 +6,13 @@ The data: the distorted-query corpus of tests/test_learn_feedback.py (dim 32).""
 import base64
 import dataclasses
 import json
-import re
 
 import numpy as np
 from test_learn_feedback import DIM, DOCS, TRAIN, corpus
 
 import agentdb
 from agentdb.kernel import load
+from e2e_support import camelized, run
 
 OPTIONS = {"epochs": 8, "lr": 0.01, "hard_negatives": 4}          # 200 steps of 16 pairs
 JS_OPTIONS = {"epochs": 8, "lr": 0.01, "hardNegatives": 4}        # the same, as the JS client spells them
@@ -26,21 +26,8 @@ OPEN_AND_INGEST = """
 """
 
 
-def run(page, script, *args):
-    return page.evaluate(f"async (args) => {{ {script} }}", list(args))
-
-
 def flat(x):
     return np.asarray(x, np.float32).ravel().tolist()
-
-
-def camelized(value):
-    """A Python answer's keys as the JS client gives them."""
-    if isinstance(value, list):
-        return [camelized(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): camelized(v) for k, v in value.items()}
 
 
 def native_store():

@@ -9,22 +9,9 @@ import agentdb.memory
 import memory_scenario
 from agentdb.kernel import load
 from e2e_paths import ARTIFACTS
+from e2e_support import camelized, run
 
 SCENARIO = Path(memory_scenario.__file__).read_text()
-
-
-def run(page, script, *args):
-    return page.evaluate(f"async (args) => {{ {script} }}", list(args))
-
-
-def camelized(value):
-    """What the JS client makes of a Python answer: keys camelCased, user metadata as is."""
-    if isinstance(value, list):
-        return [camelized(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v if k == "metadata" else camelized(v)
-            for k, v in value.items()}
 
 
 def test_the_memory_scenario_in_chromium_gives_the_native_bits(page):

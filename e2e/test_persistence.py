@@ -5,6 +5,7 @@ import numpy as np
 
 import agentdb
 from conftest import ARGS, CHROMIUM
+from e2e_support import run
 
 DIM = 32
 
@@ -17,10 +18,6 @@ def wait_ready(page, site_url):
     page.goto(site_url)
     page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
                            timeout=60_000)
-
-
-def run(page, script, *args):
-    return page.evaluate(f"async (args) => {{ {script} }}", list(args))
 
 
 OPEN = 'const db = await AgentDB.open(args[0], { dim: 32, metric: "cosine", persist: true });'

@@ -4,31 +4,18 @@ patterns and micro-LoRA bits, a page reload rebuilds the learner from IndexedDB 
 answers (the open trajectory is gone: open ones live in memory only), and the exported .rvf
 answers the same natively."""
 import json
-import re
 
 import numpy as np
 
 import agentdb.memory
 from agentdb.embed import HashEmbedder
 from e2e_paths import ARTIFACTS
+from e2e_support import camelized, run
 
 DIM = 17
 ROUTES = ["search", "code", "math", "chat"]
 READY = "window.AgentDB !== undefined && !document.getElementById('sample').disabled"
 HASHING = {"name": HashEmbedder.name, "dim": DIM, "semantic": False}
-
-
-def run(page, script, *args):
-    return page.evaluate(f"async (args) => {{ {script} }}", list(args))
-
-
-def camelized(value):
-    """What the JS client makes of a Python answer: keys camelCased."""
-    if isinstance(value, list):
-        return [camelized(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): camelized(v) for k, v in value.items()}
 
 
 def plan(seed=20261125, n=36):

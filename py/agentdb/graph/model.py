@@ -290,14 +290,7 @@ class Graph:
         st = self._state()
         slot = st.live_slot("node", id)
         ident = st.nodes.ids.id_of(slot)
-        u = {"node": ident}
-        if properties is not None or replace:
-            u["props"] = properties if properties is not None else {}
-        if replace:
-            u["replace"] = True
-        remove = [remove_properties] if isinstance(remove_properties, str) else list(remove_properties)
-        if remove:
-            u["remove"] = remove
+        u = self._update_common("node", ident, properties, replace, remove_properties)
         add, drop = check_labels(add_labels, "add_labels"), check_labels(remove_labels, "remove_labels")
         if add:
             u["add_labels"] = list(add)

@@ -822,9 +822,11 @@ class Graph:
     # ---- the whole graph ------------------------------------------------------------------------
 
     def cypher(self, query, params=None, **limits):
-        """Runs a read query of the Cypher subset (agentdb.graph.cypher: MATCH, OPTIONAL
-        MATCH, WHERE, WITH, UNWIND, RETURN, ORDER BY, SKIP, LIMIT, UNION, aggregates) and
-        returns a CypherResult (columns, rows; records() as dicts). limits: max_rows, max_steps.
+        """Runs a query of the Cypher subset (agentdb.graph.cypher: MATCH, OPTIONAL MATCH,
+        WHERE, WITH, UNWIND, RETURN, ORDER BY, SKIP, LIMIT, UNION, aggregates, the vector
+        SEARCH, shortestPath, and CREATE / MERGE / SET / REMOVE / DELETE, which run in one
+        db.transaction(): all or nothing) and returns a CypherResult (columns, rows;
+        records() as dicts; updates: what changed). limits: max_rows, max_steps.
 
         >>> import agentdb; g = agentdb.open(dim=2).graph
         >>> a = g.add_node("a", labels=["P"], properties={"age": 3}); b = g.add_node("b", labels=["P"])

@@ -5,7 +5,10 @@ and the typed AST the executor runs (issue 19).
     parser.py   tokens -> ast (recursive descent, precedence climbing; depth and length capped)
     ast.py      frozen dataclasses: the contract between the parser and the executor
     scope.py    every variable bound before anything is matched
-    executor.py a read query's plan run over a Graph (execute -> CypherResult)
+    executor.py a query run over a Graph (execute -> CypherResult): matching and projection
+    view.py     the graph as the executor reads it (indexed once, again after updates)
+    paths.py    the SEARCH subclause (Graph.search) and shortestPath (Graph.shortest_path)
+    updates.py  CREATE, MERGE, SET, REMOVE, DELETE through the Graph API, in one transaction
     functions.py values, null semantics, operators, functions, aggregates, sort order
 
 Every syntax error is an agentdb.CypherSyntaxError with `line`, `column` and `expected`:

@@ -1,4 +1,4 @@
-"""The Cypher executor: runs a parsed read query against an agentdb.graph.Graph.
+"""The Cypher executor: runs a parsed query against an agentdb.graph.Graph.
 
 `execute(graph, text, params=None)` returns a CypherResult: `columns` (the names, as RETURN
 gives them) and `rows` (a list of tuples, one value per column; `records()` gives dicts).
@@ -9,8 +9,9 @@ Supported: MATCH / OPTIONAL MATCH with node patterns (labels, property maps), re
 patterns (types, direction, property maps, variable length `*min..max`), named paths, several
 patterns per MATCH (joined on shared variables) and several MATCH clauses; WHERE; UNWIND;
 WITH (projection, DISTINCT, aggregation, ORDER BY, SKIP, LIMIT, WHERE); RETURN likewise;
-UNION [ALL]. Not supported (CypherError): CREATE, MERGE, SET, REMOVE, DELETE, CALL, SEARCH,
-shortestPath. Matching follows openCypher:
+UNION [ALL]; the vector SEARCH subclause and shortestPath (paths.py); CREATE, MERGE, SET,
+REMOVE, DELETE (updates.py: a query with any of them runs inside one db.transaction(), all or
+nothing). Not supported (CypherError): CALL, allShortestPaths. Matching follows openCypher:
 
 - relationship uniqueness: within one MATCH clause no relationship is bound twice (across all
   its patterns), so a variable-length relationship matches trails (no relationship repeated;
@@ -21,7 +22,8 @@ shortestPath. Matching follows openCypher:
   MAX_EXPLICIT_HOPS is a CypherError.
 
 The graph is read through its public API once per query (nodes(), edges(): a snapshot under
-the store's lock), so a query costs O(nodes + edges) before matching; edges are taken
+the store's lock, read again after an update), so a query costs O(nodes + edges) before
+matching; edges are taken
 whatever their validity window. Limits keep any query bounded: at most `max_rows` rows
 between clauses and `max_steps` expansion steps (CypherError past either).
 
@@ -42,7 +44,10 @@ from ...errors import CypherError
 from . import ast as A
 from .functions import Context, CypherPath, aggregate, equals, evaluate, hash_key, sort_key, truth
 from .parser import parse
+from .paths import shortest, vector_search
 from .scope import aggregates_in as _aggregates_in, check_scopes
+from .updates import UPDATING, Updater, has_updates
+from .view import View as _View
 from ..model import Edge, Node
 
 MAX_HOPS = 10
@@ -57,9 +62,13 @@ MAX_STEPS = 10_000_000
 
 @dataclass
 class CypherResult:
-    """A query's result: `columns` (names) and `rows` (tuples of values, in column order)."""
+    """A query's result: `columns` (names) and `rows` (tuples of values, in column order);
+    `updates` counts what updating clauses changed (nodes_created, relationships_created,
+    properties_set, labels_added, labels_removed, nodes_deleted, relationships_deleted; only
+    the non-zero ones)."""
     columns: list
     rows: list = field(default_factory=list)
+    updates: dict = field(default_factory=dict)
 
     def records(self):
         """The rows as dicts, column name -> value."""
@@ -74,10 +83,18 @@ class CypherResult:
 
 def execute(graph, query, params=None, *, max_rows=MAX_ROWS, max_steps=MAX_STEPS):
     """Runs `query` (text or a parsed Statement) on `graph`; params: {name: value} for
-    `$name`. CypherSyntaxError when it does not parse, CypherError when it cannot run."""
+    `$name`. CypherSyntaxError when it does not parse, CypherError when it cannot run. A
+    query with updating clauses is one db.transaction(): when it raises, nothing changed."""
     statement = parse(query) if isinstance(query, str) else query
     if params is not None and not isinstance(params, dict):
         raise CypherError(f"params must be a dict, got {type(params).__name__}")
+    if has_updates(statement):
+        with graph.store.transaction():
+            return _execute(graph, statement, params, max_rows, max_steps)
+    return _execute(graph, statement, params, max_rows, max_steps)
+
+
+def _execute(graph, statement, params, max_rows, max_steps):
     run = _Run(graph, Context(dict(params or {})), max_rows, max_steps)
     if isinstance(statement, A.Union):
         results = [run.query(q) for q in statement.queries]
@@ -94,39 +111,18 @@ def execute(graph, query, params=None, *, max_rows=MAX_ROWS, max_steps=MAX_STEPS
                     seen.add(key)
                     unique.append(row)
             rows = unique
-        return CypherResult(list(columns), rows)
-    return run.query(statement)
-
-
-class _View:
-    """The graph read once: nodes by id and by label, edges out of and into each node."""
-
-    def __init__(self, graph):
-        lock = getattr(graph.store, "_lock", None)
-        if lock is not None:
-            with lock:
-                nodes, edges = graph.nodes(), graph.edges()
-        else:
-            nodes, edges = graph.nodes(), graph.edges()
-        self.nodes = nodes
-        self.by_id = {n.id: n for n in nodes}
-        self.by_label = {}
-        for n in nodes:
-            for label in n.labels:
-                self.by_label.setdefault(label, []).append(n)
-        self.out, self.into = {}, {}
-        for e in edges:
-            self.out.setdefault(e.src, []).append(e)
-            self.into.setdefault(e.dst, []).append(e)
+        return CypherResult(list(columns), rows, run.update_counts())
+    result = run.query(statement)
+    result.updates = run.update_counts()
+    return result
 
 
 def _unsupported(clause):
-    names = {A.Create: "CREATE", A.Merge: "MERGE", A.Set: "SET", A.Remove: "REMOVE", A.Delete: "DELETE",
-             A.Call: "CALL"}
-    name = names.get(type(clause), type(clause).__name__)
+    name = {A.Call: "CALL"}.get(type(clause), type(clause).__name__)
     where = f" (line {clause.pos[0]}, column {clause.pos[1]})" if clause.pos else ""
     return CypherError(f"{name}{where} is not supported by the executor yet; supported clauses: MATCH, "
-                       f"OPTIONAL MATCH, WHERE, UNWIND, WITH, RETURN, UNION")
+                       f"OPTIONAL MATCH, WHERE, UNWIND, WITH, RETURN, UNION, CREATE, MERGE, SET, REMOVE, "
+                       f"DELETE")
 
 
 class _Run:
@@ -135,12 +131,26 @@ class _Run:
         self.max_rows, self.max_steps = max_rows, max_steps
         self.steps = 0
         self._view = None
+        self.updater = None
 
     @property
     def view(self):
         if self._view is None:
             self._view = _View(self.graph)
         return self._view
+
+    def changed(self):
+        """The graph changed: the next read takes a new view."""
+        self._view = None
+
+    def view_add(self, nodes, edges):
+        """What a CREATE made, added to the current view (if one was read)."""
+        if self._view is not None:
+            self._view.add(nodes, edges)
+
+    def update_counts(self):
+        """CypherResult.updates for this run."""
+        return self.updater.summary() if self.updater is not None else {}
 
     def step(self, n=1):
         self.steps += n
@@ -157,13 +167,18 @@ class _Run:
 
     def query(self, q):
         for clause in q.clauses:
-            if type(clause) not in (A.Match, A.Unwind, A.With, A.Return):
+            if type(clause) not in (A.Match, A.Unwind, A.With, A.Return) + UPDATING:
                 raise _unsupported(clause)
         check_scopes(q)
         rows = [{}]
         for clause in q.clauses:
             t = type(clause)
-            if t is A.Match:
+            if t in UPDATING:
+                if self.updater is None:
+                    self.updater = Updater(self)
+                rows = self.updater.apply(clause, rows)
+                self.check_rows(rows, type(clause).__name__.upper())
+            elif t is A.Match:
                 rows = self.match(clause, rows)
             elif t is A.Unwind:
                 out = []
@@ -183,15 +198,18 @@ class _Run:
                 return CypherResult(columns, [tuple(r[c] for c in columns) for r in rows])
             else:
                 raise _unsupported(clause)
+        if type(q.clauses[-1]) in UPDATING:
+            return CypherResult([], [])
         raise _unsupported(q.clauses[-1])
 
     def match(self, clause, rows):
-        if clause.search is not None:
-            raise CypherError("SEARCH (the vector predicate) is not supported by the executor yet")
         out = []
         for row in rows:
             found = False
-            for env in self.match_patterns(clause.patterns, row):
+            envs = self.match_patterns(clause.patterns, row)
+            if clause.search is not None:
+                envs = vector_search(self, clause.search, row, envs)
+            for env in envs:
                 if clause.where is None or truth(evaluate(clause.where, env, self.ctx), clause.where) is True:
                     out.append(env)
                     found = True
@@ -202,6 +220,8 @@ class _Run:
                 for p in clause.patterns:
                     for name in p.variables():
                         env.setdefault(name, None)
+                if clause.search is not None and clause.search.score is not None:
+                    env.setdefault(clause.search.score, None)
                 out.append(env)
         return out
 
@@ -209,9 +229,6 @@ class _Run:
         """Every extension of `row` matching all patterns, no relationship used twice."""
         # an explicit stack (pattern index, element index, env, used edges, path so far): no
         # recursion, whatever the pattern's length
-        for p in patterns:
-            if p.shortest:
-                raise CypherError(f"{p.shortest}Path() is not supported by the executor yet")
         stack = [(0, 0, row, frozenset(), None)]
         while stack:
             pi, ei, env, used, path = stack.pop()
@@ -220,7 +237,9 @@ class _Run:
                 continue
             p = patterns[pi]
             elems = p.elements
-            if ei == 0:
+            if ei == 0 and p.shortest:
+                pushed = [(pi + 1, 0, e, used, None) for e in shortest(self, p, env)]
+            elif ei == 0:
                 pushed = [(pi, 1, e, used, [node]) for node, e in self.start_nodes(elems[0], env)]
             elif ei >= len(elems):
                 if p.variable is not None:

@@ -1,4 +1,4 @@
-"""Static checks of a read query before the executor runs it: which variables are bound
+"""Static checks of a query before the executor runs it: which variables are bound
 where (so `RETURN m` with no `m` fails even when no row would reach it) and where the
 aggregates are.
 
@@ -39,6 +39,16 @@ def _check(node, scope, where):
                               f"{', '.join(sorted(scope)) or 'none'}")
 
 
+def _check_items(items, scope):
+    """SET / REMOVE items: the variable written to and the values read."""
+    for item in items:
+        name = getattr(item, "variable", None)
+        if name is not None:
+            _check(A.Variable(name, pos=item.pos), scope, type(item).__name__)
+        for node in (getattr(item, "target", None), getattr(item, "value", None)):
+            _check(node, scope, "SET" if type(item).__name__.startswith("Set") else "REMOVE")
+
+
 def check_scopes(q):
     """Checks, before any matching, that every variable is bound where it is used (so an
     unknown variable is an error even when no row would reach it)."""
@@ -52,8 +62,33 @@ def check_scopes(q):
                     if getattr(e, "properties", None) is not None:
                         _check(e.properties, bound | set(p.variables()), "a pattern's properties")
                 bound |= set(p.variables())
+            search = clause.search
+            if search is not None:
+                _check(search.vector, scope, "SEARCH ... FOR")
+                _check(search.limit, set(), "SEARCH ... LIMIT")
+                _check(search.where, bound, "SEARCH ... WHERE")
+                if search.score is not None:
+                    bound.add(search.score)
             _check(clause.where, bound, "WHERE")
             scope = bound
+        elif t is A.Create:
+            # properties see the variables bound before the clause (its nodes are made in one batch)
+            new = set(scope)
+            for p in clause.patterns:
+                for e in p.elements:
+                    _check(e.properties, scope, "CREATE's properties")
+                new |= set(p.variables())
+            scope = new
+        elif t is A.Merge:
+            for e in clause.pattern.elements:
+                _check(e.properties, scope, "MERGE's properties")
+            scope = scope | set(clause.pattern.variables())
+            _check_items(clause.on_create + clause.on_match, scope)
+        elif t in (A.Set, A.Remove):
+            _check_items(clause.items, scope)
+        elif t is A.Delete:
+            for expr in clause.exprs:
+                _check(expr, scope, "DELETE")
         elif t is A.Unwind:
             _check(clause.expr, scope, "UNWIND")
             scope = scope | {clause.variable}

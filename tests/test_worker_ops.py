@@ -13,13 +13,14 @@ from test_learn_feedback import DOCS, TRAIN, corpus
 import agentdb
 from agentdb import worker_api
 from agentdb.embed import HashEmbedder
-from agentdb.errors import DimensionError, OptionError, StoreClosedError, StoreExistsError, UnknownIdError
+from agentdb.errors import (ArgumentError, DimensionError, OptionError, StoreClosedError, StoreExistsError,
+                            UnknownIdError)
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 JS_OWN = {"runPython"}            # served by the worker itself (Pyodide's runPythonAsync), not by Python
-PAGE_ONLY = {"constructor", "onProgress", "memory", "learn"}   # no request of their own (memory: a proxy
-#                                                               over "memory"; learn: an object whose methods send)
+PAGE_ONLY = {"constructor", "onProgress", "memory", "learn", "graph", "subscribe"}   # no request of their own
+# (memory: a proxy over "memory"; learn, graph: objects whose methods send; subscribe: the page's listeners)
 HASHING = {"name": HashEmbedder.name, "dim": 8, "semantic": False}
 
 
@@ -68,7 +69,14 @@ def test_every_op_in_the_table_is_handled():
     assert run("reload", stored, name="ops") is None and call("status", name="ops")["count"] == 1
     rvf = run("exportRvf", name="ops")
     assert run("importRvf", rvf, name="ops-copy")["count"] == 1
+    assert run("graphWrite", name="ops", method="add_node", args={"id": "n1", "labels": ["P"]}) == "n1"
+    assert run("graph", name="ops", method="get_node", args={"id": "n1"})["labels"] == ["P"]
+    assert run("transaction", f32(*[1.0] * 8), name="ops", steps=[
+        {"op": "ingest", "args": {"ids": ["t"]}, "vectors": [0, 8]},
+        {"op": "graph", "args": {"method": "add_edge", "args": {"src": "n1", "dst": "n1", "type": "SELF"}}},
+        {"op": "delete", "args": {"ids": ["t"]}}]) == [{"accepted": 1, "replaced": 0, "deleted": 0}, 0, {"deleted": 1}]
     assert run("close", name="ops") is None and run("close", name="ops-copy") is None
+    worker_api.take_events()
     assert seen == set(worker_api.OPERATIONS)
 
 
@@ -99,9 +107,10 @@ def test_the_worker_has_no_operation_list_of_its_own():
 
 
 def client_methods():
-    """{method name: ops it requests} of the AgentDB class in web/agentdb.js."""
+    """{method name: ops it requests} of the AgentDB class in web/agentdb.js (and the classes
+    after it: db.learn's; db.graph's methods send through #call, see test_every_graph_method_...)."""
     source = (WEB / "agentdb.js").read_text()
-    body = source[source.index("export class AgentDB"):]
+    body = source[source.index("export class AgentDB"):source.index("class GraphClient")]
     heads = list(re.finditer(r"^  (?:static )?(?:async )?(?:get )?(#?\w+)\(", body, re.M))
     return {m.group(1): set(re.findall(r"request\(\"(\w+)\"", body[m.end():nxt.start() if nxt else None]))
             for m, nxt in zip(heads, heads[1:] + [None])}
@@ -254,3 +263,173 @@ def test_learning_errors_are_typed():
         call("learn", f32(1, 0), name="plain", positives=["b"], options={"epochz": 2})
     assert call("adapters", name="plain") == []
     call("close", name="plain")
+
+
+# ---- the graph ---------------------------------------------------------------------------------
+
+def graph_table():
+    """web/agentdb.js's GRAPH table: {JS method: (Python method, op)}, and GraphClient's methods."""
+    source = (WEB / "agentdb.js").read_text()
+    table = dict((m, (py, op)) for m, py, op in re.findall(r'^  (\w+): \["(\w+)", "(graph|graphWrite)"', source, re.M))
+    body = source[source.index("class GraphClient"):]
+    methods = {m.group(1): m.group(2) for m in re.finditer(r'^  (\w+)\(.*?\{ return this\.#call\("(\w+)"', body, re.M)}
+    return table, methods
+
+
+def test_every_graph_method_of_the_client_is_in_the_table_with_its_kind():
+    table, methods = graph_table()
+    assert all(js == sent for js, sent in methods.items()), methods          # each method sends its own entry
+    assert set(methods) == set(table)
+    reads = {py for py, op in table.values() if op == "graph"}
+    writes = {py for py, op in table.values() if op == "graphWrite"}
+    assert reads == set(worker_api.GRAPH_READS) and writes == set(worker_api.GRAPH_WRITES) - {"cypher"}
+    assert json.loads(worker_api.operations())["graph"] == "read"
+    assert {json.loads(worker_api.operations())[op] for op in ("graphWrite", "transaction")} == {"write"}
+    source = (WEB / "agentdb.js").read_text()
+    assert f"const CYPHER_UPDATING = /{worker_api.CYPHER_UPDATING.pattern}/i;" in source     # the same rule
+
+
+def _graph(op, name, method, **args):
+    return call(op, name=name, method=method, args=args)
+
+
+def _build_graph(name):
+    """The same graph through the worker's requests: nodes with labels, properties, an embedding."""
+    return _graph("graphWrite", name, "batch_insert",
+                  nodes=[{"id": "ada", "labels": ["Person"], "properties": {"born": 1815, "my_key": [1, 2]},
+                          "embedding": [1, 0, 0]},
+                         {"id": "bab", "labels": ["Person"], "properties": {"born": 1791}, "embedding": [0, 1, 0]},
+                         {"id": "eng", "labels": ["Machine"]}],
+                  edges=[["ada", "bab", "KNOWS", {"since": 1833}],
+                         {"src": "bab", "dst": "eng", "type": "BUILT", "weight": 2.5, "valid_from": 1822}])
+
+
+QUERY = "MATCH (a:Person)-[r]->(b) RETURN a, r, b.born AS born, properties(a) AS p ORDER BY a.born"
+
+
+def test_graph_reads_and_writes_answer_as_the_native_graph():
+    call("open", name="g1", options={"dim": 3})
+    assert _build_graph("g1") == {"nodes": ["ada", "bab", "eng"], "edges": [0, 1], "hyperedges": []}
+    native = agentdb.open(dim=3)
+    native.graph.batch_insert(nodes=[{"id": "ada", "labels": ["Person"], "properties": {"born": 1815, "my_key": [1, 2]},
+                                      "embedding": [1, 0, 0]},
+                                     {"id": "bab", "labels": ["Person"], "properties": {"born": 1791},
+                                      "embedding": [0, 1, 0]}, {"id": "eng", "labels": ["Machine"]}],
+                              edges=[("ada", "bab", "KNOWS", {"since": 1833}),
+                                     {"src": "bab", "dst": "eng", "type": "BUILT", "weight": 2.5, "valid_from": 1822}])
+    g = native.graph
+    got = _graph("graph", "g1", "cypher", query=QUERY)
+    assert got == worker_api.graph_json(g.cypher(QUERY))
+    assert got["columns"] == ["a", "r", "born", "p"] and got["rows"][0][0]["properties"] == {"born": 1791}
+    assert got["rows"][1][1] == {"id": 0, "src": "ada", "dst": "bab", "type": "KNOWS", "properties": {"since": 1833},
+                                 "weight": 1.0, "validFrom": None, "validTo": None}
+    assert _graph("graph", "g1", "k_hop", node="ada", k=2) == g.k_hop("ada", 2) == ["bab", "eng"]
+    assert _graph("graph", "g1", "get_node", id="ada") == {"id": "ada", "labels": ["Person"], "embedded": True,
+                                                          "properties": {"born": 1815, "my_key": [1, 2]},
+                                                          "embedding": [1.0, 0.0, 0.0]}
+    assert _graph("graph", "g1", "shortest_path", a="ada", b="eng", weighted=True) == {
+        "nodes": ["ada", "bab", "eng"], "edges": [0, 1], "weight": 3.5}
+    assert _graph("graph", "g1", "shortest_path", a="eng", b="ada") is None
+    assert _graph("graph", "g1", "edges", as_of=1800) == [worker_api.graph_json(g.get_edge(0))]
+    hits = _graph("graph", "g1", "search", vector=[0.1, 1, 0], k=1)
+    assert [h["id"] for h in hits] == ["bab"] and hits[0]["score"] == g.search([0.1, 1, 0], k=1)[0].score
+    stats = _graph("graph", "g1", "stats")
+    assert (stats["edgeTypes"], stats["embeddedNodes"], stats["labels"]) == ({"BUILT": 1, "KNOWS": 1}, 2,
+                                                                             {"Machine": 1, "Person": 2})
+    assert _graph("graphWrite", "g1", "update_node", id="eng", properties={"n": 1}, add_labels="X")["labels"] == \
+        ["Machine", "X"]
+    assert _graph("graphWrite", "g1", "add_hyperedge", nodes=["ada", "bab"], type="PAIR", valid_to=5) == 0
+    assert _graph("graph", "g1", "hyperedges_of", node="bab")[0]["validTo"] == 5
+    assert _graph("graphWrite", "g1", "delete_node", id="eng", detach=True) == {"nodes": 1, "edges": 1,
+                                                                              "hyperedges": 0}
+    call("close", name="g1")
+    worker_api.take_events()
+
+
+def test_graph_requests_refuse_what_their_kind_does_not_do_and_errors_are_typed():
+    from agentdb.errors import ArgumentError, CypherSyntaxError, IdError, NodeHasEdgesError
+
+    call("open", name="g2", options={"dim": 3})
+    _build_graph("g2")
+    with pytest.raises(ArgumentError, match="add_node is a graphWrite request, not graph"):
+        _graph("graph", "g2", "add_node", id="x")
+    with pytest.raises(ArgumentError, match="k_hop is a graph request, not graphWrite"):
+        _graph("graphWrite", "g2", "k_hop", node="ada", k=1)
+    with pytest.raises(AttributeError, match="no method 'subscribe'"):
+        _graph("graph", "g2", "subscribe", callback=None)
+    with pytest.raises(ArgumentError, match="CREATE, MERGE.*graphWrite"):
+        _graph("graph", "g2", "cypher", query="CREATE (n:P)")
+    with pytest.raises(UnknownIdError):
+        _graph("graph", "g2", "get_node", id="nobody")
+    with pytest.raises(CypherSyntaxError):
+        _graph("graph", "g2", "cypher", query="MATCH (n RETURN n")
+    with pytest.raises(IdError):
+        _graph("graphWrite", "g2", "add_node", id="ada")
+    with pytest.raises(NodeHasEdgesError):
+        _graph("graphWrite", "g2", "delete_node", id="bab")
+    assert _graph("graph", "g2", "stats")["nodes"] == 3
+    call("close", name="g2")
+    worker_api.take_events()
+
+
+def test_a_transaction_is_one_commit_or_nothing():
+    call("open", name="tx", options={"dim": 2, "persist": True})
+    call("ingest", f32(1, 0), name="tx", ids=["v0"])
+    _graph("graphWrite", "tx", "add_node", id="n0")
+    before = _stored_bytes("tx")
+    json.loads(worker_api.take_events())
+    epoch = worker_api._stores["tx"]._log.writer.epoch
+    good = [{"op": "ingest", "args": {"ids": ["v1", "v2"], "metadata": [{"k": 1}, None]}, "vectors": [0, 4]},
+            {"op": "graph", "args": {"method": "add_node", "args": {"id": "n1", "embedding": [0, 1]}}},
+            {"op": "graph", "args": {"method": "add_edge", "args": {"src": "n0", "dst": "n1", "type": "R"}}},
+            {"op": "graph", "args": {"method": "k_hop", "args": {"node": "n0", "k": 1}}},
+            {"op": "delete", "args": {"ids": ["v0"]}},
+            {"op": "ingest", "args": {"ids": ["v3"]}, "vectors": [4, 6]}]
+    assert call("transaction", f32(1, 1, 0, 1, 0.5, 0.5), name="tx", steps=good) == [
+        {"accepted": 2, "replaced": 0, "deleted": 0}, "n1", 0, ["n1"], {"deleted": 1},
+        {"accepted": 1, "replaced": 0, "deleted": 0}]
+    commit = _stored_bytes("tx")
+    assert worker_api._stores["tx"]._log.writer.epoch == epoch + 1          # one commit
+    reopened = agentdb.open_bytes(before + commit)
+    assert sorted(map(str, reopened.ids())) == ["graph-node:1", "v1", "v2", "v3"]
+    assert reopened.graph.k_hop("n0", 1) == ["n1"] and reopened.get("v2").vector.tolist() == [0, 1]
+    [event] = json.loads(worker_api.take_events())
+    assert event["store"] == "tx" and [c["op"] for c in event["changes"]] == ["add_node", "add_edge"]
+    # a failing step: nothing changes, vectors nor graph, nothing is stored, nobody is told
+    status = call("status", name="tx")
+    bad = [{"op": "ingest", "args": {"ids": ["w"]}, "vectors": [0, 2]},
+           {"op": "graph", "args": {"method": "add_node", "args": {"id": "n9"}}},
+           {"op": "delete", "args": {"ids": ["v1"]}},
+           {"op": "graph", "args": {"method": "add_edge", "args": {"src": "n9", "dst": "nobody", "type": "R"}}}]
+    with pytest.raises(UnknownIdError):
+        call("transaction", f32(1, 0), name="tx", steps=bad)
+    with pytest.raises(ArgumentError, match="step 0: its vectors"):
+        call("transaction", f32(1, 0), name="tx", steps=[{"op": "ingest", "args": {"ids": ["w"]}, "vectors": [0, 4]}])
+    with pytest.raises(ArgumentError, match="unknown op 'compact'"):
+        call("transaction", name="tx", steps=[{"op": "compact"}])
+    assert call("status", name="tx") == status and _stored_bytes("tx") == b""
+    assert _graph("graph", "tx", "has_node", id="n9") is False and call("get", name="tx", id="v1")
+    assert json.loads(worker_api.take_events()) == []
+    call("close", name="tx")
+    worker_api.take_commits("tx")
+
+
+def test_graph_changes_are_events_once_taken_and_dropped_with_a_reload():
+    call("open", name="ev", options={"dim": 2, "persist": True})
+    _graph("graphWrite", "ev", "batch_insert", nodes=["a", "b"], edges=[["a", "b", "R"]])
+    _graph("graphWrite", "ev", "delete_edge", id=0)
+    _graph("graph", "ev", "k_hop", node="a", k=1)                       # reads tell nobody
+    [event] = json.loads(worker_api.take_events())
+    assert event["type"] == "graph" and event["store"] == "ev"
+    assert [(c["op"], c["id"], c["nodes"], c["edges"]) for c in event["changes"]] == [
+        ("batch_insert", None, 2, 1), ("delete_edge", 0, 0, -1)]
+    assert all(isinstance(c["epoch"], int) for c in event["changes"])
+    stored = _stored_bytes("ev")
+    _graph("graphWrite", "ev", "add_node", id="c")      # its commit is refused by IndexedDB: the worker reloads
+    call("reload", stored, name="ev")
+    assert json.loads(worker_api.take_events()) == []
+    assert _graph("graph", "ev", "has_node", id="c") is False
+    _graph("graphWrite", "ev", "add_node", id="d")          # the reloaded store is watched too
+    assert [c["id"] for e in json.loads(worker_api.take_events()) for c in e["changes"]] == ["d"]
+    call("close", name="ev")
+    worker_api.take_commits("ev")

@@ -5,6 +5,8 @@
 //   const [a, b] = await AgentDB.embed(["the car would not start", "vehicle engine failure"]);
 //   await db.learn.train(queryVectors, usefulIds);            // a query adapter from feedback
 //   const better = await db.query(vector, { k: 5, adapt: true });
+//   await db.graph.addNode("ada", { labels: ["Person"] });    // the store's property graph
+//   const { columns, rows } = await db.graph.cypher("MATCH (p:Person) RETURN p.name");
 // Every call is a request {id, op, args}; vectors travel as transferred Float32Arrays. Each
 // method's op is one of Python's table (py/agentdb/worker_api.py OPERATIONS; runPython is the
 // worker's own). Errors are Errors whose name is the Python exception's class (DimensionError,
@@ -154,6 +156,113 @@
  * @property {TrainingReport} training
  */
 /** @typedef {Record<string, (options?: Record<string, unknown>) => Promise<any>>} AgentMemory  db.memory */
+/** @typedef {string | number} GraphId  a node's, edge's or hyperedge's id: a non-empty string or an int (generated: an int) */
+/** @typedef {Record<string, unknown>} Properties  a JSON object kept with a node, edge or hyperedge (no schema) */
+/**
+ * A node (getNode: with its embedding; listings and Cypher rows: embedding null).
+ * @typedef {object} GraphNode
+ * @property {GraphId} id
+ * @property {string[]} labels  sorted
+ * @property {Properties} properties
+ * @property {boolean} embedded  whether it has an embedding (then search() finds it)
+ * @property {number[] | null} embedding  its float32 values
+ */
+/**
+ * An edge src -> dst, valid in [validFrom, validTo) (null: unbounded).
+ * @typedef {object} GraphEdge
+ * @property {GraphId} id
+ * @property {GraphId} src
+ * @property {GraphId} dst
+ * @property {string} type
+ * @property {Properties} properties
+ * @property {number} weight
+ * @property {number | null} validFrom
+ * @property {number | null} validTo
+ */
+/**
+ * A hyperedge over two or more nodes, in order.
+ * @typedef {object} GraphHyperedge
+ * @property {GraphId} id
+ * @property {GraphId[]} nodes
+ * @property {string} type
+ * @property {Properties} properties
+ * @property {number | null} validFrom
+ * @property {number | null} validTo
+ * @property {boolean} embedded
+ * @property {number[] | null} embedding
+ */
+/** @typedef {{nodes: GraphId[], edges: GraphId[], weight: number}} GraphPath  a shortest path: nodes, the edges between, their summed weight */
+/** @typedef {{id: GraphId, score: number, node: GraphNode}} NodeHit */
+/** @typedef {{id: GraphId, score: number, hyperedge: GraphHyperedge}} HyperedgeHit */
+/**
+ * A Cypher query's answer: the columns as RETURN names them and the rows (arrays in column
+ * order); nodes are GraphNode objects, relationships GraphEdge, a variable-length relationship
+ * an array of GraphEdge, a named path {nodes, relationships}.
+ * @typedef {{columns: string[], rows: any[][]}} CypherResult
+ */
+/**
+ * Graph counts (Python's Graph.stats(), keys camelCased; label and type names as they are).
+ * @typedef {object} GraphStats
+ * @property {number} nodes
+ * @property {number} edges
+ * @property {number} hyperedges
+ * @property {Record<string, number>} labels
+ * @property {Record<string, number>} edgeTypes
+ * @property {Record<string, number>} hyperedgeTypes
+ * @property {number} embeddedNodes
+ * @property {number} avgDegree
+ * @property {number} kernelBytes
+ */
+/**
+ * A committed graph change, as db.graph.subscribe hears it: op (the client method that made it:
+ * addNode, batchInsert, deleteNode, ...; the same from a transaction's graph step), id (the
+ * object the call named, or null), how many nodes, edges and hyperedges it added (negative:
+ * deleted), epoch (the store file's commit; null in memory or inside a transaction).
+ * @typedef {object} GraphChange
+ * @property {string} op
+ * @property {GraphId | null} id
+ * @property {number} nodes
+ * @property {number} edges
+ * @property {number} hyperedges
+ * @property {number | null} epoch
+ */
+/**
+ * Which edges a walk follows: types (a name or names), direction ("out": along, "in": against,
+ * "both"), asOf (only edges valid at t) or during ([t0, t1]: valid at some time in it).
+ * @typedef {object} WalkOptions
+ * @property {string | string[]} [types]
+ * @property {"out" | "in" | "both"} [direction]
+ * @property {number} [asOf]
+ * @property {[number, number]} [during]
+ */
+/**
+ * Listing filters: where (the store's filter algebra over properties), asOf / during (validity), limit.
+ * @typedef {{where?: Filter, asOf?: number, during?: [number, number], limit?: number}} ListOptions
+ */
+/** @typedef {{labels?: string | string[], properties?: Properties, embedding?: ArrayLike<number>}} NodeOptions */
+/**
+ * An update's properties: merged into the object's (replace: true: instead of them), removeProperties dropped.
+ * @typedef {{properties?: Properties, replace?: boolean, removeProperties?: string | string[]}} PropertyUpdate
+ */
+/** @typedef {{id?: GraphId, properties?: Properties, weight?: number, validFrom?: number | null, validTo?: number | null}} EdgeOptions */
+/** @typedef {{id?: GraphId, properties?: Properties, embedding?: ArrayLike<number>, validFrom?: number | null, validTo?: number | null}} HyperedgeOptions */
+/**
+ * batchInsert's input: nodes (ids, or {id?, labels?, properties?, embedding?}), edges ({src, dst,
+ * type, id?, properties?, weight?, validFrom?, validTo?}, [src, dst, type, properties?], or columns
+ * {src: [...], dst: [...], type: name or [...], weight?: [...]}), hyperedges ({nodes, type, id?,
+ * properties?, embedding?, validFrom?, validTo?}); edges and hyperedges may join the nodes of the same call.
+ * @typedef {object} GraphBatch
+ * @property {(GraphId | ({id?: GraphId | null} & NodeOptions))[]} [nodes]
+ * @property {({src: GraphId, dst: GraphId, type: string} & EdgeOptions)[] | [GraphId, GraphId, string, Properties?][] | Record<string, unknown>} [edges]
+ * @property {({nodes: GraphId[], type: string} & HyperedgeOptions)[]} [hyperedges]
+ */
+/**
+ * One step of db.transaction(steps): an ingest (ids, vectors n x dim, metadata), a delete, or a
+ * graph call (method: a db.graph method's name, args: its arguments as that method takes them).
+ * @typedef {{op: "ingest", ids: Id[], vectors: Vectors, metadata?: (Metadata | null)[]}
+ *   | {op: "delete", ids: Id[], missingOk?: boolean}
+ *   | {op: "graph", method: string, args?: unknown[]}} TransactionStep
+ */
 
 /** @type {Worker | null} */
 let worker = null;
@@ -162,6 +271,8 @@ let nextId = 1;
 const pending = new Map();
 /** @type {Set<(progress: Progress) => void>} */
 const listeners = new Set();
+/** store name -> db.graph.subscribe listeners  @type {Map<string, Set<(change: GraphChange) => void>>} */
+const graphListeners = new Map();
 
 /** An Error named as the Python exception (or the worker's own failure) it stands for.
  *  @param {string} name  @param {string} message  @returns {Error} */
@@ -177,6 +288,7 @@ function start() {
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   worker.onmessage = ({ data }) => {
     if (data.progress) { listeners.forEach((fn) => fn(data.progress)); return; }
+    if (data.event) { graphEvent(data.event); return; }
     const call = pending.get(data.id);
     if (!call) return;
     pending.delete(data.id);
@@ -191,6 +303,20 @@ function start() {
     worker = null;
   };
   return worker;
+}
+
+// The worker's {type: "graph", store, changes} event: each change to the store's listeners, in
+// commit order (a listener that throws is reported and does not stop the others, as natively).
+/** @param {{type: string, store: string, changes: GraphChange[]}} event */
+function graphEvent({ type, store, changes }) {
+  const fns = type === "graph" && graphListeners.get(store);
+  if (!fns) return;
+  for (const change of changes) {
+    const seen = { ...change, op: camel(change.op) };
+    for (const fn of [...fns]) {
+      try { fn(seen); } catch (err) { console.error("agentdb: a db.graph.subscribe listener failed", err); }
+    }
+  }
 }
 
 /** @param {string} op  @param {object} args  @param {ArrayBufferView} [buffer]  @param {Transferable[]} [transfer]
@@ -249,13 +375,72 @@ function camelize(value) {
 const keywords = (options, value = (v) => v) =>
   Object.fromEntries(Object.entries(options).map(([k, v]) => [snake(k), value(v)]));
 
-// Options for a memory method: typed arrays (embeddings) as plain arrays (a float32 is exactly
-// a double, so JSON carries it unchanged).
+// Typed arrays (embeddings) as plain arrays: a float32 is exactly a double, so JSON carries it unchanged.
+/** @type {(v: any) => any} */
+const plain = (v) => (ArrayBuffer.isView(v) ? Array.from(/** @type {Float32Array} */ (v)) : Array.isArray(v) ? v.map(plain) : v);
+
+// Options for a memory method: Python's keywords, typed arrays as plain arrays.
 /** @param {Record<string, unknown>} options */
-function memoryArgs(options) {
-  /** @type {(v: any) => any} */
-  const plain = (v) => (ArrayBuffer.isView(v) ? Array.from(/** @type {Float32Array} */ (v)) : Array.isArray(v) ? v.map(plain) : v);
-  return keywords(options, plain);
+const memoryArgs = (options) => keywords(options, plain);
+
+// ---- db.graph: each client method as [Python's Graph method, the op that sends it ("graph": a
+// read; "graphWrite": commits), its arguments -> Python's keywords]. Shared by db.graph and the
+// graph steps of db.transaction; tests/test_worker_ops.py checks it against worker_api's lists.
+/** @param {Record<string, unknown>} [options]  @returns {Record<string, unknown>} */
+const kw = (options = {}) => keywords(options, plain);
+// batchInsert's nodes / edges / hyperedges: objects get Python's keys (validFrom -> valid_from),
+// ids and tuples stay; edge columns ({src: [...], ...}) are one object.
+/** @param {any} items  @returns {any} */
+const graphItems = (items) => items == null ? undefined : !Array.isArray(items) ? kw(items) :
+  items.map((item) => item !== null && typeof item === "object" && !Array.isArray(item) ? kw(item) : item);
+// Cypher parameters: names as written (they are $names, not options), typed arrays as plain arrays.
+/** @param {any} value  @returns {any} */
+const cypherValue = (value) => ArrayBuffer.isView(value) || Array.isArray(value) ? plain(value).map(cypherValue) :
+  value !== null && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, cypherValue(v)])) : value;
+/** Cypher that may change the graph goes as graphWrite (worker_api.CYPHER_UPDATING: the same rule). */
+const CYPHER_UPDATING = /\b(?:CREATE|MERGE|SET|REMOVE|DELETE|DETACH)\b/i;
+/** @typedef {[string, "graph" | "graphWrite", (...args: any[]) => Record<string, unknown>]} GraphMethod */
+/** @type {Record<string, GraphMethod>} */
+const GRAPH = {
+  addNode: ["add_node", "graphWrite", (id = null, o) => ({ id, ...kw(o) })],
+  getNode: ["get_node", "graph", (id) => ({ id })],
+  hasNode: ["has_node", "graph", (id) => ({ id })],
+  updateNode: ["update_node", "graphWrite", (id, o) => ({ id, ...kw(o) })],
+  deleteNode: ["delete_node", "graphWrite", (id, o) => ({ id, ...kw(o) })],
+  nodes: ["nodes", "graph", (o) => kw(o)],
+  addEdge: ["add_edge", "graphWrite", (src, dst, type, o) => ({ src, dst, type, ...kw(o) })],
+  getEdge: ["get_edge", "graph", (id) => ({ id })],
+  updateEdge: ["update_edge", "graphWrite", (id, o) => ({ id, ...kw(o) })],
+  deleteEdge: ["delete_edge", "graphWrite", (id) => ({ id })],
+  edges: ["edges", "graph", (o) => kw(o)],
+  addHyperedge: ["add_hyperedge", "graphWrite", (nodes, type, o) => ({ nodes, type, ...kw(o) })],
+  getHyperedge: ["get_hyperedge", "graph", (id) => ({ id })],
+  updateHyperedge: ["update_hyperedge", "graphWrite", (id, o) => ({ id, ...kw(o) })],
+  deleteHyperedge: ["delete_hyperedge", "graphWrite", (id) => ({ id })],
+  hyperedges: ["hyperedges", "graph", (o) => kw(o)],
+  hyperedgesOf: ["hyperedges_of", "graph", (node, o) => ({ node, ...kw(o) })],
+  neighbors: ["neighbors", "graph", (id, o) => ({ id, ...kw(o) })],
+  kHop: ["k_hop", "graph", (node, k, o) => ({ node, k, ...kw(o) })],
+  shortestPath: ["shortest_path", "graph", (a, b, o) => ({ a, b, ...kw(o) })],
+  search: ["search", "graph", (vector, o) => ({ vector: plain(vector), ...kw(o) })],
+  searchHyperedges: ["search_hyperedges", "graph", (vector, o) => ({ vector: plain(vector), ...kw(o) })],
+  batchInsert: ["batch_insert", "graphWrite", ({ nodes, edges, hyperedges } = {}) =>
+    ({ nodes: graphItems(nodes), edges: graphItems(edges), hyperedges: graphItems(hyperedges) })],
+  stats: ["stats", "graph", () => ({})],
+  cypher: ["cypher", "graph", (query, params, o) => ({ query, params: params == null ? undefined : cypherValue(params), ...kw(o) })],
+  compact: ["compact", "graphWrite", () => ({})],
+};
+
+/** The request of a db.graph call: {op, args} (Cypher with an updating clause as graphWrite).
+ *  @param {string} name  the store's  @param {string} method  a key of GRAPH  @param {any[]} args
+ *  @returns {{op: string, args: {method: string, args: Record<string, unknown>}}} */
+function graphRequest(name, method, args) {
+  if (!Object.hasOwn(GRAPH, method)) {
+    throw namedError("AttributeError", `db.graph has no method ${JSON.stringify(method)}: ${Object.keys(GRAPH).join(", ")}`);
+  }
+  const [py, op, build] = GRAPH[method];
+  const writes = op === "graphWrite" || (method === "cypher" && CYPHER_UPDATING.test(String(args[0])));
+  return { op: writes ? "graphWrite" : "graph", args: { method: py, args: build(...args) } };
 }
 
 // float32 rows that crossed as bytes (exact) -> n Float32Array views of one buffer
@@ -448,6 +633,52 @@ export class AgentDB {
    *  @returns {Learning} */
   get learn() { return new Learning(this.name); }
 
+  /** The store's property graph (Python's db.graph, run in the worker): nodes with labels,
+   *  properties and an optional embedding (searched through the store's index), edges with a
+   *  type, weight and validity window, hyperedges; walks, shortest paths, search, Cypher, and
+   *  subscribe(fn) for its committed changes. Kept in the store (IndexedDB when persisted, its
+   *  .rvf export), so a native store's graph answers the same rows here and the other way round.
+   *    await db.graph.batchInsert({ nodes: ["ada", "bab"], edges: [["ada", "bab", "KNOWS"]] });
+   *    await db.graph.kHop("ada", 2);                       // ["bab"]
+   *    await db.graph.cypher("MATCH (a)-[:KNOWS]->(b) RETURN b.name AS name");   // {columns, rows}
+   *  Errors keep Python's names: UnknownIdError, IdError, NodeHasEdgesError, CypherSyntaxError, ...
+   *  @returns {GraphClient} */
+  get graph() { return new GraphClient(this.name); }
+
+  /** Runs steps in one request inside Python's db.transaction(): one commit (stored in IndexedDB
+   *  before the call resolves, for a persisted store), or nothing at all when a step fails (its
+   *  error rejects the call; vectors and graph stay as they were). Steps: {op: "ingest", ids,
+   *  vectors, metadata}, {op: "delete", ids, missingOk}, {op: "graph", method, args} (a db.graph
+   *  method and its arguments as it takes them). The vectors of all ingest steps travel as one
+   *  transferred Float32Array. Resolves to the steps' answers, in order; graph subscribers hear
+   *  of the changes once it has committed.
+   *    const [ingested, node, edge] = await db.transaction([
+   *      { op: "ingest", ids: ["doc1"], vectors: docVector },
+   *      { op: "graph", method: "addNode", args: ["doc1", { labels: ["Doc"] }] },
+   *      { op: "graph", method: "addEdge", args: ["ada", "doc1", "WROTE"] },
+   *    ]);
+   *  @param {TransactionStep[]} steps  @returns {Promise<any[]>} */
+  async transaction(steps) {
+    /** @type {Float32Array[]} */
+    const parts = [];
+    let floats = 0;
+    const wire = steps.map((step, i) => {
+      if (step.op === "ingest") {
+        const v = float32(step.vectors);
+        parts.push(v);
+        floats += v.length;
+        return { op: "ingest", args: { ids: step.ids, metadata: step.metadata }, vectors: [floats - v.length, floats] };
+      }
+      if (step.op === "delete") return { op: "delete", args: { ids: step.ids, missingOk: step.missingOk } };
+      if (step.op === "graph") return { op: "graph", args: graphRequest(this.name, step.method, step.args || []).args };
+      throw namedError("ArgumentError", `step ${i}: unknown op ${JSON.stringify(/** @type {any} */ (step).op)}: a ` +
+                       `transaction's steps are ingest, delete and graph`);
+    });
+    const buffer = new Float32Array(floats);
+    parts.reduce((at, v) => (buffer.set(v, at), at + v.length), 0);
+    return request("transaction", { name: this.name, steps: wire }, floats ? buffer : undefined, floats ? [buffer.buffer] : []);
+  }
+
   /** Closes the store (a persisted one stays in IndexedDB).  @returns {Promise<null>} */
   close() { return request("close", { name: this.name }); }
 }
@@ -484,4 +715,128 @@ class Learning {
   /** Forgets the query adapter `name` (a commit); UnknownIdError if the store has none of that name.
    *  @param {string} [name]  "query" by default  @returns {Promise<null>} */
   remove(name = "query") { return request("removeAdapter", { name: this.name, adapter: name }); }
+}
+
+// db.graph: Python's Graph in the worker. Reads are "graph" requests, writes "graphWrite" (each a
+// commit, stored before the call resolves for a persisted store); answers are plain objects.
+class GraphClient {
+  /** Use db.graph.  @param {string} name  the store's */
+  constructor(name) {
+    /** @type {string} */
+    this.name = name;
+  }
+
+  /** Adds a node and resolves to its id (generated, an int, when id is null). labels: a name or
+   *  names; properties: a JSON object; embedding: a vector of the store's dimension (the node is
+   *  then a row of the store, found by search(); the store needs string ids). IdError for an id
+   *  in use.  @param {GraphId | null} [id]  @param {NodeOptions} [options]  @returns {Promise<GraphId>} */
+  addNode(id = null, options = {}) { return this.#call("addNode", id, options); }
+  /** The node with its embedding; UnknownIdError if absent.  @param {GraphId} id  @returns {Promise<GraphNode>} */
+  getNode(id) { return this.#call("getNode", id); }
+  /** Whether the graph has this node.  @param {GraphId} id  @returns {Promise<boolean>} */
+  hasNode(id) { return this.#call("hasNode", id); }
+  /** Changes a node: properties merged (replace: true: replaced), removeProperties dropped, labels
+   *  added and removed, embedding set (null removes it). Resolves to the node as it now is.
+   *  @param {GraphId} id
+   *  @param {PropertyUpdate & {addLabels?: string | string[], removeLabels?: string | string[],
+   *    embedding?: ArrayLike<number> | null}} [options]
+   *  @returns {Promise<GraphNode>} */
+  updateNode(id, options = {}) { return this.#call("updateNode", id, options); }
+  /** Deletes a node; one with edges raises NodeHasEdgesError unless detach: true (deleted with it).
+   *  @param {GraphId} id  @param {{detach?: boolean}} [options]  @returns {Promise<{nodes: number, edges: number, hyperedges: number}>} */
+  deleteNode(id, options = {}) { return this.#call("deleteNode", id, options); }
+  /** The nodes (no embeddings), in insertion order: label, where (over properties), limit.
+   *  @param {{label?: string, where?: Filter, limit?: number}} [options]  @returns {Promise<GraphNode[]>} */
+  nodes(options = {}) { return this.#call("nodes", options); }
+
+  /** Adds an edge src -> dst and resolves to its id; UnknownIdError for a missing node.
+   *  @param {GraphId} src  @param {GraphId} dst  @param {string} type  @param {EdgeOptions} [options]  @returns {Promise<GraphId>} */
+  addEdge(src, dst, type, options = {}) { return this.#call("addEdge", src, dst, type, options); }
+  /** The edge; UnknownIdError if absent.  @param {GraphId} id  @returns {Promise<GraphEdge>} */
+  getEdge(id) { return this.#call("getEdge", id); }
+  /** Changes an edge's properties, weight or validity window (null: unbounded); resolves to it.
+   *  @param {GraphId} id
+   *  @param {PropertyUpdate & {weight?: number, validFrom?: number | null, validTo?: number | null}} [options]
+   *  @returns {Promise<GraphEdge>} */
+  updateEdge(id, options = {}) { return this.#call("updateEdge", id, options); }
+  /** Deletes an edge; UnknownIdError if absent.  @param {GraphId} id  @returns {Promise<null>} */
+  deleteEdge(id) { return this.#call("deleteEdge", id); }
+  /** The edges, in insertion order: type (a name or names), where, asOf / during, limit.
+   *  @param {{type?: string | string[]} & ListOptions} [options]  @returns {Promise<GraphEdge[]>} */
+  edges(options = {}) { return this.#call("edges", options); }
+
+  /** Adds a hyperedge over two or more nodes (in order); resolves to its id.
+   *  @param {GraphId[]} nodes  @param {string} type  @param {HyperedgeOptions} [options]  @returns {Promise<GraphId>} */
+  addHyperedge(nodes, type, options = {}) { return this.#call("addHyperedge", nodes, type, options); }
+  /** The hyperedge with its embedding; UnknownIdError if absent.  @param {GraphId} id  @returns {Promise<GraphHyperedge>} */
+  getHyperedge(id) { return this.#call("getHyperedge", id); }
+  /** Changes a hyperedge's properties, validity window or embedding (null removes it).
+   *  @param {GraphId} id
+   *  @param {PropertyUpdate & {validFrom?: number | null, validTo?: number | null, embedding?: ArrayLike<number> | null}} [options]
+   *  @returns {Promise<GraphHyperedge>} */
+  updateHyperedge(id, options = {}) { return this.#call("updateHyperedge", id, options); }
+  /** Deletes a hyperedge; UnknownIdError if absent.  @param {GraphId} id  @returns {Promise<null>} */
+  deleteHyperedge(id) { return this.#call("deleteHyperedge", id); }
+  /** The hyperedges, filtered as edges() filters edges.
+   *  @param {{type?: string | string[]} & ListOptions} [options]  @returns {Promise<GraphHyperedge[]>} */
+  hyperedges(options = {}) { return this.#call("hyperedges", options); }
+  /** The hyperedges that hold a node.  @param {GraphId} node  @param {{types?: string | string[], asOf?: number, during?: [number, number]}} [options]
+   *  @returns {Promise<GraphHyperedge[]>} */
+  hyperedgesOf(node, options = {}) { return this.#call("hyperedgesOf", node, options); }
+
+  /** The distinct nodes one edge away, in the order their edges were added.
+   *  @param {GraphId} id  @param {WalkOptions} [options]  @returns {Promise<GraphId[]>} */
+  neighbors(id, options = {}) { return this.#call("neighbors", id, options); }
+  /** The nodes within k hops (itself excluded), breadth-first, nearest first.
+   *  @param {GraphId} node  @param {number} k  @param {WalkOptions} [options]  @returns {Promise<GraphId[]>} */
+  kHop(node, k, options = {}) { return this.#call("kHop", node, k, options); }
+  /** A shortest path a -> b (fewest hops; weighted: true, least summed weight), or null.
+   *  @param {GraphId} a  @param {GraphId} b  @param {WalkOptions & {weighted?: boolean}} [options]  @returns {Promise<GraphPath | null>} */
+  shortestPath(a, b, options = {}) { return this.#call("shortestPath", a, b, options); }
+  /** The k nodes whose embeddings are nearest `vector`, best first: label, within (node ids,
+   *  e.g. a kHop answer), where (over properties), ef, exact as for db.query.
+   *  @param {ArrayLike<number>} vector
+   *  @param {{k?: number, label?: string, within?: GraphId[], where?: Filter, ef?: number, exact?: boolean}} [options]
+   *  @returns {Promise<NodeHit[]>} */
+  search(vector, options = {}) { return this.#call("search", vector, options); }
+  /** The k hyperedges whose embeddings are nearest `vector` (type: only those).
+   *  @param {ArrayLike<number>} vector  @param {{k?: number, type?: string, ef?: number, exact?: boolean}} [options]
+   *  @returns {Promise<HyperedgeHit[]>} */
+  searchHyperedges(vector, options = {}) { return this.#call("searchHyperedges", vector, options); }
+
+  /** Adds nodes, then edges and hyperedges (which may join those nodes) in one commit, all or
+   *  nothing; resolves to the ids, in order.
+   *  @param {GraphBatch} batch  @returns {Promise<{nodes: GraphId[], edges: GraphId[], hyperedges: GraphId[]}>} */
+  batchInsert(batch) { return this.#call("batchInsert", batch); }
+  /** Counts: nodes, edges, hyperedges, per label and type, embedded nodes, avgDegree.  @returns {Promise<GraphStats>} */
+  stats() { return this.#call("stats"); }
+  /** Runs a query of the Cypher subset (Python's db.graph.cypher) with $parameters; the rows as
+   *  natively. CypherSyntaxError (line, column, what was expected) or CypherError.
+   *    const { columns, rows } = await db.graph.cypher("MATCH (p:Person) WHERE p.born < $y RETURN p.name", { y: 1900 });
+   *  @param {string} query  @param {Record<string, unknown>} [params]  @param {{maxRows?: number, maxSteps?: number}} [limits]
+   *  @returns {Promise<CypherResult>} */
+  cypher(query, params, limits = {}) { return this.#call("cypher", query, params, limits); }
+  /** Drops deleted slots and writes the graph as one snapshot commit; the counts dropped.
+   *  @returns {Promise<{nodes: number, edges: number, hyperedges: number}>} */
+  compact() { return this.#call("compact"); }
+
+  /** Calls fn(change) for each committed change of this store's graph made through this page
+   *  (one call per commit: a batchInsert is one change; a transaction's once it commits, in
+   *  order), after it is stored. Changes other tabs commit are not seen. Returns unsubscribe.
+   *    const stop = db.graph.subscribe((c) => console.log(c.op, c.id, c.nodes));
+   *  @param {(change: GraphChange) => void} fn  @returns {() => void} */
+  subscribe(fn) {
+    if (typeof fn !== "function") throw namedError("ArgumentError", `subscribe() needs a function, got ${typeof fn}`);
+    let fns = graphListeners.get(this.name);
+    if (!fns) graphListeners.set(this.name, fns = new Set());
+    const mine = fns, listener = (/** @type {GraphChange} */ change) => fn(change);   // one per call
+    mine.add(listener);
+    return () => { mine.delete(listener); };
+  }
+
+  /** @param {string} method  @param {...any} args  @returns {Promise<any>} */
+  #call(method, ...args) {
+    const { op, args: wire } = graphRequest(this.name, method, args);
+    return request(op, { name: this.name, ...wire });
+  }
 }

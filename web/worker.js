@@ -4,7 +4,9 @@
 // {progress: {stage, done, total}} events carry no id (the last, stage "ready", also says how
 // Python came up: python "snapshot" or "started"; a model's loading adds model: its name, with
 // stages "download" (bytes), "weights" and later "embed" (texts); a store's learn request posts
-// stage "train": steps, with store, epoch, loss, lr, gradNorm and etaS, from Python).
+// stage "train": steps, with store, epoch, loss, lr, gradNorm and etaS, from Python);
+// {event: {type: "graph", store, changes}} events carry no id either: a store's committed graph
+// changes, posted once the request's commits are stored, before its reply.
 // The operations and what each does to storage come from Python (worker_api.OPERATIONS, read
 // once at start); IndexedDB lives in storage.js, the cross-tab lease in lease.js.
 import { loadPyodide } from "./pyodide/pyodide.mjs";
@@ -46,14 +48,16 @@ random.seed()`);
   py.report_progress_to((event) => postMessage({ progress: JSON.parse(event) }));
   const ops = JSON.parse(py.operations());       // {name: "read" | "write" | "manage"}
   postMessage({ progress: { stage: "ready", done: 3, total: 3, python } });
-  return { pyodide, ops, handle: py.handle, takeCommits: py.take_commits, loadModel: py.load_model };
+  return { pyodide, ops, handle: py.handle, takeCommits: py.take_commits, takeEvents: py.take_events,
+           loadModel: py.load_model };
 })();
 
 // worker_api's functions, each throwing a Python exception as an Error whose pythonName is its
 // class and whose message is its own (str(exc), from sys.last_exc), not the traceback text.
 // Read at once: the next Python call may replace sys.last_exc.
 function pythonCalls(pyodide, api) {
-  const names = ["operations", "handle", "take_commits", "load_model", "report_progress_to", "last_error"];
+  const names = ["operations", "handle", "take_commits", "take_events", "load_model", "report_progress_to",
+                 "last_error"];
   return Object.fromEntries(names.map((name) => [name, (...args) => {
     try {
       return api[name](...args);
@@ -237,7 +241,7 @@ self.onmessage = async (event) => {
   }
 };
 
-async function serve(id, op, args, buffer, { pyodide, ops, handle, takeCommits }) {
+async function serve(id, op, args, buffer, { pyodide, ops, handle, takeCommits, takeEvents }) {
   if (op === "runPython") {          // the worker's own (tests, the demo's console): run code, return its value
     const value = await pyodide.runPythonAsync(args.code);
     postMessage({ id, ok: true, value: value === undefined ? null : String(value) });
@@ -249,7 +253,11 @@ async function serve(id, op, args, buffer, { pyodide, ops, handle, takeCommits }
   }
   if (op === "importRvf") args = { ...args, stored: await storedSize(args.name) > 0 };   // never hidden silently
   const out = await handleWithModel(handle, op, JSON.stringify(args), input == null ? undefined : input);   // JS null is not None in Pyodide
-  if (ops[op] !== "read") await persist(args.name, handle, takeCommits);   // stored before the caller hears back
+  if (ops[op] !== "read") {
+    await persist(args.name, handle, takeCommits);   // stored before the caller hears back
+    // graph changes only once stored (a refused commit is reloaded away, its changes with it)
+    for (const event of JSON.parse(takeEvents())) postMessage({ event });
+  }
   if (op === "close") { persisted.delete(args.name); generations.delete(args.name); }   // after its last commit
   if (op === "status" && persisted.has(args.name) && navigator.storage && navigator.storage.estimate) {
     const value = JSON.parse(out);

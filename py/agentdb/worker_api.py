@@ -14,9 +14,17 @@ them, calls load_model() and repeats the request (nothing was written: requests 
 A store learns in the worker as natively: "learn" trains its query adapter (VectorStore.learn)
 and commits it, reporting its steps as "train" progress events (report_progress_to); queries
 with adapt search through it.
+
+The store's graph (VectorStore.graph) is served by "graph" (reads: its GRAPH_READS methods) and
+"graphWrite" (its GRAPH_WRITES, which commit), {name, method, args: {keyword: value}}; answers are
+plain JSON (graph_json: nodes, edges, paths and Cypher rows as dicts, embeddings as lists).
+"transaction" runs ingest / delete / graph steps inside db.transaction(): one commit or none.
+Committed graph changes are held per store until the worker has stored the request's commits
+(take_events), then posted to the page as events {type: "graph", store, changes}.
 """
 import dataclasses
 import json
+import re
 import sys
 from collections import namedtuple
 
@@ -26,6 +34,9 @@ from .embed import HashEmbedder, SuppliedEmbedder, minilm
 from .errors import (ArgumentError, DimensionError, EmbedderError, EmbedderMismatchError, ModelNotLoadedError,
                      NeedEmbeddings, StoreClosedError, StoreExistsError)
 from .memory.agent import REMOTE_METHODS, AgentMemory
+from .graph.cypher.executor import CypherResult
+from .graph.cypher.functions import CypherPath
+from .graph.model import Edge, Hyperedge, HyperedgeHit, Node, NodeHit, Path
 from .store.opening import check_reopen
 from .store.store import open_log
 
@@ -33,6 +44,27 @@ _stores = {}
 _memories = {}    # name -> the AgentMemory over that store (made again when the store is)
 _closed = {}      # closed stores whose last commits the host has not taken yet
 _report = None    # the worker's progress sink (report_progress_to)
+_events = {}      # name -> graph changes committed, not yet handed to the worker (take_events)
+
+
+def _register(name, db):
+    """Makes db the open store `name`, its committed graph changes held for take_events."""
+    _stores[name] = db
+    db.graph.subscribe(lambda change: _stores.get(name) is db and _events.setdefault(name, []).append(change))
+
+
+def take_events():
+    """The graph changes committed since the last call, as JSON [{type: "graph", store,
+    changes: [{op, id, nodes, edges, hyperedges, epoch}, ...]}, ...] (one event per store). The
+    worker calls it once the request's commits are stored, so the page hears only of stored
+    changes (a commit IndexedDB refused is reloaded away, its changes dropped: _op_reload).
+
+    >>> take_events()
+    '[]'
+    """
+    out = [{"type": "graph", "store": name, "changes": changes} for name, changes in _events.items() if changes]
+    _events.clear()
+    return json.dumps(out)
 
 
 def _store(name):
@@ -211,7 +243,7 @@ def _op_open(args, buffer):
     elif open_now is not None:
         check_reopen(open_now, f"the open store {name}", options.get("dim"), options.get("metric"))
     else:
-        _stores[name] = open_store(**options)
+        _register(name, open_store(**options))
     return json.dumps(_stores[name].status())
 
 
@@ -238,7 +270,7 @@ def _op_import_rvf(args, buffer):
 def _replace(name, db):
     """Makes db the store `name`; one it replaces is dropped without a last commit (its bytes,
     if persisted, are the ones being replaced)."""
-    _stores[name] = db
+    _register(name, db)
     _memories.pop(name, None)
 
 
@@ -343,16 +375,140 @@ def _op_reload(args, buffer):
     _store(args["name"])
     _stores.pop(args["name"], None)
     _memories.pop(args["name"], None)
+    _events.pop(args["name"], None)       # changes of commits that were not stored: never told
     if buffer is not None:
-        _stores[args["name"]] = open_log(bytes(buffer))
+        _register(args["name"], open_log(bytes(buffer)))
     return "null"
+
+
+# ---- the graph: {name, method, args: {keyword: value}} -> the method's answer as graph_json gives it.
+# Reads and writes are two operations, so the worker knows from the op alone whether commits follow.
+
+GRAPH_READS = frozenset({"get_node", "has_node", "nodes", "get_edge", "edges", "get_hyperedge", "hyperedges",
+                         "hyperedges_of", "neighbors", "k_hop", "shortest_path", "search", "search_hyperedges",
+                         "stats", "cypher"})
+GRAPH_WRITES = frozenset({"add_node", "update_node", "delete_node", "add_edge", "update_edge", "delete_edge",
+                          "add_hyperedge", "update_hyperedge", "delete_hyperedge", "batch_insert", "compact",
+                          "cypher"})
+# Cypher that may change the graph: sent as graphWrite (web/agentdb.js applies the same rule), so a
+# "graph" read request never commits. A word that is no clause (n.set) only costs a write request.
+CYPHER_UPDATING = re.compile(r"\b(?:CREATE|MERGE|SET|REMOVE|DELETE|DETACH)\b", re.I)
+
+
+def graph_json(value):
+    """A graph answer as plain JSON values, the shape web/agentdb.js documents: Node {id, labels,
+    properties, embedded, embedding}, Edge {id, src, dst, type, properties, weight, validFrom,
+    validTo}, Hyperedge {id, nodes, type, properties, validFrom, validTo, embedded, embedding},
+    Path {nodes, edges, weight}, hits {id, score, node | hyperedge}, a Cypher path {nodes,
+    relationships}, a CypherResult {columns, rows}; stats' keys camelCased. Embeddings are
+    lists of their float32 values (exact as JSON numbers). User properties stay as written.
+
+    >>> graph_json(Edge(0, "a", "b", "R"))["validTo"] is None
+    True
+    """
+    if isinstance(value, Node):
+        return {"id": value.id, "labels": list(value.labels), "properties": value.properties,
+                "embedded": value.embedded, "embedding": _plain_vector(value.embedding)}
+    if isinstance(value, Edge):
+        return {"id": value.id, "src": value.src, "dst": value.dst, "type": value.type,
+                "properties": value.properties, "weight": value.weight, "validFrom": value.valid_from,
+                "validTo": value.valid_to}
+    if isinstance(value, Hyperedge):
+        return {"id": value.id, "nodes": list(value.nodes), "type": value.type, "properties": value.properties,
+                "validFrom": value.valid_from, "validTo": value.valid_to, "embedded": value.embedded,
+                "embedding": _plain_vector(value.embedding)}
+    if isinstance(value, Path):
+        return {"nodes": list(value.nodes), "edges": list(value.edges), "weight": value.weight}
+    if isinstance(value, NodeHit):
+        return {"id": value.id, "score": value.score, "node": graph_json(value.node)}
+    if isinstance(value, HyperedgeHit):
+        return {"id": value.id, "score": value.score, "hyperedge": graph_json(value.hyperedge)}
+    if isinstance(value, CypherPath):
+        return {"nodes": [graph_json(n) for n in value.nodes],
+                "relationships": [graph_json(r) for r in value.relationships]}
+    if isinstance(value, CypherResult):
+        return {"columns": list(value.columns), "rows": [[graph_json(v) for v in row] for row in value.rows]}
+    if isinstance(value, (list, tuple)):
+        return [graph_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: graph_json(v) for k, v in value.items()}
+    return value
+
+
+def _plain_vector(vector):
+    return None if vector is None else [float(x) for x in vector]
+
+
+def _graph_stats(stats):
+    """stats() with its own keys camelCased (label and type names, the inner keys, as they are)."""
+    return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): v for k, v in stats.items()}
+
+
+def _graph_call(db, method, kwargs, allowed, op):
+    if method not in allowed:
+        other = "graphWrite" if method in GRAPH_WRITES else "graph" if method in GRAPH_READS else None
+        if other is None:
+            raise AttributeError(f"the graph has no method {method!r}: {', '.join(sorted(GRAPH_READS | GRAPH_WRITES))}")
+        raise ArgumentError(f"{method} is a {other} request, not {op}")
+    if method == "cypher" and op == "graph" and CYPHER_UPDATING.search(str(kwargs.get("query", ""))):
+        raise ArgumentError("a Cypher query with CREATE, MERGE, SET, REMOVE or DELETE is a graphWrite request")
+    value = getattr(db.graph, method)(**kwargs)
+    return _graph_stats(value) if method == "stats" else graph_json(value)
+
+
+def _op_graph(args, buffer):
+    """A graph read: {method (GRAPH_READS), args}."""
+    return json.dumps(_graph_call(_store(args["name"]), args["method"], args.get("args", {}), GRAPH_READS, "graph"))
+
+
+def _op_graph_write(args, buffer):
+    """A graph write: {method (GRAPH_WRITES, or cypher), args}; committed before it answers."""
+    return json.dumps(_graph_call(_store(args["name"]), args["method"], args.get("args", {}), GRAPH_WRITES,
+                                  "graphWrite"))
+
+
+def _floats(buffer):
+    """The request's float32 values as a 1-d float view (JS's to_memoryview keeps the type; bytes
+    from elsewhere are cast)."""
+    if buffer is None:
+        return None
+    view = memoryview(buffer)
+    return view if view.format == "f" and view.ndim == 1 else view.cast("B").cast("f")
+
+
+def _op_transaction(args, buffer):
+    """Steps [{op: "ingest" | "delete" | "graph", args, vectors: [start, end)}] run inside
+    db.transaction(): one commit, or nothing when a step raises (its error is the request's).
+    An ingest step's vectors are floats start..end of the one buffer. A graph step's args are
+    {method, args} (any method of GRAPH_READS or GRAPH_WRITES). The steps' answers, in order."""
+    db = _store(args["name"])
+    floats = _floats(buffer)
+    answers = []
+    with db.transaction():
+        for i, step in enumerate(args["steps"]):
+            op, a = step.get("op"), step.get("args", {})
+            if op == "ingest":
+                start, end = step.get("vectors", (0, 0))
+                if floats is None or not 0 <= start <= end <= len(floats):
+                    raise ArgumentError(f"step {i}: its vectors [{start}, {end}) are not in the request's "
+                                        f"{0 if floats is None else len(floats)} floats")
+                answers.append(db.ingest(a["ids"], floats[start:end], metadata=a.get("metadata")))
+            elif op == "delete":
+                answers.append({"deleted": db.delete(a["ids"], missing_ok=a.get("missingOk", False))})
+            elif op == "graph":
+                answers.append(_graph_call(db, a["method"], a.get("args", {}), GRAPH_READS | GRAPH_WRITES,
+                                           "transaction"))
+            else:
+                raise ArgumentError(f"step {i}: unknown op {op!r}: a transaction's steps are ingest, delete "
+                                    f"and graph")
+    return json.dumps(answers)
 
 
 class Operation(namedtuple("Operation", "kind handler")):
     """One entry of OPERATIONS. kind says what the request does to storage, which is all the
     worker needs to know of it:
       "read"    never commits (the worker asks for no commits after it: a query pays no extra call);
-      "write"   commits rows or adapters (the worker stores them, then saves the graph once the
+      "write"   commits rows, adapters or graph changes (the worker stores them, then saves the graph once the
                 store is idle);
       "manage"  opens, closes, compacts or maintains a store (the worker stores its commits)."""
 
@@ -371,6 +527,9 @@ OPERATIONS = {
     "memory": Operation("write", _op_memory),
     "learn": Operation("write", _op_learn),
     "removeAdapter": Operation("write", _op_remove_adapter),
+    "graphWrite": Operation("write", _op_graph_write),
+    "transaction": Operation("write", _op_transaction),
+    "graph": Operation("read", _op_graph),
     "query": Operation("read", _op_query),
     "queryBatch": Operation("read", _op_query_batch),
     "queryText": Operation("read", _op_query_text),

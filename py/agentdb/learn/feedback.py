@@ -14,7 +14,8 @@ from ..errors import ArgumentError
 from ..store import adapters
 from .lora import LoRA
 from .losses import info_nce
-from .mining import as_rows, store_negatives
+from .lora import as_rows
+from .mining import store_negatives
 from .pipeline import TrainingPipeline, TrainingReport, preset as make_preset
 
 

@@ -9,6 +9,7 @@ that optimizers (agentdb.learn.optim) update in place.
 import array
 import base64
 import json
+import itertools
 import math
 import sys
 from typing import NamedTuple
@@ -40,6 +41,30 @@ def f32_view(x, name, length=None):
     if length is not None and len(view) != length:
         raise DimensionError(f"{name} holds {len(view)} values, {length} expected")
     return view
+
+
+def as_rows(kernel, x, dim, name):
+    """(flat float32 view, row count) of x: a buffer, a numpy array or nested lists of rows of
+    `dim` values; NonFiniteError names a NaN or infinity.
+
+    >>> from agentdb.kernel import load
+    >>> view, n = as_rows(load(), [[1, 2], [3, 4]], 2, "x")
+    >>> n, view.tolist()
+    (2, [1.0, 2.0, 3.0, 4.0])
+    """
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+        raise DimensionError(f"dim must be a positive integer, got {dim!r}")
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and (dtype.kind != "f" or dtype.itemsize != 4):
+        x = x.astype("float32")                  # numpy float64 or ints, without importing numpy
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], (list, tuple, array.array)):
+        x = array.array("f", itertools.chain.from_iterable(x))
+    view = f32_view(x, name)
+    if len(view) % dim:
+        raise DimensionError(f"{name} holds {len(view)} values, not rows of dimension {dim}")
+    n = len(view) // dim
+    kernel.check_finite(view, name=name, dim=dim)
+    return view, n
 
 
 def copy_f32(x):

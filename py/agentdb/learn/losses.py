@@ -12,7 +12,7 @@ import math
 
 from ..errors import DimensionError, OptionError
 from ..kernel import load
-from .lora import f32_view, zeros_f32
+from .lora import as_rows, f32_view, zeros_f32
 
 DISTANCES = ("l2", "cosine")
 
@@ -30,16 +30,12 @@ def _margin(value):
 
 
 def _rows(k, x, dim, name, n=None):
-    """x checked as a finite n x dim float32 buffer; returns (view, n)."""
-    if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
-        raise DimensionError(f"dim must be a positive integer, got {dim!r}")
-    x = f32_view(x, name)
-    if not len(x) or len(x) % dim:
-        raise DimensionError(f"{name} holds {len(x)} values, not a positive multiple of dim {dim}")
-    rows = len(x) // dim
+    """x checked as a finite, non-empty n x dim float32 buffer (as_rows); returns (view, n)."""
+    x, rows = as_rows(k, x, dim, name)
+    if not rows:
+        raise DimensionError(f"{name} holds no rows")
     if n is not None and rows != n:
         raise DimensionError(f"{name} has {rows} rows, {n} expected (one per anchor)")
-    k.check_finite(x, name=name, dim=dim)
     return x, rows
 
 

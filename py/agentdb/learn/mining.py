@@ -21,11 +21,11 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from ..errors import ArgumentError, DimensionError, UnknownIdError
+from ..errors import ArgumentError, UnknownIdError
 from ..kernel import load
-from ..kernel.buffers import as_view
 from ..metrics import KERNEL_L2, KERNEL_SCANS, kernel_code
 from ..store.bitmaps import set_bit, set_bits
+from .lora import as_rows
 from .rng import SplitMix64
 
 
@@ -49,27 +49,6 @@ class StoreNegatives:
     ids: list
     scores: list
     exact: bool
-
-
-def as_rows(kernel, x, dim, name):
-    """(flat float32 view, row count) of x: a buffer, a numpy array or nested lists of rows of
-    `dim` values; NonFiniteError names a NaN or infinity.
-
-    >>> view, n = as_rows(load(), [[1, 2], [3, 4]], 2, "x")
-    >>> n, view.tolist()
-    (2, [1.0, 2.0, 3.0, 4.0])
-    """
-    dtype = getattr(x, "dtype", None)
-    if dtype is not None and (dtype.kind != "f" or dtype.itemsize != 4):
-        x = x.astype("float32")                  # numpy float64 or ints, without importing numpy
-    if isinstance(x, (list, tuple)) and x and isinstance(x[0], (list, tuple, array.array)):
-        x = array.array("f", itertools.chain.from_iterable(x))
-    view = as_view(x, "f", name=name)
-    if not isinstance(dim, int) or dim < 1 or len(view) % dim:
-        raise DimensionError(f"{name} holds {len(view)} values, not rows of dimension {dim!r}")
-    n = len(view) // dim
-    kernel.check_finite(view, name=name, dim=dim)
-    return view, n
 
 
 def _count(count):

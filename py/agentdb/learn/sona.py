@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from ..errors import AgentDBError, ArgumentError, DimensionError, NonFiniteError, UnknownIdError
 from ..kernel import load
 from .lora import LoRA, decode_f32, encode_f32
-from .mining import as_rows
+from .lora import as_rows
 from .rng import SplitMix64
 
 FORMAT, VERSION = "agentdb.sona", 1

@@ -1,5 +1,7 @@
 """Helpers shared by the tests (kept out of conftest.py so test modules can import them)."""
 import os
+import shutil
+import tempfile
 
 import numpy as np
 
@@ -69,3 +71,37 @@ def rel(got, want):
     got, want = np.ravel(got).astype(np.float64), np.ravel(want).astype(np.float64)
     scale = np.linalg.norm(want)
     return np.linalg.norm(got - want) / scale if scale else float(np.linalg.norm(got))
+
+
+class StoreMachine:
+    """What the Hypothesis state machines over a store share (mixed into a
+    RuleBasedStateMachine): the backend and home chosen by the subclass, a folder of their own
+    for a file store (a state machine gets no tmp_path), reopening, and the cleanup."""
+    backend = "native"
+    on_file = False
+
+    def open_store(self, prefix, filename, **options):
+        import agentdb
+
+        self.kernel = agentdb.kernel.load(self.backend)
+        self.folder = tempfile.mkdtemp(prefix=prefix) if self.on_file else None
+        self.path = os.path.join(self.folder, filename) if self.on_file else None
+        self.db = agentdb.open(self.path, kernel=self.kernel, **options)
+
+    def reopen_store(self):
+        """In memory: to_bytes() then open_bytes(); a file: close, then agentdb.open again
+        (the options come back from the store, not from here)."""
+        import agentdb
+
+        if self.path is None:
+            old = self.db
+            self.db = agentdb.open_bytes(old.to_bytes(), kernel=self.kernel)
+            old.close()
+        else:
+            self.db.close()
+            self.db = agentdb.open(self.path, kernel=self.kernel)
+
+    def teardown(self):
+        self.db.close()
+        if self.folder is not None:
+            shutil.rmtree(self.folder)

@@ -2,9 +2,6 @@
 delete, detach, batch, compact, reopen) against a plain-dict model and checks every walk; and
 k_hop / shortest paths agree with networkx on generated graphs — on every backend."""
 import math
-import os
-import shutil
-import tempfile
 
 import networkx as nx
 import pytest
@@ -16,6 +13,7 @@ import agentdb
 from agentdb import IdError, NodeHasEdgesError, UnknownIdError
 from agentdb.graph.model import Graph
 from graph_support import RefGraph, random_graph
+from support import StoreMachine
 from support import SEED
 
 node_ids = st.one_of(st.sampled_from(["a", "b", "c", "d", "e", "f"]), st.integers(0, 12))
@@ -27,23 +25,12 @@ times = st.one_of(st.none(), st.integers(0, 20))
 directions = st.sampled_from(["out", "in", "both"])
 
 
-class GraphModel(RuleBasedStateMachine):
-    backend = "native"
-    on_file = False
-
+class GraphModel(StoreMachine, RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.kernel = agentdb.kernel.load(self.backend)
-        self.folder = tempfile.mkdtemp(prefix="agentdb-graph-") if self.on_file else None
-        self.path = os.path.join(self.folder, "g.rvf") if self.on_file else None
-        self.db = agentdb.open(self.path, dim=2, kernel=self.kernel)
+        self.open_store("agentdb-graph-", "g.rvf", dim=2)
         self.g = Graph(self.db)
         self.ref = RefGraph()
-
-    def teardown(self):
-        self.db.close()
-        if self.folder is not None:
-            shutil.rmtree(self.folder)
 
     # ---- changes ------------------------------------------------------------------------------
 
@@ -152,13 +139,7 @@ class GraphModel(RuleBasedStateMachine):
 
     @rule()
     def reopen(self):
-        if self.path is None:
-            old = self.db
-            self.db = agentdb.open_bytes(old.to_bytes(), kernel=self.kernel)
-            old.close()
-        else:
-            self.db.close()
-            self.db = agentdb.open(self.path, kernel=self.kernel)
+        self.reopen_store()
         self.g = Graph(self.db)
 
     # ---- reads --------------------------------------------------------------------------------

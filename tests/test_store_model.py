@@ -1,17 +1,14 @@
 """A Hypothesis state machine: random ingest / upsert / delete / delete-by-filter / compact /
 reopen / query sequences agree with a plain dict model, on both backends, in memory (reopen:
 to_bytes() and open_bytes()) and in an .rvf file (reopen: close, then agentdb.open again)."""
-import os
-import shutil
-import tempfile
 
 import numpy as np
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-import agentdb
 import reference as ref
+from support import StoreMachine
 
 DIM = 4
 ids = st.integers(0, 40)
@@ -21,25 +18,13 @@ wheres = st.sampled_from([None, {"kind": "a"}, {"n": {"gt": 2}}, {"not": {"kind"
                           {"or": [{"kind": "c"}, {"n": 0}]}])
 
 
-class StoreModel(RuleBasedStateMachine):
-    backend = "native"
-    on_file = False
-
+class StoreModel(StoreMachine, RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
-        self.kernel = agentdb.kernel.load(self.backend)
-        # a state machine gets no tmp_path: its own folder, removed in teardown()
-        self.folder = tempfile.mkdtemp(prefix="agentdb-model-") if self.on_file else None
-        self.path = os.path.join(self.folder, "model.rvf") if self.on_file else None
         # brute_force_rows=0 sends queries through the graph (ef 64 covers these small stores)
-        self.db = agentdb.open(self.path, dim=DIM, metric="l2", m=4, ef_construction=16, brute_force_rows=0,
-                               kernel=self.kernel)
+        self.open_store("agentdb-model-", "model.rvf", dim=DIM, metric="l2", m=4, ef_construction=16,
+                        brute_force_rows=0)
         self.model = {}
-
-    def teardown(self):
-        self.db.close()
-        if self.folder is not None:
-            shutil.rmtree(self.folder)
 
     @rule(batch=st.lists(st.tuples(ids, vectors, metas), min_size=1, max_size=6, unique_by=lambda t: t[0]))
     def ingest(self, batch):
@@ -66,14 +51,7 @@ class StoreModel(RuleBasedStateMachine):
 
     @rule()
     def reopen(self):
-        # the options (l2, m, brute_force_rows=0, ...) come back from the file, not from here
-        if self.path is None:
-            old = self.db
-            self.db = agentdb.open_bytes(old.to_bytes(), kernel=self.kernel)
-            old.close()
-        else:
-            self.db.close()
-            self.db = agentdb.open(self.path, kernel=self.kernel)
+        self.reopen_store()
         assert self.db.verify()["ok"]
         assert self.db.status()["metric"] == "l2" and self.db.brute_force_rows == 0
 

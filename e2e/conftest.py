@@ -13,6 +13,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 from e2e_paths import ARTIFACTS  # noqa: E402,F401  (screenshots)
+from e2e_support import wait_ready
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -56,8 +57,7 @@ def page(browser, site_url):
     errors = []
     pg.on("pageerror", lambda err: errors.append(str(err)))
     pg.goto(site_url)
-    pg.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
-                         timeout=60_000)
+    wait_ready(pg)
     yield pg
     assert not errors, errors
     context.close()

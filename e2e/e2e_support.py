@@ -1,6 +1,14 @@
-"""What the e2e tests share: running a JS function body in the page, and a Python answer as
-the JS client gives it."""
+"""What the e2e tests share: waiting for the app, running a JS function body in the page,
+and a Python answer as the JS client gives it."""
 import re
+
+# the notebook is usable: the client is loaded and the store open
+READY = "window.AgentDB !== undefined && !document.getElementById('sample').disabled"
+
+
+def wait_ready(page):
+    """Waits until the page's notebook is usable (after a goto or a reload)."""
+    page.wait_for_function(READY, timeout=60_000)
 
 
 def run(page, script, *args):

@@ -6,9 +6,8 @@ errors keep their Python names."""
 import agentdb
 from agentdb.kernel import load
 from agentdb.worker_api import graph_json
-from e2e_support import run
+from e2e_support import run, wait_ready
 
-READY = "window.AgentDB !== undefined && !document.getElementById('sample').disabled"
 NODES = [{"id": "ada", "labels": ["Person"], "properties": {"born": 1815, "my_key": {"inner_key": [1, 2]}},
           "embedding": [1, 0, 0]},
          {"id": "bab", "labels": ["Person"], "properties": {"born": 1791}, "embedding": [0, 0.6, 0.8]},
@@ -90,7 +89,7 @@ def test_a_persisted_graph_survives_a_reload_and_answers_as_the_native_graph(pag
     """, NODES, JS_EDGES, QUERIES)
     assert built == want
     page.reload()
-    page.wait_for_function(READY, timeout=60_000)
+    wait_ready(page)
     again = run(page, ANSWER + """
         const db = await AgentDB.open("people", { dim: 3, persist: true });
         const out = await answer(db, args[0]);
@@ -176,7 +175,7 @@ def test_a_transaction_is_one_commit_or_nothing_and_subscribers_hear_committed_c
     assert all(isinstance(c["epoch"], int) for c in heard[:1])      # a persisted store's commit
     # stored: after a reload the committed transaction is there, the failed one is not
     page.reload()
-    page.wait_for_function(READY, timeout=60_000)
+    wait_ready(page)
     again = run(page, """
         const db = await AgentDB.open("tx", { dim: 2, persist: true });
         return { status: await db.status(), nodes: (await db.graph.nodes()).map((n) => n.id),

@@ -12,13 +12,12 @@ from test_learn_feedback import DIM, DOCS, TRAIN, corpus
 
 import agentdb
 from agentdb.kernel import load
-from e2e_support import camelized, run
+from e2e_support import camelized, run, wait_ready
 
 OPTIONS = {"epochs": 8, "lr": 0.01, "hard_negatives": 4}          # 200 steps of 16 pairs
 JS_OPTIONS = {"epochs": 8, "lr": 0.01, "hardNegatives": 4}        # the same, as the JS client spells them
 DOCS_X, QUERIES, TARGETS = corpus()
 HELD = QUERIES[TRAIN:]
-READY = "window.AgentDB !== undefined && !document.getElementById('sample').disabled"
 
 OPEN_AND_INGEST = """
     const [docs, queries, positives, options, held] = args;
@@ -96,7 +95,7 @@ def test_a_persisted_store_keeps_its_adapter_across_a_reload(page):
         return await db.queryBatch(new Float32Array(held), { k: 10, adapt: true });
     """, flat(DOCS_X), flat(QUERIES[:TRAIN]), TARGETS[:TRAIN], {"epochs": 2, "lr": 0.01}, flat(HELD))
     page.reload()
-    page.wait_for_function(READY, timeout=60_000)
+    wait_ready(page)
     again = run(page, """
         const [held] = args;
         const db = await AgentDB.open("kept", { dim: 32, metric: "cosine", persist: true });
@@ -107,7 +106,7 @@ def test_a_persisted_store_keeps_its_adapter_across_a_reload(page):
     """, flat(HELD))
     assert again == {"adapters": ["query"], "adapted": trained}
     page.reload()
-    page.wait_for_function(READY, timeout=60_000)
+    wait_ready(page)
     removed = run(page, """
         const [held] = args;
         const db = await AgentDB.open("kept", { dim: 32, metric: "cosine", persist: true });

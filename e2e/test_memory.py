@@ -9,7 +9,7 @@ import agentdb.memory
 import memory_scenario
 from agentdb.kernel import load
 from e2e_paths import ARTIFACTS
-from e2e_support import camelized, run
+from e2e_support import camelized, run, wait_ready
 
 SCENARIO = Path(memory_scenario.__file__).read_text()
 
@@ -48,8 +48,7 @@ def test_js_memory_survives_a_reload_and_exports_to_native(page, site_url):
     assert before["episodes"][0]["task"] == "water the plants" and "latencyMs" in before["episodes"][0]
     assert before["stats"]["attempts"] == 10 and before["route"][0]["intent"] == "chores"
     page.reload()
-    page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
-                           timeout=60_000)
+    wait_ready(page)
     assert run(page, RECALL) == before
     exported = run(page, """
         const db = await AgentDB.open("agent", { dim: 384, persist: true });
@@ -145,8 +144,7 @@ def test_the_demo_agent_loop_learns_and_keeps_its_memory(page):
         assert approach in best
     page.screenshot(path=str(ARTIFACTS / "agent-loop.png"), full_page=True)
     page.reload()
-    page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
-                           timeout=60_000)
+    wait_ready(page)
     page.click("#agent-run")                      # the second run starts from the kept memory
     page.wait_for_function("document.getElementById('agent-status').textContent.startsWith('Done')",
                            timeout=180_000)

@@ -7,6 +7,7 @@ import pytest
 
 from agentdb.embed import HashEmbedder
 from agentdb.embed.minilm import INT8_WEIGHTS, MiniLM
+from e2e_support import wait_ready
 
 TEXTS = ["hello world", "The car would not start this morning.", "Café naïve résumé, 東京 and Zürich 🚗",
          "a " * 300 + "long text past the 256-token limit", "ALL CAPS, punctuation!? (and) [brackets]"]
@@ -31,8 +32,7 @@ def loaded(browser, site_url):
     context = browser.new_context()
     page = context.new_page()
     page.goto(site_url)
-    page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
-                           timeout=60_000)
+    wait_ready(page)
     yield page, page.evaluate(LOAD)
     context.close()
 
@@ -117,8 +117,7 @@ def test_a_model_that_cannot_load_is_an_error_not_hashing(browser, site_url):
     context.route("**/model.safetensors", lambda route: route.fulfill(status=404, body=b"gone"))
     page = context.new_page()
     page.goto(site_url)
-    page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
-                           timeout=60_000)
+    wait_ready(page)
     got = page.evaluate("""async () => {
         const db = await AgentDB.open("nomodel", { dim: 384 });
         const errors = [];

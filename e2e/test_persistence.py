@@ -5,7 +5,7 @@ import numpy as np
 
 import agentdb
 from conftest import ARGS, CHROMIUM
-from e2e_support import run
+from e2e_support import run, wait_ready
 
 DIM = 32
 
@@ -14,10 +14,9 @@ def vectors(n, seed):
     return np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
 
 
-def wait_ready(page, site_url):
+def load_app(page, site_url):
     page.goto(site_url)
-    page.wait_for_function("window.AgentDB !== undefined && !document.getElementById('sample').disabled",
-                           timeout=60_000)
+    wait_ready(page)
 
 
 OPEN = 'const db = await AgentDB.open(args[0], { dim: 32, metric: "cosine", persist: true });'
@@ -66,7 +65,7 @@ def test_survives_a_reload_and_stores_each_commit_alone(page, site_url):
     new_bytes = sum(len(v) for _, v in after[len(before):])
     own = 1000 * (8 + 4 * DIM)
     assert own < new_bytes < 2 * own                                            # a commit costs its own size
-    wait_ready(page, site_url)                                                  # reload the page
+    load_app(page, site_url)                                                  # reload the page
     again = run(page, OPEN + """
         const hits = await db.query(new Float32Array(args[1]), { k: 5, where: { kind: "odd" } });
         return { hits, status: await db.status() };
@@ -84,7 +83,7 @@ def test_survives_a_browser_restart(browser, tmp_path, site_url):
         context = browser.browser_type.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
                                                                  args=ARGS)
         page = context.new_page()
-        wait_ready(page, site_url)
+        load_app(page, site_url)
         if round_ == 0:
             run(page, OPEN + "await db.ingest(Array.from({ length: 300 }, (_, i) => `m${i}`), "
                              "new Float32Array(args[1]), Array.from({ length: 300 }, (_, i) => ({ i })));",
@@ -105,7 +104,7 @@ def test_a_full_quota_reaches_the_caller_and_keeps_the_last_commit(browser, site
     origin = site_url.rstrip("/")
     cdp = context.new_cdp_session(page)
     cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin, "quotaSize": 3_000_000})
-    wait_ready(page, site_url)
+    load_app(page, site_url)
     x, q = vectors(2000, 4), vectors(1, 6)[0]
     before = run(page, OPEN + """
         await db.ingest(Array.from({ length: 2000 }, (_, i) => i), new Float32Array(args[1]));
@@ -127,7 +126,7 @@ def test_a_full_quota_reaches_the_caller_and_keeps_the_last_commit(browser, site
     assert refused["count"] == 2000 and refused["hits"] == before
     assert run(page, CHUNKS, "quota") == stored
     cdp.send("Storage.overrideQuotaForOrigin", {"origin": origin})          # the quota back to normal
-    wait_ready(page, site_url)
+    load_app(page, site_url)
     again = run(page, OPEN + """
         return { count: (await db.status()).count, hits: await db.query(new Float32Array(args[1]), { k: 5 }) };
     """, "quota", q.tolist())
@@ -166,7 +165,7 @@ def test_an_rvf_backup_restores_into_the_browser_across_a_restart(browser, tmp_p
         context = browser.browser_type.launch_persistent_context(str(tmp_path / "profile"), executable_path=CHROMIUM,
                                                                  args=ARGS)
         page = context.new_page()
-        wait_ready(page, site_url)
+        load_app(page, site_url)
         if round_ == 0:
             got = run(page, RESTORE, "restore", backup.ravel().tolist(), later.tolist())
             assert [r[0] for r in got["refused"]] == ["StoreExistsError"] * 3, got["refused"]

@@ -10,11 +10,10 @@ import numpy as np
 import agentdb.memory
 from agentdb.embed import HashEmbedder
 from e2e_paths import ARTIFACTS
-from e2e_support import camelized, run
+from e2e_support import camelized, run, wait_ready
 
 DIM = 17
 ROUTES = ["search", "code", "math", "chat"]
-READY = "window.AgentDB !== undefined && !document.getElementById('sample').disabled"
 HASHING = {"name": HashEmbedder.name, "dim": DIM, "semantic": False}
 
 
@@ -129,7 +128,7 @@ def test_js_trajectories_give_the_native_patterns_and_survive_a_reload(page):
     assert len({tuple(m) for m in before["micro"]}) == 4                # the micro-LoRA moved each differently
 
     page.reload()
-    page.wait_for_function(READY, timeout=60_000)
+    wait_ready(page)
     after = run(page, AFTER_RELOAD, trajectories, probes, HASHING, played["open"])
     assert after.pop("error") == "UnknownIdError"                       # the open trajectory is gone
     assert after["stats"].pop("active") == 0 and before["stats"].pop("active") == 1

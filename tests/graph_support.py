@@ -78,6 +78,17 @@ def random_graph(seed, n_nodes, n_edges, types=("A", "B")):
 
 
 
+CYPHER = [
+    "MATCH (a:Even)-[r:A]->(b) WHERE a.i < 40 RETURN id(a), id(b), type(r), b.i ORDER BY id(a), id(b)",
+    "MATCH (a {i: 3})-[:A|B*1..2]->(b) RETURN count(DISTINCT b) AS n, collect(DISTINCT b.i)[0] IS NOT NULL",
+    "MATCH (a)-[:B]->(b) WHERE id(b) IN $ids RETURN id(a), id(b)",
+    "MATCH (n:Odd) WITH n.i % 5 AS g, count(*) AS c RETURN g, c ORDER BY g",
+    "MATCH (n:Even) SEARCH n IN (VECTOR FOR $q LIMIT 3) SCORE AS s RETURN id(n), s",
+    "MATCH p = shortestPath((a)-[*..6]->(b)) WHERE id(a) = 'n0' AND id(b) = 'n12' RETURN length(p)",
+]
+"""Read queries the scenario runs in each home (rows compared whole, in the order returned)."""
+
+
 def scenario(kernel):
     """A graph with embeddings, walked, searched, saved and reopened: plain values (scores as the
     hex of their float32 bits, the .rvf as its SHA-256), the same in every home."""
@@ -106,6 +117,7 @@ def scenario(kernel):
             "search_where": hexes(graph.search(vectors[3], k=3, where={"i": {"lt": 20}})),
             "hyper": hexes(graph.search_hyperedges(vectors[0], k=1)),
             "stats": {k: v for k, v in graph.stats().items() if k != "kernel_bytes"},
+            "cypher": [graph.cypher(q, {"q": vectors[3], "ids": nodes[5:9]}).rows for q in CYPHER],
         }
     out = answers(g)
     db.identity.file_id = bytes(16)        # the only random part of the bytes

@@ -155,6 +155,14 @@ SAME = [
     "MATCH (n) WITH n.tag AS tag, count(*) AS c WHERE c > 40 RETURN tag, c",
     "MATCH (a)-[:KNOWS]->(b) WITH a, count(b) AS k WHERE k >= 3 RETURN a.nid, k",
     "MATCH (n:Person) WITH n ORDER BY n.age DESC, n.nid LIMIT 5 RETURN n.nid ORDER BY n.nid",
+    # anchored starts (plan.py): property equalities from maps and WHERE, the far end, reordering
+    "MATCH (a)-[:KNOWS]->(b {nid: 17}) RETURN a.nid",
+    "MATCH (a)-[r]->(b) WHERE b.nid = 33 RETURN a.nid, r.w",
+    "MATCH (a)-[:KNOWS]->(b)-[:WORKS_AT]->(c) WHERE c.nid = $nid RETURN a.nid, b.nid",
+    "MATCH (n {age: 30.0}) RETURN n.nid",
+    "MATCH (n) WHERE n.nid IN [3, 5, 8] AND n.tag = 'red' RETURN n.nid",
+    "MATCH (n) WHERE n.nid = 5 OR n.nid = 6 RETURN n.nid",
+    "MATCH (a:Person) MATCH (a)-[:KNOWS]->(b) WHERE b.tag = a.tag RETURN a.nid, b.nid",
 ]
 
 DIFFERENT = [
@@ -177,14 +185,20 @@ DIFFERENT = [
      "MATCH p = (a:Org)-[r:LIVES_IN*1..2]->(b) WHERE is_trail(r) RETURN a.nid, b.nid, length(p)"),
     ("MATCH (a {nid: 3})-[:KNOWS*0..2]->(b) RETURN b.nid",
      "MATCH (a {nid: 3})-[r:KNOWS*0..2]->(b) WHERE is_trail(r) RETURN b.nid"),
+    ("MATCH (a)-[:KNOWS]->(b) WHERE id(b) IN $ids RETURN a.nid, b.nid",
+     "MATCH (a)-[:KNOWS]->(b) WHERE b.nid IN $ids RETURN a.nid, b.nid"),
+    ("MATCH (a)-[:KNOWS*1..2]->(b {nid: 40}) RETURN a.nid",
+     "MATCH (a)-[r:KNOWS*1..2]->(b {nid: 40}) WHERE is_trail(r) RETURN a.nid"),
     # relationship uniqueness in one MATCH: Kùzu may bind one relationship twice
     ("MATCH (a {nid: 20})-[r1]-(b)-[r2]-(c) RETURN b.nid, c.nid",
      "MATCH (a {nid: 20})-[r1]-(b)-[r2]-(c) WHERE id(r1) <> id(r2) RETURN b.nid, c.nid"),
+    ("MATCH (a)-[:KNOWS]->(b), (c {nid: 42})-[r]-(b) RETURN a.nid, c.nid, r.w",
+     "MATCH (a)-[k:KNOWS]->(b), (c {nid: 42})-[r]-(b) WHERE id(k) <> id(r) RETURN a.nid, c.nid, r.w"),
     ("MATCH (a:City)-[r1]->(b), (c)-[r2]->(b) RETURN a.nid, c.nid",
      "MATCH (a:City)-[r1]->(b), (c)-[r2]->(b) WHERE id(r1) <> id(r2) RETURN a.nid, c.nid"),
 ]
 
-PARAMS = {"tag": "green", "min": 70, "skip": 3, "limit": 4, "ids": [4, 8, 15, 16, 23, 42]}
+PARAMS = {"tag": "green", "min": 70, "skip": 3, "limit": 4, "ids": [4, 8, 15, 16, 23, 42], "nid": 6}
 
 
 def _compare(g, kz, ours, theirs):

@@ -353,17 +353,18 @@ class Graph:
         with self._db._lock:
             st = self._state()
             t = st.nodes
-            bits = bytearray(t.live)
             if label is not None:
                 check_name(label, "label")
-                chosen = bytearray(len(bits))
-                slots = st.label_index.get(label, ())
-                if slots:
-                    st.k.bitmap_mark_rows(array.array("I", slots), chosen, n_bits=t.n)
-                bits = st.k.bitmap_and(bits, chosen)
-            if where is not None:
-                bits = st.k.bitmap_and(bits, t.props.where(where, t.n))
-            slots = st.k.bitmap_rows(bits, t.n) if t.n else ()
+            labelled = st.label_index.get(label, ()) if label is not None else None
+            if where is not None:          # filter first, then keep the labelled few
+                bits = st.k.bitmap_and(t.live, t.props.where(where, t.n))
+                slots = st.k.bitmap_rows(bits, t.n) if t.n else ()
+                if labelled is not None:
+                    slots = [s for s in slots if s in labelled]
+            elif labelled is not None:
+                slots = sorted(labelled)
+            else:
+                slots = st.k.bitmap_rows(t.live, t.n) if t.n else ()
             slots = slots[:limit] if limit is not None else slots
             return [self._node(st, s) for s in slots]
 

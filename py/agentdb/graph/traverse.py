@@ -182,6 +182,28 @@ def hyperedges_of(state, slot, types, span):
     return out.read(0, count)
 
 
+def relationships(state, slot, direction, types):
+    """The live edge slots leaving ("out") or entering ("in") node `slot`, of `types` (None:
+    any), ascending (insertion order): one kernel call over the CSR row and the delta, retried
+    once with room for all when the first guess is short."""
+    filt = edge_filter(state, types, None)
+    if filt is None or not state.edges.count:
+        return array.array("I")
+    adj = state.adjacency(direction)
+    kern = state.k
+    s = state.scratch.ready(state.nodes.n)
+    s.out.write(array.array("I", [slot]))
+    cap = 64
+    while True:
+        tgt, eid = kern.alloc(cap, "I"), kern.alloc(cap, "I")
+        count = kern.graph_expand(**adj.walk_args(state.edges.n), **filt, frontier=s.out, n_frontier=1,
+                                  n_keys=state.nodes.n, n_targets=state.nodes.n, out=tgt, out_cap=cap, out_edge=eid,
+                                  frontier_bits=s.frontier_bits)
+        if count <= cap:
+            return array.array("I", sorted(eid.read(0, count)))
+        cap = count
+
+
 def _path_back(state, parent_node, parent_edge, a, b):
     nodes, edges = [b], []
     v = b

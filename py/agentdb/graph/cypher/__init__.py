@@ -6,7 +6,8 @@ and the typed AST the executor runs (issue 19).
     ast.py      frozen dataclasses: the contract between the parser and the executor
     scope.py    every variable bound before anything is matched
     executor.py a query run over a Graph (execute -> CypherResult): matching and projection
-    view.py     the graph as the executor reads it (indexed once, again after updates)
+    view.py     the graph as the executor reads it (what it walks, read when first needed)
+    plan.py     where each pattern starts and with which nodes (ids, properties, cheaper end)
     paths.py    the SEARCH subclause (Graph.search) and shortestPath (Graph.shortest_path)
     updates.py  CREATE, MERGE, SET, REMOVE, DELETE through the Graph API, in one transaction
     functions.py values, null semantics, operators, functions, aggregates, sort order

@@ -21,10 +21,10 @@ nothing). Not supported (CypherError): CALL, allShortestPaths. Matching follows 
 - an unbounded `*` / `*2..` stops at MAX_HOPS hops; an explicit upper bound above
   MAX_EXPLICIT_HOPS is a CypherError.
 
-The graph is read through its public API once per query (nodes(), edges(): a snapshot under
-the store's lock, read again after an update), so a query costs O(nodes + edges) before
-matching; edges are taken
-whatever their validity window. Limits keep any query bounded: at most `max_rows` rows
+The query reads the graph as it walks it (view.py: a node and its edges when first needed,
+under the store's lock for the whole query), from starts the planner picks (plan.py: ids and
+property equalities from the patterns and the WHERE, the cheaper end of each pattern); edges
+are taken whatever their validity window. Limits keep any query bounded: at most `max_rows` rows
 between clauses and `max_steps` expansion steps (CypherError past either).
 
 >>> import agentdb
@@ -38,6 +38,7 @@ between clauses and `max_steps` expansion steps (CypherError past either).
 >>> execute(g, "MATCH (n:P) RETURN count(*) AS n, sum(n.age) AS total, collect(n.missing) AS none").records()
 [{'n': 2, 'total': 70, 'none': []}]
 """
+import functools
 from dataclasses import dataclass, field
 
 from ...errors import CypherError
@@ -45,6 +46,7 @@ from . import ast as A
 from .functions import Context, CypherPath, aggregate, equals, evaluate, hash_key, sort_key, truth
 from .parser import parse
 from .paths import shortest, vector_search
+from .plan import anchor_terms, anchors, order, start_filter
 from .scope import aggregates_in as _aggregates_in, check_scopes
 from .updates import UPDATING, Updater, has_updates
 from .view import View as _View
@@ -85,13 +87,21 @@ def execute(graph, query, params=None, *, max_rows=MAX_ROWS, max_steps=MAX_STEPS
     """Runs `query` (text or a parsed Statement) on `graph`; params: {name: value} for
     `$name`. CypherSyntaxError when it does not parse, CypherError when it cannot run. A
     query with updating clauses is one db.transaction(): when it raises, nothing changed."""
-    statement = parse(query) if isinstance(query, str) else query
+    statement = _parsed(query) if isinstance(query, str) else query
     if params is not None and not isinstance(params, dict):
         raise CypherError(f"params must be a dict, got {type(params).__name__}")
-    if has_updates(statement):
-        with graph.store.transaction():
-            return _execute(graph, statement, params, max_rows, max_steps)
-    return _execute(graph, statement, params, max_rows, max_steps)
+    with graph.store._lock:          # the graph holds still while the query reads it (View)
+        if has_updates(statement):
+            with graph.store.transaction():
+                return _execute(graph, statement, params, max_rows, max_steps)
+        return _execute(graph, statement, params, max_rows, max_steps)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text):
+    """parse(text), kept for the queries run again (an AST is immutable; a syntax error is
+    raised again, not kept)."""
+    return parse(text)
 
 
 def _execute(graph, statement, params, max_rows, max_steps):
@@ -132,6 +142,7 @@ class _Run:
         self.steps = 0
         self._view = None
         self.updater = None
+        self.terms = {}              # id(Match clause) -> its WHERE's anchor terms (plan.py)
 
     @property
     def view(self):
@@ -142,11 +153,6 @@ class _Run:
     def changed(self):
         """The graph changed: the next read takes a new view."""
         self._view = None
-
-    def view_add(self, nodes, edges):
-        """What a CREATE made, added to the current view (if one was read)."""
-        if self._view is not None:
-            self._view.add(nodes, edges)
 
     def update_counts(self):
         """CypherResult.updates for this run."""
@@ -204,9 +210,13 @@ class _Run:
 
     def match(self, clause, rows):
         out = []
+        terms = self.terms.get(id(clause))
+        if terms is None:
+            terms = self.terms[id(clause)] = anchor_terms(clause.where)
         for row in rows:
             found = False
-            envs = self.match_patterns(clause.patterns, row)
+            pinned = anchors(terms, row, self.ctx)
+            envs = self.match_patterns(order(self.view, clause.patterns, row, pinned), row, pinned)
             if clause.search is not None:
                 envs = vector_search(self, clause.search, row, envs)
             for env in envs:
@@ -225,8 +235,9 @@ class _Run:
                 out.append(env)
         return out
 
-    def match_patterns(self, patterns, row):
-        """Every extension of `row` matching all patterns, no relationship used twice."""
+    def match_patterns(self, patterns, row, pinned=None):
+        """Every extension of `row` matching all patterns, no relationship used twice; pinned:
+        {variable: plan.Anchor} narrowing where a pattern starts."""
         # an explicit stack (pattern index, element index, env, used edges, path so far): no
         # recursion, whatever the pattern's length
         stack = [(0, 0, row, frozenset(), None)]
@@ -240,7 +251,8 @@ class _Run:
             if ei == 0 and p.shortest:
                 pushed = [(pi + 1, 0, e, used, None) for e in shortest(self, p, env)]
             elif ei == 0:
-                pushed = [(pi, 1, e, used, [node]) for node, e in self.start_nodes(elems[0], env)]
+                anchor = pinned.get(elems[0].variable) if pinned else None
+                pushed = [(pi, 1, e, used, [node]) for node, e in self.start_nodes(elems[0], env, anchor)]
             elif ei >= len(elems):
                 if p.variable is not None:
                     value = self.path_value(path)
@@ -261,7 +273,7 @@ class _Run:
         for part in path[1::2]:
             for e in part if isinstance(part, list) else [part]:
                 other = e.dst if e.src == nodes[-1].id else e.src
-                nodes.append(self.view.by_id[other])
+                nodes.append(self.view.node(other))
                 rels.append(e)
         return CypherPath(tuple(nodes), tuple(rels))
 
@@ -300,7 +312,9 @@ class _Run:
             return None
         return env if name is None or name in env else {**env, name: node}
 
-    def start_nodes(self, pattern, env):
+    def start_nodes(self, pattern, env, anchor=None):
+        """(node, env) for each node the pattern's first node binds to; anchor: a plan.Anchor
+        narrowing the candidates."""
         props = self.props_of(pattern, env)
         name = pattern.variable
         if name is not None and name in env:
@@ -309,26 +323,28 @@ class _Run:
                 return
             if not isinstance(bound, Node):
                 raise CypherError(f"variable '{name}' is a {type(bound).__name__}, not a node")
-            node = self.view.by_id.get(bound.id)
+            node = self.view.node(bound.id)
             candidates = [node] if node is not None else []
-        elif pattern.labels:
-            candidates = min((self.view.by_label.get(label, []) for label in pattern.labels), key=len)
+        elif anchor is not None and anchor.ids is not None:
+            candidates = [n for n in map(self.view.node, anchor.ids) if n is not None]
         else:
-            candidates = self.view.nodes
+            label = min(pattern.labels, key=self.view.count) if pattern.labels else None
+            candidates = self.view.nodes(label, start_filter({**(props or {}), **((anchor and anchor.props) or {})}))
         self.step(len(candidates))
         for node in candidates:
             e = self.bind_node(node, pattern, env, props)
             if e is not None:
                 yield node, e
 
-    def edges_from(self, node, direction):
-        """(edge, the node at its other end) for each edge leaving `node` as direction says."""
+    def edges_from(self, node, direction, types):
+        """(edge, the node at its other end) for each edge of `types` (any when empty) leaving
+        `node` as direction says."""
         view = self.view
         if direction in (A.OUT, A.BOTH):
-            for e in view.out.get(node.id, ()):
+            for e in view.relationships(node.id, "out", types):
                 yield e, e.dst
         if direction in (A.IN, A.BOTH):
-            for e in view.into.get(node.id, ()):
+            for e in view.relationships(node.id, "in", types):
                 if direction == A.IN or e.src != e.dst:       # a loop once in an undirected pattern
                     yield e, e.src
 
@@ -336,7 +352,6 @@ class _Run:
         """(relationship value, next node, env, used) for each way `rel` leads on from `node`."""
         rprops = self.props_of(rel, env)
         nprops = self.props_of(next_pattern, env)
-        types = set(rel.types)
         name = rel.variable
         if rel.length is None:
             bound = env.get(name) if name is not None else None
@@ -345,13 +360,13 @@ class _Run:
                     return
                 if not isinstance(bound, Edge):
                     raise CypherError(f"variable '{name}' is a {type(bound).__name__}, not a relationship")
-            for e, other in self.edges_from(node, rel.direction):
+            for e, other in self.edges_from(node, rel.direction, rel.types):
                 self.step()
-                if e.id in used or (types and e.type not in types) or not self.has_props(e, rprops):
+                if e.id in used or not self.has_props(e, rprops):
                     continue
                 if bound is not None and bound.id != e.id:
                     continue
-                nxt = self.view.by_id.get(other)
+                nxt = self.view.node(other)
                 if nxt is None:
                     continue
                 e2 = self.bind_node(nxt, next_pattern, env, nprops)
@@ -385,11 +400,11 @@ class _Run:
             if len(edges) == hi:
                 continue
             more = []
-            for e, other in self.edges_from(cur, rel.direction):
+            for e, other in self.edges_from(cur, rel.direction, rel.types):
                 self.step()
-                if e.id in u or (types and e.type not in types) or not self.has_props(e, rprops):
+                if e.id in u or not self.has_props(e, rprops):
                     continue
-                nxt = self.view.by_id.get(other)
+                nxt = self.view.node(other)
                 if nxt is not None:
                     more.append((nxt, edges + [e], u | {e.id}))
             trail_stack.extend(reversed(more))

@@ -79,9 +79,6 @@ def shortest(run, pattern, env):
     if lo > 1:
         raise CypherError(f"shortestPath() needs a minimum length of 0 or 1, got {lo}")
     view = run.view
-    edge_by_id = getattr(view, "edge_by_id", None)
-    if edge_by_id is None:
-        edge_by_id = view.edge_by_id = {e.id: e for es in view.out.values() for e in es}
     types = list(rel.types) or None
     for a, env1 in list(run.start_nodes(a_pat, env)):
         for b, env2 in list(run.start_nodes(b_pat, env1)):
@@ -94,8 +91,8 @@ def shortest(run, pattern, env):
                 run.step(1 + (len(found.edges) if found is not None else 0))
                 if found is None or hi is not None and len(found.edges) > hi:
                     continue
-                nodes = [view.by_id[i] for i in found.nodes]
-                edges = [edge_by_id[i] for i in found.edges]
+                nodes = [view.node(i) for i in found.nodes]
+                edges = [view.edge(i) for i in found.edges]
             out = dict(env2)
             if rel.variable is not None:
                 out[rel.variable] = edges if rel.length is not None else edges[0]

@@ -41,6 +41,7 @@ from ...errors import AgentDBError, CypherError, NodeHasEdgesError, UnknownIdErr
 from ..model import Edge, Node
 from . import ast as A
 from .functions import CypherPath, evaluate, kind
+from .plan import order
 
 COUNTERS = ("nodes_created", "relationships_created", "properties_set", "labels_added", "labels_removed",
             "nodes_deleted", "relationships_deleted")
@@ -110,9 +111,9 @@ class Updater:
                 self.set_items(clause.items, row, remove=t is A.Remove)
         return [self.fresh_row(r) for r in rows] if self.latest else rows
 
-    def write(self, what, fn, *args, keep_view=False, **kwargs):
-        """A Graph write; its typed errors become CypherErrors naming what was being done.
-        keep_view: the caller adds what it made to the run's view (else the view is re-read)."""
+    def write(self, what, fn, *args, **kwargs):
+        """A Graph write; its typed errors become CypherErrors naming what was being done (the
+        run reads the graph afresh after it)."""
         try:
             result = fn(*args, **kwargs)
         except CypherError:
@@ -121,8 +122,7 @@ class Updater:
             raise CypherError(f"{what}: the node still has relationships; use DETACH DELETE ({exc})") from exc
         except AgentDBError as exc:
             raise CypherError(f"{what}: {type(exc).__name__}: {exc}") from exc
-        if not keep_view:
-            self.run.changed()
+        self.run.changed()
         return result
 
     def fresh(self, value):
@@ -190,7 +190,7 @@ class Updater:
             return envs
         made_nodes = []
         if node_specs:
-            ids = self.write(what, self.graph.batch_insert, nodes=node_specs, keep_view=True)["nodes"]
+            ids = self.write(what, self.graph.batch_insert, nodes=node_specs)["nodes"]
             made_nodes = [self.graph.get_node(i) for i in ids]
             self.counts["nodes_created"] += len(ids)
             self.counts["labels_added"] += sum(len(s["labels"]) for s in node_specs)
@@ -204,11 +204,10 @@ class Updater:
         if edge_specs:
             spec = [{"src": resolve(s).id, "dst": resolve(d).id, "type": t, "properties": props}
                     for s, d, t, props in edge_specs]
-            ids = self.write(what, self.graph.batch_insert, edges=spec, keep_view=True)["edges"]
+            ids = self.write(what, self.graph.batch_insert, edges=spec)["edges"]
             made_edges = [self.graph.get_edge(i) for i in ids]
             self.counts["relationships_created"] += len(ids)
             self.counts["properties_set"] += sum(len(s[3]) for s in edge_specs)
-        self.run.view_add(made_nodes, made_edges)
 
         def value(v):
             if isinstance(v, _New):
@@ -247,7 +246,7 @@ class Updater:
                 self.props(e.properties, row, "MERGE", merge=True)       # nulls are an error
                 if e.variable is not None and e.variable in row and row[e.variable] is None:
                     raise CypherError(f"MERGE{_at(e)}: '{e.variable}' is null")
-            matches = list(self.run.match_patterns((pattern,), row))
+            matches = list(self.run.match_patterns(order(self.run.view, (pattern,), row, {}), row))
             if matches:
                 for env in matches:
                     out.append(self.set_items(clause.on_match, env))

@@ -1,36 +1,69 @@
-"""The executor's view of a graph: read once through the public API (nodes(), edges() under
-the store's lock), indexed for matching, extended in place by CREATE and read again after
-any other update."""
+"""The executor's view of a graph: nodes and each node's relationships read from the graph's
+state when a query first needs them and kept for the rest of the query, so a query reads the
+part of the graph it walks, not the whole graph. The executor holds the store's lock while it
+runs, so nothing changes underneath a view; after an update it takes a new one."""
+from .. import traverse
 
 
 class View:
-    """The graph read once: nodes by id and by label, edges out of and into each node."""
+    """Nodes by id, by label and by property filter; a node's relationships out and in."""
 
     def __init__(self, graph):
-        lock = getattr(graph.store, "_lock", None)
-        if lock is not None:
-            with lock:
-                nodes, edges = graph.nodes(), graph.edges()
-        else:
-            nodes, edges = graph.nodes(), graph.edges()
-        self.nodes = nodes
-        self.by_id = {n.id: n for n in nodes}
-        self.by_label = {}
-        for n in nodes:
-            for label in n.labels:
-                self.by_label.setdefault(label, []).append(n)
-        self.out, self.into = {}, {}
-        self.add((), edges)
+        self.graph = graph
+        self.state = graph._state()
+        self._nodes = {}                 # id -> Node, or None for an id the graph lacks
+        self._edges = {}                 # id -> Edge
+        self._adjacent = {"out": {}, "in": {}}    # direction -> {(node id, types): [Edge]}
 
-    def add(self, nodes, edges):
-        """Takes in what a CREATE made (cheaper than reading the graph again)."""
-        for n in nodes:
-            self.nodes.append(n)
-            self.by_id[n.id] = n
-            for label in n.labels:
-                self.by_label.setdefault(label, []).append(n)
-        for e in edges:
-            self.out.setdefault(e.src, []).append(e)
-            self.into.setdefault(e.dst, []).append(e)
-            if getattr(self, "edge_by_id", None) is not None:
-                self.edge_by_id[e.id] = e
+    def node(self, ident):
+        """The Node with this id, or None."""
+        try:
+            return self._nodes[ident]
+        except KeyError:
+            pass
+        except TypeError:                # an unhashable value is no node's id
+            return None
+        st = self.state
+        slot = st.nodes.slot(ident)
+        node = None if slot is None else self.graph._node(st, slot)
+        self._nodes[ident] = node
+        return node
+
+    def nodes(self, label=None, where=None):
+        """The live nodes (with `label`, matching the store filter `where`), in insertion order."""
+        found = self.graph.nodes(label, where=where)
+        for n in found:
+            self._nodes.setdefault(n.id, n)
+        return found
+
+    def count(self, label=None):
+        """How many nodes (with `label`): what a scan from a pattern's end would look at."""
+        st = self.state
+        return st.nodes.count if label is None else len(st.label_index.get(label, ()))
+
+    def relationships(self, node_id, direction, types=()):
+        """The live relationships leaving ("out") or entering ("in") a node, of `types` (any
+        when empty), in insertion order: one kernel walk over the adjacency, filtered there."""
+        key = (node_id, types)
+        cache = self._adjacent[direction]
+        got = cache.get(key)
+        if got is None:
+            st = self.state
+            slot = st.nodes.slot(node_id) if st.edges.count else None
+            got = []
+            if slot is not None:
+                got = self.graph._edges(st, traverse.relationships(st, slot, direction, types or None))
+                for e in got:
+                    self._edges.setdefault(e.id, e)
+            cache[key] = got
+        return got
+
+    def edge(self, ident):
+        """The Edge with this id, or None."""
+        got = self._edges.get(ident)
+        if got is None:
+            st = self.state
+            slot = st.edges.slot(ident)
+            if slot is not None:
+                got = self._edges[ident] = self.graph._edges(st, [slot])[0]
+        return got

@@ -45,6 +45,7 @@ from .tables import check_labels, check_name, check_number, check_where
 from .traverse import Path  # noqa: F401  (part of the API)
 
 NODE_ROW, HYPER_ROW = "graph-node:", "graph-hyperedge:"
+NODE_KIND, HYPER_KIND = "graph-node", "graph-hyperedge"     # the "kind" of those rows' metadata
 _KEEP = object()                 # "leave as it is" for update arguments where None means "none"
 
 
@@ -210,13 +211,22 @@ class Graph:
             else:
                 deliver(db, [change])
 
+    def _embeddings(self, values):
+        """The vectors for embeddings as the caller gave them. A text is refused here: an agent
+        memory's graph (agentdb.memory.graph.MemoryGraph) embeds texts with its embedder."""
+        for v in values:
+            if isinstance(v, str):
+                raise ArgumentError(f"an embedding is a vector of {self._db.dim} numbers, got the text {v[:40]!r}; "
+                                    f"an agent memory's graph (mem.graph) embeds texts with its embedder")
+        return values
+
     def _rows_allowed(self):
         if self._db._ids.kind == "int":
             raise ArgumentError("embeddings make nodes rows of the store under string ids "
                                 "('graph-node:<seq>'); this store's ids are integers")
 
     def _node_row_meta(self, ident, seq, labels):
-        md = {"kind": "graph-node", "node": ident, "seq": str(seq), "labels": list(labels)}
+        md = {"kind": NODE_KIND, "node": ident, "seq": str(seq), "labels": list(labels)}
         md.update({f"label:{label}": True for label in labels})
         return md
 
@@ -304,7 +314,7 @@ class Graph:
         if embedding is not _KEEP:
             u["embedded"] = embedding is not None
             if embedding is not None:
-                rows = ([row], [embedding], [self._node_row_meta(ident, st.nodes.ids.seqs[slot], labels)])
+                rows = ([row], self._embeddings([embedding]), [self._node_row_meta(ident, st.nodes.ids.seqs[slot], labels)])
             elif was:
                 dropped = (row,)
         elif was and (add or drop):
@@ -573,7 +583,7 @@ class Graph:
         if embedding is not _KEEP:
             u["embedded"] = embedding is not None
             if embedding is not None:
-                rows = ([row], [embedding], [self._hyper_row_meta(ident, st.hyper.ids.seqs[slot],
+                rows = ([row], self._embeddings([embedding]), [self._hyper_row_meta(ident, st.hyper.ids.seqs[slot],
                                                                   self._hyperedge(st, slot).type)])
             elif st.h_embedded[slot >> 3] >> (slot & 7) & 1:
                 drop = (row,)
@@ -630,7 +640,7 @@ class Graph:
             return [self._hyperedge(st, s) for s in sorted(found)]
 
     def _hyper_row_meta(self, ident, seq, type):
-        return {"kind": "graph-hyperedge", "hyperedge": ident, "seq": str(seq), "type": type}
+        return {"kind": HYPER_KIND, "hyperedge": ident, "seq": str(seq), "type": type}
 
     # ---- bulk -------------------------------------------------------------------------------
 
@@ -683,7 +693,7 @@ class Graph:
                     ids.append(f"{HYPER_ROW}{hyper_seqs[i]}")
                     vectors.append(vector)
                     metadata.append(self._hyper_row_meta(hyper_ids[i], hyper_seqs[i], hyper_types[i]))
-                rows = (ids, _vectors(vectors), metadata)
+                rows = (ids, _vectors(self._embeddings(vectors)), metadata)
             counts = {"nodes": len(block), "edges": len(edge_ids), "hyperedges": len(hyper_ids)}
             single = {"add_node": block, "add_edge": edge_ids, "add_hyperedge": hyper_ids}.get(_op)
             change = {"op": _op, "id": single[0] if single else None, **counts}
@@ -780,7 +790,7 @@ class Graph:
                 bits = t.props.where(where, t.n)
                 chosen = set(st.k.bitmap_rows(bits, t.n)) if t.n else set()
                 wanted = chosen if wanted is None else wanted & chosen
-            filt = {"kind": "graph-node"}
+            filt = {"kind": NODE_KIND}
             if label is not None:
                 filt[f"label:{check_name(label, 'label')}"] = True
             if wanted is not None:
@@ -789,6 +799,7 @@ class Graph:
                     return []
                 filt["seq"] = {"in": seqs}
             hits = []
+            [vector] = self._embeddings([vector])
             for hit in self._db.query(vector, k, where=filt, ef=ef, exact=exact):
                 slot = _row_slot(t, hit.id, NODE_ROW)
                 if slot is None or not st.node_embedded[slot >> 3] >> (slot & 7) & 1 or \
@@ -808,10 +819,11 @@ class Graph:
         """
         with self._db._lock:
             st = self._state()
-            filt = {"kind": "graph-hyperedge"}
+            filt = {"kind": HYPER_KIND}
             if type is not None:
                 filt["type"] = check_name(type, "type")
             hits = []
+            [vector] = self._embeddings([vector])
             for hit in self._db.query(vector, k, where=filt, ef=ef, exact=exact):
                 slot = _row_slot(st.hyper, hit.id, HYPER_ROW)
                 if slot is None or not st.h_embedded[slot >> 3] >> (slot & 7) & 1:

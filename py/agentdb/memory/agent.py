@@ -7,6 +7,8 @@ from .causal import Causal
 from .core import MemoryCore, both, metadata_filter, public, tag_fields, tag_filter, text
 from .episodes import Episodes
 from .feedback import Feedback
+from .graph import MemoryGraph
+from ..graph.model import HYPER_KIND, NODE_KIND
 from .patterns import Patterns
 from .router import Router
 from .skills import Skills
@@ -44,6 +46,18 @@ class AgentMemory(Episodes, Skills, Patterns, Causal, Router, Feedback, Trajecto
         """Closes the store (a file store saves its graph first)."""
         self.store.close()
 
+    @property
+    def graph(self):
+        """The memory's property graph (agentdb.memory.graph.MemoryGraph): the store's graph, in
+        the same .rvf as the memories, where a text may stand for an embedding (embedded with
+        this memory's embedder). Writes to both commit together inside mem.store.transaction().
+
+        >>> mem.graph.add_node("ada", labels="Person", embedding="Ada Lovelace")  # doctest: +SKIP
+        >>> mem.graph.search("the first programmer", k=1)[0].id                   # doctest: +SKIP
+        'ada'
+        """
+        return MemoryGraph(self)
+
     # ---- notes: plain text memories ----------------------------------------------------------
 
     def remember(self, note, *, tags=(), metadata=None, embedding=None):
@@ -77,12 +91,18 @@ class AgentMemory(Episodes, Skills, Patterns, Causal, Router, Feedback, Trajecto
         return public(ident, self.store.get(self._existing(ident, "memory")).metadata)
 
     def stats(self):
-        """How many memories of each kind, the embedder, the query cache and the store's bytes."""
+        """How many memories of each kind, the graph's nodes, edges and hyperedges (its
+        embeddings are rows of the store, not memories), the embedder, the query cache and the
+        store's bytes."""
         kinds = {}
         for _, md in self.store.find():
-            kinds[md.get("kind", "other")] = kinds.get(md.get("kind", "other"), 0) + 1
+            kind = md.get("kind", "other")
+            if kind not in (NODE_KIND, HYPER_KIND):
+                kinds[kind] = kinds.get(kind, 0) + 1
         status = self.store.status()
-        return {"memories": kinds, "embedder": status["embedder"], "cache": self.cache.stats(),
+        graph = self.graph.stats()
+        return {"memories": kinds, "graph": {k: graph[k] for k in ("nodes", "edges", "hyperedges")},
+                "embedder": status["embedder"], "cache": self.cache.stats(),
                 "store": {"count": status["count"], "deleted": status["deleted"], "bytes": status["bytes"]}}
 
 

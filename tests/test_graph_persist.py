@@ -135,6 +135,25 @@ def test_a_rewritten_file_keeps_the_graph(tmp_path, kernel):
         assert answers(Graph(db)) == want
 
 
+def test_store_compact_drops_the_graphs_deleted_slots_too(tmp_path, kernel):
+    path = tmp_path / "c.rvf"
+    with agentdb.open(path, dim=3, kernel=kernel) as db:
+        g = Graph(db)
+        build(g)
+        g.add_node("gone", embedding=[1, 0, 0])
+        g.add_edge("gone", next(iter(g.nodes())).id, "R")
+        g.delete_node("gone", detach=True)
+        want_before = answers(g)
+        # build()'s deleted edge 0 and the detached one
+        assert db.compact()["graph"] == {"nodes": 1, "edges": 2, "hyperedges": 0}
+        st = db._graph
+        assert (st.nodes.n, st.edges.n) == (st.nodes.count, st.edges.count)
+        assert answers(g) == want_before
+        assert db.compact() == {"removed": 0, "bytes_reclaimed": 0, "graph": {"nodes": 0, "edges": 0, "hyperedges": 0}}
+    with agentdb.open(path, kernel=kernel) as db:
+        assert answers(Graph(db)) == want_before and db._graph.nodes.n == db._graph.nodes.count
+
+
 @pytest.mark.parametrize("home", ["memory", "file", "log"])
 def test_a_transaction_covers_graph_and_vectors(home, tmp_path, kernel):
     path = tmp_path / "tx.rvf"

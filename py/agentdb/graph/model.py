@@ -919,11 +919,8 @@ class Graph:
             st = getattr(db, "_graph", None)
             if st is None:
                 return {"nodes": 0, "edges": 0, "hyperedges": 0}
-            dropped = {"nodes": st.nodes.n - st.nodes.count, "edges": st.edges.n - st.edges.count,
-                       "hyperedges": st.hyper.n - st.hyper.count}
-            doc = st.snapshot()
-            fresh = GraphState(st.k)
-            fresh.prepare(doc, snapshot=True)()
+            dropped = persist.dead_slots(st)
+            fresh, doc = persist.compacted(st)
             if db._log is not None:
                 db._log.segments([(rvf_segments.META, persist.encode(doc, snapshot=True))], "graph:compact")
             db._graph = fresh

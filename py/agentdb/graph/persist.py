@@ -20,6 +20,20 @@ ARRAYS = {
 }
 
 
+def dead_slots(state):
+    """{"nodes", "edges", "hyperedges": the deleted slots compacted() would drop}."""
+    return {"nodes": state.nodes.n - state.nodes.count, "edges": state.edges.n - state.edges.count,
+            "hyperedges": state.hyper.n - state.hyper.count}
+
+
+def compacted(state):
+    """(the state rebuilt without its dead slots, its snapshot doc); `state` is left as it was."""
+    doc = state.snapshot()
+    fresh = GraphState(state.k)
+    fresh.prepare(doc, snapshot=True)()
+    return fresh, doc
+
+
 def encode(doc, *, snapshot=False):
     """A change doc as the payload of a META graph record (ops, or a snapshot)."""
     head, arrays = {}, []

@@ -476,17 +476,26 @@ class VectorStore:
             return len(rows)
 
     def compact(self):
-        """Drops deleted rows for good and rebuilds the index over the live ones.
-        Returns {"removed": rows dropped, "bytes_reclaimed": bytes of vectors and graph}.
-        A file is rewritten through a temporary file and an atomic rename."""
+        """Drops deleted rows for good and rebuilds the index over the live ones, and the
+        graph's deleted nodes, edges and hyperedges with it (Graph.compact). Returns {"removed":
+        rows dropped, "bytes_reclaimed": bytes of vectors and graph} and, for a store with a
+        graph, "graph": its slots dropped. A file is rewritten through a temporary file and an
+        atomic rename."""
         self._writable()
         transactions.refuse_inside(self, "compact()")
         with self._lock:
             keep = self.kernel.bitmap_rows(self._live, self._n_rows)
             removed = self._n_rows - len(keep)
-            if removed == 0:
-                return {"removed": 0, "bytes_reclaimed": 0}
+            graph_dropped = {}
+            if self._graph is not None:       # the graph layer sits above the store: imported when used
+                from ..graph import persist as graph_persist
+                graph_dropped = graph_persist.dead_slots(self._graph)
+            done = {"removed": removed, "bytes_reclaimed": 0, **({"graph": graph_dropped} if graph_dropped else {})}
+            if removed == 0 and not any(graph_dropped.values()):
+                return done
             before = report.bytes_total(self)
+            if any(graph_dropped.values()):
+                self._graph = graph_persist.compacted(self._graph)[0]
             if self.keep_vectors:
                 gather_into(self.kernel, self._vectors, keep, self.dim)
             if self._quant is not None:
@@ -503,7 +512,7 @@ class VectorStore:
             if self._log is not None:
                 self._log.rewrite(codec.to_bytes(self))
             self.version += 1
-            return {"removed": removed, "bytes_reclaimed": before - report.bytes_total(self)}
+            return {**done, "bytes_reclaimed": before - report.bytes_total(self)}
 
     # ---- reads --------------------------------------------------------------------------------
 

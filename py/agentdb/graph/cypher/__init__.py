@@ -2,7 +2,8 @@
 and the typed AST the executor runs (issue 19).
 
     lexer.py    text -> tokens (line and column each; comments, escapes, backticks)
-    parser.py   tokens -> ast (recursive descent, precedence climbing; depth and length capped)
+    parser.py   tokens -> ast (recursive descent, precedence climbing; depth and length capped),
+                over parser_tokens / parser_clauses / parser_patterns / parser_expressions
     ast.py      frozen dataclasses: the contract between the parser and the executor
     scope.py    every variable bound before anything is matched
     executor.py a query run over a Graph (execute -> CypherResult): matching and projection

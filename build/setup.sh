@@ -48,7 +48,7 @@ if [ ! -d tests/interop/node_modules ] || [ tests/interop/package-lock.json -nt 
 fi
 
 # the WASM peers (pinned) the browser benchmarks measure against: hnswlib-wasm
-# (bench/bench_browser.py) and onnxruntime-web (bench/bench_embed.py)
+# (bench/bench_browser.py), onnxruntime-web (bench/bench_embed.py) and kuzu-wasm (bench/bench_graph.py)
 if [ ! -d bench/browser/node_modules ] || [ bench/browser/package-lock.json -nt bench/browser/node_modules ]; then
     echo "== installing the browser benchmarks' WASM peers (npm)"
     npm install --prefix bench/browser --no-audit --no-fund --loglevel=error

@@ -1,12 +1,14 @@
 """A caller's nodes, edges and hyperedges as the sections of a change doc (agentdb.graph.state):
 the checks that name the caller's own argument (edges[3].weight, not a doc field), and the
 array-level conversion that lets a million edges in without a Python step per edge beyond
-reading them (ids are looked up per distinct node; endpoints become indexes in one pass)."""
+reading them (ids are looked up per distinct node; endpoints become indexes in one pass, or
+by numpy when the caller's columns are numpy arrays). Nodes come as records or as columns."""
 import array
 import math
+import sys
 
 from ..errors import ArgumentError
-from .tables import ID_INT_MAX, check_labels, check_name, check_number, check_window, normalize_id
+from .tables import ID_INT_MAX, check_labels, check_name, check_number, check_window, labels_column, normalize_id
 
 INF = math.inf
 _NODE_KEYS = {"id", "labels", "properties", "embedding"}
@@ -45,9 +47,75 @@ def _records(items, keys, what, fields):
     return out
 
 
+def column(values):
+    """A column as a plain list: lists as they are; numpy arrays and array.array through
+    tolist() (Python ints and floats, in one C pass); any other sequence or range copied."""
+    if type(values) is list:
+        return values
+    tolist = getattr(values, "tolist", None)
+    return tolist() if callable(tolist) else list(values)
+
+
+def _node_columns(cols):
+    """The columns form of nodes: {"id": [...]?, "labels": name or [...]?, "properties": {key:
+    [...]}?}: one entry per node in each column (a property's None: the node lacks it)."""
+    extra = set(cols) - {"id", "labels", "properties"}
+    if extra:
+        raise ArgumentError(f"node columns: unknown {sorted(extra)}; known: id, labels, properties "
+                            f"(embeddings go in node dicts)")
+    props = cols.get("properties") or {}
+    if not isinstance(props, dict):
+        raise ArgumentError(f"node columns: properties is a dict of columns, got {type(props).__name__}")
+    named = [("id", cols["id"])] if cols.get("id") is not None else []
+    if cols.get("labels") is not None and not isinstance(cols["labels"], str):
+        named.append(("labels", cols["labels"]))
+    named += [(f"properties[{k!r}]", v) for k, v in props.items()]
+    if not named:
+        raise ArgumentError("node columns need id, a labels column or a properties column (how many nodes?)")
+    n = None
+    for key, values in named:
+        if not hasattr(values, "__len__") or isinstance(values, (str, dict)):
+            raise ArgumentError(f"node column {key} must be a list, got {type(values).__name__}")
+        n = len(values) if n is None else n
+        if len(values) != n:
+            raise ArgumentError(f"node column {key} has {len(values)} values, {named[0][0]} has {n}")
+    ids = _ids(column(cols["id"]), "nodes.id") if cols.get("id") is not None else [None] * n
+    labels = cols.get("labels")
+    if isinstance(labels, str):
+        labels = [check_labels(labels, "nodes.labels")] * n
+    else:
+        labels = labels_column(column(labels), "nodes.labels") if labels is not None else [()] * n
+    records = None
+    for key, values in props.items():
+        if not isinstance(key, str):
+            raise ArgumentError(f"node columns: property names are strings, got {key!r}")
+        values = column(values)
+        if records is None:
+            records = [{key: v} if v is not None else {} for v in values]
+        else:
+            for record, v in zip(records, values):
+                if v is not None:
+                    record[key] = v
+    return ids, labels, records
+
+
+def _labels_section(labels):
+    """The section's labels column (None: no node has one): one list per distinct set of
+    labels, shared by its nodes, so checking the section again costs one check per set."""
+    distinct = {ls: list(ls) for ls in dict.fromkeys(labels)}
+    return [distinct[ls] for ls in labels] if any(distinct) else None
+
+
 def nodes_section(items):
     """(section, ids given (None each when generated), labels, embeddings [(index, vector)])
-    for nodes: dicts {id?, labels?, properties?, embedding?}, or plain ids."""
+    for nodes: dicts {id?, labels?, properties?, embedding?}, plain ids, or a dict of columns
+    (_node_columns: the fast form for big batches)."""
+    if isinstance(items, dict):
+        ids, labels, props = _node_columns(items)
+        n = len(ids)
+        section = {"n": n, "ids": _given(ids) if n else None, "labels": _labels_section(labels),
+                   "props": props, "embedded": None}
+        return section, ids, labels, []
     items = items if type(items) is list else list(items)
     if None not in items and not any(isinstance(item, dict) for item in items):   # plain ids: the fast form
         ids = _ids(items, "nodes")
@@ -65,7 +133,7 @@ def nodes_section(items):
             records.append({"id": item})
     n = len(records)
     ids = [None if r.get("id") is None else normalize_id(r["id"], f"nodes[{i}].id") for i, r in enumerate(records)]
-    labels = [check_labels(r.get("labels"), f"nodes[{i}].labels") for i, r in enumerate(records)]
+    labels = labels_column([r.get("labels") for r in records], "nodes.labels")
     props = [r.get("properties") for r in records]
     embeddings = [(i, r["embedding"]) for i, r in enumerate(records) if r.get("embedding") is not None]
     emb = None
@@ -73,9 +141,42 @@ def nodes_section(items):
         emb = array.array("B", bytes(n))
         for i, _ in embeddings:
             emb[i] = 1
-    section = {"n": n, "ids": _given(ids), "labels": [list(ls) for ls in labels] if any(labels) else None,
+    section = {"n": n, "ids": _given(ids), "labels": _labels_section(labels),
                "props": _given(props), "embedded": emb}
     return section, ids, labels, embeddings
+
+
+def _dense_first(block_ids):
+    """The first id when the block's ids are the ints first .. first + n - 1 in order (an
+    endpoint's index is then arithmetic), else None."""
+    n_block = len(block_ids)
+    if not n_block:
+        return 0
+    if set(map(type, block_ids)) == {int} and block_ids[-1] - block_ids[0] == n_block - 1 and \
+            block_ids == sorted(block_ids) and len(set(block_ids)) == n_block:
+        return block_ids[0]
+    return None
+
+
+def _numpy_endpoints(block_ids, columns):
+    """_endpoint_indexes for numpy integer columns that name only the block's dense ids, done
+    by numpy (None: not that case, the general path decides). numpy is used when the caller's
+    columns are numpy arrays, so it is never imported here: the browser has none."""
+    np = sys.modules.get("numpy")
+    if np is None or not all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "iu" for c in columns):
+        return None
+    first = _dense_first(block_ids)
+    if first is None:
+        return None
+    end = first + len(block_ids)
+    out = []
+    for c in columns:
+        if len(c) and (int(c.min()) < first or int(c.max()) >= end):
+            return None
+        idx = array.array("I")
+        idx.frombytes((c - first).astype("<u4").tobytes())
+        out.append(idx)
+    return out
 
 
 def _endpoint_indexes(block_ids, columns):
@@ -83,11 +184,9 @@ def _endpoint_indexes(block_ids, columns):
     its position there, any other id ref's position after the block's. The ref list is sorted
     (ints, then strings), so the same call gives the same bytes in every home."""
     n_block = len(block_ids)
-    ints = set(map(type, block_ids)) == {int}
-    if ints and (not n_block or block_ids[-1] - block_ids[0] == n_block - 1 and block_ids == sorted(block_ids)
-                 and len(set(block_ids)) == n_block) and \
-            all(set(map(type, col)) <= {int} for col in columns):
-        first = block_ids[0] if n_block else 0                 # ids first .. first + n - 1: arithmetic
+    first = _dense_first(block_ids)
+    if first is not None and all(set(map(type, col)) <= {int} for col in columns):
+        # ids first .. first + n - 1: arithmetic
         outside = set()
         for col in columns:
             if col and (min(col) < first or max(col) >= first + n_block):
@@ -146,10 +245,7 @@ def edges_section(items, block_ids):
                     raise ArgumentError(f"edge column {key!r} must be a list of {m} values")
 
         def get(key, default=None):
-            if key not in cols:
-                return None
-            col = cols[key]
-            return col if type(col) is list else list(col)
+            return column(cols[key]) if key in cols else None
         types_col = None if isinstance(cols["type"], str) else get("type")
         single = cols["type"] if types_col is None else None
     else:
@@ -169,8 +265,12 @@ def edges_section(items, block_ids):
     if len(distinct) > 1:
         code = {t: i for i, t in enumerate(distinct)}
         codes = array.array("I", map(code.__getitem__, types_col))
-    srcs, dsts = _ids(get("src"), "edges.src"), _ids(get("dst"), "edges.dst")
-    ref, (src_idx, dst_idx) = _endpoint_indexes(block_ids, [srcs, dsts])
+    fast = _numpy_endpoints(block_ids, [items["src"], items["dst"]]) if isinstance(items, dict) else None
+    if fast is not None:
+        ref, (src_idx, dst_idx) = [], fast
+    else:
+        srcs, dsts = _ids(get("src"), "edges.src"), _ids(get("dst"), "edges.dst")
+        ref, (src_idx, dst_idx) = _endpoint_indexes(block_ids, [srcs, dsts])
     ids = _given(get("id") or [None] * m) if m else None
     if ids is not None:
         ids = [None if i is None else normalize_id(i, f"edges[{j}].id") for j, i in enumerate(ids)]

@@ -648,22 +648,29 @@ class Graph:
         """Adds nodes, then edges and hyperedges (which may join the nodes of the same call) in
         one graph commit (plus one store commit for the embeddings given); returns {"nodes",
         "edges", "hyperedges"}: the ids, in order. nodes: ids or dicts {id?, labels?,
-        properties?, embedding?}; edges: dicts {src, dst, type, id?, properties?, weight?,
-        valid_from?, valid_to?}, tuples (src, dst, type[, properties]), or for large batches a
-        dict of columns {"src": [...], "dst": [...], "type": name or [...], "weight": [...]};
-        hyperedges: dicts {nodes, type, id?, properties?, embedding?, valid_from?, valid_to?}.
-        All or nothing: the first bad entry raises before anything changes.
+        properties?, embedding?}, or for large batches a dict of columns {"id": [...]?,
+        "labels": name or [...]?, "properties": {name: [...]}?} (None in a property column: that
+        node lacks it); edges: dicts {src, dst, type, id?, properties?, weight?, valid_from?,
+        valid_to?}, tuples (src, dst, type[, properties]), or a dict of columns {"src": [...],
+        "dst": [...], "type": name or [...], "weight": [...]}. A column may be a list, a range,
+        an array.array or a numpy array. hyperedges: dicts {nodes, type, id?, properties?,
+        embedding?, valid_from?, valid_to?}. All or nothing: the first bad entry raises before
+        anything changes.
 
         >>> g = Graph(agentdb.open(dim=2))
         >>> g.batch_insert(nodes=[1, 2, 3], edges={"src": [1, 2], "dst": [2, 3], "type": "NEXT"})
         {'nodes': [1, 2, 3], 'edges': [0, 1], 'hyperedges': []}
+        >>> g.batch_insert(nodes={"id": range(10, 13), "labels": "Doc", "properties": {"n": [5, None, 7]}})["nodes"]
+        [10, 11, 12]
+        >>> g.get_node(11).properties, g.get_node(12).labels
+        ({}, ('Doc',))
         """
         db = self._db
         with db._lock:
             st = self._attached() if (nodes or edges or hyperedges) else self._state()
             doc = {}
             node_ids, node_seqs, labels, node_emb = [], array.array("Q"), [], []
-            nodes = list(nodes) if not isinstance(nodes, list) else nodes
+            nodes = list(nodes) if not isinstance(nodes, (list, dict)) else nodes
             if nodes:
                 section, node_ids, labels, node_emb = inputs.nodes_section(nodes)
                 node_seqs = st.nodes.ids.plan(section["ids"], section["n"])[0]

@@ -9,7 +9,7 @@ import functools
 from ..errors import ArgumentError, IdError, NodeHasEdgesError, UnknownIdError
 from ..store.bitmaps import set_bit
 from .state_fields import INF, check_array, check_count, check_finite, check_list, check_validity
-from .tables import ID_INT_MAX, check_labels, check_name, check_number, check_properties, normalize_id
+from .tables import ID_INT_MAX, check_labels, check_name, check_number, check_properties, labels_column, normalize_id
 
 KINDS = ("node", "edge", "hyperedge")
 
@@ -156,7 +156,7 @@ class PrepareMixin:
             n_block = n
             labels = check_list(nodes, "labels", n, "nodes")
             if labels is not None:
-                labels = [check_labels(ls, f"nodes.labels[{i}]") if ls else () for i, ls in enumerate(labels)]
+                labels = labels_column(labels, "nodes.labels")
             props = nodes.get("props")
             props = check_properties(props, n) if props is not None else None
             emb = check_array(nodes, "embedded", "B", n, "nodes")

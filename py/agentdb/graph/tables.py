@@ -50,15 +50,39 @@ def check_name(name, what):
     return name
 
 
+_CHECKED_LABELS = {}     # labels as given (a tuple of str) -> the checked sorted tuple
+_CHECKED_LABELS_MAX = 4096
+
+
 def check_labels(labels, what="labels"):
-    """A node's labels: an iterable of names (a single string is one label) -> a sorted tuple."""
+    """A node's labels: an iterable of names (a single string is one label) -> a sorted tuple.
+    Labels repeat from node to node, so each distinct spelling is checked once (remembered)."""
     if labels is None:
         return ()
     if isinstance(labels, str):
         labels = (labels,)
+    if type(labels) in (list, tuple) and all(type(label) is str for label in labels):
+        key = tuple(labels)
+        got = _CHECKED_LABELS.get(key)
+        if got is None:
+            if len(_CHECKED_LABELS) >= _CHECKED_LABELS_MAX:
+                _CHECKED_LABELS.clear()
+            got = _CHECKED_LABELS[key] = tuple(sorted({check_name(label, what) for label in labels}))
+        return got
     if isinstance(labels, dict) or not hasattr(labels, "__iter__"):
         raise ArgumentError(f"{what} must be a string or a list of strings, got {type(labels).__name__}")
     return tuple(sorted({check_name(label, what) for label in labels}))
+
+
+def labels_column(column, what):
+    """check_labels over one entry per node (a label, labels or None); an entry that is the
+    same object as the one before it (a column built as [labels] * n) is checked once."""
+    out, prev, checked = [], None, ()
+    for i, labels in enumerate(column):
+        if labels is not prev or not out:
+            prev, checked = labels, (check_labels(labels, f"{what}[{i}]") if labels is not None else ())
+        out.append(checked)
+    return out
 
 
 def check_number(value, what, *, allow_none=False, lo=-math.inf):

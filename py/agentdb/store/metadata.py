@@ -136,6 +136,10 @@ class MetadataColumns:
                 md = {}
             if not isinstance(md, dict):
                 raise MetadataError(f"metadata[{i}] must be a dict, got {type(md).__name__}")
+            bound = jsonvalues.flat_size_bound(md)
+            if bound is not None and bound <= jsonvalues.MAX_METADATA_BYTES:
+                out.append(dict(md) if md else None)
+                continue
             bad = jsonvalues.problem(md)
             if bad is not None:
                 raise MetadataError(f"metadata[{i}] cannot be stored: metadata[{i}]{bad[0]} {bad[1]}")

@@ -1,0 +1,122 @@
+"""agentdb.graph.inputs: the fast forms of batch_insert (node columns, numpy and array.array
+edge columns) build the graph the record forms build, byte for byte, and refuse what those
+refuse; the one-pass checks behind them (jsonvalues.flat_size_bound, check_labels' memory)
+agree with the full checks."""
+import array
+import json
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import agentdb
+from agentdb import ArgumentError, IdError, MetadataError, UnknownIdError
+from agentdb.graph.tables import check_labels
+from agentdb.store import jsonvalues
+
+
+def built(nodes, edges=()):
+    db = agentdb.open(dim=2)
+    db.graph.batch_insert(nodes=nodes, edges=edges)
+    db.identity.file_id = bytes(16)
+    return db.to_bytes()
+
+
+def sample(seed=4, n=300, m=2000):
+    r = random.Random(seed)
+    labels = [r.choice([["P"], ["Q", "P"], None]) for _ in range(n)]
+    nid = list(range(n))
+    score = [r.choice([None, r.random(), r.randrange(-5, 5), "s", True]) for _ in range(n)]
+    src = [r.randrange(n) for _ in range(m)]
+    dst = [r.randrange(n) for _ in range(m)]
+    return labels, nid, score, src, dst
+
+
+def test_node_columns_build_what_node_records_build():
+    labels, nid, score, src, dst = sample()
+    records = [{"id": i, "labels": ls, "properties": {"nid": i, **({"score": s} if s is not None else {})}}
+               for i, ls, s in zip(nid, labels, score)]
+    edges = {"src": src, "dst": dst, "type": "R"}
+    want = built(records, edges)
+    assert built({"id": nid, "labels": labels, "properties": {"nid": nid, "score": score}}, edges) == want
+    assert built({"id": np.arange(300), "labels": labels, "properties": {"nid": array.array("q", nid),
+                                                                         "score": score}}, edges) == want
+    one = built([{"id": i, "labels": "P"} for i in nid])
+    assert built({"id": range(300), "labels": "P"}) == one
+
+
+def test_numpy_and_array_edge_columns_build_what_lists_build():
+    _, nid, _, src, dst = sample()
+    want = built(nid, {"src": src, "dst": dst, "type": "R", "weight": [0.5] * len(src)})
+    for kind in (np.asarray, lambda v: np.asarray(v, dtype=np.uint32), lambda v: array.array("q", v)):
+        assert built(nid, {"src": kind(src), "dst": kind(dst), "type": "R",
+                           "weight": np.full(len(src), 0.5)}) == want
+    shifted = [i + 1000 for i in nid]                 # a block that starts past 0
+    want = built(shifted, {"src": [s + 1000 for s in src], "dst": [d + 1000 for d in dst], "type": "R"})
+    assert built(shifted, {"src": np.asarray(src) + 1000, "dst": np.asarray(dst) + 1000, "type": "R"}) == want
+
+
+def test_numpy_edges_naming_nodes_outside_the_batch_take_the_general_path():
+    db = agentdb.open(dim=2)
+    g = db.graph
+    g.batch_insert(nodes=[10, 11])
+    g.batch_insert(nodes=[0, 1], edges={"src": np.array([0, 1, 10]), "dst": np.array([11, 0, 1]), "type": "R"})
+    assert sorted((e.src, e.dst) for e in g.edges()) == [(0, 11), (1, 0), (10, 1)]
+    with pytest.raises(UnknownIdError):
+        g.batch_insert(nodes=[2], edges={"src": np.array([2]), "dst": np.array([99]), "type": "R"})
+    with pytest.raises(IdError, match="src"):
+        g.batch_insert(nodes=[3], edges={"src": np.array([-1]), "dst": np.array([3]), "type": "R"})
+    assert len(g) == 4
+
+
+@pytest.mark.parametrize("nodes, error, match", [
+    ({"id": [1, 2], "colour": ["r", "g"]}, ArgumentError, "unknown"),
+    ({"id": [1, 2], "labels": ["P"]}, ArgumentError, "labels has 1 values"),
+    ({"labels": "P"}, ArgumentError, "how many nodes"),
+    ({"id": [1, 2], "properties": {"a": [1]}}, ArgumentError, "has 1 values"),
+    ({"id": [1, 2], "properties": [1, 2]}, ArgumentError, "dict of columns"),
+    ({"id": [1, 2], "properties": {"a": [1, float("nan")]}}, MetadataError, "finite"),
+    ({"id": [1, 2], "properties": {"a": [1, 2 ** 70]}}, MetadataError, "64 bits"),
+    ({"id": [1, 2], "properties": {"a": [1, object()]}}, MetadataError, "not a JSON value"),
+    ({"id": [1, 1]}, IdError, None),
+    ({"id": [1, 2], "labels": ["P", ""]}, ArgumentError, None),
+])
+def test_node_columns_refuse_what_records_refuse(nodes, error, match):
+    g = agentdb.open(dim=2).graph
+    with pytest.raises(error, match=match):
+        g.batch_insert(nodes=nodes)
+    assert len(g) == 0
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2 ** 70, max_value=2 ** 70),
+                    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
+flat = st.dictionaries(st.one_of(st.text(max_size=8), st.integers(0, 3)), scalars, max_size=6)
+
+
+@given(flat)
+@settings(max_examples=400, deadline=None)
+def test_the_flat_size_bound_agrees_with_the_full_checks(md):
+    bound = jsonvalues.flat_size_bound(md)
+    if bound is not None:
+        assert jsonvalues.problem(md) is None
+        assert jsonvalues.encoded_size(md) <= bound
+    else:
+        bad = jsonvalues.problem(md)
+        assert bad is not None or any(not isinstance(v, (str, int, float, bool, type(None))) for v in md.values())
+
+
+def test_the_flat_size_bound_stays_an_upper_bound_for_escapes_and_wide_characters():
+    for text in ("\x00" * 50, "é" * 50, "😀" * 50, '"\\' * 50):
+        md = {text: text}
+        assert len(json.dumps(md, separators=(",", ":"), ensure_ascii=False).encode()) <= \
+            jsonvalues.flat_size_bound(md)
+
+
+def test_remembered_labels_are_checked_labels_and_bad_ones_always_raise():
+    assert check_labels(["b", "a", "b"]) == ("a", "b") == check_labels(("b", "a"))
+    for _ in range(2):
+        with pytest.raises(ArgumentError):
+            check_labels(["ok", ""])
+        with pytest.raises(ArgumentError):
+            check_labels(["ok", 5])

@@ -185,6 +185,27 @@ def test_a_transaction_covers_graph_and_vectors(home, tmp_path, kernel):
     db.close()
 
 
+def test_a_crash_inside_a_graph_transaction_reopens_at_the_commit_before(tmp_path, kernel):
+    """The process dies mid-transaction (graph and vector segments staged, no manifest): the
+    file reopens at the last commit, graph and rows both."""
+    path = tmp_path / "crash.rvf"
+    db = agentdb.open(path, dim=3, kernel=kernel)
+    g = Graph(db)
+    build(g)
+    want = answers(g)
+    with db.transaction():
+        g.add_node("late", embedding=[0, 1, 0])
+        g.add_edge("late", "ada", "R")
+        db.ingest(["row"], [[1, 0, 0]])
+        torn = path.read_bytes()
+        (tmp_path / "copy.rvf").write_bytes(torn)
+    db.close()
+    with pytest.warns(RecoveryWarning):
+        again = agentdb.open(tmp_path / "copy.rvf", kernel=kernel)
+    assert answers(Graph(again)) == want and "late" not in Graph(again) and "row" not in again
+    again.close()
+
+
 def test_subscribers_hear_nothing_of_a_rolled_back_transaction(kernel):
     db = agentdb.open(dim=3, kernel=kernel)
     g = Graph(db)

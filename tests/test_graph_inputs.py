@@ -120,3 +120,22 @@ def test_remembered_labels_are_checked_labels_and_bad_ones_always_raise():
             check_labels(["ok", ""])
         with pytest.raises(ArgumentError):
             check_labels(["ok", 5])
+
+
+keys = st.lists(st.text(max_size=6), min_size=1, max_size=4, unique=True)
+
+
+@given(keys.flatmap(lambda ks: st.lists(st.fixed_dictionaries({k: scalars for k in ks}), min_size=1, max_size=8)))
+@settings(max_examples=300, deadline=None)
+def test_a_uniform_batch_is_refused_or_kept_as_row_by_row_checks_say(batch):
+    """MetadataColumns.check takes a batch of same-keyed scalar dicts a column at a time: its
+    answer must be the one the per-row rules give."""
+    from agentdb.store.metadata import MetadataColumns
+    ok = all(jsonvalues.problem(md) is None and jsonvalues.encoded_size(md) <= jsonvalues.MAX_METADATA_BYTES
+             for md in batch)
+    if ok:
+        kept = MetadataColumns.check(batch, len(batch))
+        assert kept == batch and all(a is not b for a, b in zip(kept, batch))
+    else:
+        with pytest.raises(MetadataError):
+            MetadataColumns.check(batch, len(batch))

@@ -12,6 +12,7 @@ given so far.
 """
 import array
 import bisect
+import itertools
 import math
 import numbers
 import operator
@@ -187,8 +188,8 @@ class IdTable:
         start = self.next_seq
         if ids is None:
             return array.array("Q", range(start, start + n)), [], start + n
-        if n and set(map(type, ids)) == {int} and ids[0] >= start and ids == sorted(ids) and \
-                len(set(ids)) == n:
+        if n and set(map(type, ids)) == {int} and ids[0] >= start and \
+                all(map(operator.lt, ids, itertools.islice(ids, 1, None))):       # strictly ascending
             return array.array("Q", ids), [], ids[-1] + 1    # ascending ints: their own seqs
         seqs, named = array.array("Q"), []
         nxt = start

@@ -305,6 +305,19 @@ int32_t agk_graph_csr_build(const uint32_t *key, const uint32_t *val, const uint
  * frontier_bits. The arguments that stay the same from hop to hop come first, so a caller binds
  * them once (agentdb.kernel.graph_ops.Expander); the frontier and the out lists come last. */
 int32_t agk_graph_expand(const uint32_t *off, const uint32_t *tgt, const uint32_t *eid, uint32_t n_rows, uint32_t n_entries, const uint32_t *d_key, const uint32_t *d_val, const uint32_t *d_eid, uint32_t d_first, uint32_t n_delta, uint32_t flags, const uint8_t *edge_mask, uint32_t n_edges, const uint32_t *etype, const uint8_t *type_set, uint32_t n_types, const double *vfrom, const double *vto, const double *window, uint8_t *frontier_bits, uint32_t n_keys, uint8_t *visited, uint32_t n_targets, uint32_t *parent_node, uint32_t *parent_edge, const uint32_t *frontier, uint32_t n_frontier, uint32_t *out, uint32_t *out_edge, uint32_t out_cap);
+/* a whole breadth-first walk in one call, over the arguments agk_graph_expand takes first (the
+ * same filter, delta and parents): out[0] = start, then hop by hop for up to `hops` hops
+ * (4294967295: until nothing new) every node reached, each hop's frontier being the nodes the
+ * previous one reached, in the order agk_graph_expand would reach them. The start is marked
+ * visited first unless flags has AGK_GRAPH_OPEN_START (then a loop reaches it again, as
+ * neighbours). The walk ends right after reaching `stop` (4294967295: none), which is then
+ * out[count - 1]. visited (n_targets bits, all zeros) is all zeros again on return, errors
+ * included; frontier_bits likewise. Needs visited, n_targets <= n_keys and out_cap >= n_targets
+ * + 1 (room for every node and the start: AGK_E_ARG otherwise). Returns the nodes in out (the
+ * start included), AGK_E_RANGE for a start, delta or CSR entry out of range, AGK_E_ARG as said.
+ * The bound arguments come first (agentdb.kernel.graph_ops.Walker); start, hops and stop last. */
+#define AGK_GRAPH_OPEN_START 2
+int32_t agk_graph_bfs(const uint32_t *off, const uint32_t *tgt, const uint32_t *eid, uint32_t n_rows, uint32_t n_entries, const uint32_t *d_key, const uint32_t *d_val, const uint32_t *d_eid, uint32_t d_first, uint32_t n_delta, uint32_t flags, const uint8_t *edge_mask, uint32_t n_edges, const uint32_t *etype, const uint8_t *type_set, uint32_t n_types, const double *vfrom, const double *vto, const double *window, uint8_t *frontier_bits, uint32_t n_keys, uint8_t *visited, uint32_t n_targets, uint32_t *parent_node, uint32_t *parent_edge, uint32_t *out, uint32_t out_cap, uint32_t start, uint32_t hops, uint32_t stop);
 /* Dijkstra from source over a CSR (entries passing the filter; weight[e] >= 0 per entry id):
  * dist[v] = the least sum of weights over a path (doubles, +inf unreached; each path's sum added
  * edge by edge from the source), parent_node[v] / parent_edge[v] the last step (4294967295 for

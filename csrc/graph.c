@@ -118,6 +118,102 @@ int32_t agk_graph_expand(const uint32_t *off, const uint32_t *tgt, const uint32_
     return count > 0x7FFFFFFFu ? AGK_E_RANGE : (int32_t)count;
 }
 
+/* One hop of agk_graph_bfs: the frontier out[lo, hi) reaches into out[hi, *end); returns 0, or
+ * AGK_E_RANGE for a CSR entry out of range (*end still counts what was written and marked).
+ * Stops right after reaching `stop` (*reached = 1). The caller has checked the delta and off[n_rows], and that out has room for
+ * every target plus the start (each reach sets a fresh visited bit, so it never runs over). */
+AGK_INLINE int32_t graph_bfs_hop(const uint32_t *off, const uint32_t *tgt, const uint32_t *eid, uint32_t n_rows,
+                                 uint32_t n_entries, const uint32_t *d_key, const uint32_t *d_val,
+                                 const uint32_t *d_eid, uint32_t d_first, uint32_t n_delta, int both,
+                                 const uint8_t *edge_mask, uint32_t n_edges, const uint32_t *etype,
+                                 const uint8_t *type_set, uint32_t n_types, const double *vfrom, const double *vto,
+                                 const double *window, uint8_t *frontier_bits, uint8_t *visited, uint32_t n_targets,
+                                 uint32_t *parent_node, uint32_t *parent_edge, uint32_t *out, uint32_t lo,
+                                 uint32_t hi, uint32_t stop, int *reached, uint32_t *end) {
+    /* the entry ids matter only to a filter or parent_edge: without them the eid array is not read */
+    const int need_eid = edge_mask || type_set || window || parent_edge;
+    uint32_t count = hi;
+    int32_t rc = 0;
+#define BFS_REACH(u_, v_, e_)                                                                              \
+    do {                                                                                               \
+        uint32_t v__ = (v_), e__ = (e_);                                                               \
+        if (need_eid && !graph_entry_ok(e__, edge_mask, etype, type_set, n_types, vfrom, vto, window)) \
+            break;                                                                                     \
+        if (bitmap_has(visited, v__)) break;                                                           \
+        bitmap_set(visited, v__);                                                                      \
+        if (parent_node) parent_node[v__] = (u_);                                                      \
+        if (parent_edge) parent_edge[v__] = e__;                                                       \
+        out[count++] = v__;                                                                            \
+        if (v__ == stop) { *reached = 1; goto done; }                                                  \
+    } while (0)
+    for (uint32_t f = lo; f < hi; f++) {
+        uint32_t u = out[f];
+        if (u >= n_rows) continue;                   /* a node newer than the CSR: delta only */
+        uint32_t a = off[u], b = off[u + 1];
+        if (a > b || b > n_entries) { rc = AGK_E_RANGE; goto done; }
+        for (uint32_t j = a; j < b; j++) {
+            uint32_t e = 0;
+            if (need_eid) {
+                e = eid[j];
+                if (e >= n_edges) { rc = AGK_E_RANGE; goto done; }
+            }
+            if (tgt[j] >= n_targets) { rc = AGK_E_RANGE; goto done; }
+            BFS_REACH(u, tgt[j], e);
+        }
+    }
+    if (n_delta) {
+        for (uint32_t f = lo; f < hi; f++) bitmap_set(frontier_bits, out[f]);
+        for (uint32_t i = 0; i < n_delta; i++) {
+            uint32_t e = d_eid ? d_eid[i] : d_first + i;
+            if (bitmap_has(frontier_bits, d_key[i])) BFS_REACH(d_key[i], d_val[i], e);
+            if (both && bitmap_has(frontier_bits, d_val[i])) BFS_REACH(d_val[i], d_key[i], e);
+        }
+    }
+done:
+    if (n_delta)
+        for (uint32_t f = lo; f < hi; f++) bitmap_clear(frontier_bits, out[f]);
+#undef BFS_REACH
+    *end = count;
+    return rc;
+}
+
+int32_t agk_graph_bfs(const uint32_t *off, const uint32_t *tgt, const uint32_t *eid, uint32_t n_rows,
+                      uint32_t n_entries, const uint32_t *d_key, const uint32_t *d_val, const uint32_t *d_eid,
+                      uint32_t d_first, uint32_t n_delta, uint32_t flags, const uint8_t *edge_mask,
+                      uint32_t n_edges, const uint32_t *etype, const uint8_t *type_set, uint32_t n_types,
+                      const double *vfrom, const double *vto, const double *window, uint8_t *frontier_bits,
+                      uint32_t n_keys, uint8_t *visited, uint32_t n_targets, uint32_t *parent_node,
+                      uint32_t *parent_edge, uint32_t *out, uint32_t out_cap, uint32_t start, uint32_t hops,
+                      uint32_t stop) {
+    const int both = (flags & AGK_GRAPH_BOTH) != 0;
+    if (!visited || n_targets > n_keys || n_targets > 0x7FFFFFFEu || out_cap < n_targets + 1) return AGK_E_ARG;
+    if (n_delta && !frontier_bits) return AGK_E_ARG;
+    if (start >= n_targets) return AGK_E_RANGE;
+    for (uint32_t i = 0; i < n_delta; i++) {
+        uint32_t e = d_eid ? d_eid[i] : d_first + i;
+        if (d_key[i] >= n_keys || d_val[i] >= n_targets || e >= n_edges) return AGK_E_RANGE;
+        if (both && (d_val[i] >= n_keys || d_key[i] >= n_targets)) return AGK_E_RANGE;
+    }
+    if (n_rows && off[n_rows] > n_entries) return AGK_E_RANGE;
+    out[0] = start;
+    if (!(flags & AGK_GRAPH_OPEN_START)) bitmap_set(visited, start);
+    uint32_t lo = 0, hi = 1;
+    int32_t rc = 0;
+    int reached = 0;
+    for (uint32_t hop = 0; lo < hi && hop < hops && !reached && rc == 0; hop++) {
+        uint32_t end = hi;
+        rc = graph_bfs_hop(off, tgt, eid, n_rows, n_entries, d_key, d_val, d_eid, d_first, n_delta, both, edge_mask,
+                           n_edges, etype, type_set, n_types, vfrom, vto, window, frontier_bits, visited, n_targets,
+                           parent_node, parent_edge, out, lo, hi, stop, &reached, &end);
+        lo = hi;
+        hi = end;
+    }
+    /* every bit set is a node in out[0, hi) (the start's too, set or not): all zeros again, even
+     * after an error */
+    for (uint32_t i = 0; i < hi; i++) bitmap_clear(visited, out[i]);
+    return rc < 0 ? rc : (int32_t)hi;
+}
+
 /* The indexed binary heap of Dijkstra: nodes ordered by (dist, node), so ties settle the lower
  * node first and every backend pops in the same order. pos[v] is v's heap index, GRAPH_NONE
  * (never reached) or GRAPH_SETTLED. */

@@ -1,4 +1,4 @@
-"""The graph kernel ops (agk_graph_csr_build, agk_graph_expand, agk_graph_dijkstra,
+"""The graph kernel ops (agk_graph_csr_build, agk_graph_expand, agk_graph_bfs, agk_graph_dijkstra,
 agk_bitmap_mark_rows, agk_bitmap_rank) against plain-Python references, on every backend, and
 the same results (Dijkstra's float64 distances bit for bit) on all of them."""
 import array
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from agentdb import KernelError, DimensionError
+from agentdb import BufferFormatError, KernelError, DimensionError
 from agentdb.kernel import load
 from agentdb.kernel.graph_ops import NONE
 from support import HOST_BACKENDS, SEED
@@ -206,6 +206,148 @@ def test_dijkstra_stops_at_the_target_and_refuses_negative_weights(kernel):
     assert kernel.graph_dijkstra(weight=array.array("d", [1, 1, 1]), target=1, **args) == 2
     with pytest.raises(KernelError, match="bad argument"):
         kernel.graph_dijkstra(weight=array.array("d", [1, -1, 1]), **args)
+
+
+def ref_bfs(rows, delta, start, hops, *, both=False, allowed=None, open_start=False, stop=None):
+    """A plain breadth-first walk: [start] then each hop's reaches (CSR rows of the frontier in
+    order, then the delta), ending right after stop; and the first (node, edge) reaching each."""
+    out, parents = [start], {}
+    seen = set() if open_start else {start}
+    lo, hop = 0, 0
+
+    def reach(u, v, e):
+        if allowed is not None and e not in allowed or v in seen:
+            return False
+        seen.add(v)
+        parents[v] = (u, e)
+        out.append(v)
+        return v == stop
+    while lo < len(out) and (hops is None or hop < hops):
+        frontier, lo = out[lo:], len(out)
+        hop += 1
+        for u in frontier:
+            for v, e in (rows[u] if u < len(rows) else []):
+                if reach(u, v, e):
+                    return out, parents
+        fset = set(frontier)
+        for k, v, e in delta:
+            if k in fset and reach(k, v, e) or both and v in fset and reach(v, k, e):
+                return out, parents
+    return out, parents
+
+
+def walk_graph(kernel, seed, both):
+    """A graph of 60 nodes: 260 edges in a CSR over nodes 0..54, 60 newer ones (reaching 55..58)
+    in the delta, a loop on 7 and 30, node 59 without edges; three types and validities."""
+    r = random.Random(seed)
+    key, val = graph(seed, n=55, m=260)
+    key[5:7], val[5:7] = [7, 30], [7, 30]
+    newer = graph(seed + 1, n=59, m=60)
+    key, val, base = key + newer[0], val + newer[1], 260
+    off, tgt, eid, _ = csr(kernel, key[:base], val[:base], 55, both=both)
+    etype = [r.randrange(3) for _ in key]
+    vfrom = [r.choice([float("-inf"), 0.0, 5.0]) for _ in key]
+    vto = [f + r.choice([3.0, float("inf")]) for f in vfrom]
+    return dict(key=key, val=val, base=base, off=off, tgt=tgt, eid=eid, etype=etype, vfrom=vfrom, vto=vto,
+                rows=ref_csr(key[:base], val[:base], 55, both=both),
+                delta=[(key[i], val[i], i) for i in range(base, len(key))])
+
+
+FILTERS = {"none": {}, "mask": {"mask": True}, "types": {"types": {0, 2}}, "window": {"window": (4.0, 6.0)},
+           "all": {"mask": True, "types": {1, 2}, "window": (1.0, 1.0)}}
+
+
+def walk_filter(kernel, g, mask=False, types=None, window=None):
+    """(the graph_walker filter arguments, the edge ids passing) for a walk over g."""
+    m = len(g["key"])
+    allowed = set(range(m))
+    args = {}
+    if mask:
+        live = set(random.Random(SEED + 9).sample(range(m), m * 4 // 5))
+        allowed &= live
+        args["edge_mask"] = bits_of(live, m)
+    if types is not None:
+        allowed &= {e for e in range(m) if g["etype"][e] in types}
+        args.update(etype=u32(g["etype"]), type_set=bits_of(types, 3), n_types=3)
+    if window is not None:
+        allowed &= {e for e in range(m) if g["vfrom"][e] <= window[1] and g["vto"][e] > window[0]}
+        args.update(vfrom=array.array("d", g["vfrom"]), vto=array.array("d", g["vto"]),
+                    window=array.array("d", window))
+    return args, allowed
+
+
+@pytest.mark.parametrize("filt", sorted(FILTERS))
+@pytest.mark.parametrize("both", [False, True])
+@pytest.mark.parametrize("open_start", [False, True])
+def test_bfs_walks_like_a_plain_bfs_and_leaves_the_bitmaps_zero(kernel, filt, both, open_start):
+    g = walk_graph(kernel, SEED + 11, both)
+    args, allowed = walk_filter(kernel, g, **FILTERS[filt])
+    m = len(g["key"])
+    out, visited, fbits = kernel.alloc(61, "I"), kernel.alloc(8, "B"), kernel.alloc(8, "B")
+    walk = kernel.graph_walker(off=g["off"], tgt=g["tgt"], eid=g["eid"], n_rows=55, n_keys=60, n_targets=60,
+                               n_edges=m, d_key=u32(g["key"]), d_val=u32(g["val"]), d_first=g["base"],
+                               n_delta=m - g["base"], d_offset=g["base"], both=both, frontier_bits=fbits,
+                               visited=visited, out=out, open_start=open_start, **args)
+    lengths = set()
+    for start in (0, 7, 30, 57, 59, 3, 41):       # loops on 7 and 30; 57 only in the delta; 59 no edges
+        for hops in (0, 1, 2, 3, 10 ** 6, None):
+            want, _ = ref_bfs(g["rows"], g["delta"], start, hops, both=both, allowed=allowed, open_start=open_start)
+            count = walk(start, hops=hops)
+            assert out.read(0, count).tolist() == want, (start, hops)
+            assert walk.read(1, count).tolist() == want[1:]
+            assert not any(visited.read()) and not any(fbits.read())
+            lengths.add(len(want))
+    assert len(lengths) > 4                          # the walks differ (the graph is not trivial)
+    assert ref_bfs(g["rows"], g["delta"], 59, None, both=both, allowed=allowed)[0] == [59]
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_bfs_records_parents_and_stops_at_the_target(kernel, both):
+    g = walk_graph(kernel, SEED + 12, both)
+    args, allowed = walk_filter(kernel, g, mask=True, types={0, 1})
+    m = len(g["key"])
+    delta = dict(d_key=u32(g["key"]), d_val=u32(g["val"]), d_first=g["base"], n_delta=m - g["base"],
+                 d_offset=g["base"], both=both)
+    for start, stop in ((0, None), (0, 58), (3, 41), (41, 41), (12, 59)):
+        pn, pe = u32([NONE] * 60), u32([NONE] * 60)
+        visited = bytearray(8)
+        found = kernel.graph_bfs(start, stop=stop, off=g["off"], tgt=g["tgt"], eid=g["eid"], n_rows=55, n_keys=60,
+                                 n_targets=60, n_edges=m, frontier_bits=bytearray(8), visited=visited,
+                                 parent_node=pn, parent_edge=pe, **delta, **args)
+        want, parents = ref_bfs(g["rows"], g["delta"], start, None, both=both, allowed=allowed, stop=stop)
+        assert found.tolist() == want
+        assert {v: (pn[v], pe[v]) for v in want[1:]} == parents
+        assert all(pn[v] == NONE for v in range(60) if v not in parents)
+        assert visited == bytearray(8)
+        if stop is not None and stop in want[1:]:
+            assert found[-1] == stop
+
+
+def test_bfs_refuses_bad_arguments_and_clears_after_an_error(kernel):
+    off, tgt, eid = u32([0, 1, 2, 2]), u32([1, 7]), u32([0, 1])   # row 1 reaches node 7 of 3
+    out, visited = kernel.alloc(4, "I"), kernel.alloc(1, "B")
+    walk = kernel.graph_walker(off=off, tgt=tgt, eid=eid, n_rows=3, n_keys=3, n_targets=3, n_edges=2, out=out,
+                               visited=visited)
+    assert walk(0, hops=1) == 2
+    with pytest.raises(KernelError, match="out of range"):
+        walk(0)
+    assert visited.read().tolist() == [0]            # the nodes marked before the bad entry: cleared
+    with pytest.raises(DimensionError):
+        walk(3)
+    with pytest.raises(DimensionError):
+        walk(0, hops=-1)
+    with pytest.raises(BufferFormatError):           # the kernel writes out: a bound KBuffer
+        kernel.graph_walker(off=off, tgt=tgt, eid=eid, n_rows=3, n_keys=3, n_targets=3, n_edges=2,
+                            out=u32(bytes(16)), visited=visited)
+    with pytest.raises(DimensionError):              # out must hold every node and the start
+        kernel.graph_walker(off=off, tgt=tgt, eid=eid, n_rows=3, n_keys=3, n_targets=3, n_edges=2,
+                            out=kernel.alloc(3, "I"), visited=visited)
+    with pytest.raises(DimensionError):              # a reached node must be able to be a frontier
+        kernel.graph_walker(off=off, tgt=tgt, eid=eid, n_rows=3, n_keys=2, n_targets=3, n_edges=2, out=out,
+                            visited=visited)
+    with pytest.raises(DimensionError):              # a delta needs frontier_bits
+        kernel.graph_walker(off=off, tgt=tgt, eid=eid, n_rows=3, n_keys=3, n_targets=3, n_edges=3, out=out,
+                            visited=visited, d_key=u32([0]), d_val=u32([2]), d_first=2, n_delta=1)
 
 
 def test_bitmap_mark_rows_and_rank(kernel):

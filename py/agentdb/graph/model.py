@@ -727,12 +727,11 @@ class Graph:
         (['b'], ['b', 'c'], [])
         """
         traverse.check_direction(direction)
-        types = traverse.type_names(types)
-        span = traverse.window(as_of, during)
+        types = None if types is None else traverse.type_names(types)
+        span = None if as_of is None and during is None else traverse.window(as_of, during)
         with self._db._lock:
             st = self._state()
-            slot = st.live_slot("node", id)
-            return st.nodes.ids.ids_of(traverse.neighbors(st, slot, direction, types, span))
+            return st.nodes.ids.ids_of(traverse.neighbors(st, traverse.node_slot(st, id), direction, types, span))
 
     def k_hop(self, node, k, *, types=None, direction="out", as_of=None, during=None):
         """The nodes within k hops of `node` (itself excluded), nearest first, in the order they
@@ -743,12 +742,11 @@ class Graph:
         (['b', 'c'], ['c', 'b', 'a'])
         """
         traverse.check_direction(direction)
-        types = traverse.type_names(types)
-        span = traverse.window(as_of, during)
+        types = None if types is None else traverse.type_names(types)
+        span = None if as_of is None and during is None else traverse.window(as_of, during)
         with self._db._lock:
             st = self._state()
-            slot = st.live_slot("node", node)
-            return st.nodes.ids.ids_of(traverse.k_hop(st, slot, k, direction, types, span))
+            return st.nodes.ids.ids_of(traverse.k_hop(st, traverse.node_slot(st, node), k, direction, types, span))
 
     def shortest_path(self, a, b, *, types=None, direction="out", weighted=False, as_of=None, during=None):
         """A shortest path from a to b as a Path (nodes, edges, weight), or None when b cannot

@@ -1,11 +1,13 @@
 """Walks over a GraphState: neighbours, k-hop expansion, shortest paths, a node's hyperedges.
 
-Each hop is one kernel call (agk_graph_expand) over the adjacency's CSR rows of the frontier
-and its delta, with the walk's filter applied to each edge in the kernel: the live bitmap,
-the wanted types (a bitmap over type codes) and a time window (as_of t is [t, t]; during
-(t0, t1) is [t0, t1]; an edge valid over [valid_from, valid_to) passes when the two meet).
-The frontier of hop h + 1 is the part of the out list hop h wrote, so nothing is copied
-between hops; the visited bitmap is cleared afterwards bit by bit (the walk's nodes only).
+A walk is one kernel call (agk_graph_bfs): breadth-first over the adjacency's CSR rows of each
+hop's frontier and its delta, with the walk's filter applied to each edge in the kernel: the
+live bitmap (left out while every edge is live), the wanted types (a bitmap over type codes)
+and a time window (as_of t is [t, t]; during (t0, t1) is [t0, t1]; an edge valid over
+[valid_from, valid_to) passes when the two meet). The kernel marks the start, reads each hop's
+frontier from the part of the out list the hop before wrote and clears the visited bits of
+the walk's nodes before it returns; its fixed arguments are bound once per walk kind and state
+version (a Walker), so k_hop and neighbors cost one call with three numbers and one read.
 Weighted paths are one Dijkstra call (agk_graph_dijkstra) over a CSR built without a delta.
 """
 import array
@@ -95,71 +97,63 @@ def edge_filter(state, types, span, *, hyper=False):
     return args
 
 
-WALKS_KEPT = 16          # bound expanders a state keeps (one per direction and type filter in use)
+WALKS_KEPT = 16          # bound walkers a state keeps (one per direction, type filter and kind in use)
 
 
-def _hops(state, adj, start_slots, k, filt, *, parents=None, stop=None, mark_start=True, types=None):
-    """Breadth-first over adj from start_slots for up to k hops (k None: until nothing new).
-    Returns (the scratch, count): out[0:count] holds the start nodes then every node reached,
-    hop by hop; the caller clears the visited bits (scratch.clear(count))."""
-    kern, n_nodes = state.k, state.nodes.n
-    s = state.scratch.ready(n_nodes)
-    starts = array.array("I", start_slots)
-    s.out.write(starts)
-    if mark_start:
-        kern.bitmap_mark_rows(s.out, s.visited, n_bits=s.cap, n=len(starts))
-    lo, hi = 0, len(starts)
-    hop = 0
-    key = (id(adj), adj.builds, s.cap, state.version, types) if parents is None and "window" not in filt else None
-    expand = state.walks.get(key) if key is not None else None
-    if expand is None:
-        expand = kern.graph_expander(**adj.walk_args(state.edges.n), **filt, n_keys=n_nodes, n_targets=n_nodes,
-                                     frontier_bits=s.frontier_bits, visited=s.visited,
-                                     parent_node=parents[0] if parents else None,
-                                     parent_edge=parents[1] if parents else None)
-        if key is not None:               # the same walk again (until a change): bound once
-            if len(state.walks) >= WALKS_KEPT or any(k[3] != state.version for k in state.walks):
-                state.walks.clear()
-            state.walks[key] = expand
-    try:
-        while lo < hi and (k is None or hop < k):
-            count = expand(s.out, hi - lo, s.out, s.cap - hi, frontier_offset=lo, out_offset=hi)
-            lo, hi = hi, hi + count
-            hop += 1
-            if stop is not None and _bit(s.visited, stop):
-                break
-    except BaseException:
-        s.clear(hi)
-        raise
-    return s, hi
+def _walker(state, direction, types, span, *, open_start=False, parents=None):
+    """The bound Walker (agk_graph_bfs) of a walk over the state's scratch, or None when no edge
+    can pass. Walks without a time filter or parents are bound once and kept until the next
+    change (or CSR build, or scratch growth): the same walk again is then one kernel call."""
+    key = (direction, types, open_start) if span is None and parents is None else None
+    if key is not None:
+        kept = state.walks.get(key)
+        if kept is not None and kept[0] == state.version and kept[1].builds == kept[2] and \
+                kept[3] is state.scratch.out:
+            return kept[4]
+    adj = state.adjacency(direction)
+    filt = edge_filter(state, types, span)
+    walker = None
+    s = state.scratch.ready(state.nodes.n)
+    if filt is not None:
+        if state.edges.count == state.edges.n:      # every edge is live: no mask to test per edge
+            filt["edge_mask"] = None
+        n_nodes = state.nodes.n
+        walker = state.k.graph_walker(**adj.walk_args(state.edges.n), **filt, n_keys=n_nodes, n_targets=n_nodes,
+                                      frontier_bits=s.frontier_bits, visited=s.visited, out=s.out,
+                                      parent_node=parents[0] if parents else None,
+                                      parent_edge=parents[1] if parents else None, open_start=open_start)
+    if key is not None:
+        walks = state.walks
+        if len(walks) >= WALKS_KEPT or any(v[0] != state.version for v in walks.values()):
+            walks.clear()                 # (stale walkers hold the old arrays alive)
+        walks[key] = (state.version, adj, adj.builds, s.out, walker)
+    return walker
 
 
-def _bit(kbuf, i):
-    return kbuf.read(i >> 3, (i >> 3) + 1)[0] >> (i & 7) & 1
+def node_slot(state, ident):
+    """The live slot of node `ident` (state.live_slot, with its errors), the plain id types
+    looked up directly."""
+    nodes = state.nodes
+    slot = nodes.ids.slot(ident) if type(ident) is int or type(ident) is str else None
+    return slot if nodes.is_live(slot) else state.live_slot("node", ident)
 
 
 def k_hop(state, slot, k, direction, types, span):
     """Slots within k hops of slot (itself excluded), nearest first, in the order reached."""
     if isinstance(k, bool) or not isinstance(k, int) or k < 0:
         raise ArgumentError(f"k must be a non-negative integer, got {k!r}")
-    filt = edge_filter(state, types, span)
-    if filt is None or k == 0:
+    walk = _walker(state, direction, types, span) if k else None
+    if walk is None:
         return array.array("I")
-    s, count = _hops(state, state.adjacency(direction), [slot], k, filt, types=types)
-    found = s.out.read(1, count)
-    s.clear(count)
-    return found
+    return walk.read(1, walk(slot, hops=min(k, 0xFFFFFFFE)))
 
 
 def neighbors(state, slot, direction, types, span):
     """Distinct slots one edge away (slot itself when it has a loop), in the order reached."""
-    filt = edge_filter(state, types, span)
-    if filt is None:
+    walk = _walker(state, direction, types, span, open_start=True)
+    if walk is None:
         return array.array("I")
-    s, count = _hops(state, state.adjacency(direction), [slot], 1, filt, mark_start=False, types=types)
-    found = s.out.read(1, count)
-    s.clear(count)
-    return found
+    return walk.read(1, walk(slot, hops=1))
 
 
 def hyperedges_of(state, slot, types, span):
@@ -252,12 +246,10 @@ def shortest_path(state, a, b, direction, types, span, weighted):
         nodes, edges = _path_back(state, pn, pe, a, b)
         return nodes, edges, dist.read(b, b + 1)[0]
     pn, pe = kern.alloc(max(1, n), "I"), kern.alloc(max(1, n), "I")
-    s, count = _hops(state, state.adjacency(direction), [a], None, filt, parents=(pn, pe), stop=b)
-    try:
-        if not _bit(s.visited, b):
-            return None
-        nodes, edges = _path_back(state, pn, pe, a, b)
-    finally:
-        s.clear(count)
+    walk = _walker(state, direction, types, span, parents=(pn, pe))
+    count = walk(a, stop=b)               # ends once b is reached: then b is the last node
+    if count < 2 or walk.read(count - 1, count)[0] != b:
+        return None
+    nodes, edges = _path_back(state, pn, pe, a, b)
     return nodes, edges, _path_weight(state, edges)
 

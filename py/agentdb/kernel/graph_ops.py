@@ -5,14 +5,14 @@ mixin of core.Kernel; formulas in csrc/agentdb_kernel.h).
 Buffers are KBuffers (or any buffer of the element type); every length the C side reads is
 checked here first, so a call never reads past a buffer.
 """
+import array
 
-import array  # noqa: F401  (the examples below use it)
-
-from ..errors import DimensionError, KernelError
+from ..errors import BufferFormatError, DimensionError, KernelError
 from .buffers import U32_MAX, KBuffer, Ptr, as_view, u32
 from .codes import CODES
 
 GRAPH_BOTH = 1          # AGK_GRAPH_BOTH
+GRAPH_OPEN_START = 2    # AGK_GRAPH_OPEN_START
 NONE = U32_MAX          # "no node / no edge" in parent arrays and Dijkstra's target
 
 
@@ -78,13 +78,12 @@ class GraphOps:
         return self.graph_expander(**walk)(frontier, n_frontier, out, out_cap, frontier_offset=frontier_offset,
                                            out_offset=out_offset, out_edge=out_edge)
 
-    def graph_expander(self, *, off, tgt, eid, n_rows, n_keys, n_targets, n_edges, d_key=None, d_val=None,
-                       d_eid=None, d_first=0, n_delta=0, d_offset=0, both=False, edge_mask=None, etype=None,
-                       type_set=None, n_types=0, vfrom=None, vto=None, window=None, frontier_bits=None,
-                       visited=None, parent_node=None, parent_edge=None):
+    def graph_expander(self, **walk):
         """An Expander: agk_graph_expand with everything but the frontier and the out lists
         checked and bound once (a walk calls it once per hop). Keep the buffers unchanged while
-        it is in use.
+        it is in use. walk: off, tgt, eid, n_rows, n_keys, n_targets, n_edges (required); the
+        delta d_key, d_val, d_eid, d_first, n_delta, d_offset; both; the filter edge_mask, etype,
+        type_set, n_types, vfrom, vto, window; frontier_bits, visited, parent_node, parent_edge.
 
         >>> off, tgt, eid = array.array("I", [0, 1, 2, 2]), array.array("I", [1, 2]), array.array("I", [0, 1])
         >>> out = array.array("I", bytes(16)); out[0] = 0
@@ -92,6 +91,80 @@ class GraphOps:
         >>> hop(out, 1, out, 3, out_offset=1), hop(out, 1, out, 2, frontier_offset=1, out_offset=2), out.tolist()
         (1, 1, [0, 1, 2, 0])
         """
+        return Expander(self, self._walk_static(**walk))
+
+    def graph_walker(self, *, out, visited, n_targets, open_start=False, **walk):
+        """A Walker: a whole breadth-first walk per call (agk_graph_bfs) with everything but
+        the start, the hops and the stop node checked and bound once. out: a KBuffer of at least
+        n_targets + 1 uint32 (the walk's nodes, the start first); visited: a KBuffer of n_targets
+        zero bits (zeros again after each walk); open_start: the start is not marked visited, so
+        a loop reaches it again (neighbours). walk: what graph_expander() takes. Keep the
+        buffers unchanged while it is in use.
+
+        >>> off, tgt, eid = array.array("I", [0, 2, 3, 4]), array.array("I", [1, 2, 2, 0]), array.array("I", [0, 1, 2, 3])
+        >>> out, seen = k.alloc(4, "I"), k.alloc(1, "B")
+        >>> walk = k.graph_walker(off=off, tgt=tgt, eid=eid, n_rows=3, n_keys=3, n_targets=3, n_edges=4, out=out,
+        ...                       visited=seen)
+        >>> n = walk(1); out.read(0, n).tolist(), walk(1, hops=1), seen.read().tolist()
+        ([1, 2, 0], 2, [0])
+        """
+        for name, buf in (("out", out), ("visited", visited), ("frontier_bits", walk.get("frontier_bits")),
+                          ("parent_node", walk.get("parent_node")), ("parent_edge", walk.get("parent_edge"))):
+            if buf is not None and not isinstance(buf, KBuffer) or buf is None and name in ("out", "visited"):
+                raise BufferFormatError(f"{name} of a walker must be a KBuffer (the kernel writes it, bound once)")
+        u32(n_targets, "n_targets")
+        if n_targets > walk.get("n_keys", 0):
+            raise DimensionError(f"n_targets ({n_targets}) exceeds n_keys ({walk.get('n_keys')}): every node "
+                                 "reached must be able to be a frontier node")
+        if walk.get("n_delta") and walk.get("frontier_bits") is None:
+            raise DimensionError("a walk over a delta needs frontier_bits")
+        static = self._walk_static(n_targets=n_targets, visited=visited, **walk)
+        if open_start:
+            static[10] |= GRAPH_OPEN_START
+        static += [self._span(out, "I", n_targets + 1, "out", out=True), n_targets + 1]
+        return Walker(self, static, out, n_targets)
+
+    def graph_bfs(self, start, *, hops=None, stop=None, out=None, **walk):
+        """One breadth-first walk from start (agk_graph_bfs): the nodes within `hops` hops (None:
+        all), nearest first, in the order reached, the start first (an array.array; with
+        stop: the walk ends once stop is reached). walk: what graph_walker() takes, out and
+        visited as any writable buffers.
+
+        >>> off, tgt, eid = array.array("I", [0, 2, 3, 4]), array.array("I", [1, 2, 2, 0]), array.array("I", [0, 1, 2, 3])
+        >>> k.graph_bfs(2, off=off, tgt=tgt, eid=eid, n_rows=3, n_keys=3, n_targets=3, n_edges=4,
+        ...             visited=bytearray(1)).tolist()
+        [2, 0, 1]
+        """
+        n_targets = walk["n_targets"]
+        kbuf = {name: self._kernel_copy(walk.get(name), fmt, name, size)
+                for name, fmt, size in (("visited", "B", (n_targets + 7) // 8), ("frontier_bits", "B", None),
+                                        ("parent_node", "I", None), ("parent_edge", "I", None))}
+        kout = self.alloc(n_targets + 1, "I")
+        walker = self.graph_walker(**{**walk, **kbuf}, out=kout)
+        count = walker(start, hops=hops, stop=stop)
+        for name, buf in kbuf.items():        # the caller's buffers get what the kernel wrote
+            given = walk.get(name)
+            if given is not None and not isinstance(given, KBuffer):
+                as_view(given, buf.fmt, name=name, writable=True)[:len(buf)] = buf.read()
+        found = kout.read(0, count)
+        if out is not None:
+            as_view(out, "I", name="out", writable=True)[:count] = found
+        return found
+
+    def _kernel_copy(self, buf, fmt, name, size):
+        """buf as a KBuffer (itself, or a copy of at least `size` elements; None stays None)."""
+        if buf is None or isinstance(buf, KBuffer):
+            return buf
+        view = as_view(buf, fmt, name=name, writable=True)
+        if size is not None and len(view) < size:
+            raise DimensionError(f"{name} holds {len(view)} elements, {size} needed")
+        return self.from_buffer(view, fmt) if len(view) else self.alloc(1, fmt)
+
+    def _walk_static(self, *, off, tgt, eid, n_rows, n_keys, n_targets, n_edges, d_key=None, d_val=None,
+                     d_eid=None, d_first=0, n_delta=0, d_offset=0, both=False, edge_mask=None, etype=None,
+                     type_set=None, n_types=0, vfrom=None, vto=None, window=None, frontier_bits=None,
+                     visited=None, parent_node=None, parent_edge=None):
+        """The arguments agk_graph_expand and agk_graph_bfs take first, checked and converted."""
         n_entries = min(len(self._in(tgt, "I", "tgt")), len(self._in(eid, "I", "eid")))
         for name, value in (("n_rows", n_rows), ("n_keys", n_keys), ("n_targets", n_targets), ("n_edges", n_edges),
                             ("n_delta", n_delta), ("d_first", d_first), ("n_types", n_types)):
@@ -113,7 +186,7 @@ class GraphOps:
             n_keys, self._bits(visited, n_targets, "visited", out=visited is not None), n_targets,
             self._span(parent_node, "I", n_targets, "parent_node", out=True),
             self._span(parent_edge, "I", n_targets, "parent_edge", out=True)]
-        return Expander(self, static)
+        return static
 
     def graph_dijkstra(self, *, off, tgt, eid, n_rows, weight, source, n_nodes, n_edges, dist, parent_node,
                        parent_edge, heap, pos, target=NONE, both=False, edge_mask=None, etype=None, type_set=None,
@@ -205,3 +278,41 @@ class Expander:
                         k._span(out, "I", out_cap, "out", out_offset, out=True),
                         k._span(out_edge, "I", out_cap, "out_edge", out_offset, out=True), out_cap)
         return k._graph_rc("agk_graph_expand", rc)
+
+
+class Walker:
+    """walker(start, *, hops=None, stop=None) -> how many nodes out[0:count] holds: one
+    agk_graph_bfs walk over the arguments bound by Kernel.graph_walker (all kernel buffers and
+    numbers, so a walk is one call with three numbers in every backend). walker.read(lo, hi):
+    out[lo:hi] as an array.array."""
+
+    def __init__(self, kernel, static, out, n_targets):
+        self._k, self.out, self.n_targets = kernel, out, n_targets
+        self._wasm = not kernel.is_native
+        if self._wasm:                   # wasm binds kernel buffers only: copy the inputs there (outputs are)
+            static = [Ptr(kernel.from_buffer(a.obj[a.offset:] if len(a.obj) > a.offset else b"\0" * 8, a.fmt),
+                          a.fmt) if isinstance(a, Ptr) and a.obj is not None and not isinstance(a.obj, KBuffer)
+                      else a for a in static]
+        self._static = static            # a bound address stays valid while its buffer lives
+        self.call = kernel._b.bind("agk_graph_bfs", static, scalars_only=True)
+        # natively out's bytes are read in place: one copy into the result, nothing zero-filled first
+        self._bytes = out.handle.data if kernel.is_native else None
+
+    def __call__(self, start, *, hops=None, stop=None):
+        if not 0 <= start < self.n_targets:
+            raise DimensionError(f"start node {start} is outside the walk's {self.n_targets} nodes")
+        hops = NONE if hops is None else u32(hops, "hops")
+        stop = NONE if stop is None else u32(stop, "stop")
+        if self._wasm:                   # a bound wasm call takes i32 as they are: signed
+            hops, stop = hops - (hops >> 31 << 32), stop - (stop >> 31 << 32)
+        rc = self.call(start, hops, stop)
+        if rc < 0:
+            raise KernelError(f"agk_graph_bfs: {CODES.get(rc, 'error')} (code {rc})")
+        return rc
+
+    def read(self, lo, hi):
+        if self._bytes is None or not 0 <= lo <= hi <= self.out.length:
+            return self.out.read(lo, hi)
+        found = array.array("I")
+        found.frombytes(self._bytes[lo * 4:hi * 4])
+        return found

@@ -18,12 +18,21 @@ _HYPER_KEYS = {"id", "nodes", "type", "properties", "embedding", "valid_from", "
 
 def _ids(values, what):
     """Ids normalised; plain ints and strings are checked in C-speed passes (min, max, in)."""
+    return _ids_and_bounds(values, what)[0]
+
+
+def _ids_and_bounds(values, what):
+    """(_ids(values), (min, max) when they are all plain ints, else None)."""
     values = values if type(values) is list else list(values)
     kinds = set(map(type, values))
-    if kinds == {int} and 0 <= min(values) and max(values) <= ID_INT_MAX or \
-            kinds == {str} and "" not in values or not values:
-        return values
-    return [normalize_id(v, f"{what}[{i}]") for i, v in enumerate(values)]
+    if kinds == {int}:
+        bounds = min(values), max(values)
+        if 0 <= bounds[0] and bounds[1] <= ID_INT_MAX:
+            return values, bounds
+    elif kinds == {str} and "" not in values or not values:
+        return values, None
+    values = [normalize_id(v, f"{what}[{i}]") for i, v in enumerate(values)]
+    return values, _int_bounds(values)
 
 
 def _given(values):
@@ -179,26 +188,24 @@ def _numpy_endpoints(block_ids, columns):
     return out
 
 
-def _endpoint_indexes(block_ids, columns):
+def _int_bounds(col):
+    """(min, max) of a column of plain ints, else None."""
+    if not col or type(col[0]) is not int or set(map(type, col)) != {int}:
+        return None
+    return min(col), max(col)
+
+
+def _endpoint_indexes(block_ids, columns, bounds):
     """(ref ids, one u32 index array per column): an id of the block (the call's own nodes) is
     its position there, any other id ref's position after the block's. The ref list is sorted
-    (ints, then strings), so the same call gives the same bytes in every home."""
+    (ints, then strings), so the same call gives the same bytes in every home. bounds: each
+    column's (min, max) when it holds plain ints only, else None."""
     n_block = len(block_ids)
     first = _dense_first(block_ids)
-    if first is not None and all(set(map(type, col)) <= {int} for col in columns):
-        # ids first .. first + n - 1: arithmetic
-        outside = set()
-        for col in columns:
-            if col and (min(col) < first or max(col) >= first + n_block):
-                outside.update(x for x in col if not first <= x < first + n_block)
-        if not outside:
-            out = []
-            for col in columns:
-                idx = array.array("q", col)
-                if first:
-                    idx = array.array("q", (x - first for x in idx))
-                out.append(array.array("I", idx))
-            return [], out
+    if first is not None and all(b is not None or not col for b, col in zip(bounds, columns)) and \
+            all(b is None or first <= b[0] and b[1] < first + n_block for b in bounds):
+        # every endpoint is one of the ids first .. first + n - 1: its index is arithmetic
+        return [], [array.array("I", col if not first else (x - first for x in col)) for col in columns]
     index = {ident: i for i, ident in enumerate(block_ids)}
     seen = set()
     for col in columns:
@@ -269,8 +276,9 @@ def edges_section(items, block_ids):
     if fast is not None:
         ref, (src_idx, dst_idx) = [], fast
     else:
-        srcs, dsts = _ids(get("src"), "edges.src"), _ids(get("dst"), "edges.dst")
-        ref, (src_idx, dst_idx) = _endpoint_indexes(block_ids, [srcs, dsts])
+        (srcs, src_bounds), (dsts, dst_bounds) = _ids_and_bounds(get("src"), "edges.src"), \
+            _ids_and_bounds(get("dst"), "edges.dst")
+        ref, (src_idx, dst_idx) = _endpoint_indexes(block_ids, [srcs, dsts], [src_bounds, dst_bounds])
     ids = _given(get("id") or [None] * m) if m else None
     if ids is not None:
         ids = [None if i is None else normalize_id(i, f"edges[{j}].id") for j, i in enumerate(ids)]
@@ -308,7 +316,7 @@ def hyperedges_section(items, block_ids):
     if len(distinct) > 1:
         code = {t: i for i, t in enumerate(distinct)}
         codes = array.array("I", map(code.__getitem__, types_col))
-    ref, (member_idx,) = _endpoint_indexes(block_ids, [members])
+    ref, (member_idx,) = _endpoint_indexes(block_ids, [members], [_int_bounds(members)])
     ids = [None if r.get("id") is None else normalize_id(r["id"], f"hyperedges[{i}].id") for i, r in enumerate(records)]
     windows = [check_window(r.get("valid_from"), r.get("valid_to"), f"hyperedges[{i}].") for i, r in enumerate(records)]
     vf = array.array("d", (w[0] for w in windows)) if any(w[0] != -INF for w in windows) else None

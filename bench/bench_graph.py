@@ -47,38 +47,38 @@ build/build_site.py into web/dist unless --site names one).
 
 ## Measured
 On the 2-core shared AMD EPYC box (native kernel avx512, Chromium simd128, Kùzu 0.11.3 with
-its default 2 threads, kuzu-wasm 0.11.3 default build, networkx 3.6.1, pandas 3.1 / pyarrow 26
-installed), 100k nodes / 1M edges, 200 starts (mean 2-hop set 107 nodes), 50 Cypher queries;
-six native runs (best of 3 rounds each) and five in Chromium (best of 2), ranges over the runs;
-ratio = peer / ours (above 1: agentdb is faster):
+its default 2 threads, kuzu-wasm 0.11.3 default build, networkx 3.6.1, pandas 3.1 / pyarrow 26),
+100k nodes / 1M edges, 200 starts (mean 2-hop set 107 nodes), 50 Cypher queries; two full runs
+after the one-call walk (agk_graph_bfs), the node columns and the one-pass checks (best of 3
+rounds natively, 2 in Chromium; other jobs were running); ratio = peer / ours (above 1: agentdb
+is faster):
 
                                               agentdb          peer             ratio
-    native batch insert (s), Kùzu COPY        1.34-1.90        0.44-0.80        0.33-0.48x
-      (fastest source: pandas or pyarrow, about even; CSV 0.70-1.65 s)
-      ours ids only (no label, no property)   0.40-0.51        0.44-0.80        1.11-1.62x
-    native 2-hop (ms) vs Kùzu                 0.029-0.041      5.6-7.8          178-226x
-    native 2-hop vs networkx, cold (turns)    0.029-0.041      0.059-0.103 hand 1.79-2.65x
-                                                               0.049-0.073 sssp 1.54-1.93x
-    native 2-hop vs networkx, warm (2 runs)   0.029-0.033      0.023-0.050 hand 0.78-1.51x
-    native Cypher {nid: $id} (ms/query)       0.47-1.19        1.76-2.86        2.2-3.9x
-    native Cypher id(a) = $id (ms/query)      0.28-0.74        (Kùzu's {nid})   3.5-6.6x
-    Chromium batch insert (s), COPY CSV       1.87-2.98        3.38-6.12        1.43-2.61x
-      ours ids only                           0.69-1.00        3.38-6.12        4.2-6.9x
-    Chromium 2-hop (ms) vs kuzu-wasm          0.10-0.20        7.5-13.9         68-99x
-    Chromium Cypher {nid: $id} (ms/query)     1.14-2.03        2.22-3.50        1.6-2.1x
-    Chromium Cypher id(a) = $id (ms/query)    0.52-0.70        (kuzu-wasm's)    3.9-5.1x
+    native batch insert (s), Kùzu COPY        0.36-0.51        0.44-0.54        0.87-1.48x
+      ours ids only (no label, no property)   0.30-0.43        0.44-0.54        1.04-1.78x
+      both from numpy columns (Kùzu pandas)   0.32             0.53             1.67x
+    native 2-hop warm (ms) vs Kùzu            0.005            5.9-6.5          1134-1339x
+    native 2-hop warm vs networkx hand set    0.005            0.018-0.019      3.5-4.0x
+    native 2-hop cold vs networkx hand set    0.008            0.031-0.038      3.8-4.6x
+    native Cypher {nid: $id} (ms/query)       0.41-0.46        1.87-2.02        4.4-4.6x
+    native Cypher id(a) = $id (ms/query)      0.26-0.29        (Kùzu's {nid})   6.9-7.1x
+    Chromium batch insert (s), COPY CSV       0.71-0.89        3.3-5.2          3.7-7.3x
+    Chromium 2-hop (ms) vs kuzu-wasm          0.030-0.032      7.8-7.9          245-264x
+    Chromium Cypher {nid: $id} (ms/query)     1.17-1.36        2.15-2.50        1.8x
+    Chromium Cypher id(a) = $id (ms/query)    0.55-0.71        (kuzu-wasm's)    3.5-3.9x
 
-Queries per second natively: ours 840-2,120 ({nid}) and 1,340-3,530 (id), Kùzu 350-570; in
-Chromium ours 490-880 and 1,440-1,930, kuzu-wasm 290-450. Targets: batch insert >= 10x Kùzu
-MISSED (0.33-0.48x: the per-node checks of labels and properties cost ~1 s of the 1.4, and
-even ids only is 1.1-1.6x); 2-hop >= 5x Kùzu met (178x and more); 2-hop <= networkx met
-cold (1.5-2.7x) but not reliably warm: within the run its warm hand-written set was 0.78-1.5x
-ours, and alone in a process (passes back to back, no other side between) networkx's set
-takes 0.011 ms (sssp 0.047 ms) against our 0.029 ms, 0.38x: MISSED there; each k_hop is ~10
-kernel calls through cffi at ~3 us each. The Cypher figures are of the executor as it stood
-while its planner was being rewritten (the id form went from 0.64 to 0.28 ms between runs);
-{nid: $id} still scans the whole nid column per query (no property index). Chromium's edge
-lists, 2-hop sets and Cypher rows equal the native ones on every run.
+Queries per second natively: ours 2,180-2,470 ({nid}) and 3,440-3,830 (id), Kùzu 500-540; in
+Chromium ours 730-860 and 1,400-1,830, kuzu-wasm 400-470. Targets: 2-hop <= networkx MET warm
+and cold (its fastest way, the hand-written set over G._succ), 2-hop >= 5x Kùzu MET (680x and
+more); batch insert >= 10x Kùzu MISSED: 0.87-1.67x. Where the time goes (cProfile, 100k nodes
+with a label and a property + 1M edges): the per-node work that a property graph without a
+schema does in Python (one dict per node's properties, checked and copied; the label index;
+ids planned and assigned), then two passes over each 1M-edge column (Python lists -> u32
+arrays) and the checks prepare() runs again on the change doc (max over the index arrays);
+10x would need the whole insert under ~0.05 s, i.e. no Python step per node. Before this work:
+dict records 1.05-1.9 s (0.33-0.48x), k_hop 0.029 ms (~10 kernel calls per walk), Cypher
+reading the whole graph per query (~2 s for a point pattern). Chromium's edge lists, 2-hop
+sets and Cypher rows equal the native ones on every run.
 """
 import argparse
 import inspect

@@ -105,3 +105,26 @@ class StoreMachine:
         self.db.close()
         if self.folder is not None:
             shutil.rmtree(self.folder)
+
+
+def run_in_pyodide(script, tmp_path):
+    """What the script prints last (parsed as JSON) when run in the real Pyodide (Node) over
+    the package zip, as the browser worker runs it; fails when Pyodide is not installed."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("node") is None or not (root / "web" / "node_modules" / "pyodide").exists():
+        pytest.fail("Pyodide is not installed: run build/setup.sh (npm install in web/)")
+    sys.path.insert(0, str(root / "build"))
+    import package_zip
+
+    bundle = package_zip.build(Path(tmp_path) / "agentdb.zip")
+    done = subprocess.run(["node", str(root / "tests" / "pyodide" / "run.mjs"), str(bundle), str(script)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -9,11 +9,15 @@ import pytest
 
 import agentdb
 import agentdb.embed
+import agentdb.io
 import agentdb.kernel
 import agentdb.learn
 import agentdb.memory
 from agentdb.kernel import core, dense_ops, hnsw_ops, learn_ops, math_ops, quant_ops
 from agentdb.learn import ewc, feedback, lora, losses, mining, optim, pipeline, rng, schedule, sona
+from agentdb import safetensors
+from agentdb.io import (binary_format, bundle, csv_format, dataset, dataset_rows, json_format, jsonl_format,
+                        memory_model, model, peft_format, pretrain_format, safetensors_format, streams)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +32,22 @@ def test_readme_snippet_runs(snippet):
 
 
 LEARN_MODULES = [agentdb.learn, ewc, feedback, lora, losses, mining, optim, pipeline, rng, schedule, sona]
+IO_MODULES = [agentdb.io, binary_format, bundle, csv_format, dataset, dataset_rows, json_format, jsonl_format,
+              memory_model, model, peft_format, pretrain_format, safetensors_format, streams, safetensors]
 
 
 @pytest.mark.parametrize("module", [agentdb.kernel, core, dense_ops, hnsw_ops, learn_ops, math_ops, quant_ops,
-                                    agentdb.embed, *LEARN_MODULES])
+                                    agentdb.embed, *LEARN_MODULES, *IO_MODULES])
 def test_docstring_examples(module, kernel):
     result = doctest.testmod(module, extraglobs={"k": kernel}, verbose=False)
     assert result.failed == 0
+
+
+@pytest.mark.parametrize("module", IO_MODULES[1:])
+def test_every_public_io_function_has_an_example(module):
+    bare = [name for name, obj in vars(module).items() if inspect.isfunction(obj) and not name.startswith("_")
+            and obj.__module__ == module.__name__ and ">>>" not in (obj.__doc__ or "")]
+    assert not bare, f"{module.__name__}: no example in {bare}"
 
 
 def public_members(cls):

@@ -362,24 +362,12 @@ def test_flipped_and_truncated_graph_bytes(tmp_path, kernel):
 
 def test_the_same_graph_in_pyodide_as_natively(tmp_path):
     """The browser home (real Pyodide, the browser kernel backend): the same walks, the same
-    search score bits and the same .rvf bytes."""
+    search score bits, the same Cypher rows and the same .rvf bytes."""
     import json
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
-    if shutil.which("node") is None or not (root / "web" / "node_modules" / "pyodide").exists():
-        pytest.fail("Pyodide is not installed: run build/setup.sh (npm install in web/)")
-    sys.path.insert(0, str(root / "build"))
-    import package_zip
+    from support import run_in_pyodide
 
-    bundle = package_zip.build(tmp_path / "agentdb.zip")
-    done = subprocess.run(["node", str(root / "tests" / "pyodide" / "run.mjs"), str(bundle),
-                           str(Path(graph_support.__file__))], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    browser = json.loads(done.stdout.strip().splitlines()[-1])
+    browser = run_in_pyodide(graph_support.__file__, tmp_path)
     native = json.loads(json.dumps(graph_support.scenario(agentdb.kernel.load("native"))))
     assert native["reopened"] is True
     assert browser == native

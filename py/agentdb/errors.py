@@ -124,6 +124,12 @@ class SafeTensorsWriteError(AgentDBError, ValueError):
     the wrong size."""
 
 
+class FormatError(CorruptFileError):
+    """(agentdb.io) An export that cannot be imported: a model file, JSON document, PEFT or
+    Hugging Face folder, or dataset that is truncated, corrupt, foreign, of an unknown format
+    version, or lacks a key it needs; `offset` is the byte (or line) at fault when known."""
+
+
 class EmbedderError(AgentDBError, ValueError):
     """Text that cannot be embedded, or vectors of the wrong shape from an embedder."""
 

@@ -13,7 +13,9 @@ The writer is byte-identical to the real `safetensors` package (checked against 
 - compact JSON (separators "," and ":"), non-ASCII unescaped, control characters as \\n
   \\t ... or \\u00XX (lowercase); "__metadata__" first when given (even {}); each entry's
   keys in the order dtype, shape, data_offsets;
-- the header padded with spaces (0x20) to a multiple of 8 bytes.
+- the header padded with spaces (0x20) to a multiple of 8 bytes (never NULs, which ruvllm's
+  writer uses and every strict reader refuses: ours names that bug when it meets it);
+  save(align=64) also lays every tensor out on a 64-byte boundary (U8 filler tensors).
 Except: with 2+ metadata keys the real order is a hash order (ours: the dict's); with no
 tensors and metadata={} the real writer emits invalid JSON ('{},"__metadata__":{}}', which
 its own reader refuses) where we write '{"__metadata__":{}}'.
@@ -43,6 +45,7 @@ try:  # Pyodide may lack a usable mmap; then a file is read once into one buffer
 except ImportError:  # pragma: no cover
     _mmap = None
 
+PAD = "__pad__."            # the name prefix of the aligned layout's filler tensors (save(align=))
 MAX_HEADER = 100_000_000   # the real package's limit: parsing a header never costs more
 _U64_MAX = 2 ** 64 - 1
 
@@ -286,6 +289,11 @@ def _parse(size, read):
         raise SafeTensorsError(f"header is not UTF-8: {e.reason}", 8 + e.start) from None
     if not text.startswith("{"):
         raise SafeTensorsError(f"header must begin with '{{', got {text[:1]!r}", 8)
+    if text.endswith("\x00"):   # ruvllm's SafeTensorsWriter pads so; the real reader refuses it too
+        first = len(text.rstrip("\x00").encode())
+        raise SafeTensorsError("header is padded with NUL bytes, which the format does not allow (it pads "
+                               "with spaces); the file comes from a writer with that bug (ruvllm's "
+                               "SafeTensorsWriter): rewrite it with spaces", 8 + first)
     try:
         header = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except SafeTensorsError:
@@ -419,9 +427,29 @@ def _entry(name, value):
     return dtype, shape, view
 
 
-def _prepare(tensors, metadata):
+def _check_align(align):
+    if align is not None and (isinstance(align, bool) or not isinstance(align, int) or align < 8
+                              or align > 65536 or align & (align - 1)):
+        raise SafeTensorsWriteError(f"align must be None or a power of two from 8 to 65536, got {_short(align)}")
+
+
+def _aligned(entries, align):
+    """entries with a U8 filler tensor PAD<k> after each one whose size is not a multiple of
+    `align` (the spec wants the data contiguous, so a gap must be a tensor)."""
+    out, k = [], 0
+    for entry in entries:
+        out.append(entry)
+        gap = -entry[3].nbytes % align
+        if gap:
+            out.append((f"{PAD}{k}", "U8", (gap,), memoryview(bytes(gap))))
+            k += 1
+    return out
+
+
+def _prepare(tensors, metadata, align=None):
     """(the 8-byte length and padded header, [data views in file order]), laid out as the
-    real writer lays them out."""
+    real writer lays them out (align: see save)."""
+    _check_align(align)
     entries, names = [], set()
     for name, value in (tensors.items() if isinstance(tensors, Mapping) else tensors):
         entries.append((name, *_entry(name, value)))   # checks the name is a str first
@@ -429,6 +457,11 @@ def _prepare(tensors, metadata):
             raise SafeTensorsWriteError(f"tensor name {name!r} is given twice")
         names.add(name)
     entries.sort(key=lambda e: (-_RANK[e[1]], e[0]))
+    if align is not None:
+        entries = _aligned(entries, align)
+        clash = names.intersection(e[0] for e in entries if e[0].startswith(PAD))
+        if clash:
+            raise SafeTensorsWriteError(f"tensor name {min(clash)!r} is the aligned layout's filler name; rename it")
     header = {}
     if metadata is not None:
         if not isinstance(metadata, Mapping) or not all(
@@ -443,11 +476,11 @@ def _prepare(tensors, metadata):
         text = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     except UnicodeEncodeError:
         raise SafeTensorsWriteError("metadata holds a string that is not valid Unicode") from None
-    text += b" " * (-len(text) % 8)   # so the data starts 8-byte aligned
+    text += b" " * (-(8 + len(text)) % (align or 8))   # so the data starts 8- (or align-) aligned
     return struct.pack("<Q", len(text)) + text, [e[3] for e in entries]
 
 
-def save(tensors, metadata=None):
+def save(tensors, metadata=None, *, align=None):
     """The SafeTensors bytes for `tensors` and an optional str -> str `metadata`,
     byte-identical to the real package's writer. `tensors` is a mapping or a sequence of
     (name, tensor) pairs. Each tensor is a Tensor, a (dtype, shape, bytes-like) tuple (dtype
@@ -457,12 +490,20 @@ def save(tensors, metadata=None):
     b'8\\x00\\x00\\x00\\x00\\x00\\x00\\x00{"x":{"dtype":"U8","shape":[3],"data_offsets":[0,3]}}   abc'
     >>> load(save({"x": ("uint8", [3], b"abc")}))["x"].tolist()
     [97, 98, 99]
+
+    align=64 (any power of two from 8): the header is padded with spaces so the data starts at
+    a multiple of 64 in the file, and a U8 tensor named PAD<k> ("__pad__.0", ...) of zeros
+    follows each tensor whose size is not a multiple of 64, so every tensor starts on a 64-byte
+    boundary (readers see the fillers as small tensors; agentdb.io drops them).
+
+    >>> st = load(save({"x": ("U8", [3], b"abc")}, align=64)); list(st), st["__pad__.0"].shape
+    (['x', '__pad__.0'], (61,))
     """
-    head, views = _prepare(tensors, metadata)
+    head, views = _prepare(tensors, metadata, align)
     return b"".join([head, *views])
 
 
-def save_file(tensors, path, metadata=None):
+def save_file(tensors, path, metadata=None, *, align=None):
     """Writes save(tensors, metadata) to `path` through a temporary file in the same
     directory and os.replace, so a crash leaves the old file or the new one, never half of
     one. The data goes to disk straight from the tensors' buffers, with no whole-file copy.
@@ -473,7 +514,7 @@ def save_file(tensors, path, metadata=None):
     ...     load(os.path.join(folder, "w.safetensors"))["x"].values()
     [1, -1]
     """
-    head, views = _prepare(tensors, metadata)   # every check runs before the disk is touched
+    head, views = _prepare(tensors, metadata, align)   # every check runs before the disk is touched
     folder, base = os.path.split(os.path.abspath(os.fspath(path)))
     tmp = os.path.join(folder, f".{base}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:

@@ -198,6 +198,22 @@ class MemoryCore:
             metadata.append({"created": now, **fields, "updated": now})
         self.store.ingest([r[0] for r in records], flat, metadata, delete=delete, normalized=True)
 
+    def _put_records(self, records):
+        """Writes [(id, vector, fields)] as given, in one commit: the fields whole (kind and
+        timestamps included) and, under cosine, a unit vector's bits unchanged (others are
+        normalised); an id in use is replaced. For agentdb.io's imports, which restore records
+        exactly; the id counters then start past the imported ids."""
+        k, flat = self.store.kernel, array.array("f")
+        for ident, vec, _ in records:
+            vec = array.array("f", vec)
+            if len(vec) != self.store.dim:
+                raise DimensionError(f"{ident!r}: {len(vec)} values, the store's dimension is {self.store.dim}")
+            if metrics.get(self.store.metric).normalized and abs(k.dot(vec, vec) - 1.0) > 1e-5:
+                k.normalize_rows(vec, dim=self.store.dim)
+            flat.extend(vec)
+        self.store.ingest([r[0] for r in records], flat, [dict(r[2]) for r in records], normalized=True)
+        self._next = None
+
     def _forget(self, ids):
         """Deletes records and every record that refers to them (causal edges from or to them,
         observations of them) in one commit; returns how many records went."""

@@ -1,6 +1,7 @@
 """Docs that run: the README's Python snippets, the docstring examples, and a docstring on
 every public name of the kernel interface."""
 import doctest
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -17,7 +18,7 @@ from agentdb.kernel import core, dense_ops, hnsw_ops, learn_ops, math_ops, quant
 from agentdb.learn import ewc, feedback, lora, losses, mining, optim, pipeline, rng, schedule, sona
 from agentdb import safetensors
 from agentdb.io import (binary_format, bundle, csv_format, dataset, dataset_rows, json_format, jsonl_format,
-                        memory_model, model, peft_format, pretrain_format, safetensors_format, streams)
+                        memory_model, model, peft_format, pretrain_format, safetensors_format, streams, transfer)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def test_readme_snippet_runs(snippet):
 
 LEARN_MODULES = [agentdb.learn, ewc, feedback, lora, losses, mining, optim, pipeline, rng, schedule, sona]
 IO_MODULES = [agentdb.io, binary_format, bundle, csv_format, dataset, dataset_rows, json_format, jsonl_format,
-              memory_model, model, peft_format, pretrain_format, safetensors_format, streams, safetensors]
+              memory_model, model, peft_format, pretrain_format, safetensors_format, streams, transfer, safetensors]
 
 
 @pytest.mark.parametrize("module", [agentdb.kernel, core, dense_ops, hnsw_ops, learn_ops, math_ops, quant_ops,
@@ -97,3 +98,39 @@ def test_every_cli_command_worker_operation_and_client_method_is_in_the_docs():
     methods = set(re.findall(r"^  (?:static )?(?:async )?(?:get )?([a-zA-Z]\w*)\(", client, re.M)) - {"constructor"}
     js_line = re.search(r"agentdb\.js .*?\n(?:\s{20,}.*\n)*", doc).group(0)
     assert methods and [m for m in sorted(methods) if not re.search(rf"\b{m}\b", js_line)] == []
+
+
+RAG_MODULES = [importlib.import_module(f"agentdb.rag.{name}") for name in (
+    "config", "context", "controller", "decompose", "entities", "index", "llm", "multihop", "pagerank", "result",
+    "session")]
+
+
+@pytest.mark.parametrize("module", [importlib.import_module("agentdb.rag"), *RAG_MODULES],
+                         ids=lambda m: m.__name__)
+def test_rag_docstring_examples(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS, verbose=False)
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize("module", RAG_MODULES, ids=lambda m: m.__name__)
+def test_every_public_rag_call_is_documented_with_an_example(module):
+    """Each public function and method has a docstring; those in agentdb.rag's __all__ and the
+    controller's and session manager's methods carry an example."""
+    import agentdb.rag
+
+    exported = set(agentdb.rag.__all__)
+    missing, bare = [], []
+    for name, obj in vars(module).items():
+        if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        members = [(name, obj)] if inspect.isfunction(obj) else \
+            [(f"{name}.{n}", o) for n, o in public_members(obj)] + [(name, obj)] if inspect.isclass(obj) else []
+        for label, member in members:
+            doc = member.__doc__ or ""
+            if not doc.strip():
+                missing.append(label)
+            if (label in exported or label.split(".")[0] in ("RetrievalController", "SessionManager")) \
+                    and ">>>" not in doc and ">>>" not in (module.__doc__ or "") * (label in exported):
+                bare.append(label)
+    assert not missing, f"{module.__name__} lacks docstrings: {missing}"
+    assert not bare, f"{module.__name__}: no example in {bare}"

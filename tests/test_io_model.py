@@ -231,3 +231,22 @@ def test_the_same_bytes_in_pyodide_as_natively(tmp_path):
 
     browser = run_in_pyodide(io_support.__file__, tmp_path)
     assert browser == io_support.scenario(agentdb.kernel.load("native"))
+
+
+def test_one_byte_string_per_model_and_the_format_told_by_the_bytes():
+    from agentdb.io.transfer import MODEL_FORMATS, model_bytes, model_from_bytes, sniff
+    from agentdb.learn import LoRA
+
+    model = aio.Model(adapters={"query": LoRA(8, 8, rank=2, seed=9)}, metadata={"name": "t"})
+    for fmt in MODEL_FORMATS:
+        data = model_bytes(model, fmt)
+        assert sniff(data) == fmt
+        back = model_from_bytes(data)
+        assert back.adapters["query"].a == model.adapters["query"].a and back.adapters["query"].b == model.adapters["query"].b
+    # a SafeTensors header 123 bytes long starts with "{" (0x7B): still SafeTensors, not JSON
+    header = b'{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'.ljust(123)
+    assert sniff(len(header).to_bytes(8, "little") + header + b"\x00") == "safetensors"
+    with pytest.raises(FormatError):
+        model_from_bytes(b"PK\x03\x04broken")
+    with pytest.raises(ArgumentError):
+        model_from_bytes("text")

@@ -19,8 +19,8 @@ from agentdb.errors import (ArgumentError, DimensionError, OptionError, StoreClo
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 JS_OWN = {"runPython"}            # served by the worker itself (Pyodide's runPythonAsync), not by Python
-PAGE_ONLY = {"constructor", "onProgress", "memory", "learn", "graph", "subscribe"}   # no request of their own
-# (memory: a proxy over "memory"; learn, graph: objects whose methods send; subscribe: the page's listeners)
+PAGE_ONLY = {"constructor", "onProgress", "memory", "learn", "graph", "io", "subscribe"}   # no request of their own
+# (memory: a proxy over "memory"; learn, graph, io: objects whose methods send; subscribe: the page's listeners)
 HASHING = {"name": HashEmbedder.name, "dim": 8, "semantic": False}
 
 
@@ -51,7 +51,13 @@ def test_every_op_in_the_table_is_handled():
     assert len(run("query", f32(*[1.0] * 8), name="ops", k=1, adapt=True)["ids"]) == 1
     assert len(run("queryBatch", f32(*[1.0] * 16), name="ops", k=1, adapt="query")) == 2
     assert len(run("queryText", name="ops", text="the kettle is broken", k=1, adapt=True)["ids"]) == 1
+    model = run("exportModel", name="ops", format="binary")
+    assert model[:8] == b"AGDBMODL"
     assert run("removeAdapter", name="ops", adapter="query") is None and call("adapters", name="ops") == []
+    assert run("importModel", model, name="ops") == {"adapters": 1, "patterns": 0}
+    assert call("removeAdapter", name="ops", adapter="query") is None
+    assert run("exportDataset", name="ops", format="jsonl") == b""           # no episodes or feedback yet
+    assert run("importDataset", b"", name="ops", format="jsonl") == {"value": {"stored": 0, "skipped": 0}}
     assert len(run("embed", name="ops", texts=["a", "b"])) == 2 * 8 * 4
     with pytest.raises(worker_api.ModelNotLoadedError):        # natively nobody handed the model over
         run("embed", texts=["a"])
@@ -433,3 +439,48 @@ def test_graph_changes_are_events_once_taken_and_dropped_with_a_reload():
     assert [c["id"] for e in json.loads(worker_api.take_events()) for c in e["changes"]] == ["d"]
     call("close", name="ev")
     worker_api.take_commits("ev")
+
+
+def test_model_and_dataset_exports_are_the_native_bytes_and_import_back():
+    from agentdb.io import export_dataset, from_memory
+    from agentdb.io.transfer import MODEL_FORMATS, model_bytes
+    import io as stdio
+    import agentdb.learn
+
+    call("open", name="io", options={"dim": 8, "embedder": HASHING, "metric": "cosine"})
+    db = worker_api._store("io")
+    db.set_adapter("query", agentdb.learn.LoRA(8, 8, rank=2, seed=4))
+    mem = worker_api._memory("io")
+    mem.store_episode("s1", "parse a date", output="strptime", reward=0.9, success=True)
+    for fmt in MODEL_FORMATS:
+        assert call("exportModel", name="io", format=fmt) == model_bytes(from_memory(mem), fmt)
+    native = stdio.BytesIO()
+    export_dataset(mem, native, format="csv")
+    data = call("exportDataset", name="io", format="csv")
+    assert data == native.getvalue() and b"parse a date" in data
+    call("open", name="io2", options={"dim": 8, "embedder": HASHING, "metric": "cosine"})
+    assert call("importModel", call("exportModel", name="io", format="peft"), name="io2") == {"adapters": 1,
+                                                                                              "patterns": 0}
+    assert worker_api._store("io2").adapter("query").a == db.adapter("query").a
+    assert call("importDataset", data, name="io2", format="csv") == {"value": {"stored": 1, "skipped": 0}}
+    assert worker_api._memory("io2").get_episode("episode:1") == mem.get_episode("episode:1")
+    with pytest.raises(ArgumentError, match="already"):
+        call("importModel", call("exportModel", name="io", format="json"), name="io2")
+    with pytest.raises(agentdb.errors.FormatError):
+        call("importModel", b"PK\x03\x04 not a zip", name="io2")
+    with pytest.raises(ArgumentError, match="format"):
+        call("exportModel", name="io", format="onnx")
+    call("close", name="io")
+    call("close", name="io2")
+
+
+def test_a_page_embedder_is_asked_for_every_episode_of_a_batch_in_one_round():
+    page = {"name": "page-model", "dim": 8, "semantic": False}
+    call("open", name="rounds", options={"dim": 8, "embedder": page})
+    episodes = [{"session": "s", "task": t, "reward": 0.5, "success": True} for t in ("one", "two", "one")]
+    asked = call("memory", name="rounds", method="store_episodes", args={"episodes": episodes})
+    assert asked == {"needEmbeddings": ["one", "two"]}
+    vectors = {"one": [1.0] + [0.0] * 7, "two": [0.0, 1.0] + [0.0] * 6}
+    done = call("memory", name="rounds", method="store_episodes", args={"episodes": episodes}, embeddings=vectors)
+    assert done["value"] == ["episode:1", "episode:2", "episode:3"]
+    call("close", name="rounds")

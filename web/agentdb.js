@@ -605,25 +605,11 @@ export class AgentDB {
     });
   }
 
-  // With a page embedder the worker names the texts it needs; they are embedded here and the
-  // call repeats with their vectors (memory methods embed before they write, so this is safe;
-  // a call embedding several texts may take a round per text).
+  // With a page embedder the worker names the texts it needs (embedRounds).
   /** @param {string} method  @param {Record<string, unknown>} args  @returns {Promise<any>} */
   async #memoryCall(method, args) {
-    /** @type {Record<string, number[]>} */
-    const embeddings = {};
-    /** @param {string} message */
-    const fail = (message) => namedError("EmbedderError", message);
-    for (;;) {
-      const out = await request("memory", { name: this.name, method, args, embeddings });
-      if (!out.needEmbeddings) return withRecallId(camelize(out.value), out.recallId);
-      if (!this.embedder) throw fail("this store's memories come from a model: open it with { embedder }");
-      const vectors = await /** @type {Required<Embedder>} */ (this.embedder).embed(out.needEmbeddings);
-      out.needEmbeddings.forEach((/** @type {string} */ text, /** @type {number} */ i) => {
-        if (text in embeddings || !vectors || !vectors[i]) throw fail(`the embedder gave no vector for ${JSON.stringify(text)}`);
-        embeddings[text] = Array.from(vectors[i]);
-      });
-    }
+    const out = await embedRounds(this.embedder, (embeddings) => request("memory", { name: this.name, method, args, embeddings }));
+    return withRecallId(camelize(out.value), out.recallId);
   }
 
   /** The store's query adapters, learned from relevance feedback (Python's VectorStore.learn,
@@ -632,6 +618,16 @@ export class AgentDB {
    *  its .rvf export) and applied by query(..., { adapt: true }).
    *  @returns {Learning} */
   get learn() { return new Learning(this.name); }
+
+  /** Model and data I/O (Python's agentdb.io, run in the worker), as Blobs: what this store
+   *  learned (its adapters with their EWC state, its patterns) to SafeTensors, JSON, the compact
+   *  binary, a Hugging Face bundle or a PEFT adapter (both zips), and its memories' episodes,
+   *  feedback and triplets to JSONL, CSV or pre-training text; and each back in. The bytes are
+   *  the ones the native package writes for the same store.
+   *    const blob = await db.io.exportModel({ format: "peft" });    // adapter_model.safetensors + adapter_config.json
+   *    await other.io.importModel(blob);                           // the format is told by the bytes
+   *  @returns {Exchange} */
+  get io() { return new Exchange(this); }
 
   /** The store's property graph (Python's db.graph, run in the worker): nodes with labels,
    *  properties and an optional embedding (searched through the store's index), edges with a
@@ -715,6 +711,91 @@ class Learning {
   /** Forgets the query adapter `name` (a commit); UnknownIdError if the store has none of that name.
    *  @param {string} [name]  "query" by default  @returns {Promise<null>} */
   remove(name = "query") { return request("removeAdapter", { name: this.name, adapter: name }); }
+}
+
+/** Repeats send(embeddings) while the worker answers {needEmbeddings: texts}, embedding them
+ *  with the store's page embedder in between (memory methods and dataset imports embed before
+ *  they write, so a repeat is safe; a call embedding several texts may take a round per text);
+ *  the worker's final answer.
+ *  @param {Embedder | undefined} embedder  @param {(embeddings: Record<string, number[]>) => Promise<any>} send
+ *  @returns {Promise<any>} */
+async function embedRounds(embedder, send) {
+  /** @type {Record<string, number[]>} */
+  const embeddings = {};
+  /** @param {string} message */
+  const fail = (message) => namedError("EmbedderError", message);
+  for (;;) {
+    const out = await send(embeddings);
+    if (!out.needEmbeddings) return out;
+    if (!embedder) throw fail("this store's memories come from a model: open it with { embedder }");
+    const vectors = await /** @type {Required<Embedder>} */ (embedder).embed(out.needEmbeddings);
+    out.needEmbeddings.forEach((/** @type {string} */ text, /** @type {number} */ i) => {
+      if (text in embeddings || !vectors || !vectors[i]) throw fail(`the embedder gave no vector for ${JSON.stringify(text)}`);
+      embeddings[text] = Array.from(vectors[i]);
+    });
+  }
+}
+
+/** @typedef {Blob | ArrayBuffer | ArrayBufferView} Bytes  what db.io imports take */
+
+/** @param {Bytes} data  @returns {Promise<Uint8Array>} a copy the request may transfer */
+async function bytesOf(data) {
+  if (data instanceof Blob) return new Uint8Array(await data.arrayBuffer());
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  throw namedError("ArgumentError", "db.io imports take a Blob, an ArrayBuffer or a typed array");
+}
+
+// db.io: Python's agentdb.io in the worker; exports come back as bytes and leave as Blobs.
+class Exchange {
+  /** Use db.io.  @param {AgentDB} db */
+  constructor(db) {
+    /** @type {AgentDB} */
+    this.db = db;
+  }
+
+  /** What the store learned, as a Blob: format "safetensors" (default; align: 64 for 64-byte
+   *  aligned tensors), "json", "binary", "huggingface" (a zip: model.safetensors, config.json,
+   *  README.md) or "peft" (a zip: adapter_model.safetensors, adapter_config.json; baseModel
+   *  names the model it applies to); metadata is kept with it.
+   *  @param {{format?: string, align?: number, baseModel?: string, metadata?: Record<string, unknown>}} [options]
+   *  @returns {Promise<Blob>} */
+  async exportModel(options = {}) {
+    const bytes = await request("exportModel", { name: this.db.name, ...options });
+    return new Blob([bytes], { type: options.format === "json" ? "application/json" : "application/octet-stream" });
+  }
+
+  /** Puts a model's adapters (with their EWC state) and patterns into the store (one commit);
+   *  format: told by the bytes unless given; replace: overwrite adapters and patterns of the same
+   *  names (else an ArgumentError). FormatError for bytes that are no model.
+   *  @param {Bytes} data  @param {{format?: string, replace?: boolean}} [options]
+   *  @returns {Promise<{adapters: number, patterns: number}>} */
+  async importModel(data, options = {}) {
+    const bytes = await bytesOf(data);
+    return request("importModel", { name: this.db.name, ...options }, bytes, [bytes.buffer]);
+  }
+
+  /** The memories' episodes, feedback and triplets (kinds: which) as a Blob of format
+   *  "jsonl" (default), "csv" (embeddings as a column) or "pretrain" (text documents).
+   *  @param {{format?: string, kinds?: string[]}} [options]  @returns {Promise<Blob>} */
+  async exportDataset(options = {}) {
+    const bytes = await request("exportDataset", { name: this.db.name, ...options });
+    return new Blob([bytes], { type: options.format === "csv" ? "text/csv" : "text/plain" });
+  }
+
+  /** Imports a dataset into the memories (one commit): JSONL and CSV rows as the same records
+   *  and vector bits, pre-training episodes embedded again (by the page's embedder when the
+   *  store's model is the page's). IdError for an id already stored unless replace.
+   *  @param {Bytes} data  @param {{format?: string, replace?: boolean}} [options]
+   *  @returns {Promise<{stored: number, skipped: number}>} */
+  async importDataset(data, options = {}) {
+    const bytes = await bytesOf(data);
+    const out = await embedRounds(this.db.embedder, (embeddings) => {
+      const copy = bytes.slice();       // each round sends (and transfers) its own copy
+      return request("importDataset", { name: this.db.name, ...options, embeddings }, copy, [copy.buffer]);
+    });
+    return out.value;
+  }
 }
 
 // db.graph: Python's Graph in the worker. Reads are "graph" requests, writes "graphWrite" (each a

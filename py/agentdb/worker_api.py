@@ -194,18 +194,27 @@ def _memory_call(args):
     if method not in REMOTE_METHODS:
         raise AttributeError(f"agent memory has no method {method!r}")
     mem = _memory(args["name"])
+    done = _embedding_first(mem, args, lambda: getattr(mem, method)(**args.get("args", {})))
+    if "value" in done:
+        recall_id = getattr(done["value"], "recall_id", None)     # a recall-type answer: a list with an id
+        if recall_id is not None:
+            done["recallId"] = recall_id
+    return done
+
+
+def _embedding_first(mem, args, call):
+    """{"value": call()} or {"needEmbeddings": texts the page must embed first} (a memory over
+    the page's embedder gets this request's vectors, args["embeddings"], first)."""
     if isinstance(mem.embedder, SuppliedEmbedder):
         mem.embedder.vectors = args.get("embeddings") or {}      # this request's only
     try:
-        value = getattr(mem, method)(**args.get("args", {}))
+        return {"value": call()}
     except NeedEmbeddings as need:
         mem._next = None          # nothing was written: ids it reserved are free again
         return {"needEmbeddings": need.texts}
     except ModelNotLoadedError:
         mem._next = None          # likewise, and the worker repeats the call once it loaded the model
         raise
-    recall_id = getattr(value, "recall_id", None)     # a recall-type answer: a list with an id
-    return {"value": value, **({"recallId": recall_id} if recall_id is not None else {})}
 
 
 # ---- the operations: one table (OPERATIONS, below the handlers) names each, says what it does to
@@ -358,6 +367,66 @@ def _op_memory(args, buffer):
 
 def _op_export_rvf(args, buffer):
     return _store(args["name"]).to_bytes()
+
+
+# ---- agentdb.io: a model or a dataset as bytes (a Blob on the page). Imported when first used:
+# most pages never export.
+
+def _learned(name):
+    """What from_memory reads: the store's memory when it records an embedder (its SONA
+    patterns too), else the store."""
+    db = _store(name)
+    return _memory(name) if db.embedder else db
+
+
+def _op_export_model(args, buffer):
+    """{format, align?, baseModel?, metadata?} -> the model's bytes (a zip for huggingface, peft)."""
+    from .io import from_memory
+    from .io.transfer import model_bytes
+
+    model = from_memory(_learned(args["name"]), metadata=args.get("metadata"))
+    return model_bytes(model, args.get("format", "safetensors"), align=args.get("align"),
+                       base_model=args.get("baseModel"))
+
+
+def _op_import_model(args, buffer):
+    """The model in buffer ({format?: told by the bytes, replace?}) put into the store:
+    {"adapters": n, "patterns": n}."""
+    from .io import to_memory
+    from .io.transfer import model_from_bytes
+
+    if buffer is None:
+        raise ArgumentError("importModel needs the model's bytes")
+    db = _store(args["name"])
+    model = model_from_bytes(bytes(buffer), args.get("format"), kernel=db.kernel)
+    return json.dumps(to_memory(model, db, replace=bool(args.get("replace", False))))
+
+
+def _op_export_dataset(args, buffer):
+    """{format, kinds?} -> the memory's dataset as UTF-8 bytes."""
+    import io
+
+    from .io import export_dataset
+
+    out = io.BytesIO()
+    kinds = args.get("kinds")
+    export_dataset(_memory(args["name"]), out, format=args.get("format", "jsonl"),
+                   **({"kinds": tuple(kinds)} if kinds is not None else {}))
+    return out.getvalue()
+
+
+def _op_import_dataset(args, buffer):
+    """The dataset in buffer ({format, replace?}) imported into the memory: {"value": what
+    import_dataset answers} or {"needEmbeddings": texts} (pre-training text is embedded again)."""
+    import io
+
+    from .io import import_dataset
+
+    if buffer is None:
+        raise ArgumentError("importDataset needs the dataset's bytes")
+    mem = _memory(args["name"])
+    return json.dumps(_embedding_first(mem, args, lambda: import_dataset(
+        mem, io.BytesIO(bytes(buffer)), format=args.get("format", "jsonl"), replace=bool(args.get("replace", False)))))
 
 
 def _op_close(args, buffer):
@@ -537,6 +606,10 @@ OPERATIONS = {
     "status": Operation("read", _op_status),
     "adapters": Operation("read", _op_adapters),
     "exportRvf": Operation("read", _op_export_rvf),
+    "exportModel": Operation("read", _op_export_model),
+    "exportDataset": Operation("read", _op_export_dataset),
+    "importModel": Operation("write", _op_import_model),
+    "importDataset": Operation("write", _op_import_dataset),
     "embed": Operation("read", _op_embed),
 }
 
@@ -552,7 +625,8 @@ def operations():
 
 def handle(op, args_json, buffer=None):
     """Runs one request; args_json is a JSON object, buffer the request's vectors or bytes
-    (a Python buffer), if any. Returns JSON text, or bytes for exportRvf and embed.
+    (a Python buffer), if any. Returns JSON text, or bytes for exportRvf, exportModel,
+    exportDataset and embed.
 
     >>> handle("open", '{"name": "doc", "options": {"dim": 2}}') and handle("status", '{"name": "doc"}')[:12]
     '{"count": 0,'

@@ -3,7 +3,7 @@
 An episode's vector embeds its task and input (the situation), so retrieve_episodes(task,
 current_state) finds what was tried in similar situations; reward is in [0, 1]."""
 from .core import both, count, flag, mean, metadata_filter, number, public, tag_fields, tag_filter, text
-from ..errors import MemoryInputError
+from ..errors import MemoryInputError, NeedEmbeddings
 
 
 class Episodes:
@@ -30,12 +30,16 @@ class Episodes:
         >>> mem.store_episodes([{"session": "s", "task": "t", "reward": 1.0, "success": True}])  # doctest: +SKIP
         ['episode:2']
         """
-        records = []
+        records, missing = [], []
         for i, ep in enumerate(episodes):
             try:
                 records.append(self._episode(**ep))
+            except NeedEmbeddings as need:        # a page embedder: ask for every text in one round
+                missing.extend(need.texts)
             except (TypeError, ValueError) as exc:
                 raise type(exc)(f"episodes[{i}]: {exc}") from None
+        if missing:
+            raise NeedEmbeddings(list(dict.fromkeys(missing)))
         ids = self._new_ids("episode", len(records))
         self._put([(ident, *record) for ident, record in zip(ids, records)])
         return ids

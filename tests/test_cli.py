@@ -195,3 +195,32 @@ def test_the_readmes_command_sequence_runs_as_written(tmp_path):
     assert [h["id"] for h in hits] == ["n1"] and hits[0]["metadata"]["kind"] == "note"
     assert agentdb.open(tmp_path / "todo.rvf", readonly=True).ids() == ["t1", "t2"]
     assert len(agentdb.open(tmp_path / "other.rvf", readonly=True)) == 3
+
+
+def test_models_and_datasets_go_out_and_back_in(tmp_path, capsys):
+    import agentdb.learn
+    import agentdb.memory
+    from agentdb.embed import HashEmbedder
+
+    src, dst = tmp_path / "agent.rvf", tmp_path / "other.rvf"
+    with agentdb.memory.open(src, embedder=HashEmbedder(16)) as mem:
+        mem.store.set_adapter("query", agentdb.learn.LoRA(16, 16, rank=2, seed=5))
+        mem.store_episode("s", "parse a date", output="strptime", reward=0.9, success=True)
+        want_a = mem.store.adapter("query").a
+    agentdb.memory.open(dst, embedder=HashEmbedder(16)).close()
+    for out, fmt in (("m.safetensors", None), ("m.json", None), ("m.bin", None), ("m.zip", None), ("p.zip", "peft")):
+        status, report, _ = run(capsys, "export-model", src, tmp_path / out, *(["--format", fmt] if fmt else []))
+        assert status == 0 and report["bytes"] == (tmp_path / out).stat().st_size > 0
+    status, report, _ = run(capsys, "import-model", dst, tmp_path / "p.zip")
+    assert status == 0 and report == {"adapters": 1, "patterns": 0}
+    status, _, err = run(capsys, "import-model", dst, tmp_path / "m.bin")
+    assert status == 2 and "ArgumentError" in err                      # the adapter is there: --replace
+    assert run(capsys, "import-model", dst, tmp_path / "m.bin", "--replace")[0] == 0
+    status, report, _ = run(capsys, "export-dataset", src, tmp_path / "e.csv")
+    assert status == 0 and report["episode"] == 1
+    status, report, _ = run(capsys, "import-dataset", dst, tmp_path / "e.csv")
+    assert status == 0 and report == {"stored": 1, "skipped": 0}
+    status, _, err = run(capsys, "export-model", src, tmp_path / "m.onnx")
+    assert status == 2 and "--format" in err
+    with agentdb.memory.open(dst) as mem:
+        assert mem.store.adapter("query").a == want_a and mem.get_episode("episode:1")["task"] == "parse a date"

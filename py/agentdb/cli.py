@@ -45,6 +45,11 @@ def _progress(done):
     sys.stderr.flush()
 
 
+def _rows_progress(done, total):
+    sys.stderr.write(f"\r{done:,}{f' of {total:,}' if total else ''} rows")
+    sys.stderr.flush()
+
+
 def _records_jsonl(path):
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -187,6 +192,36 @@ def _text_vector(db, text):
         raise type(exc)(f"{exc} (or query it with --vector: the model's embedding of your text)") from None
 
 
+def _exchange(args):
+    """export-model, import-model, export-dataset, import-dataset (agentdb.io)."""
+    from . import io as aio
+    from .io.transfer import model_bytes, model_from_bytes
+
+    if args.command in ("export-dataset", "import-dataset"):
+        import agentdb.memory
+
+        fmt = _format_of(args.out if args.command == "export-dataset" else args.source, args.format,
+                         DATASET_SUFFIXES, "dataset")
+        with agentdb.memory.open(args.path, readonly=args.command == "export-dataset") as mem:
+            if args.command == "import-dataset":
+                return aio.import_dataset(mem, args.source, format=fmt, replace=args.replace, progress=_rows_progress)
+            kinds = tuple(k.strip() for k in args.kinds.split(",")) if args.kinds else None
+            counts = aio.export_dataset(mem, args.out, format=fmt, progress=_rows_progress,
+                                        **({"kinds": kinds} if kinds else {}))
+            return {"out": args.out, "format": fmt, **counts}
+    if args.command == "export-model":
+        fmt = _format_of(args.out, args.format, MODEL_SUFFIXES, "model")
+        with open_store(args.path, readonly=True) as db:
+            data = model_bytes(aio.from_memory(db), fmt, align=args.align, base_model=args.base_model)
+        with open(args.out, "wb") as fh:
+            fh.write(data)
+        return {"out": args.out, "format": fmt, "bytes": len(data)}
+    with open(args.source, "rb") as fh:
+        data = fh.read()
+    with open_store(args.path) as db:
+        return aio.to_memory(model_from_bytes(data, kernel=db.kernel), db, replace=args.replace)
+
+
 def _json_option(text, option, expected):
     """A JSON option's value; a parse error names the option and what it expects."""
     try:
@@ -196,7 +231,21 @@ def _json_option(text, option, expected):
                             f"expected {expected}") from None
 
 
-COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export")
+COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export",
+            "export-model", "import-model", "export-dataset", "import-dataset")
+MODEL_SUFFIXES = {".safetensors": "safetensors", ".json": "json", ".bin": "binary", ".zip": "huggingface"}
+DATASET_SUFFIXES = {".jsonl": "jsonl", ".csv": "csv", ".txt": "pretrain"}
+
+
+def _format_of(path, given, suffixes, what):
+    """--format, else the one the file name's suffix names."""
+    if given:
+        return given
+    fmt = suffixes.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        raise ArgumentError(f"cannot tell the {what} format from {path!r}: pass --format "
+                            f"({', '.join(f'{k} for {v}' for k, v in suffixes.items())})")
+    return fmt
 
 
 def parser():
@@ -244,6 +293,27 @@ def parser():
                                       "unit length)")
     p.add_argument("path")
     p.add_argument("out", help="the .jsonl file to write")
+    p = sub.add_parser("export-model", help="what the store learned (adapters, EWC, patterns) to a model file")
+    p.add_argument("path")
+    p.add_argument("out", help="the file to write (.safetensors, .json, .bin, .zip: the format, unless --format)")
+    p.add_argument("--format", choices=("safetensors", "json", "binary", "huggingface", "peft"),
+                   help="safetensors, json, binary, huggingface or peft (both zips)")
+    p.add_argument("--align", type=int, help="64: tensors on 64-byte boundaries (safetensors)")
+    p.add_argument("--base-model", help="a PEFT adapter's base_model_name_or_path")
+    p = sub.add_parser("import-model", help="put a model file's adapters and patterns into the store")
+    p.add_argument("path")
+    p.add_argument("source", help="a model file in any export format (told by its bytes)")
+    p.add_argument("--replace", action="store_true", help="overwrite adapters and patterns of the same names")
+    p = sub.add_parser("export-dataset", help="the memory's episodes, feedback and triplets to a dataset file")
+    p.add_argument("path")
+    p.add_argument("out", help="the file to write (.jsonl, .csv, .txt for pre-training text, unless --format)")
+    p.add_argument("--format", choices=("jsonl", "csv", "pretrain"), help="jsonl, csv or pretrain (text)")
+    p.add_argument("--kinds", help="comma-separated: episode, feedback, triplet (default: all)")
+    p = sub.add_parser("import-dataset", help="a dataset file's records into the memory (one commit)")
+    p.add_argument("path")
+    p.add_argument("source", help="a .jsonl, .csv or pre-training .txt dataset")
+    p.add_argument("--format", choices=("jsonl", "csv", "pretrain"), help="jsonl, csv or pretrain (text)")
+    p.add_argument("--replace", action="store_true", help="overwrite records with the same ids")
     return ap
 
 
@@ -301,6 +371,8 @@ def _run(args):
     elif args.command == "freeze":
         with open_store(args.path) as db:
             _print({"frozen": True, "epoch": db.freeze()})
+    elif args.command in ("export-model", "import-model", "export-dataset", "import-dataset"):
+        _print(_exchange(args))
     elif args.command == "export":
         with open_store(args.path, readonly=True) as db, open(args.out, "w", encoding="utf-8") as out:
             ids = db.ids()

@@ -164,5 +164,11 @@ class RecoveryWarning(UserWarning):
     """A file was reopened at an earlier commit than its last bytes (a torn final write)."""
 
 
+class LLMOutputWarning(UserWarning):
+    """(agentdb.rag) The caller's LLM callable raised, or answered something other than JSON of
+    the expected shape; the step falls back to its deterministic path (the heuristic
+    decomposition, no reflection), never failing the call."""
+
+
 __all__ = [name for name, value in list(globals().items())
            if isinstance(value, type) and issubclass(value, (AgentDBError, Warning))]

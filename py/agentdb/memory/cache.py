@@ -26,21 +26,43 @@ class QueryCache:
     def get_or_compute(self, name, args, version, compute):
         """compute()'s value for (name, args) at this store version: cached or computed now.
         Callers get their own copy, so changing a result never changes the cache."""
-        key = (name, json.dumps(args, sort_keys=True, default=repr))
-        now = self.clock()
+        found, value = self.lookup(name, args, version)
+        if found:
+            return value
+        value = compute()
+        self.put(name, args, version, value)
+        return value
+
+    def lookup(self, name, args, version):
+        """(True, a copy of the value) for a fresh entry of (name, args) at this version (a hit),
+        else (False, None) (a miss): get_or_compute in two steps, for callers that compute
+        incrementally (agentdb.rag streams its answer, then put()s it).
+
+        >>> cache = QueryCache(clock=lambda: 0.0); cache.lookup("f", {}, 0)
+        (False, None)
+        """
+        key = _key(name, args)
         entry = self._entries.get(key)
-        if entry is not None and entry[0] == version and now < entry[1]:
+        if entry is not None and entry[0] == version and self.clock() < entry[1]:
             self._entries.move_to_end(key)
             self.hits += 1
-            return copy.deepcopy(entry[2])
+            return True, copy.deepcopy(entry[2])
         self.misses += 1
-        value = compute()
+        return False, None
+
+    def put(self, name, args, version, value):
+        """Keeps (a copy of) value for (name, args) at this version, the least recently used
+        entry dropped past max_size (nothing kept when max_size is 0).
+
+        >>> cache = QueryCache(clock=lambda: 0.0); cache.put("f", {}, 0, [1]); cache.lookup("f", {}, 0)
+        (True, [1])
+        """
         if self.max_size:
-            self._entries[key] = (version, now + self.ttl, copy.deepcopy(value))
+            key = _key(name, args)
+            self._entries[key] = (version, self.clock() + self.ttl, copy.deepcopy(value))
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_size:
                 self._entries.popitem(last=False)
-        return value
 
     def clear(self):
         """Drops every entry (the counters stay)."""
@@ -50,3 +72,7 @@ class QueryCache:
         """{"size", "max_size", "ttl", "hits", "misses"}."""
         return {"size": len(self._entries), "max_size": self.max_size, "ttl": self.ttl,
                 "hits": self.hits, "misses": self.misses}
+
+
+def _key(name, args):
+    return name, json.dumps(args, sort_keys=True, default=repr)

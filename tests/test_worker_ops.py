@@ -19,8 +19,8 @@ from agentdb.errors import (ArgumentError, DimensionError, OptionError, StoreClo
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 JS_OWN = {"runPython"}            # served by the worker itself (Pyodide's runPythonAsync), not by Python
-PAGE_ONLY = {"constructor", "onProgress", "memory", "learn", "graph", "io", "subscribe"}   # no request of their own
-# (memory: a proxy over "memory"; learn, graph, io: objects whose methods send; subscribe: the page's listeners)
+PAGE_ONLY = {"constructor", "onProgress", "memory", "learn", "graph", "io", "rag", "subscribe"}   # no request of their own
+# (memory: a proxy over "memory"; learn, graph, io, rag: objects whose methods send; subscribe: the page's listeners)
 HASHING = {"name": HashEmbedder.name, "dim": 8, "semantic": False}
 
 
@@ -81,6 +81,9 @@ def test_every_op_in_the_table_is_handled():
         {"op": "ingest", "args": {"ids": ["t"]}, "vectors": [0, 8]},
         {"op": "graph", "args": {"method": "add_edge", "args": {"src": "n1", "dst": "n1", "type": "SELF"}}},
         {"op": "delete", "args": {"ids": ["t"]}}]) == [{"accepted": 1, "replaced": 0, "deleted": 0}, 0, {"deleted": 1}]
+    note = run("ragWrite", name="ops", method="index", args={"text": "Alice Moreau works for Vantex."})["value"]
+    assert run("rag", name="ops", method="query", args={"question": "Who works for Vantex?", "k": 1})["value"]["sources"]
+    assert call("ragWrite", name="ops", method="forget", args={"ident": note}) is not None
     assert run("close", name="ops") is None and run("close", name="ops-copy") is None
     worker_api.take_events()
     assert seen == set(worker_api.OPERATIONS)

@@ -86,7 +86,8 @@
 /**
  * A progress event: the runtime's start (stages runtime, package, ready: python says
  * "snapshot" or "started"), a model's loading (download: bytes; weights), long embeds (embed:
- * texts) and a store's training (train: optimizer steps, about a hundred events and the last).
+ * texts), a store's training (train: optimizer steps, about a hundred events and the last) and
+ * retrieval streams (rag: each event of a db.rag.stream, for its async iterator).
  * @typedef {object} Progress
  * @property {string} stage
  * @property {number} done
@@ -99,6 +100,9 @@
  * @property {number} [lr]  train: the step's learning rate
  * @property {number} [gradNorm]  train: the step's gradient norm (before clipping)
  * @property {number} [etaS]  train: seconds still to go, estimated
+ * @property {string} [token]  rag: the db.rag.stream call the event is of
+ * @property {number} [index]  rag: the event's place in its stream
+ * @property {any} [event]  rag: the stream's event (its keys as Python gives them; camelCased by db.rag.stream)
  */
 /**
  * db.learn.train's options: Python's VectorStore.learn keywords, camelCased (the training
@@ -287,7 +291,12 @@ function start() {
   if (worker) return worker;
   worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
   worker.onmessage = ({ data }) => {
-    if (data.progress) { listeners.forEach((fn) => fn(data.progress)); return; }
+    if (data.progress) {
+      listeners.forEach((fn) => {          // one listener's error must not keep the event from the others
+        try { fn(data.progress); } catch (err) { console.error("agentdb: an onProgress listener failed", err); }
+      });
+      return;
+    }
     if (data.event) { graphEvent(data.event); return; }
     const call = pending.get(data.id);
     if (!call) return;
@@ -453,6 +462,183 @@ function rowsOf(bytes, n) {
 // An embedder crosses to the worker as its identity; its function stays on the page.
 /** @param {Embedder} e */
 const identity = (e) => e && { name: e.name, dim: e.dim, semantic: e.semantic !== false };
+
+/** Repeats send(embeddings) while the worker answers {needEmbeddings: texts}, embedding them
+ *  with the store's page embedder in between (memory methods and dataset imports embed before
+ *  they write, so a repeat is safe; a call embedding several texts may take a round per text);
+ *  the worker's final answer.
+ *  @param {Embedder | undefined} embedder  @param {(embeddings: Record<string, number[]>) => Promise<any>} send
+ *  @returns {Promise<any>} */
+async function embedRounds(embedder, send) {
+  /** @type {Record<string, number[]>} */
+  const embeddings = {};
+  /** @param {string} message */
+  const fail = (message) => namedError("EmbedderError", message);
+  for (;;) {
+    const out = await send(embeddings);
+    if (!out.needEmbeddings) return out;
+    if (!embedder) throw fail("this store's memories come from a model: open it with { embedder }");
+    const vectors = await /** @type {Required<Embedder>} */ (embedder).embed(out.needEmbeddings);
+    out.needEmbeddings.forEach((/** @type {string} */ text, /** @type {number} */ i) => {
+      if (text in embeddings || !vectors || !vectors[i]) throw fail(`the embedder gave no vector for ${JSON.stringify(text)}`);
+      embeddings[text] = Array.from(vectors[i]);
+    });
+  }
+}
+
+let ragStreams = 0;     // a token per db.rag.stream call, to tell its progress events apart
+
+// db.rag: Python's RetrievalController in the worker. Reads are "rag" requests, indexing
+// "ragWrite" (a commit, stored before the call resolves for a persisted store).
+class Retrieval {
+  /** Use db.rag.  @param {AgentDB} db */
+  constructor(db) {
+    /** @type {AgentDB} */
+    this.db = db;
+  }
+
+  /** @param {"rag" | "ragWrite"} op  @param {string} method  @param {Record<string, unknown>} args  @param {string} [token] */
+  async #call(op, method, args, token) {
+    const out = await embedRounds(this.db.embedder, (embeddings) =>
+      request(op, { name: this.db.name, method, args, embeddings, ...(token ? { token } : {}) }));
+    return camelize(out.value);
+  }
+
+  /** Remembers a note and links it to the entities it names (one commit); its id.
+   *  @param {string} text  @param {{tags?: string[], metadata?: Record<string, unknown>}} [options]  @returns {Promise<string>} */
+  index(text, options = {}) { return this.#call("ragWrite", "index", { text, ...keywords(options) }); }
+
+  /** index() for many notes, a commit per batch (progress: "index" events); their ids.
+   *  @param {string[]} texts  @param {{tags?: string[], metadata?: Record<string, unknown>, batch?: number}} [options]
+   *  @returns {Promise<string[]>} */
+  indexMany(texts, options = {}) { return this.#call("ragWrite", "index_many", { texts, ...keywords(options) }); }
+
+  /** Links the memory's notes not linked yet to their entities.  @param {{batch?: number}} [options]  @returns {Promise<any>} */
+  indexExisting(options = {}) { return this.#call("ragWrite", "index_existing", keywords(options)); }
+
+  /** Forgets a note and its entity links.  @param {string} id  @returns {Promise<any>} */
+  forget(id) { return this.#call("ragWrite", "forget", { ident: id }); }
+
+  /** The RagResult of a question: subQueries, evidence (id, text, score, hop, query, via,
+   *  parent, ppr), context (cited, within tokenBudget), sources, tokens, cached, reflections.
+   *  @param {string} question  @param {{k?: number, tags?: string[], where?: Record<string, unknown>, depth?: number, tokenBudget?: number}} [options]
+   *  @returns {Promise<any>} */
+  query(question, options = {}) { return this.#call("rag", "query", { question, ...keywords(options) }); }
+
+  /** query() as an async iterator of its events: {type: "sub_query", index, query, hits} per
+   *  sub-query, {type: "hop", depth, bridges, hits} per follow-up hop, last {type: "result",
+   *  result}, each as the worker finishes it.
+   *  @param {string} question  @param {{k?: number, tags?: string[], where?: Record<string, unknown>, depth?: number, tokenBudget?: number}} [options]
+   *  @returns {AsyncGenerator<any>} */
+  async *stream(question, options = {}) {
+    const token = `rag-${++ragStreams}`;
+    /** @type {any[]} */
+    const queue = [];
+    let seen = 0, finished = false, failure = null;
+    /** @type {(() => void) | null} */
+    let wake = null;
+    const stop = AgentDB.onProgress((p) => {
+      const index = p.index ?? 0;
+      if (p.stage !== "rag" || p.token !== token || index < seen) return;   // a repeat after embedding replays
+      seen = index + 1;
+      queue.push(camelize(p.event));
+      if (wake) wake();
+    });
+    this.#call("rag", "stream", { question, ...keywords(options) }, token).then(
+      () => { finished = true; if (wake) wake(); },
+      (err) => { failure = err; finished = true; if (wake) wake(); });
+    try {
+      for (;;) {
+        if (queue.length) { yield queue.shift(); continue; }
+        if (finished) break;
+        await new Promise((resolve) => { wake = () => { wake = null; resolve(undefined); }; });
+      }
+      if (failure) throw failure;
+    } finally { stop(); }
+  }
+
+  /** The sub-queries a question is split into.  @param {string} question  @returns {Promise<string[]>} */
+  decompose(question) { return this.#call("rag", "decompose", { question }); }
+
+  /** The memory's notes nearest a query (with tags / where), as evidence.
+   *  @param {string} query  @param {{k?: number, tags?: string[], where?: Record<string, unknown>}} [options]  @returns {Promise<any[]>} */
+  searchMemory(query, options = {}) { return this.#call("rag", "search_memory", { query, ...keywords(options) }); }
+
+  /** {size, maxSize, ttl, hits, misses} of the answer cache.  @returns {Promise<any>} */
+  cacheStats() { return this.#call("rag", "cache_stats", {}); }
+
+  /** Empties the answer cache.  @returns {Promise<null>} */
+  clearCache() { return this.#call("ragWrite", "clear_cache", {}); }
+
+  /** The settings (k, depth, tokenBudget, ...).  @returns {Promise<any>} */
+  getConfig() { return this.#call("rag", "get_config", {}); }
+
+  /** Changes settings (OptionError for a bad one); empties the cache.
+   *  @param {Record<string, unknown>} changes  @returns {Promise<null>} */
+  updateConfig(changes) { return this.#call("ragWrite", "update_config", keywords(changes)); }
+}
+
+/** @typedef {Blob | ArrayBuffer | ArrayBufferView} Bytes  what db.io imports take */
+
+/** @param {Bytes} data  @returns {Promise<Uint8Array>} a copy the request may transfer */
+async function bytesOf(data) {
+  if (data instanceof Blob) return new Uint8Array(await data.arrayBuffer());
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  throw namedError("ArgumentError", "db.io imports take a Blob, an ArrayBuffer or a typed array");
+}
+
+// db.io: Python's agentdb.io in the worker; exports come back as bytes and leave as Blobs.
+class Exchange {
+  /** Use db.io.  @param {AgentDB} db */
+  constructor(db) {
+    /** @type {AgentDB} */
+    this.db = db;
+  }
+
+  /** What the store learned, as a Blob: format "safetensors" (default; align: 64 for 64-byte
+   *  aligned tensors), "json", "binary", "huggingface" (a zip: model.safetensors, config.json,
+   *  README.md) or "peft" (a zip: adapter_model.safetensors, adapter_config.json; baseModel
+   *  names the model it applies to); metadata is kept with it.
+   *  @param {{format?: string, align?: number, baseModel?: string, metadata?: Record<string, unknown>}} [options]
+   *  @returns {Promise<Blob>} */
+  async exportModel(options = {}) {
+    const bytes = await request("exportModel", { name: this.db.name, ...options });
+    return new Blob([bytes], { type: options.format === "json" ? "application/json" : "application/octet-stream" });
+  }
+
+  /** Puts a model's adapters (with their EWC state) and patterns into the store (one commit);
+   *  format: told by the bytes unless given; replace: overwrite adapters and patterns of the same
+   *  names (else an ArgumentError). FormatError for bytes that are no model.
+   *  @param {Bytes} data  @param {{format?: string, replace?: boolean}} [options]
+   *  @returns {Promise<{adapters: number, patterns: number}>} */
+  async importModel(data, options = {}) {
+    const bytes = await bytesOf(data);
+    return request("importModel", { name: this.db.name, ...options }, bytes, [bytes.buffer]);
+  }
+
+  /** The memories' episodes, feedback and triplets (kinds: which) as a Blob of format
+   *  "jsonl" (default), "csv" (embeddings as a column) or "pretrain" (text documents).
+   *  @param {{format?: string, kinds?: string[]}} [options]  @returns {Promise<Blob>} */
+  async exportDataset(options = {}) {
+    const bytes = await request("exportDataset", { name: this.db.name, ...options });
+    return new Blob([bytes], { type: options.format === "csv" ? "text/csv" : "text/plain" });
+  }
+
+  /** Imports a dataset into the memories (one commit): JSONL and CSV rows as the same records
+   *  and vector bits, pre-training episodes embedded again (by the page's embedder when the
+   *  store's model is the page's). IdError for an id already stored unless replace.
+   *  @param {Bytes} data  @param {{format?: string, replace?: boolean}} [options]
+   *  @returns {Promise<{stored: number, skipped: number}>} */
+  async importDataset(data, options = {}) {
+    const bytes = await bytesOf(data);
+    const out = await embedRounds(this.db.embedder, (embeddings) => {
+      const copy = bytes.slice();       // each round sends (and transfers) its own copy
+      return request("importDataset", { name: this.db.name, ...options, embeddings }, copy, [copy.buffer]);
+    });
+    return out.value;
+  }
+}
 
 export class AgentDB {
   /** The identities of the models the worker runs itself (all-MiniLM-L6-v2, float32 and int8):
@@ -629,6 +815,18 @@ export class AgentDB {
    *  @returns {Exchange} */
   get io() { return new Exchange(this); }
 
+  /** Retrieval over this store's agent memory (Python's agentdb.rag.RetrievalController, run
+   *  in the worker): notes indexed with their entities in the memory graph, questions split into
+   *  sub-queries, followed through the graph for more hops, answered with a cited context within
+   *  a token budget, cached until the store changes, and streamed as an async iterator:
+   *    await db.rag.indexMany(["Alice Moreau works for Vantex.", "Vantex is based in Lyon."]);
+   *    const { context, sources } = await db.rag.query("Where is Alice Moreau's employer based?");
+   *    for await (const event of db.rag.stream(question)) console.log(event.type);   // sub_query, hop, result
+   *  The same answers as natively for the same store. (No LLM callable in the browser: the
+   *  default, deterministic path.)
+   *  @returns {Retrieval} */
+  get rag() { return new Retrieval(this); }
+
   /** The store's property graph (Python's db.graph, run in the worker): nodes with labels,
    *  properties and an optional embedding (searched through the store's index), edges with a
    *  type, weight and validity window, hyperedges; walks, shortest paths, search, Cypher, and
@@ -711,91 +909,6 @@ class Learning {
   /** Forgets the query adapter `name` (a commit); UnknownIdError if the store has none of that name.
    *  @param {string} [name]  "query" by default  @returns {Promise<null>} */
   remove(name = "query") { return request("removeAdapter", { name: this.name, adapter: name }); }
-}
-
-/** Repeats send(embeddings) while the worker answers {needEmbeddings: texts}, embedding them
- *  with the store's page embedder in between (memory methods and dataset imports embed before
- *  they write, so a repeat is safe; a call embedding several texts may take a round per text);
- *  the worker's final answer.
- *  @param {Embedder | undefined} embedder  @param {(embeddings: Record<string, number[]>) => Promise<any>} send
- *  @returns {Promise<any>} */
-async function embedRounds(embedder, send) {
-  /** @type {Record<string, number[]>} */
-  const embeddings = {};
-  /** @param {string} message */
-  const fail = (message) => namedError("EmbedderError", message);
-  for (;;) {
-    const out = await send(embeddings);
-    if (!out.needEmbeddings) return out;
-    if (!embedder) throw fail("this store's memories come from a model: open it with { embedder }");
-    const vectors = await /** @type {Required<Embedder>} */ (embedder).embed(out.needEmbeddings);
-    out.needEmbeddings.forEach((/** @type {string} */ text, /** @type {number} */ i) => {
-      if (text in embeddings || !vectors || !vectors[i]) throw fail(`the embedder gave no vector for ${JSON.stringify(text)}`);
-      embeddings[text] = Array.from(vectors[i]);
-    });
-  }
-}
-
-/** @typedef {Blob | ArrayBuffer | ArrayBufferView} Bytes  what db.io imports take */
-
-/** @param {Bytes} data  @returns {Promise<Uint8Array>} a copy the request may transfer */
-async function bytesOf(data) {
-  if (data instanceof Blob) return new Uint8Array(await data.arrayBuffer());
-  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-  throw namedError("ArgumentError", "db.io imports take a Blob, an ArrayBuffer or a typed array");
-}
-
-// db.io: Python's agentdb.io in the worker; exports come back as bytes and leave as Blobs.
-class Exchange {
-  /** Use db.io.  @param {AgentDB} db */
-  constructor(db) {
-    /** @type {AgentDB} */
-    this.db = db;
-  }
-
-  /** What the store learned, as a Blob: format "safetensors" (default; align: 64 for 64-byte
-   *  aligned tensors), "json", "binary", "huggingface" (a zip: model.safetensors, config.json,
-   *  README.md) or "peft" (a zip: adapter_model.safetensors, adapter_config.json; baseModel
-   *  names the model it applies to); metadata is kept with it.
-   *  @param {{format?: string, align?: number, baseModel?: string, metadata?: Record<string, unknown>}} [options]
-   *  @returns {Promise<Blob>} */
-  async exportModel(options = {}) {
-    const bytes = await request("exportModel", { name: this.db.name, ...options });
-    return new Blob([bytes], { type: options.format === "json" ? "application/json" : "application/octet-stream" });
-  }
-
-  /** Puts a model's adapters (with their EWC state) and patterns into the store (one commit);
-   *  format: told by the bytes unless given; replace: overwrite adapters and patterns of the same
-   *  names (else an ArgumentError). FormatError for bytes that are no model.
-   *  @param {Bytes} data  @param {{format?: string, replace?: boolean}} [options]
-   *  @returns {Promise<{adapters: number, patterns: number}>} */
-  async importModel(data, options = {}) {
-    const bytes = await bytesOf(data);
-    return request("importModel", { name: this.db.name, ...options }, bytes, [bytes.buffer]);
-  }
-
-  /** The memories' episodes, feedback and triplets (kinds: which) as a Blob of format
-   *  "jsonl" (default), "csv" (embeddings as a column) or "pretrain" (text documents).
-   *  @param {{format?: string, kinds?: string[]}} [options]  @returns {Promise<Blob>} */
-  async exportDataset(options = {}) {
-    const bytes = await request("exportDataset", { name: this.db.name, ...options });
-    return new Blob([bytes], { type: options.format === "csv" ? "text/csv" : "text/plain" });
-  }
-
-  /** Imports a dataset into the memories (one commit): JSONL and CSV rows as the same records
-   *  and vector bits, pre-training episodes embedded again (by the page's embedder when the
-   *  store's model is the page's). IdError for an id already stored unless replace.
-   *  @param {Bytes} data  @param {{format?: string, replace?: boolean}} [options]
-   *  @returns {Promise<{stored: number, skipped: number}>} */
-  async importDataset(data, options = {}) {
-    const bytes = await bytesOf(data);
-    const out = await embedRounds(this.db.embedder, (embeddings) => {
-      const copy = bytes.slice();       // each round sends (and transfers) its own copy
-      return request("importDataset", { name: this.db.name, ...options, embeddings }, copy, [copy.buffer]);
-    });
-    return out.value;
-  }
 }
 
 // db.graph: Python's Graph in the worker. Reads are "graph" requests, writes "graphWrite" (each a

@@ -21,8 +21,10 @@ const MIN_SIMILARITY = 0.2;
 
 const mb = (n) => (n / 1e6).toFixed(1);
 
+const LOADING = new Set(["runtime", "package", "ready"]);     // the runtime's stages; a model's carry its name
 AgentDB.onProgress(({ stage, done, total, model }) => {
   if (stage === "embed") return;              // the sample shows its own progress
+  if (!model && !LOADING.has(stage)) return;  // training steps, retrieval streams: not loading
   bar.max = total;
   bar.value = done;
   if (!model) say(stage === "ready" ? "Ready." : `Loading the Python runtime (${stage})…`);

@@ -42,6 +42,7 @@ from .store.store import open_log
 
 _stores = {}
 _memories = {}    # name -> the AgentMemory over that store (made again when the store is)
+_rags = {}        # name -> the RetrievalController over that memory (made again when the memory is)
 _closed = {}      # closed stores whose last commits the host has not taken yet
 _report = None    # the worker's progress sink (report_progress_to)
 _events = {}      # name -> graph changes committed, not yet handed to the worker (take_events)
@@ -281,6 +282,7 @@ def _replace(name, db):
     if persisted, are the ones being replaced)."""
     _register(name, db)
     _memories.pop(name, None)
+    _rags.pop(name, None)
 
 
 def _op_ingest(args, buffer):
@@ -379,6 +381,68 @@ def _learned(name):
     return _memory(name) if db.embedder else db
 
 
+# ---- agentdb.rag: {name, method, args: {keyword: value}} on the store's RetrievalController. A
+# "stream" posts each event as progress {stage: "rag", token, index, event} while it runs (the
+# client's async iterator; a repeat after embedding replays the same events, told by index).
+
+RAG_READS = frozenset({"query", "stream", "decompose", "search_memory", "cache_stats", "get_config"})
+RAG_WRITES = frozenset({"index", "index_many", "index_existing", "forget", "update_config", "clear_cache"})
+
+
+def rag_json(value):
+    """A controller's answer as plain JSON values (RagResult and Evidence as their dicts)."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {k: rag_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rag_json(v) for v in value]
+    return value
+
+
+def _rag(name):
+    from .rag import RetrievalController
+
+    mem = _memory(name)
+    rag = _rags.get(name)
+    if rag is None or rag.memory is not mem:
+        rag = _rags[name] = RetrievalController(mem)
+    return rag
+
+
+def _rag_call(args, allowed, op):
+    method, name = args["method"], args["name"]
+    if method not in allowed:
+        other = "ragWrite" if method in RAG_WRITES else "rag" if method in RAG_READS else None
+        if other is None:
+            raise AttributeError(f"the retrieval controller has no method {method!r}: "
+                                 f"{', '.join(sorted(RAG_READS | RAG_WRITES))}")
+        raise ArgumentError(f"{method} is a {other} request, not {op}")
+    rag, kwargs = _rag(name), args.get("args", {})
+    if method != "stream":
+        return json.dumps(_embedding_first(rag.memory, args, lambda: rag_json(getattr(rag, method)(**kwargs))))
+
+    def stream():
+        last = None
+        for i, event in enumerate(rag.stream(**kwargs)):
+            last = rag_json(event)
+            if _report is not None:
+                _report(json.dumps({"stage": "rag", "store": name, "token": args.get("token"), "index": i,
+                                    "event": last}))
+        return last["result"]
+    return json.dumps(_embedding_first(rag.memory, args, stream))
+
+
+def _op_rag(args, buffer):
+    """A retrieval read (RAG_READS): {"value": the answer} or {"needEmbeddings": texts}."""
+    return _rag_call(args, RAG_READS, "rag")
+
+
+def _op_rag_write(args, buffer):
+    """A retrieval write (RAG_WRITES: indexing commits; settings and the cache change)."""
+    return _rag_call(args, RAG_WRITES, "ragWrite")
+
+
 def _op_export_model(args, buffer):
     """{format, align?, baseModel?, metadata?} -> the model's bytes (a zip for huggingface, peft)."""
     from .io import from_memory
@@ -444,6 +508,7 @@ def _op_reload(args, buffer):
     _store(args["name"])
     _stores.pop(args["name"], None)
     _memories.pop(args["name"], None)
+    _rags.pop(args["name"], None)
     _events.pop(args["name"], None)       # changes of commits that were not stored: never told
     if buffer is not None:
         _register(args["name"], open_log(bytes(buffer)))
@@ -610,6 +675,8 @@ OPERATIONS = {
     "exportDataset": Operation("read", _op_export_dataset),
     "importModel": Operation("write", _op_import_model),
     "importDataset": Operation("write", _op_import_dataset),
+    "rag": Operation("read", _op_rag),
+    "ragWrite": Operation("write", _op_rag_write),
     "embed": Operation("read", _op_embed),
 }
 

@@ -42,3 +42,28 @@ def test_the_page_answers_the_multi_hop_questions_as_natively(page):
     native_events = list(rag.stream(questions[0]))
     assert [e["type"] for e in got["events"]] == [e["type"] for e in native_events]
     assert got["events"][-1]["result"]["sources"] == native_events[-1]["result"].sources
+
+
+def test_sessions_in_the_page_chat_and_export_as_natively(page):
+    from agentdb.rag import SessionManager
+
+    rag, mem, corpus, ids = minilm_corpus()
+    question = corpus.questions(2)[0].text
+    got = run(page, """
+        const [texts, question] = args;
+        const db = await AgentDB.open("rag-talk", { dim: 384, metric: "cosine" });
+        await db.rag.updateConfig({ cache: false });
+        await db.rag.indexMany(texts);
+        const s = await db.rag.sessions.create({ system: "Answer from the context." });
+        const turn = await db.rag.sessions.chat(s.id, question);
+        const text = await db.rag.sessions.export(s.id);
+        await db.rag.sessions.delete(s.id);
+        const back = await db.rag.sessions.import(text);
+        return { turn, back, history: await db.rag.sessions.getHistory(s.id), ids: await db.rag.sessions.list() };
+    """, corpus.texts(), question)
+    native = SessionManager(rag)
+    s = native.create(system="Answer from the context.")
+    want = native.chat(s.id, question)
+    assert got["turn"]["messages"] == want["messages"] and got["turn"]["reply"] is None
+    assert got["turn"]["result"]["sources"] == want["result"].sources
+    assert got["back"] == got["ids"] == [s.id] and [m["content"] for m in got["history"]] == [question]

@@ -84,6 +84,7 @@ def test_every_op_in_the_table_is_handled():
     note = run("ragWrite", name="ops", method="index", args={"text": "Alice Moreau works for Vantex."})["value"]
     assert run("rag", name="ops", method="query", args={"question": "Who works for Vantex?", "k": 1})["value"]["sources"]
     assert call("ragWrite", name="ops", method="forget", args={"ident": note}) is not None
+    assert run("ragSession", name="ops", method="list")["value"] == []
     assert run("close", name="ops") is None and run("close", name="ops-copy") is None
     worker_api.take_events()
     assert seen == set(worker_api.OPERATIONS)
@@ -487,3 +488,21 @@ def test_a_page_embedder_is_asked_for_every_episode_of_a_batch_in_one_round():
     done = call("memory", name="rounds", method="store_episodes", args={"episodes": episodes}, embeddings=vectors)
     assert done["value"] == ["episode:1", "episode:2", "episode:3"]
     call("close", name="rounds")
+
+
+def test_sessions_in_the_worker_chat_over_the_stores_retrieval_and_export():
+    call("open", name="talk", options={"dim": 64, "embedder": {**HASHING, "dim": 64}})
+    call("ragWrite", name="talk", method="index_many", args={"texts": ["Vantex is based in Lyon.",
+                                                                       "Alice Moreau works for Vantex."]})
+    s = call("ragSession", name="talk", method="create", args={"system": "Answer from the context."})["value"]
+    turn = call("ragSession", name="talk", method="chat", args={"session_id": s["id"], "message": "Where is Vantex based?"})
+    assert turn["value"]["reply"] is None and "note:1" in turn["value"]["result"]["sources"]
+    assert [m["role"] for m in turn["value"]["messages"]] == ["system", "user"]
+    exported = call("ragSession", name="talk", method="export", args={"session_id": s["id"]})["value"]
+    assert call("ragSession", name="talk", method="get_history", args={"session_id": s["id"]})["value"][0]["content"] \
+        == "Where is Vantex based?"
+    call("ragSession", name="talk", method="delete", args={"session_id": s["id"]})
+    assert call("ragSession", name="talk", method="import_json", args={"text": exported})["value"] == [s["id"]]
+    with pytest.raises(AttributeError, match="sessions have no method"):
+        call("ragSession", name="talk", method="_sessions")
+    call("close", name="talk")

@@ -557,6 +557,10 @@ class Retrieval {
     } finally { stop(); }
   }
 
+  /** Multi-turn sessions over this retrieval (Python's agentdb.rag.SessionManager, held in the
+   *  worker while it runs: export() them to keep them).  @returns {Sessions} */
+  get sessions() { return new Sessions(this.db); }
+
   /** The sub-queries a question is split into.  @param {string} question  @returns {Promise<string[]>} */
   decompose(question) { return this.#call("rag", "decompose", { question }); }
 
@@ -576,6 +580,68 @@ class Retrieval {
   /** Changes settings (OptionError for a bad one); empties the cache.
    *  @param {Record<string, unknown>} changes  @returns {Promise<null>} */
   updateConfig(changes) { return this.#call("ragWrite", "update_config", keywords(changes)); }
+}
+
+// db.rag.sessions: Python's SessionManager in the worker ("ragSession" requests; nothing commits).
+class Sessions {
+  /** Use db.rag.sessions.  @param {AgentDB} db */
+  constructor(db) {
+    /** @type {AgentDB} */
+    this.db = db;
+  }
+
+  /** @param {string} method  @param {Record<string, unknown>} args */
+  async #call(method, args) {
+    const out = await embedRounds(this.db.embedder, (embeddings) =>
+      request("ragSession", { name: this.db.name, method, args, embeddings }));
+    return camelize(out.value);
+  }
+
+  /** A new session {id, system, context, history, metadata, created} (id "session:<n>" unless given).
+   *  @param {{sessionId?: string, system?: string, metadata?: Record<string, unknown>}} [options]  @returns {Promise<any>} */
+  create(options = {}) { return this.#call("create", keywords(options)); }
+
+  /** A session by id (UnknownIdError if none).  @param {string} id  @returns {Promise<any>} */
+  get(id) { return this.#call("get", { session_id: id }); }
+
+  /** The sessions' ids.  @returns {Promise<string[]>} */
+  list() { return this.#call("list", {}); }
+
+  /** Forgets a session.  @param {string} id  @returns {Promise<any>} */
+  delete(id) { return this.#call("delete", { session_id: id }); }
+
+  /** Adds a system message.  @param {string} id  @param {string} text  @returns {Promise<any>} */
+  addSystemMessage(id, text) { return this.#call("add_system_message", { session_id: id, text }); }
+
+  /** Adds context (a text, with an optional source).  @param {string} id  @param {string} text
+   *  @param {{source?: string}} [options]  @returns {Promise<any>} */
+  addContext(id, text, options = {}) { return this.#call("add_context", { session_id: id, text, ...keywords(options) }); }
+
+  /** Records a user or assistant message.  @param {string} id  @param {"user" | "assistant"} role  @param {string} content
+   *  @param {{sources?: string[]}} [options]  @returns {Promise<any>} */
+  addMessage(id, role, content, options = {}) {
+    return this.#call("add_message", { session_id: id, role, content, ...keywords(options) });
+  }
+
+  /** The session's history, oldest first (limit: the last so many).  @param {string} id
+   *  @param {{limit?: number}} [options]  @returns {Promise<any[]>} */
+  getHistory(id, options = {}) { return this.#call("get_history", { session_id: id, ...keywords(options) }); }
+
+  /** The prompt messages for a message ({role, content}: system, history, the message).
+   *  @param {string} id  @param {string} [message]  @returns {Promise<any[]>} */
+  messages(id, message) { return this.#call("messages", { session_id: id, message }); }
+
+  /** One turn: retrieval for the message (options go to db.rag.query), the prompt messages,
+   *  the turn recorded: {reply: null (no LLM in the browser), messages, result}.
+   *  @param {string} id  @param {string} message  @param {Record<string, unknown>} [options]  @returns {Promise<any>} */
+  chat(id, message, options = {}) { return this.#call("chat", { session_id: id, message, ...keywords(options) }); }
+
+  /** JSON text of one session (or all).  @param {string} [id]  @returns {Promise<string>} */
+  export(id) { return this.#call("export", id === undefined ? {} : { session_id: id }); }
+
+  /** Adds the sessions of export()'s JSON; their ids.  @param {string} text  @param {{replace?: boolean}} [options]
+   *  @returns {Promise<string[]>} */
+  import(text, options = {}) { return this.#call("import_json", { text, ...keywords(options) }); }
 }
 
 /** @typedef {Blob | ArrayBuffer | ArrayBufferView} Bytes  what db.io imports take */

@@ -43,6 +43,7 @@ from .store.store import open_log
 _stores = {}
 _memories = {}    # name -> the AgentMemory over that store (made again when the store is)
 _rags = {}        # name -> the RetrievalController over that memory (made again when the memory is)
+_sessions = {}    # name -> the SessionManager of that store's conversations (kept across reloads: they are the page's)
 _closed = {}      # closed stores whose last commits the host has not taken yet
 _report = None    # the worker's progress sink (report_progress_to)
 _events = {}      # name -> graph changes committed, not yet handed to the worker (take_events)
@@ -443,6 +444,27 @@ def _op_rag_write(args, buffer):
     return _rag_call(args, RAG_WRITES, "ragWrite")
 
 
+SESSION_METHODS = frozenset({"create", "get", "list", "delete", "add_system_message", "add_context", "add_message",
+                             "get_history", "messages", "chat", "export", "import_json"})
+
+
+def _op_rag_session(args, buffer):
+    """A SessionManager call (SESSION_METHODS) on the store's sessions, held in the worker
+    (exported as JSON to keep): {"value": the answer} or {"needEmbeddings": texts} (chat)."""
+    from .rag import SessionManager
+
+    method, name = args["method"], args["name"]
+    if method not in SESSION_METHODS:
+        raise AttributeError(f"sessions have no method {method!r}: {', '.join(sorted(SESSION_METHODS))}")
+    rag = _rag(name)
+    sessions = _sessions.get(name)
+    if sessions is None:
+        sessions = _sessions[name] = SessionManager(rag)
+    sessions.controller = rag           # the store's controller now (made again with its memory)
+    call = getattr(sessions, method)
+    return json.dumps(_embedding_first(rag.memory, args, lambda: rag_json(call(**args.get("args", {})))))
+
+
 def _op_export_model(args, buffer):
     """{format, align?, baseModel?, metadata?} -> the model's bytes (a zip for huggingface, peft)."""
     from .io import from_memory
@@ -677,6 +699,7 @@ OPERATIONS = {
     "importDataset": Operation("write", _op_import_dataset),
     "rag": Operation("read", _op_rag),
     "ragWrite": Operation("write", _op_rag_write),
+    "ragSession": Operation("read", _op_rag_session),
     "embed": Operation("read", _op_embed),
 }
 

@@ -36,7 +36,6 @@ onnxruntime-web), and the worker's vectors are the native bits.
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -140,7 +139,6 @@ def onnx_model():
     return path
 
 
-READY = "window.AgentDB !== undefined && !document.getElementById('sample').disabled"
 
 # the first call loads the model; the vectors cross as bytes, kept only when asked
 OURS = """async ([batches, quantized, keep]) => {
@@ -189,35 +187,21 @@ ORT_PASS = """async ([batches, keep]) => {
 def browser(batches, ids, passes, onnx):
     """({name: best sentences/s}, checks) in headless Chromium: ours f32 / int8 in the site's
     worker, onnxruntime-web on the page, passes interleaved after a warm-up pass each."""
-    from playwright.sync_api import sync_playwright
-
     import build_site
-    from conftest import ARGS, CHROMIUM
+    from site_server import app_page
 
-    from site_server import serve
-
-    server, url = serve(build_site.build(), {"/ort/": ORT, "/onnx/": onnx.parent})
     n = sum(map(len, batches))
-    try:
-        with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-            context = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=ARGS)
-            page = context.new_page()
-            page.goto(url)
-            page.wait_for_function(READY, timeout=120_000)
-            isa = page.evaluate("AgentDB.runPython('from agentdb.kernel import load; load().isa')")
-            version = page.evaluate(ORT_LOAD, f"/onnx/{onnx.name}")
-            runs = {"f32": lambda keep: page.evaluate(OURS, [batches, False, keep]),
-                    "int8": lambda keep: page.evaluate(OURS, [batches, True, keep]),
-                    "ort": lambda keep: page.evaluate(ORT_PASS, [ids, keep])}
-            vectors = {name: np.array(fn(True)["vectors"], dtype=np.float32) for name, fn in runs.items()}
-            best = dict.fromkeys(runs, float("inf"))
-            for _ in range(passes):
-                for name, fn in runs.items():
-                    best[name] = min(best[name], fn(False)["seconds"])
-            context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with app_page(build_site.build(), {"/ort/": ORT, "/onnx/": onnx.parent}) as page:
+        isa = page.evaluate("AgentDB.runPython('from agentdb.kernel import load; load().isa')")
+        version = page.evaluate(ORT_LOAD, f"/onnx/{onnx.name}")
+        runs = {"f32": lambda keep: page.evaluate(OURS, [batches, False, keep]),
+                "int8": lambda keep: page.evaluate(OURS, [batches, True, keep]),
+                "ort": lambda keep: page.evaluate(ORT_PASS, [ids, keep])}
+        vectors = {name: np.array(fn(True)["vectors"], dtype=np.float32) for name, fn in runs.items()}
+        best = dict.fromkeys(runs, float("inf"))
+        for _ in range(passes):
+            for name, fn in runs.items():
+                best[name] = min(best[name], fn(False)["seconds"])
     flat = [t for b in batches for t in b]
     same = vectors["f32"].tobytes() == rows(MiniLM().embed(flat)).tobytes()
     cos = float(np.min(np.sum(vectors["ort"] * vectors["f32"], axis=1)))

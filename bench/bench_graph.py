@@ -387,7 +387,6 @@ def native(args):
 
 # ---- Chromium -------------------------------------------------------------------------------
 
-READY = "window.AgentDB !== undefined"
 
 OURS_SETUP = """
 import json, time
@@ -511,13 +510,10 @@ PEER_START = """async (source) => {
 def browser(args, starts):
     """{ours: {...}, peer: {...} or {error}} from one page: ours in the site's worker, kuzu-wasm in
     a module worker, taking turns."""
-    from playwright.sync_api import sync_playwright
-
     sys.path.insert(0, str(ROOT / "build"))
     sys.path.insert(0, str(ROOT / "e2e"))
     sys.path.insert(0, str(ROOT / "bench"))
-    from conftest import ARGS, CHROMIUM
-    from site_server import serve
+    from site_server import app_page
 
     site = args.site
     if site is None:
@@ -527,72 +523,62 @@ def browser(args, starts):
                                                            ours_khop_pass, ours_cypher_pass, ours_cypher_plan))
     n, m = args.nodes, args.edges
     peer_source = PEER_WORKER.replace("TWO", json.dumps(KUZU_2HOP)).replace("POINT", json.dumps(POINT))
-    server, url = serve(site, {"/kuzu/": PEER})
     ours, peer = {}, {}
-    try:
-        with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=ARGS)
-            page = context.new_page()
-            page.goto(url)
-            page.wait_for_function(READY, timeout=120_000)
-            run = lambda code: json.loads(page.evaluate("(code) => AgentDB.runPython(code)", code))
+    with app_page(site, {"/kuzu/": PEER}) as page:
+        run = lambda code: json.loads(page.evaluate("(code) => AgentDB.runPython(code)", code))
 
-            def ask(msg):
-                if peer.get("error"):
-                    return None
-                reply = page.evaluate("(msg) => askKuzu(msg)", msg)
-                if "error" in reply:
-                    peer["error"] = reply["error"]
-                    return None
-                return reply["ok"]
+        def ask(msg):
+            if peer.get("error"):
+                return None
+            reply = page.evaluate("(msg) => askKuzu(msg)", msg)
+            if "error" in reply:
+                peer["error"] = reply["error"]
+                return None
+            return reply["ok"]
 
-            ours.update(run(OURS_SETUP.format(point=POINT, point_id=POINT_ID, functions=functions, n=n, m=m,
-                                              seed=SEED, starts=args.starts)))
-            page.evaluate(PEER_START, peer_source)
-            init = ask({"op": "init", "nodes": n, "edges": m, "seed": SEED})
-            if init:
-                peer.update(init)
-            ours["insert"] = ours["insert_plain"] = peer["insert"] = float("inf")
-            for _ in range(args.browser_repeat):
-                ours["insert_plain"] = min(ours["insert_plain"], run(OURS_BUILD.format(n=n, plain=True)))
-                ours["insert"] = min(ours["insert"], run(OURS_BUILD.format(n=n, plain=False)))
-                built = ask({"op": "build"})
-                if built:
-                    peer["insert"] = min(peer["insert"], built["seconds"])
-                    peer["edges"] = built["edges"]
-            ours["khop"] = peer["khop"] = float("inf")
-            for r in range(args.browser_repeat + 1):          # the first round is the warm-up
-                got = run(OURS_KHOP)
-                ours["sample_khop"] = got["sample"]
+        ours.update(run(OURS_SETUP.format(point=POINT, point_id=POINT_ID, functions=functions, n=n, m=m,
+                                          seed=SEED, starts=args.starts)))
+        page.evaluate(PEER_START, peer_source)
+        init = ask({"op": "init", "nodes": n, "edges": m, "seed": SEED})
+        if init:
+            peer.update(init)
+        ours["insert"] = ours["insert_plain"] = peer["insert"] = float("inf")
+        for _ in range(args.browser_repeat):
+            ours["insert_plain"] = min(ours["insert_plain"], run(OURS_BUILD.format(n=n, plain=True)))
+            ours["insert"] = min(ours["insert"], run(OURS_BUILD.format(n=n, plain=False)))
+            built = ask({"op": "build"})
+            if built:
+                peer["insert"] = min(peer["insert"], built["seconds"])
+                peer["edges"] = built["edges"]
+        ours["khop"] = peer["khop"] = float("inf")
+        for r in range(args.browser_repeat + 1):          # the first round is the warm-up
+            got = run(OURS_KHOP)
+            ours["sample_khop"] = got["sample"]
+            if r:
+                ours["khop"] = min(ours["khop"], got["ms"])
+            got = ask({"op": "khop", "starts": starts})
+            if got:
+                peer["sample_khop"] = got["sample"]
                 if r:
-                    ours["khop"] = min(ours["khop"], got["ms"])
-                got = ask({"op": "khop", "starts": starts})
+                    peer["khop"] = min(peer["khop"], got["ms"])
+        cy = run(OURS_CYPHER_PLAN.format(queries=args.queries, budget=args.cypher_budget))
+        ours["cypher"] = cy
+        if not cy["error"] and cy["ran"]:
+            queries = starts[:cy["ran"]]
+            cy["ms"] = cy["ms_id"] = peer["cypher"] = float("inf")
+            for r in range(args.browser_repeat + 1):      # the first round is the warm-up
+                try:
+                    got = run(OURS_CYPHER_PASS)
+                except Exception as exc:                   # the executor raised in the worker
+                    cy["error"] = str(exc).splitlines()[0][:300]
+                    break
+                if r:
+                    cy["ms"], cy["ms_id"] = min(cy["ms"], got["ms"]), min(cy["ms_id"], got["ms_id"])
+                got = ask({"op": "cypher", "starts": queries})
                 if got:
-                    peer["sample_khop"] = got["sample"]
+                    peer["cypher_sample"] = got["sample"]
                     if r:
-                        peer["khop"] = min(peer["khop"], got["ms"])
-            cy = run(OURS_CYPHER_PLAN.format(queries=args.queries, budget=args.cypher_budget))
-            ours["cypher"] = cy
-            if not cy["error"] and cy["ran"]:
-                queries = starts[:cy["ran"]]
-                cy["ms"] = cy["ms_id"] = peer["cypher"] = float("inf")
-                for r in range(args.browser_repeat + 1):      # the first round is the warm-up
-                    try:
-                        got = run(OURS_CYPHER_PASS)
-                    except Exception as exc:                   # the executor raised in the worker
-                        cy["error"] = str(exc).splitlines()[0][:300]
-                        break
-                    if r:
-                        cy["ms"], cy["ms_id"] = min(cy["ms"], got["ms"]), min(cy["ms_id"], got["ms_id"])
-                    got = ask({"op": "cypher", "starts": queries})
-                    if got:
-                        peer["cypher_sample"] = got["sample"]
-                        if r:
-                            peer["cypher"] = min(peer["cypher"], got["ms"])
-            context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+                        peer["cypher"] = min(peer["cypher"], got["ms"])
     if page_error := peer.get("error"):
         peer["error"] = page_error.splitlines()[0][:300]
     return {"ours": ours, "peer": peer}

@@ -44,7 +44,6 @@ import inspect
 import json
 import pathlib
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -158,7 +157,6 @@ def native(steps, repeat):
     return {"ours": t_ours, "torch": t_torch}, checks
 
 
-READY = "window.AgentDB !== undefined"
 
 BROWSER_RUN = """
 import json
@@ -175,13 +173,10 @@ json.dumps({{"ms": ms, "losses": losses, "isa": load().isa, "backend": load().ba
 
 def browser(steps, repeat, site):
     """{ms, losses (CHECK_STEPS of them, from a fresh problem), isa, backend} from the site's worker."""
-    from playwright.sync_api import sync_playwright
-
     sys.path.insert(0, str(ROOT / "build"))
     sys.path.insert(0, str(ROOT / "e2e"))
     sys.path.insert(0, str(ROOT / "bench"))
-    from conftest import ARGS, CHROMIUM
-    from site_server import serve
+    from site_server import app_page
 
     if site is None:
         import build_site
@@ -189,18 +184,8 @@ def browser(steps, repeat, site):
     code = BROWSER_RUN.format(make_problem=inspect.getsource(make_problem), timed_runs=inspect.getsource(timed_runs),
                               args=", ".join(map(repr, (BATCH, DIM, RANK, ALPHA, TEMPERATURE, LR, WEIGHT_DECAY))),
                               check=CHECK_STEPS, steps=steps, repeat=repeat)
-    server, url = serve(site, {})
-    try:
-        with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
-            context = pw.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=ARGS)
-            page = context.new_page()
-            page.goto(url)
-            page.wait_for_function(READY, timeout=120_000)
-            out = json.loads(page.evaluate("(code) => AgentDB.runPython(code)", code))
-            context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with app_page(site) as page:
+        out = json.loads(page.evaluate("(code) => AgentDB.runPython(code)", code))
     return out
 
 

@@ -278,6 +278,31 @@ void agk_sgd_step_f32(float *param, const float *grad, float *velocity, uint32_t
  *   v = v * beta2 + (w2 * g) * g; denom = sqrt(v) / bc2_sqrt + eps; param = param + (-step_size * m) / denom. */
 void agk_adam_step_f32(float *param, const float *grad, float *m, float *v, uint32_t n, float w1, float beta2, float w2, float step_size, float bc2_sqrt, float eps, float weight_decay, float decay);
 
+/* ---- hyperbolic math (agentdb.nn.hyperbolic): the Poincare ball of curvature -c (c > 0, radius 1 / sqrt(c)) ----
+ * n paired rows of dim floats; each row is read as float32, computed in double and rounded to float32 once
+ * (csrc/hyperbolic.c gives the order), so a row alone or in a batch, on any backend, has the same bits.
+ * geoopt's formulas and clamps (k = -c): |.| and 1 - c|x|^2 clamped below at 1e-15, artanh's argument
+ * clamped to 1 - 1e-15. A point argument x that is optional may be 0: the origin. The outputs are apart
+ * from the inputs, except agk_project_to_ball_f32's (out may be x). Python checks the rows first. */
+/* the first row i with 1 - c|x_i|^2 <= 0 or NaN (|x_i|^2 summed in double), or n when every row is inside the ball. */
+uint32_t agk_ball_check_f32(const float *x, uint32_t n, uint32_t dim, float c);
+/* x (+) y = ((1 + 2c<x,y> + c|y|^2) x + (1 - c|x|^2) y) / max(1 + 2c<x,y> + c^2 |x|^2 |y|^2, 1e-15). */
+void agk_mobius_add_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out);
+/* exp_x(v) = x (+) tanh(sqrt(c) lam_x |v| / 2) v / (sqrt(c) |v|), lam_x = 2 / (1 - c|x|^2); x 0: exp_0. */
+void agk_exp_map_f32(const float *x, const float *v, uint32_t n, uint32_t dim, float c, float *out);
+/* log_x(y) = (2 / (sqrt(c) lam_x)) artanh(sqrt(c) |w|) w / |w|, w = (-x) (+) y; x 0: log_0. */
+void agk_log_map_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out);
+/* out[i] = d(x_i, y_i) = (2 / sqrt(c)) artanh(sqrt(c) |(-x_i) (+) y_i|). */
+void agk_poincare_distance_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out);
+/* geoopt's project: a row with |x| > (1 - eps) / sqrt(c) becomes x / |x| * (1 - eps) / sqrt(c); others are copied. */
+void agk_project_to_ball_f32(const float *x, uint32_t n, uint32_t dim, float c, float eps, float *out);
+/* vector-Jacobian products: g is dL/d(the op's output) (n x dim; n scalars for the distance), dx and dy
+ * (dv) get dL/d(each input); dx may be 0 (not wanted) for the maps, and must be with x 0. */
+void agk_mobius_add_backward_f32(const float *x, const float *y, const float *g, uint32_t n, uint32_t dim, float c, float *dx, float *dy);
+void agk_exp_map_backward_f32(const float *x, const float *v, const float *g, uint32_t n, uint32_t dim, float c, float *dx, float *dv);
+void agk_log_map_backward_f32(const float *x, const float *y, const float *g, uint32_t n, uint32_t dim, float c, float *dx, float *dy);
+void agk_poincare_distance_backward_f32(const float *x, const float *y, const float *g, uint32_t n, uint32_t dim, float c, float *dx, float *dy);
+
 /* ---- property graph (agentdb.graph): adjacency as CSR plus a delta, traversal ----
  * An adjacency's entries are (key -> val, id): out-edges key = src, val = dst, id = the edge's
  * slot; with AGK_GRAPH_BOTH each entry also counts as val -> key (the graph without direction).

@@ -26,6 +26,7 @@
 #include "embed.c"
 #include "gemm.c"
 #include "learn.c"
+#include "hyperbolic.c"
 #include "graph.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }

@@ -16,12 +16,13 @@ from .codes import CODES, FEATURES
 from .dense_ops import DenseOps
 from .hnsw_ops import HnswOps, HnswSearcher  # noqa: F401  (imported from here by callers)
 from .graph_ops import GraphOps
+from .hyperbolic_ops import HyperbolicOps
 from .learn_ops import LearnOps
 from .math_ops import MathOps
 from .quant_ops import QuantOps
 
 
-class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps, GraphOps):
+class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps, GraphOps, HyperbolicOps):
     """The kernel interface (its op groups: the mixins, one module each)."""
 
     def __init__(self, backend):

@@ -358,4 +358,27 @@ int32_t agk_bitmap_mark_rows(const uint32_t *rows, uint32_t n, uint32_t value, u
  * new row when the set rows are kept in order); returns the set bits among the first n. */
 uint32_t agk_bitmap_rank(const uint8_t *bits, uint32_t n, uint32_t *rank);
 
+/* ---- attention (agentdb.nn.attention): scaled dot-product attention, forward and backward ----
+ * batch x heads independent problems; problem (b, h)'s Q is n_q rows of d floats, row i at
+ * q + b * layout[1] + h * layout[2] + i * layout[0]; K (n_k x d) likewise with layout[3..5], V
+ * (n_k x dv) with layout[6..8], out (n_q x dv) with layout[9..11], and the optional additive mask
+ * (float, may be -inf) and keep (uint8, 0 = masked) share layout[12..14] (row, batch, head strides;
+ * element j of a row is key j). Scores s_ij = scale * (q_i . k_j) + mask_ij; AGK_ATTN_CAUSAL masks
+ * key j > q_pos + i (a query chunk starting at absolute position q_pos). The softmax runs over keys
+ * in tiles of 64 with an online max and sum, in one fixed order (csrc/attention.c gives it): plain
+ * and AGK_ATTN_FLASH calls, any query chunking and any batch give the same bits; FLASH packs K and
+ * V a tile at a time, so its scratch does not grow with n_k. A row with no unmasked key is zeros.
+ * lse (optional): batch x heads x n_q log-sum-exps (the backward's input). Returns batch, or
+ * AGK_E_ARG for d or dv 0 or scratch short of agk_sdpa_scratch_len. */
+#define AGK_ATTN_CAUSAL 1
+#define AGK_ATTN_FLASH 2
+uint32_t agk_sdpa_scratch_len(uint32_t n_k, uint32_t d, uint32_t dv, uint32_t flags);
+int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep, const uint32_t *layout, uint32_t batch, uint32_t heads, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, float scale, uint32_t q_pos, uint32_t flags, float *scratch, uint32_t scratch_len, float *out, float *lse);
+/* gradients of agk_sdpa_f32 (the same arguments; o and lse from its call, dout in out's layout):
+ * P from lse (p = exp(s - lse), 0 where masked), D_i = dout_i . o_i, dV = P^T dout, dS = (P * (dout V^T
+ * - D)) * scale, dQ = dS K, dK = dS^T Q, each product agk_matmul_f32's; dq, dk, dvv in q, k, v's
+ * layouts (overwritten). Returns batch, or AGK_E_ARG for short scratch. */
+uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv);
+int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep, const uint32_t *layout, uint32_t batch, uint32_t heads, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, float scale, uint32_t q_pos, uint32_t flags, const float *o, const float *dout, const float *lse, float *scratch, uint32_t scratch_len, float *dq, float *dk, float *dvv);
+
 #endif

@@ -28,6 +28,7 @@
 #include "learn.c"
 #include "hyperbolic.c"
 #include "graph.c"
+#include "attention.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
                          

@@ -85,6 +85,8 @@ def test_every_op_in_the_table_is_handled():
     assert run("rag", name="ops", method="query", args={"question": "Who works for Vantex?", "k": 1})["value"]["sources"]
     assert call("ragWrite", name="ops", method="forget", args={"ident": note}) is not None
     assert run("ragSession", name="ops", method="list")["value"] == []
+    assert run("nn", module="hyperbolic", function="mobius_add",
+               args={"x": [0.5, 0.0], "y": [0.5, 0.0], "dim": 2})["value"] == {"f32": "cdcc4c3f00000000"}
     assert run("close", name="ops") is None and run("close", name="ops-copy") is None
     worker_api.take_events()
     assert seen == set(worker_api.OPERATIONS)
@@ -506,3 +508,20 @@ def test_sessions_in_the_worker_chat_over_the_stores_retrieval_and_export():
     with pytest.raises(AttributeError, match="sessions have no method"):
         call("ragSession", name="talk", method="_sessions")
     call("close", name="talk")
+
+
+def test_nn_calls_answer_the_native_bits_and_refuse_what_is_not_public():
+    from agentdb.nn import attention, search
+
+    q, k, v = [0.1, -0.3, 0.7, 0.2], [0.5, 0.1, -0.2, 0.9, 0.3, 0.3], [1.0, 2.0, 3.0, -1.0, 0.5, 0.25]
+    got = call("nn", module="attention", function="scaled_dot_product_attention",
+               args={"q": q, "k": k, "v": v, "dim": 2, "causal": True})["value"]
+    assert bytes.fromhex(got["f32"]) == attention.scaled_dot_product_attention(q, k, v, dim=2, causal=True).tobytes()
+    soft = call("nn", module="search", function="differentiable_search",
+                args={"query": [1, 0], "keys": [[1, 0], [0, 1], [-1, 0]], "k": 2})["value"]
+    want = search.differentiable_search([1, 0], [[1, 0], [0, 1], [-1, 0]], k=2)
+    assert soft["indices"] == [0, 1] and bytes.fromhex(soft["weights"]["f32"]) == want.weights.tobytes()
+    for module, function in (("os", "system"), ("hyperbolic", "_setup"), ("attention", "MultiHeadAttention"),
+                             ("hyperbolic", "nope")):
+        with pytest.raises(AttributeError):
+            call("nn", module=module, function=function, args={})

@@ -644,6 +644,20 @@ class Sessions {
   import(text, options = {}) { return this.#call("import_json", { text, ...keywords(options) }); }
 }
 
+/** An agentdb.nn answer: {f32: hex} -> Float32Array (the little-endian bits), {bytes: hex} ->
+ *  Uint8Array, keys camelCased.  @param {any} value  @returns {any} */
+function nnValue(value) {
+  if (Array.isArray(value)) return value.map(nnValue);
+  if (value === null || typeof value !== "object") return value;
+  const hex = value.f32 ?? value.bytes;
+  if (typeof hex === "string" && Object.keys(value).length === 1) {
+    const bytes = new Uint8Array(hex.length / 2);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.substr(2 * i, 2), 16);
+    return "f32" in value ? new Float32Array(bytes.buffer) : bytes;
+  }
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.replace(/_([a-z0-9])/g, (_m, c) => c.toUpperCase()), nnValue(v)]));
+}
+
 /** @typedef {Blob | ArrayBuffer | ArrayBufferView} Bytes  what db.io imports take */
 
 /** @param {Bytes} data  @returns {Promise<Uint8Array>} a copy the request may transfer */
@@ -765,6 +779,23 @@ export class AgentDB {
    *  db.learn.train runs (optimizer steps).
    *  @param {(progress: Progress) => void} fn  @returns {() => boolean} stops the events */
   static onProgress(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+
+  /** agentdb.nn in the worker (no store needed): AgentDB.nn.<module>.<function>(keywords) for
+   *  the modules attention, compress, hyperbolic and search, functions camelCased, one options
+   *  object of Python's keywords camelCased (typed arrays welcome); float32 results come back as
+   *  Float32Array with the native bits, bytes as Uint8Array:
+   *    const z = await AgentDB.nn.hyperbolic.mobiusAdd({ x: [0.5, 0], y: [0.5, 0], dim: 2 });
+   *    const out = await AgentDB.nn.attention.scaledDotProductAttention({ q, k, v, dim: 64, heads: 8 });
+   *  @type {Record<string, Record<string, (options: Record<string, unknown>) => Promise<any>>>} */
+  static get nn() {
+    return new Proxy({}, {
+      get: (_, module) => typeof module !== "string" || module === "then" ? undefined : new Proxy({}, {
+        get: (__, fn) => typeof fn !== "string" || fn === "then" ? undefined :
+          async (/** @type {Record<string, unknown>} */ options = {}) => nnValue(
+            (await request("nn", { module, function: snake(fn), args: keywords(options, plain) })).value),
+      }),
+    });
+  }
 
   /** all-MiniLM-L6-v2 sentence embeddings computed in the worker: one unit-length
    *  Float32Array (384 values) per text, the same bits as natively (they cross as bytes).

@@ -465,6 +465,58 @@ def _op_rag_session(args, buffer):
     return json.dumps(_embedding_first(rag.memory, args, lambda: rag_json(call(**args.get("args", {})))))
 
 
+# ---- agentdb.nn: {module, function, args: {keyword: value}} runs a public function of
+# agentdb.nn.<module> (no store); float arrays come back as the hex of their float32 bits.
+
+NN_MODULES = ("attention", "compress", "hyperbolic", "search")
+
+
+def nn_json(value):
+    """An agentdb.nn answer as JSON: float32 arrays as {"f32": hex of the little-endian bits},
+    other int arrays as lists, results (SoftTopK, CompressedTensor, tuples) field by field."""
+    import array
+
+    if isinstance(value, array.array):
+        if value.typecode == "f":
+            data = value.tobytes() if sys.byteorder == "little" else _swapped(value)
+            return {"f32": data.hex()}
+        return value.tolist()
+    if hasattr(value, "buf") and hasattr(value, "read"):            # a KBuffer
+        return nn_json(value.read(0, len(value)))
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes": bytes(value).hex()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: nn_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        return {k: nn_json(v) for k, v in vars(value).items() if not k.startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [nn_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: nn_json(v) for k, v in value.items()}
+    return value
+
+
+def _swapped(values):
+    import array
+
+    out = array.array("f", values)
+    out.byteswap()
+    return out.tobytes()
+
+
+def _op_nn(args, buffer):
+    """{module (NN_MODULES), function (a public function of it), args} -> {"value": nn_json(its answer)}."""
+    import importlib
+
+    module, function = args["module"], args["function"]
+    if module not in NN_MODULES:
+        raise AttributeError(f"agentdb.nn has no module {module!r}: {', '.join(NN_MODULES)}")
+    fn = getattr(importlib.import_module(f"agentdb.nn.{module}"), function, None)
+    if function.startswith("_") or not callable(fn) or isinstance(fn, type):
+        raise AttributeError(f"agentdb.nn.{module} has no function {function!r}")
+    return json.dumps({"value": nn_json(fn(**args.get("args", {})))})
+
+
 def _op_export_model(args, buffer):
     """{format, align?, baseModel?, metadata?} -> the model's bytes (a zip for huggingface, peft)."""
     from .io import from_memory
@@ -700,6 +752,7 @@ OPERATIONS = {
     "rag": Operation("read", _op_rag),
     "ragWrite": Operation("write", _op_rag_write),
     "ragSession": Operation("read", _op_rag_session),
+    "nn": Operation("read", _op_nn),
     "embed": Operation("read", _op_embed),
 }
 

@@ -781,7 +781,8 @@ export class AgentDB {
   static onProgress(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
   /** agentdb.nn in the worker (no store needed): AgentDB.nn.<module>.<function>(keywords) for
-   *  the modules attention, benchmark, compress, hyperbolic, linear_attention and search, functions camelCased, one options
+   *  the modules attention, benchmark, compress, dual_attention, hyperbolic, linear_attention and search,
+   *  functions camelCased, one options
    *  object of Python's keywords camelCased (typed arrays welcome); float32 results come back as
    *  Float32Array with the native bits, bytes as Uint8Array:
    *    const z = await AgentDB.nn.hyperbolic.mobiusAdd({ x: [0.5, 0], y: [0.5, 0], dim: 2 });

@@ -468,7 +468,7 @@ def _op_rag_session(args, buffer):
 # ---- agentdb.nn: {module, function, args: {keyword: value}} runs a public function of
 # agentdb.nn.<module> (no store); float arrays come back as the hex of their float32 bits.
 
-NN_MODULES = ("attention", "benchmark", "compress", "hyperbolic", "linear_attention", "search")
+NN_MODULES = ("attention", "benchmark", "compress", "dual_attention", "hyperbolic", "linear_attention", "search")
 
 
 def nn_json(value):

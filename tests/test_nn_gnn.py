@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from agentdb import errors
+from agentdb.errors import ArgumentError, DimensionError
 from agentdb.nn import gnn
 from agentdb.nn.gnn import GNNLayer, neighbourhoods
 from support import bits, f32
@@ -189,3 +190,23 @@ def test_errors():
 
 def test_docstring_examples():
     assert doctest.testmod(gnn).failed == 0
+
+
+def test_hierarchical_forward_is_the_levels_stars_in_turn(kernel):
+    from agentdb.nn.gnn import hierarchical_forward
+
+    top, bottom = GNNLayer(4, 4, heads=2, seed=7, kernel=kernel), GNNLayer(4, 4, seed=8, kernel=kernel)
+    q = [0.3, -0.2, 0.9, 0.1]
+    levels = [[[1.0, 0.0, 0.0, 0.5]], [[0.0, 1.0, 0.0, 0.0], [0.2, 0.2, 0.2, 0.2], [-1.0, 0.5, 0.0, 1.0]]]
+    got = hierarchical_forward(q, levels, [top, bottom.to_json()])
+    step = top.forward([q] + levels[0], [(0, 1)])[:4]
+    want = bottom.forward([list(step)] + levels[1], [(0, 1), (0, 2), (0, 3)])[:4]
+    assert got.tobytes() == want.tobytes()
+    alone = hierarchical_forward(q, [[]], [top])                  # no rows at a level: the query by itself
+    assert alone.tobytes() == top.forward([q], [])[:4].tobytes()
+    with pytest.raises(ArgumentError):
+        hierarchical_forward(q, levels, [top])
+    with pytest.raises(ArgumentError):
+        hierarchical_forward(q, [[]], [GNNLayer(4, 2, kernel=kernel)])
+    with pytest.raises(DimensionError):
+        hierarchical_forward([1.0, 2.0], [[]], [top])

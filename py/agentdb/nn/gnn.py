@@ -304,3 +304,35 @@ class GNNLayer:
         for name, value in zip(names, values):
             setattr(layer, name, decode_f32(value, len(getattr(layer, name)), name))
         return layer
+
+
+def hierarchical_forward(query, layer_embeddings, layers):
+    """A query refined from the top of a hierarchy down (@ruvector/gnn's hierarchicalForward):
+    layer_embeddings[l] holds the rows the query meets at level l (e.g. its neighbours in an
+    HNSW layer, top level first), layers[l] a GNNLayer(dim, dim) (or its to_json() text); at
+    each level the query is node 0 of a star whose other nodes are that level's rows (it takes
+    messages from them), and its output row is the query for the next level. Returns the last
+    level's query (dim floats). A level with no rows leaves the query as the layer makes it alone.
+
+    >>> layer = GNNLayer(2, 2, seed=4)
+    >>> q = hierarchical_forward([1.0, 0.0], [[[0.0, 1.0]], [[1.0, 1.0], [0.5, 0.0]]], [layer, layer.to_json()])
+    >>> len(q), round(sum(q), 4)                    # layer norm: the row sums to 0
+    (2, 0.0)
+    """
+    if len(layer_embeddings) != len(layers) or not layers:
+        raise ArgumentError(f"hierarchical_forward needs one layer per level: {len(layer_embeddings)} levels of "
+                            f"embeddings, {len(layers)} layers")
+    current = None
+    for level, (rows, layer) in enumerate(zip(layer_embeddings, layers)):
+        layer = GNNLayer.from_json(layer) if isinstance(layer, str) else layer
+        if not isinstance(layer, GNNLayer) or layer.in_dim != layer.out_dim:
+            raise ArgumentError(f"layers[{level}] must be a GNNLayer(dim, dim) or its JSON")
+        k, dim = layer.kernel, layer.in_dim
+        q, n_q = as_rows(k, query if current is None else current, dim, "query")
+        if n_q != 1:
+            raise DimensionError(f"query must be one row of {dim} values, got {n_q} rows")
+        others, m = as_rows(k, rows, dim, f"layer_embeddings[{level}]") if len(rows) else (zeros_f32(0), 0)
+        x = array.array("f", q)
+        x.extend(others)
+        current = layer.forward(x, [(0, j) for j in range(1, m + 1)])[:dim]
+    return current

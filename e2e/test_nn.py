@@ -1,9 +1,10 @@
 """agentdb.nn in real Chromium (AgentDB.nn.<module>.<function>, run in the worker over
 kernel.wasm): hyperbolic ops and their gradients, attention (plain, flash, causal, backward),
-differentiable search and tensor compression give the native bits."""
+linear and dual-space attention, differentiable search and tensor compression give the native
+bits."""
 import random
 
-from agentdb.nn import attention, compress, hyperbolic, search
+from agentdb.nn import attention, compress, dual_attention, hyperbolic, linear_attention, search
 from e2e_support import run
 
 
@@ -39,6 +40,8 @@ def test_nn_ops_in_the_page_give_the_native_bits(page):
             backward: (await nn.attention.attentionBackward({ ...attn, gradOut: dout })).map(hex),
             soft: { indices: soft.indices, weights: hex(soft.weights), output: hex(soft.output) },
             pq: hex(pq.payload), pqError: pq.relL2,
+            linear: hex(await nn.linear_attention.linearAttention({ q, k, v: k, dim: 16, batch: 6 })),
+            dual: hex(await nn.dual_attention.dualSpaceAttention({ q: x, k: y, v: g, dim: 17, c: 0.7, weight: 0.3 })),
         };
     """, x, y, g, q, k, v, dout, keys, values, query, table)
     assert f32(got["mobius"]) == hyperbolic.mobius_add(x, y, dim=17, c=0.7).tobytes()
@@ -53,3 +56,5 @@ def test_nn_ops_in_the_page_give_the_native_bits(page):
     assert (f32(got["soft"]["weights"]), f32(got["soft"]["output"])) == (soft.weights.tobytes(), soft.output.tobytes())
     pq = compress.compress(table, "pq8", dim=16, seed=3)
     assert f32(got["pq"]) == pq.payload and got["pqError"] == pq.rel_l2
+    assert f32(got["linear"]) == linear_attention.linear_attention(q, k, k, dim=16, batch=6).tobytes()
+    assert f32(got["dual"]) == dual_attention.dual_space_attention(x, y, g, dim=17, c=0.7, weight=0.3).tobytes()

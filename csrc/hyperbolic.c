@@ -334,17 +334,26 @@ void agk_exp_map_backward_f32(const float *x, const float *v, const float *g, ui
     }
 }
 
+/* w = (-x) (+) y of one row pair, what log_map and the distance start from: the row dots (g's
+ * too when given), the Mobius coefficients, w's dots, |w| (sn) and z = sqrt(c) |w|. */
+typedef struct { hyp_dots d; hyp_mobius m; hyp_wdots w; double sn, z; } hyp_gyro;
+AGK_INLINE hyp_gyro hyp_gyro_of(const float *x, const float *y, const float *g, double c, double sqrt_c, uint32_t dim) {
+    hyp_gyro r;
+    r.d = hyp_reduce(x, y, g, dim);
+    r.m = hyp_mobius_of(c, r.d.xx, r.d.yy, -r.d.xy);
+    r.w = hyp_w_reduce(x, -1.0, y, 1.0, g, r.m, dim);
+    r.z = hyp_scaled_norm(sqrt_c, r.w.ww, &r.sn);
+    return r;
+}
+
 /* log_x(y): w = (-x) (+) y, out = max(1 - c|x|^2, 1e-15) artanh(z) / (sqrt(c) |w|) w, z = sqrt(c) |w|. */
 void agk_log_map_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out) {
     double cd = c, sqrt_c = hyp_sqrt(cd);
     for (uint32_t i = 0; i < n; i++) {
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i);
-        hyp_dots d = hyp_reduce(xi, yi, 0, dim);
-        hyp_mobius m = hyp_mobius_of(cd, d.xx, d.yy, -d.xy);
-        hyp_wdots w = hyp_w_reduce(xi, -1.0, yi, 1.0, 0, m, dim);
-        double sn, z = hyp_scaled_norm(sqrt_c, w.ww, &sn);
-        double f = hyp_max(1.0 - cd * d.xx, HYP_MIN_NORM) * hyp_atanh(z) / (sqrt_c * sn);
-        hyp_combine(0, 0.0, xi, -f * m.A / m.D, yi, f * m.B / m.D, dim, out + (uintptr_t)i * dim);
+        hyp_gyro r = hyp_gyro_of(xi, yi, 0, cd, sqrt_c, dim);
+        double f = hyp_max(1.0 - cd * r.d.xx, HYP_MIN_NORM) * hyp_atanh(r.z) / (sqrt_c * r.sn);
+        hyp_combine(0, 0.0, xi, -f * r.m.A / r.m.D, yi, f * r.m.B / r.m.D, dim, out + (uintptr_t)i * dim);
     }
 }
 
@@ -353,22 +362,19 @@ void agk_log_map_backward_f32(const float *x, const float *y, const float *g, ui
     double cd = c, sqrt_c = hyp_sqrt(cd);
     for (uint32_t i = 0; i < n; i++) {
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i), *gi = HYP_ROW(g, i);
-        hyp_dots d = hyp_reduce(xi, yi, gi, dim);
-        hyp_mobius m = hyp_mobius_of(cd, d.xx, d.yy, -d.xy);
-        hyp_wdots w = hyp_w_reduce(xi, -1.0, yi, 1.0, gi, m, dim);
-        double sn, z = hyp_scaled_norm(sqrt_c, w.ww, &sn);
-        double mm = hyp_max(1.0 - cd * d.xx, HYP_MIN_NORM);
-        double hz = hyp_atanh(z) / (sqrt_c * sn), f = mm * hz;
+        hyp_gyro r = hyp_gyro_of(xi, yi, gi, cd, sqrt_c, dim);
+        double mm = hyp_max(1.0 - cd * r.d.xx, HYP_MIN_NORM);
+        double hz = hyp_atanh(r.z) / (sqrt_c * r.sn), f = mm * hz;
         /* dL/dw = f g + gam w, then through w = a (+) b with a = -x, b = y */
-        double gam = mm * cd * hyp_atanh_q(z, hz) * w.wg;
-        double Ga = -f * d.gx + gam * w.wa, Gb = f * d.gy + gam * w.wb, Gw = f * w.wg + gam * w.ww;
-        hyp_vjp p = hyp_mobius_vjp(cd, d.xx, d.yy, m, Ga, Gb, Gw);
+        double gam = mm * cd * hyp_atanh_q(r.z, hz) * r.w.wg;
+        double Ga = -f * r.d.gx + gam * r.w.wa, Gb = f * r.d.gy + gam * r.w.wb, Gw = f * r.w.wg + gam * r.w.ww;
+        hyp_vjp p = hyp_mobius_vjp(cd, r.d.xx, r.d.yy, r.m, Ga, Gb, Gw);
         /* dL/da = pG (f g + gam (A a + B b) / D) + pa a + pb b, likewise dL/db; a = -x */
-        double ua = p.pG * gam * m.A / m.D + p.pa, ub = p.pG * gam * m.B / m.D + p.pb;
-        double va = p.qG * gam * m.A / m.D + p.qa, vb = p.qG * gam * m.B / m.D + p.qb;
+        double ua = p.pG * gam * r.m.A / r.m.D + p.pa, ub = p.pG * gam * r.m.B / r.m.D + p.pb;
+        double va = p.qG * gam * r.m.A / r.m.D + p.qa, vb = p.qG * gam * r.m.B / r.m.D + p.qb;
         hyp_combine(gi, p.qG * f, xi, -va, yi, vb, dim, dy + (uintptr_t)i * dim);
         if (dx) {
-            double lm = 1.0 - cd * d.xx > HYP_MIN_NORM ? -2.0 * cd * hz * w.wg : 0.0;   /* through 1 - c|x|^2 */
+            double lm = 1.0 - cd * r.d.xx > HYP_MIN_NORM ? -2.0 * cd * hz * r.w.wg : 0.0;   /* through 1 - c|x|^2 */
             hyp_combine(gi, -p.pG * f, xi, ua + lm, yi, -ub, dim, dx + (uintptr_t)i * dim);
         }
     }
@@ -379,11 +385,8 @@ void agk_poincare_distance_f32(const float *x, const float *y, uint32_t n, uint3
     double cd = c, sqrt_c = hyp_sqrt(cd);
     for (uint32_t i = 0; i < n; i++) {
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i);
-        hyp_dots d = hyp_reduce(xi, yi, 0, dim);
-        hyp_mobius m = hyp_mobius_of(cd, d.xx, d.yy, -d.xy);
-        hyp_wdots w = hyp_w_reduce(xi, -1.0, yi, 1.0, 0, m, dim);
-        double sn, z = hyp_scaled_norm(sqrt_c, w.ww, &sn);
-        out[i] = (float)(2.0 / sqrt_c * hyp_atanh(z));
+        hyp_gyro r = hyp_gyro_of(xi, yi, 0, cd, sqrt_c, dim);
+        out[i] = (float)(2.0 / sqrt_c * hyp_atanh(r.z));
     }
 }
 
@@ -392,15 +395,12 @@ void agk_poincare_distance_backward_f32(const float *x, const float *y, const fl
     double cd = c, sqrt_c = hyp_sqrt(cd);
     for (uint32_t i = 0; i < n; i++) {
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i);
-        hyp_dots d = hyp_reduce(xi, yi, 0, dim);
-        hyp_mobius m = hyp_mobius_of(cd, d.xx, d.yy, -d.xy);
-        hyp_wdots w = hyp_w_reduce(xi, -1.0, yi, 1.0, 0, m, dim);
-        double sn, z = hyp_scaled_norm(sqrt_c, w.ww, &sn);
+        hyp_gyro r = hyp_gyro_of(xi, yi, 0, cd, sqrt_c, dim);
         /* dL/dw = beta w, beta = g 2 / ((1 - z^2) |w|) */
-        double beta = (double)g[i] * 2.0 / ((1.0 - z) * (1.0 + z) * sn);
-        hyp_vjp p = hyp_mobius_vjp(cd, d.xx, d.yy, m, beta * w.wa, beta * w.wb, beta * w.ww);
-        double ua = p.pG * beta * m.A / m.D + p.pa, ub = p.pG * beta * m.B / m.D + p.pb;
-        double va = p.qG * beta * m.A / m.D + p.qa, vb = p.qG * beta * m.B / m.D + p.qb;
+        double beta = (double)g[i] * 2.0 / ((1.0 - r.z) * (1.0 + r.z) * r.sn);
+        hyp_vjp p = hyp_mobius_vjp(cd, r.d.xx, r.d.yy, r.m, beta * r.w.wa, beta * r.w.wb, beta * r.w.ww);
+        double ua = p.pG * beta * r.m.A / r.m.D + p.pa, ub = p.pG * beta * r.m.B / r.m.D + p.pb;
+        double va = p.qG * beta * r.m.A / r.m.D + p.qa, vb = p.qG * beta * r.m.B / r.m.D + p.qb;
         hyp_combine(0, 0.0, xi, ua, yi, -ub, dim, dx + (uintptr_t)i * dim);
         hyp_combine(0, 0.0, xi, -va, yi, vb, dim, dy + (uintptr_t)i * dim);
     }

@@ -30,13 +30,19 @@ def arr(buf, shape):
 @pytest.mark.parametrize("causal", [False, True])
 def test_sdpa_and_gradients_match_torch(kernel, rng, B, H, n_q, n_k, d, dv, causal):
     q, k, v = f32(rng, B, H, n_q, d), f32(rng, B, H, n_k, d), f32(rng, B, H, n_k, dv)
+    assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, {"is_causal": causal}, {"causal": causal})
+
+
+def assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, torch_options, options):
+    """Our SDPA and its gradients against torch's in float64 (options: the same mask or causal
+    flag as each side spells it)."""
     tq, tk, tv = t64(q, True), t64(k, True), t64(v, True)
-    want = F.scaled_dot_product_attention(tq, tk, tv, is_causal=causal)
-    got = A.scaled_dot_product_attention(q, k, v, dim=d, batch=B, heads=H, causal=causal, kernel=kernel)
+    want = F.scaled_dot_product_attention(tq, tk, tv, **torch_options)
+    got = A.scaled_dot_product_attention(q, k, v, dim=d, batch=B, heads=H, kernel=kernel, **options)
     assert rel(arr(got, want.shape), want.detach().numpy()) < TOL
     g = f32(rng, *want.shape)
     want.backward(t64(g))
-    for ours, t in zip(A.attention_backward(q, k, v, g, dim=d, batch=B, heads=H, causal=causal, kernel=kernel),
+    for ours, t in zip(A.attention_backward(q, k, v, g, dim=d, batch=B, heads=H, kernel=kernel, **options),
                        (tq, tk, tv)):
         assert rel(arr(ours, t.shape), t.grad.numpy()) < TOL
 
@@ -56,16 +62,8 @@ def test_masks_match_torch(kernel, rng, kind):
     else:
         mask = rng.random((B, 1, n_q, n_k)) > 0.4
         mask[..., 0] = True
-    tq, tk, tv = t64(q, True), t64(k, True), t64(v, True)
     tm = torch.from_numpy(mask.astype(np.float64) if mask.dtype != bool else mask)
-    want = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=tm)
-    got = A.scaled_dot_product_attention(q, k, v, dim=d, batch=B, heads=H, mask=mask, kernel=kernel)
-    assert rel(arr(got, want.shape), want.detach().numpy()) < TOL
-    g = f32(rng, *want.shape)
-    want.backward(t64(g))
-    for ours, t in zip(A.attention_backward(q, k, v, g, dim=d, batch=B, heads=H, mask=mask, kernel=kernel),
-                       (tq, tk, tv)):
-        assert rel(arr(ours, t.shape), t.grad.numpy()) < TOL
+    assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, {"attn_mask": tm}, {"mask": mask})
 
 
 def test_fully_masked_row_is_zeros(kernel, rng):

@@ -154,31 +154,20 @@ def test_ops_and_gradients_match_the_reference(kernel, rng, dim, c):
     gd = rng.standard_normal(n).astype(np.float32)
     tx, ty, tv, tg, tgd = t64(x, True), t64(y, True), t64(v, True), t64(g), t64(gd)
 
-    out = r_mobius_add(tx, ty, cf)
-    dx, dy = torch.autograd.grad(out, (tx, ty), tg)
-    check("mobius_add", arr(hyp.mobius_add(x, y, dim=dim, c=c, kernel=kernel), (n, dim)), out.detach().numpy())
-    kx, ky = hyp.mobius_add_backward(x, y, g, dim=dim, c=c, kernel=kernel)
-    check("mobius_add dx", arr(kx, (n, dim)), dx.numpy())
-    check("mobius_add dy", arr(ky, (n, dim)), dy.numpy())
-
-    out = r_exp_map(tx, tv, cf)
-    dx, dv = torch.autograd.grad(out, (tx, tv), tg)
-    check("exp_map", arr(hyp.exp_map(x, v, dim=dim, c=c, kernel=kernel), (n, dim)), out.detach().numpy())
-    kx, kv = hyp.exp_map_backward(x, v, g, dim=dim, c=c, kernel=kernel)
-    check("exp_map dx", arr(kx, (n, dim)), dx.numpy())
-    check("exp_map dv", arr(kv, (n, dim)), dv.numpy())
+    # the two-point ops: the output, then both gradients
+    for name, ref, b, tb, second in (("mobius_add", r_mobius_add, y, ty, "dy"), ("exp_map", r_exp_map, v, tv, "dv"),
+                                     ("log_map", r_log_map, y, ty, "dy")):
+        out = ref(tx, tb, cf)
+        dx, db = torch.autograd.grad(out, (tx, tb), tg)
+        check(name, arr(getattr(hyp, name)(x, b, dim=dim, c=c, kernel=kernel), (n, dim)), out.detach().numpy())
+        kx, kb = getattr(hyp, f"{name}_backward")(x, b, g, dim=dim, c=c, kernel=kernel)
+        check(f"{name} dx", arr(kx, (n, dim)), dx.numpy())
+        check(f"{name} {second}", arr(kb, (n, dim)), db.numpy())
 
     out = r_exp_map(tx * 0, tv, cf)
     (dv,) = torch.autograd.grad(out, (tv,), tg)
     check("exp_map0", arr(hyp.exp_map0(v, dim=dim, c=c, kernel=kernel), (n, dim)), out.detach().numpy())
     check("exp_map0 dv", arr(hyp.exp_map0_backward(v, g, dim=dim, c=c, kernel=kernel), (n, dim)), dv.numpy())
-
-    out = r_log_map(tx, ty, cf)
-    dx, dy = torch.autograd.grad(out, (tx, ty), tg)
-    check("log_map", arr(hyp.log_map(x, y, dim=dim, c=c, kernel=kernel), (n, dim)), out.detach().numpy())
-    kx, ky = hyp.log_map_backward(x, y, g, dim=dim, c=c, kernel=kernel)
-    check("log_map dx", arr(kx, (n, dim)), dx.numpy())
-    check("log_map dy", arr(ky, (n, dim)), dy.numpy())
 
     out = r_log_map(tx * 0, ty, cf)
     (dy,) = torch.autograd.grad(out, (ty,), tg)

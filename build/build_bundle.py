@@ -3,6 +3,7 @@ imports: dist/agentdb-web-<version>/ (git-ignored; the version is pyproject.toml
 
   agentdb.js        the client, the one file an app imports; it finds the worker and its assets
                     relative to itself (import.meta.url), or under AgentDB.configure({ baseUrl })
+  agentdb.d.ts      its types, declared by tsc from its JSDoc (editors, TypeScript apps)
   runtime-<hash>/   worker.js, storage.js, lease.js, agentdb.zip, python.snapshot and pyodide/,
                     named by a hash of their contents: no cache mixes the files of two builds
   models-<hash>/    all-MiniLM-L6-v2 (float32, int8, manifest.json), hashed apart: a new build of
@@ -13,9 +14,10 @@ imports: dist/agentdb-web-<version>/ (git-ignored; the version is pyproject.toml
 taken from a built site (build/build_site.py's web/dist; the files are hard links, not copies).
 agentdb.js and worker.js are the site's with one line each pointed at the hashed folders.
 
-Usage: python build/build_bundle.py [--site DIR] [--out DIR] [--pack]
+Usage: python build/build_bundle.py [--site DIR] [--out DIR] [--pack] [--no-types]
   without --site the site is built first; --pack also writes agentdb-web-<version>.tgz beside
-  the bundle (npm pack, offline).
+  the bundle (npm pack, offline); --no-types leaves out agentdb.d.ts (its compiler comes from
+  npm through npx, pinned: fetched once, then cached).
 """
 import argparse
 import json
@@ -37,6 +39,7 @@ RUNTIME = ("worker.js", "storage.js", "lease.js", "agentdb.zip", "python.snapsho
 # the one line of each file that names where the others are (asserted present once)
 WORKER_LINE = 'const WORKER = "./worker.js";'
 MODELS_LINE = 'const MODELS = "./models/";'
+TYPESCRIPT = "typescript@5.9.3"    # declares agentdb.d.ts (the checker web/jsconfig.json is run with)
 
 
 def version():
@@ -47,9 +50,9 @@ def version():
     return value
 
 
-def build(site=None, out=OUT):
+def build(site=None, out=OUT, types=True):
     """Writes out/agentdb-web-<version>/ from the built site (built now when site is None) and
-    returns its path. Building again replaces it."""
+    returns its path; types: with agentdb.d.ts. Building again replaces it."""
     site = pathlib.Path(site) if site is not None else build_site.build()
     bundle = pathlib.Path(out) / f"{NAME}-{version()}"
     if bundle.exists():
@@ -67,14 +70,17 @@ def build(site=None, out=OUT):
     staging.rmdir()
     shutil.copy2(site / "agentdb.js", bundle / "agentdb.js")
     repoint(bundle / "agentdb.js", WORKER_LINE, f'const WORKER = "./{runtime_dir}/worker.js";')
-    manifest = package_json(runtime_dir, models_dir)
+    if types:
+        declare(bundle)
+    manifest = package_json(runtime_dir, models_dir, types)
     (bundle / "package.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (bundle / "README.md").write_text(readme(manifest))
     return bundle
 
 
-def package_json(runtime_dir, models_dir):
-    """The bundle's package.json: an ES module package whose one entry point is agentdb.js."""
+def package_json(runtime_dir, models_dir, types=True):
+    """The bundle's package.json: an ES module package whose one entry point is agentdb.js
+    (typed by agentdb.d.ts when types)."""
     project = tomllib.loads((abi.ROOT / "pyproject.toml").read_text())["project"]
     web = json.loads((build_site.WEB / "package.json").read_text())
     license_ = project.get("license")
@@ -85,8 +91,10 @@ def package_json(runtime_dir, models_dir):
                        "(Python in Pyodide in a Web Worker, over the C kernel compiled to WebAssembly)",
         "type": "module",
         "main": "./agentdb.js",
-        "exports": {".": "./agentdb.js", "./package.json": "./package.json"},
-        "files": ["agentdb.js", f"{runtime_dir}/", f"{models_dir}/"],
+        **({"types": "./agentdb.d.ts"} if types else {}),
+        "exports": {".": {"types": "./agentdb.d.ts", "default": "./agentdb.js"} if types else "./agentdb.js",
+                    "./package.json": "./package.json"},
+        "files": ["agentdb.js", *(["agentdb.d.ts"] if types else []), f"{runtime_dir}/", f"{models_dir}/"],
         "sideEffects": False,
         # pyproject.toml grants none yet: npm's word for "no license granted"
         "license": (license_.get("text") if isinstance(license_, dict) else license_) or "UNLICENSED",
@@ -114,7 +122,17 @@ The worker and its files are found relative to `agentdb.js` (`import.meta.url`).
 `agentdb.js` is served from elsewhere (a bundler copied it into your build), say where this folder is
 before the first call: `AgentDB.configure({{ baseUrl: "/static/{manifest['name']}/" }})`.
 The hashed folders' names change with their contents, so they can be cached forever.
-"""
+""" + ("`agentdb.d.ts` declares the client's types for editors and TypeScript.\n" if "types" in manifest else "")
+
+
+def declare(bundle):
+    """agentdb.d.ts beside agentdb.js: tsc's declarations from its JSDoc."""
+    npx = shutil.which("npx")
+    if npx is None:
+        raise SystemExit("npx is missing: run build/setup.sh")
+    subprocess.run([npx, "--yes", "-p", TYPESCRIPT, "tsc", "agentdb.js", "--allowJs", "--declaration",
+                    "--emitDeclarationOnly", "--target", "es2022", "--module", "es2022", "--lib", "es2022,dom",
+                    "--outDir", "."], cwd=bundle, check=True)
 
 
 def pack(bundle):
@@ -159,8 +177,9 @@ def main(argv=None):
     parser.add_argument("--site", help="a built site (web/dist) to take the files from; default: build it now")
     parser.add_argument("--out", default=str(OUT), help="the folder the bundle goes in (default: dist/)")
     parser.add_argument("--pack", action="store_true", help="also npm pack it into a .tgz beside it")
+    parser.add_argument("--no-types", dest="types", action="store_false", help="without agentdb.d.ts")
     args = parser.parse_args(argv)
-    bundle = build(args.site, args.out)
+    bundle = build(args.site, args.out, args.types)
     print(bundle)
     if args.pack:
         print(pack(bundle)[0])

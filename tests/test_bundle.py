@@ -42,15 +42,23 @@ def site(tmp_path):
     return make_site(tmp_path / "site")
 
 
-def test_the_package_json_describes_the_bundle(site, tmp_path):
-    bundle = build_bundle.build(site, tmp_path / "out")
+@pytest.fixture(scope="module")
+def typed(tmp_path_factory):
+    """A bundle with agentdb.d.ts (tsc runs once, 5-10 s) and the site it was built from."""
+    site = make_site(tmp_path_factory.mktemp("site"))
+    return site, build_bundle.build(site, tmp_path_factory.mktemp("out"))
+
+
+def test_the_package_json_describes_the_bundle(typed, tmp_path):
+    site, bundle = typed
     manifest = json.loads((bundle / "package.json").read_text())
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert bundle.name == f"agentdb-web-{version}" and manifest["name"] == "agentdb-web"
     assert manifest["version"] == version and manifest["type"] == "module" and manifest["license"]
-    assert manifest["exports"] == {".": "./agentdb.js", "./package.json": "./package.json"}
+    assert manifest["exports"] == {".": {"types": "./agentdb.d.ts", "default": "./agentdb.js"},
+                                   "./package.json": "./package.json"}
     runtime, models = manifest["agentdb"]["runtime"], manifest["agentdb"]["models"]
-    assert manifest["files"] == ["agentdb.js", runtime, models]
+    assert manifest["files"] == ["agentdb.js", "agentdb.d.ts", runtime, models] and manifest["types"] == "./agentdb.d.ts"
     assert manifest["agentdb"]["pyodide"] == json.loads((ROOT / "web" / "package.json").read_text())["dependencies"]["pyodide"]
     # what is on disk is what the package lists, and nothing of the app's own pages
     assert sorted(p.name + "/" * p.is_dir() for p in bundle.iterdir()) == sorted(
@@ -74,27 +82,35 @@ def test_the_package_json_describes_the_bundle(site, tmp_path):
     assert worker.replace(f"../{models}", "./models/") == (site / "worker.js").read_text()
     assert tree(site) == tree(make_site(tmp_path / "again"))
     assert manifest["version"] in files["README.md"].decode()
+    types = files["agentdb.d.ts"].decode()
+    assert "export class AgentDB" in types and "static configure(" in types and "export type Hits" in types
+
+
+def test_without_types(site, tmp_path):
+    manifest = json.loads((build_bundle.build(site, tmp_path / "out", types=False) / "package.json").read_text())
+    assert "types" not in manifest and manifest["exports"]["."] == "./agentdb.js"
+    assert manifest["files"] == ["agentdb.js", manifest["agentdb"]["runtime"], manifest["agentdb"]["models"]]
 
 
 def test_the_folders_are_named_by_their_contents(site, tmp_path):
-    first = build_bundle.build(site, tmp_path / "out")
+    first = build_bundle.build(site, tmp_path / "out", types=False)
     before = tree(first)
-    assert tree(build_bundle.build(site, tmp_path / "out")) == before       # building again: the same bundle
+    assert tree(build_bundle.build(site, tmp_path / "out", types=False)) == before   # again: the same bundle
     names = lambda b: json.loads((b / "package.json").read_text())["agentdb"]         # noqa: E731
     old = names(first)
     (site / "agentdb.zip").unlink()
     (site / "agentdb.zip").write_bytes(b"another build of the package")
-    new = names(build_bundle.build(site, tmp_path / "out"))
+    new = names(build_bundle.build(site, tmp_path / "out", types=False))
     assert new["runtime"] != old["runtime"] and new["models"] == old["models"]   # the model stays cached
     (site / MODEL / "manifest.json").write_text("{}")
-    newer = names(build_bundle.build(site, tmp_path / "out"))
+    newer = names(build_bundle.build(site, tmp_path / "out", types=False))
     assert newer["models"] != new["models"] and newer["runtime"] != new["runtime"]   # the worker names them
 
 
-def test_npm_pack_offline_packs_what_the_package_lists(site, tmp_path):
+def test_npm_pack_offline_packs_what_the_package_lists(typed, tmp_path):
     if shutil.which("npm") is None:
         pytest.fail("npm is missing: run build/setup.sh")
-    bundle = build_bundle.build(site, tmp_path / "out")
+    _, bundle = typed
     tarball, listed = build_bundle.pack(bundle)
     assert tarball == bundle.parent / f"{bundle.name}.tgz" and tarball.is_file()
     with tarfile.open(tarball) as tf:
@@ -111,6 +127,18 @@ def test_npm_pack_offline_packs_what_the_package_lists(site, tmp_path):
     out = subprocess.run(["node", "-e", 'import("agentdb-web").then((m) => console.log(typeof m.AgentDB.open))'],
                          cwd=app, check=True, capture_output=True, text=True).stdout
     assert out.strip() == "function"
+    # and a TypeScript app gets the client's types through exports
+    (app / "app.ts").write_text("""import { AgentDB, type Hits } from "agentdb-web";
+const base: URL = AgentDB.configure({ baseUrl: "/static/agentdb-web/" });
+const db: AgentDB = await AgentDB.open("notes", { dim: 3, metric: "cosine" });
+const hits: Hits = await db.query([1, 0, 0], { k: 1 });
+// @ts-expect-error: a store's name is a string
+await AgentDB.open(3);
+export { base, hits };
+""")
+    subprocess.run(["npx", "--yes", "-p", build_bundle.TYPESCRIPT, "tsc", "--noEmit", "--strict", "--target", "es2022",
+                    "--module", "es2022", "--moduleResolution", "bundler", "--lib", "es2022,dom", "app.ts"],
+                   cwd=app, check=True)
 
 
 def test_a_version_npm_refuses_is_an_error(monkeypatch):

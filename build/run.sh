@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up (idempotently), builds the static site into web/dist (and the client as a library,
-# dist/agentdb-web-<version>/) and serves the site on 127.0.0.1, printing its URL. PORT=NNNN chooses the port (default 8000).
+# Sets up (idempotently), builds the static site into web/dist and the client as a library
+# (dist/agentdb-web-<version>/), and serves the site on 127.0.0.1, printing its URL. PORT=NNNN
+# chooses the port (default 8000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash build/setup.sh

@@ -117,12 +117,12 @@ def write_service_worker():
                                                            if not a.endswith("/" + minilm.INT8_WEIGHTS)])))
 
 
-def digest(paths):
-    """16 hex digits of a hash of these files' names and contents."""
+def digest(paths, root=DIST):
+    """16 hex digits of a hash of these files' names and contents (paths relative to root)."""
     h = hashlib.sha256()
     for name in paths:
         h.update(name.encode())
-        with open(DIST / name, "rb") as fh:
+        with open(pathlib.Path(root) / name, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()[:16]

@@ -21,6 +21,7 @@ WEB = ROOT / "web"
 JS_OWN = {"runPython"}            # served by the worker itself (Pyodide's runPythonAsync), not by Python
 PAGE_ONLY = {"constructor", "onProgress", "memory", "learn", "graph", "io", "rag", "subscribe"}   # no request of their own
 # (memory: a proxy over "memory"; learn, graph, io, rag: objects whose methods send; subscribe: the page's listeners)
+PAGE_ONLY |= {"configure"}         # AgentDB.configure: where the worker starts from (before any request)
 HASHING = {"name": HashEmbedder.name, "dim": 8, "semantic": False}
 
 

@@ -7,6 +7,7 @@
 //   const better = await db.query(vector, { k: 5, adapt: true });
 //   await db.graph.addNode("ada", { labels: ["Person"] });    // the store's property graph
 //   const { columns, rows } = await db.graph.cypher("MATCH (p:Person) RETURN p.name");
+//   AgentDB.configure({ baseUrl: "/static/agentdb-web/" });  // before any call: the bundle's files served elsewhere
 // Every call is a request {id, op, args}; vectors travel as transferred Float32Arrays. Each
 // method's op is one of Python's table (py/agentdb/worker_api.py OPERATIONS; runPython is the
 // worker's own). Errors are Errors whose name is the Python exception's class (DimensionError,
@@ -270,6 +271,11 @@
 
 /** @type {Worker | null} */
 let worker = null;
+// The worker's script from the base URL: beside this file in the app's site; build/build_bundle.py
+// points it into the bundle's content-hashed runtime folder (runtime-<hash>/worker.js).
+const WORKER = "./worker.js";
+/** where the worker and its assets are served from: this module's folder, or AgentDB.configure's baseUrl  @type {URL} */
+let baseUrl = new URL("./", import.meta.url);
 let nextId = 1;
 /** @type {Map<number, {resolve: (value: any) => void, reject: (err: Error) => void}>} */
 const pending = new Map();
@@ -289,7 +295,7 @@ function namedError(name, message) {
 /** @returns {Worker} */
 function start() {
   if (worker) return worker;
-  worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  worker = spawnWorker(new URL(WORKER, baseUrl));
   worker.onmessage = ({ data }) => {
     if (data.progress) {
       listeners.forEach((fn) => {          // one listener's error must not keep the event from the others
@@ -312,6 +318,16 @@ function start() {
     worker = null;
   };
   return worker;
+}
+
+/** A module worker running url. A worker's script must come from the page's origin: for a bundle
+ *  served from another (a CDN, with CORS), a worker script of the page's origin (a blob: URL,
+ *  one per page) imports it; the worker's assets are still fetched relative to its import.meta.url.
+ *  @param {URL} url  @returns {Worker} */
+function spawnWorker(url) {
+  if (url.origin === location.origin) return new Worker(url, { type: "module" });
+  const shim = new Blob([`import ${JSON.stringify(url.href)};\n`], { type: "text/javascript" });
+  return new Worker(URL.createObjectURL(shim), { type: "module" });
 }
 
 // The worker's {type: "graph", store, changes} event: each change to the store's listeners, in
@@ -770,6 +786,31 @@ export class AgentDB {
   static async importRvf(name, data, { embedder, persist = false, replace = false } = {}) {
     const bytes = data instanceof Blob ? new Uint8Array(await data.arrayBuffer()) : new Uint8Array(data);
     return new AgentDB(name, await request("importRvf", { name, persist, replace }, bytes), embedder);
+  }
+
+  /** Where the worker and its assets are served from. baseUrl: the bundle's folder (the one with
+   *  its package.json; relative to the page), for when agentdb.js is not loaded from there (a
+   *  bundler moved it, the files are served under another path); by default the folder agentdb.js
+   *  was loaded from (import.meta.url). Call it before the first call: a started worker cannot
+   *  move (OptionError). Returns the base URL in use.
+   *    AgentDB.configure({ baseUrl: "/static/agentdb-web/" });
+   *  @param {{baseUrl?: string | URL}} [options]  @returns {URL} */
+  static configure({ baseUrl: url } = {}) {
+    if (url !== undefined) {
+      /** @type {URL} */
+      let next;
+      try {
+        next = new URL(String(url).replace(/\/?$/, "/"), document.baseURI);
+      } catch {
+        throw namedError("OptionError", `baseUrl ${JSON.stringify(String(url))} is not a URL`);
+      }
+      if (worker && next.href !== baseUrl.href) {
+        throw namedError("OptionError", `the worker has started from ${baseUrl.href}: configure({ baseUrl }) ` +
+                         `must come before the first call`);
+      }
+      baseUrl = next;
+    }
+    return new URL(baseUrl.href);
   }
 
   /** Progress events: fn({stage, done, total}) while the runtime loads (runtime, package,

@@ -73,7 +73,8 @@ function pythonCalls(pyodide, api) {
 // ---- the model (all-MiniLM-L6-v2 and its int8 variant): fetched when text first needs it,
 // never on the start path (the service worker keeps its files for offline use). One load per
 // model, whoever asks meanwhile waits for the same promise.
-const MODEL_URL = "./models/all-MiniLM-L6-v2/";        // build/build_site.py puts it there
+const MODELS = "./models/";     // build/build_site.py puts them there (build/build_bundle.py: ../models-<hash>/)
+const MODEL_URL = MODELS + "all-MiniLM-L6-v2/";
 const MODEL_DIR = "/home/pyodide/models/all-MiniLM-L6-v2";   // its small files, for MiniLM(model_dir=)
 const models = new Map();
 

@@ -193,7 +193,8 @@ def test_deleted_rows_are_walked_through_but_never_contribute():
     g = db.hnsw_levels()
     assert [g["levels"][0]["ids"][r] for r in gone] == [None] * len(gone)     # still nodes, no ids
     layers = layers_for(db, db.kernel)
-    assert bits(hierarchical_forward_store(q, db, layers)).tolist() == bits(by_hand(db, q, layers, 10, None, stored)).tolist()
+    want = by_hand(db, q, layers, 10, None, stored)
+    assert bits(hierarchical_forward_store(q, db, layers)).tolist() == bits(want).tolist()
 
 
 def test_a_reopened_store_gives_the_same_bits(tmp_path):
@@ -225,6 +226,39 @@ def test_backends_are_bit_identical(native, wasmhost):
 
 def test_isa_levels_are_bit_identical(level_kernel, native):
     assert outputs(level_kernel, rows=800) == outputs(native, rows=800)
+
+
+def test_the_worker_op_answers_the_native_bits():
+    """The browser's db.hnswLevels / hnswDescent / hierarchicalForward: the `hnsw` worker op."""
+    import json
+
+    from agentdb import worker_api
+
+    def call(method, buffer=None, **args):
+        return json.loads(worker_api.handle("hnsw", json.dumps({"name": "h", "method": method, "args": args}),
+                                            buffer))["value"]
+
+    db, x = make_store(agentdb.kernel.load(), rows=600)
+    worker_api.handle("open", json.dumps({"name": "h", "options": {"dim": DIM, "m": M, "ef_construction": 64,
+                                                                     "brute_force_rows": 0}}))
+    worker_api.handle("ingest", json.dumps({"name": "h", "ids": list(range(600))}), memoryview(x).cast("B").cast("f"))
+    try:
+        levels = db.hnsw_levels()
+        got = call("levels")
+        assert got["entry"] == levels["entry"] and [lv["targets"] for lv in got["levels"]] == \
+            [lv["targets"].tolist() for lv in levels["levels"]]
+        assert call("neighbours", node=levels["entry"], level=1) == db.hnsw_neighbours(levels["entry"], 1).tolist()
+        q = queries(1)[0]
+        walk = call("descent", memoryview(q).cast("B").cast("f"), k=5)
+        assert [s["ids"] for s in walk] == [s["ids"] for s in db.hnsw_descent(q, k=5)]
+        layers = layers_for(db, db.kernel)
+        out = call("hierarchical_forward", memoryview(q).cast("B").cast("f"), layers=[la.to_json() for la in layers],
+                   k=5)
+        assert bytes.fromhex(out["f32"]) == hierarchical_forward_store(q, db, layers, k=5).tobytes()
+        with pytest.raises(ArgumentError, match="unknown hnsw method"):
+            call("drop")
+    finally:
+        worker_api.handle("close", json.dumps({"name": "h"}))
 
 
 def test_typed_errors(store):

@@ -302,3 +302,20 @@ def test_docstring_examples():
     for name in ("hnsw_levels",):
         for test in finder.find(getattr(agentdb.VectorStore, name), name, globs={"open": agentdb.open}):
             assert doctest.DocTestRunner().run(test).failed == 0
+
+
+def test_the_same_bits_in_pyodide_as_natively(tmp_path_factory):
+    """The browser home: the scenario in the real Pyodide runtime (the `browser` backend)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    import hierarchy_scenario
+    from test_pyodide import ROOT, in_pyodide
+
+    sys.path.insert(0, str(ROOT / "build"))
+    import package_zip
+
+    zipped = package_zip.build(tmp_path_factory.mktemp("pkg") / "agentdb.zip")
+    browser = json.loads(in_pyodide(zipped, Path(hierarchy_scenario.__file__)).strip().splitlines()[-1])
+    assert browser == json.loads(json.dumps(hierarchy_scenario.run(agentdb.kernel.load("native"))))

@@ -8,8 +8,8 @@ cosine), row -> id and id -> row, one dict of metadata per row plus its filter c
 This module is the write path (ingest, update, delete, compact, freeze, with rollback and the
 log's upkeep) and the public methods; the rest delegate to one module each: search (the query
 planner), codec (to_bytes, loading a file, the options record), lineage (derive), containers
-(KERNEL / EBPF), inputs (vector and query checks), report (status) and opening (open,
-open_bytes, open_log, re-exported here). It is a little over 500 lines because the write path
+(KERNEL / EBPF), inputs (vector and query checks), report (status), levels (the HNSW graph
+level by level) and opening (open, open_bytes, open_log, re-exported here). It is a little over 500 lines because the write path
 stays in one place: its steps share one lock, one rollback and the commit that ends them.
 """
 import array

@@ -3,7 +3,6 @@ tests/test_nn_hierarchy.py) and inside Pyodide (tests/pyodide/run.mjs): the grap
 rows each level contributes and the refined queries. Pure Python, no numpy, data from
 random.Random, so both homes start from the same bits. Prints JSON when run as a script."""
 import array
-import hashlib
 import json
 import random
 
@@ -15,10 +14,6 @@ from agentdb.nn.hierarchy import hierarchical_forward_store
 DIM, N = 16, 1500
 
 
-def digest(buf):
-    return hashlib.sha256(bytes(memoryview(buf).cast("B"))).hexdigest()[:24]
-
-
 def run(kernel):
     rng = random.Random(7)
     x = array.array("f", (rng.gauss(0, 1) for _ in range(N * DIM)))
@@ -26,12 +21,14 @@ def run(kernel):
     db.ingest([f"r{i}" for i in range(N)], x)
     db.delete([f"r{i}" for i in range(0, N, 13)])
     g = db.hnsw_levels()
-    out = {"entry": g["entry"], "levels": [[digest(lv["nodes"]), digest(lv["offsets"]), digest(lv["targets"])]
+    # every list whole (a few thousand numbers), so a difference shows where it is
+    out = {"entry": g["entry"], "levels": [[lv["nodes"].tolist(), lv["offsets"].tolist(), lv["targets"].tolist()]
                                            for lv in g["levels"]]}
     layers = [GNNLayer(DIM, DIM, heads=2, seed=i, kernel=kernel) for i in range(len(g["levels"]))]
     for t in range(3):
         q = array.array("f", (rng.gauss(0, 1) for _ in range(DIM)))
-        out[f"descent{t}"] = [[s["level"], s["node"], s["ids"], digest(s["vectors"])] for s in db.hnsw_descent(q, 8)]
+        out[f"descent{t}"] = [[s["level"], s["node"], s["ids"], s["vectors"].tobytes().hex()]
+                              for s in db.hnsw_descent(q, 8)]
         out[f"forward{t}"] = hierarchical_forward_store(q, db, layers, k=8).tobytes().hex()
     return out
 

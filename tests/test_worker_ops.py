@@ -88,6 +88,7 @@ def test_every_op_in_the_table_is_handled():
     assert run("ragSession", name="ops", method="list")["value"] == []
     assert run("nn", module="hyperbolic", function="mobius_add",
                args={"x": [0.5, 0.0], "y": [0.5, 0.0], "dim": 2})["value"] == {"f32": "cdcc4c3f00000000"}
+    assert run("hnsw", name="ops", method="levels")["value"]["levels"][0]["ids"][0] == "c"
     assert run("close", name="ops") is None and run("close", name="ops-copy") is None
     worker_api.take_events()
     assert seen == set(worker_api.OPERATIONS)

@@ -912,6 +912,39 @@ export class AgentDB {
   /** Counts, configuration and memory (and storage use, for a persisted store).  @returns {Promise<Status>} */
   status() { return request("status", { name: this.name }); }
 
+  /** The HNSW graph level by level (Python's db.hnsw_levels()): {entry, maxLevel, m, levels:
+   *  [{level, nodes, ids, offsets, targets}]}, level 0 first; node nodes[p]'s neighbours on a
+   *  level are targets[offsets[p]..offsets[p + 1]) (node numbers = rows in insertion order).
+   *  @returns {Promise<any>} */
+  async hnswLevels() {
+    return nnValue((await request("hnsw", { name: this.name, method: "levels", args: {} })).value);
+  }
+
+  /** A node's neighbour list on a level; ArgumentError for a level the graph lacks or a node
+   *  not on it.  @param {number} node  @param {number} [level]  @returns {Promise<number[]>} */
+  async hnswNeighbours(node, level = 0) {
+    return nnValue((await request("hnsw", { name: this.name, method: "neighbours", args: { node, level } })).value);
+  }
+
+  /** The rows a query meets on each level as the graph search walks down, top level first
+   *  (Python's db.hnsw_descent): [{level, node, rows, ids, vectors (Float32Array)}].
+   *  @param {Vectors} vector  @param {{k?: number, ef?: number}} [options]  @returns {Promise<any[]>} */
+  async hnswDescent(vector, { k = 10, ef } = {}) {
+    const v = float32(vector).slice();
+    return nnValue((await request("hnsw", { name: this.name, method: "descent", args: { k, ef } }, v, [v.buffer])).value);
+  }
+
+  /** agentdb.nn.hierarchy.hierarchical_forward_store: the query refined from the top level of
+   *  the store's HNSW graph down, one GNNLayer (its to_json() text) per level, top level first;
+   *  the native bits as a Float32Array.
+   *  @param {Vectors} vector  @param {string[]} layers  @param {{k?: number, ef?: number}} [options]
+   *  @returns {Promise<Float32Array>} */
+  async hierarchicalForward(vector, layers, { k = 10, ef } = {}) {
+    const v = float32(vector).slice();
+    const args = { layers, k, ef };
+    return nnValue((await request("hnsw", { name: this.name, method: "hierarchical_forward", args }, v, [v.buffer])).value);
+  }
+
   /** The store as a Blob holding a valid .rvf file.  @returns {Promise<Blob>} */
   async exportRvf() {
     return new Blob([await request("exportRvf", { name: this.name })], { type: "application/octet-stream" });

@@ -517,6 +517,32 @@ def _op_nn(args, buffer):
     return json.dumps({"value": nn_json(fn(**args.get("args", {})))})
 
 
+# ---- a store's HNSW levels (agentdb.store.levels) and the GNN forward over them (agentdb.nn.hierarchy)
+
+HNSW_METHODS = {
+    "levels": lambda db, query, a: db.hnsw_levels(),
+    "neighbours": lambda db, query, a: db.hnsw_neighbours(a["node"], a.get("level", 0)),
+    "descent": lambda db, query, a: db.hnsw_descent(query, a.get("k", 10), ef=a.get("ef")),
+    "hierarchical_forward": lambda db, query, a: _hierarchy().hierarchical_forward_store(
+        query, db, a["layers"], k=a.get("k", 10), ef=a.get("ef")),
+}
+
+
+def _hierarchy():
+    from .nn import hierarchy
+
+    return hierarchy
+
+
+def _op_hnsw(args, buffer):
+    """{name, method (HNSW_METHODS), args} -> {"value": nn_json(its answer)}; descent and
+    hierarchical_forward take the query in buffer (dim float32), layers as GNNLayer JSON texts."""
+    method = HNSW_METHODS.get(args["method"])
+    if method is None:
+        raise ArgumentError(f"unknown hnsw method {args['method']!r}: {', '.join(HNSW_METHODS)}")
+    return json.dumps({"value": nn_json(method(_store(args["name"]), buffer, args.get("args", {})))})
+
+
 def _op_export_model(args, buffer):
     """{format, align?, baseModel?, metadata?} -> the model's bytes (a zip for huggingface, peft)."""
     from .io import from_memory
@@ -753,6 +779,7 @@ OPERATIONS = {
     "ragWrite": Operation("write", _op_rag_write),
     "ragSession": Operation("read", _op_rag_session),
     "nn": Operation("read", _op_nn),
+    "hnsw": Operation("read", _op_hnsw),
     "embed": Operation("read", _op_embed),
 }
 

@@ -11,8 +11,11 @@ then levels[nodes], upper_off[nodes], links0[nodes * (2m + 1)], upper[pool_words
 The two CRCs cover the rows (float32) and ids (u64) the graph was built on, so a graph is only
 used for the rows it belongs to; the kernel checks its structure before any search.
 """
+import array
 import struct
-from ..metrics import KERNEL_COS
+
+from ..errors import ArgumentError
+from ..metrics import KERNEL_COS, KERNEL_L2
 
 from ..rvf.file import INDEX_MAGIC
 from .arrays import GrowableArray
@@ -134,6 +137,96 @@ class HnswIndex:
         self._ensure_scratch(len(self), ef)
         return self.k.hnsw_search_batch(self.graph, vectors, queries, dim=self.dim, metric=self._search_metric,
                                         scratch=self.scratch, q=q, k=k, ef=ef, allowed=allowed)
+
+    # ---- reading the graph: its levels and the greedy descent of a search ---------------------
+
+    def _lists(self):
+        """(levels, upper_off, links0, upper) read out of kernel memory, as array.array('I')."""
+        return tuple(a.read() for a in (self.levels, self.upper_off, self.links0, self.upper))
+
+    def _list_at(self, lists, node, level):
+        """(words, start, count): node's neighbour list on `level` is words[start:start + count]
+        (its layout: agentdb_kernel.h; the count is the list's first word)."""
+        _, upper_off, links0, upper = lists
+        if level == 0:
+            base, words = node * (self.m0 + 1), links0
+        else:
+            base, words = upper_off[node] + (level - 1) * (self.m + 1), upper
+        return words, base + 1, words[base]
+
+    def levels_csr(self):
+        """Every level of the graph, level 0 first: [(nodes, offsets, targets)], array.array('I')
+        each: the nodes on that level ascending (a node is on levels 0..its own level), and
+        their neighbour lists there in CSR form (node nodes[p]'s neighbours are
+        targets[offsets[p]:offsets[p + 1]], in the order the graph keeps them and a search
+        walks them). Neighbours are node numbers, and on level l only nodes of level l or up."""
+        lists = self._lists()
+        levels, n = lists[0], len(self)
+        out = []
+        for level in range(self.max_level + 1 if n else 0):
+            nodes, offsets, targets = array.array("I"), array.array("I", [0]), array.array("I")
+            for node in range(n):
+                if levels[node] >= level:
+                    words, start, count = self._list_at(lists, node, level)
+                    nodes.append(node)
+                    targets.extend(words[start:start + count])
+                    offsets.append(len(targets))
+            out.append((nodes, offsets, targets))
+        return out
+
+    def neighbours(self, node, level=0):
+        """Node's neighbour list on `level` (array.array('I') of node numbers, in the graph's
+        order); ArgumentError for a level the graph does not have or a node not on it."""
+        for name, value in (("node", node), ("level", level)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ArgumentError(f"{name} must be an integer, got {value!r}")
+        if not 0 <= level <= self.max_level or not len(self):
+            raise ArgumentError(f"level {level} is not a level of this graph: it has levels 0..{self.max_level}"
+                                if len(self) else f"level {level}: the graph is empty")
+        if not 0 <= node < len(self):
+            raise ArgumentError(f"node {node} is not a node of this graph: it has nodes 0..{len(self) - 1}")
+        node_level = self.levels.read(node, node + 1)[0]
+        if node_level < level:
+            raise ArgumentError(f"node {node} is not on level {level}: its levels are 0..{node_level}")
+        if level == 0:
+            words, base = self.links0, node * (self.m0 + 1)
+        else:
+            words, base = self.upper, self.upper_off.read(node, node + 1)[0] + (level - 1) * (self.m + 1)
+        return words.read(base + 1, base + 1 + words.read(base, base + 1)[0])
+
+    def descent(self, vectors, q):
+        """The node a search's greedy descent stops at on each level above 0, top level first:
+        [(level, node)], for the prepared query in KBuffer q (agk_hnsw_search's walk step for
+        step: from the entry point, on each level move to the closest neighbour of the current
+        node until none is closer, distance ties to the lower node; the distances are the
+        kernel's scan scores, the same bits the walk computes). Level 0's beam search starts
+        from the last of them (the entry point when the graph has one level)."""
+        if not len(self):
+            return []
+        lists = self._lists()
+        rows = vectors.head(len(self) * self.dim)
+        l2 = self.metric == KERNEL_L2
+        scan = "l2" if l2 else "dot"
+
+        def dist(nodes):          # smaller is closer: squared L2, or -dot
+            scores = self.k.scan(q, rows, dim=self.dim, metric=scan, subset=nodes)
+            return list(scores) if l2 else [-s for s in scores]
+
+        ep, top = self.hdr.read(0, 2)
+        d_ep = dist([ep])[0]
+        path = []
+        for level in range(top, 0, -1):
+            changed = True
+            while changed:
+                changed = False
+                words, start, count = self._list_at(lists, ep, level)
+                nbs = words[start:start + count]
+                # the list of the node the pass began at, each compared with the best so far
+                for nb, d in zip(nbs, dist(nbs) if count else []):
+                    if d < d_ep or d == d_ep and nb < ep:
+                        ep, d_ep, changed = nb, d, True
+            path.append((level, ep))
+        return path
 
     # ---- INDEX segments -----------------------------------------------------------------
 

@@ -8,8 +8,8 @@ cosine), row -> id and id -> row, one dict of metadata per row plus its filter c
 This module is the write path (ingest, update, delete, compact, freeze, with rollback and the
 log's upkeep) and the public methods; the rest delegate to one module each: search (the query
 planner), codec (to_bytes, loading a file, the options record), lineage (derive), containers
-(KERNEL / EBPF), inputs (vector and query checks), report (status) and opening (open,
-open_bytes, open_log, re-exported here). It is a little over 500 lines because the write path
+(KERNEL / EBPF), inputs (vector and query checks), report (status), levels (the HNSW graph
+level by level) and opening (open, open_bytes, open_log, re-exported here). It is a little over 500 lines because the write path
 stays in one place: its steps share one lock, one rollback and the commit that ends them.
 """
 import array
@@ -30,7 +30,7 @@ from ..rvf import ed25519
 from ..rvf import meta as rvf_meta
 from ..rvf import segments as rvf_segments
 from ..rvf.payloads import Identity
-from . import adapters, codec, containers, inputs, lineage, report, search, transactions
+from . import adapters, codec, containers, inputs, levels, lineage, report, search, transactions
 from .arrays import GrowableArray
 from .bitmaps import set_bit, set_bits
 from .hnsw import HnswIndex
@@ -551,6 +551,38 @@ class VectorStore:
         """query() for each of m vectors (m x dim), the same answers; the filter is evaluated
         once, and the graph walks of all m queries are one kernel call."""
         return search.query_batch(self, vectors, k, where, ef, exact, adapt)
+
+    # ---- the HNSW graph's levels (agentdb.store.levels; agentdb.nn.hierarchy walks them) -------
+
+    def hnsw_levels(self):
+        """The HNSW graph level by level: {"entry": the entry node, "max_level", "m", "levels":
+        [per level 0..max_level: {"level", "nodes", "ids", "offsets", "targets"}]}. A node is a
+        row (insertion order; compact() renumbers); "nodes" are the level's nodes ascending
+        (array('I'); a node is on levels 0..its own), "ids" theirs (None for a deleted row),
+        and node nodes[p]'s neighbour list there is targets[offsets[p]:offsets[p + 1]] (CSR,
+        node numbers, in the order a search walks them). ArgumentError without an HNSW graph.
+
+        >>> db = open(dim=2); _ = db.ingest(["a", "b"], [[1, 0], [0, 1]])
+        >>> level0 = db.hnsw_levels()["levels"][0]
+        >>> level0["ids"], level0["offsets"].tolist(), level0["targets"].tolist()
+        (['a', 'b'], [0, 1, 2], [1, 0])
+        """
+        return levels.levels(self)
+
+    def hnsw_neighbours(self, node, level=0):
+        """Node's neighbour list on `level` (array('I') of nodes, as hnsw_levels() has it);
+        ArgumentError for a level the graph lacks, or a node that is not on it."""
+        return levels.neighbours(self, node, level)
+
+    def hnsw_descent(self, vector, k=10, *, ef=None):
+        """The rows the query meets on each level as the graph search walks down, top level
+        first: [{"level", "node", "rows", "ids", "vectors"}]. On a level l >= 1, "node" is where
+        the search's greedy descent stops (the closest node it reaches on l) and "rows" are that
+        node and then its neighbours on l, in list order; on level 0, "node" is where the beam
+        search starts and "rows" are the k nearest it finds with beam width ef (default
+        ef_search), best first: what query() answers from the graph. Deleted rows are walked
+        through but never listed. "vectors": the rows as stored (float32, row-major)."""
+        return levels.descent(self, vector, k, ef)
 
     @property
     def graph(self):

@@ -14,7 +14,7 @@ import torch
 from agentdb.errors import ArgumentError, DimensionError, NonFiniteError, OptionError
 from agentdb.kernel import rope_ops
 from agentdb.nn import rope as R
-from support import bits, rel
+from support import assert_same_outputs, bits, rel
 
 TOL = 1e-5
 
@@ -248,15 +248,11 @@ def outputs(kernel, seed):
 
 
 def test_backends_agree_bit_for_bit(native, wasmhost):
-    got, want = outputs(native, 7), outputs(wasmhost, 7)
-    for name in want:
-        assert np.array_equal(got[name], want[name]), name
+    assert_same_outputs(outputs, native, wasmhost, 7)
 
 
 def test_every_isa_level_agrees_with_wasm(level_kernel, wasmhost):
-    got, want = outputs(level_kernel, 8), outputs(wasmhost, 8)
-    for name in want:
-        assert np.array_equal(got[name], want[name]), name
+    assert_same_outputs(outputs, level_kernel, wasmhost, 8)
 
 
 def test_errors(kernel):

@@ -6,7 +6,7 @@ The tables follow HF transformers (_compute_default_rope_parameters and the rota
 forward): theta_i = 1 / base^(2i / dim) and the angle position * theta_i, both float32, then
 cos and sin of that angle from the kernel's own sin/cos (csrc/rope.c: exact argument reduction
 for every float32 angle, so positions of 10^6 and more keep their accuracy; measured correctly
-rounded on every one of ~15 million test angles). A table is n x dim/2 (HF's is n x dim, the two
+rounded on every one of 13.6 million test angles). A table is n x dim/2 (HF's is n x dim, the two
 halves equal). apply_rope is HF's apply_rotary_pos_emb, x * cos + rotate_half(x) * sin, on
 batch x heads x seq x dim rows (pairs (i, i + dim/2)); interleaved=True pairs (2i, 2i + 1) as
 the original RoFormer and GPT-J do. rotary_dim < dim rotates only the first rotary_dim values

@@ -110,12 +110,20 @@ int32_t agk_rope_apply_f32(const float *x, uint32_t n, uint32_t row_len, uint32_
         const float *xr = x + (uintptr_t)r * row_len, *cr = cos_t + (uintptr_t)(tab_row ? tab_row[r] : r) * h;
         const float *sr = sin_t + (uintptr_t)(tab_row ? tab_row[r] : r) * h;
         float *o = out + (uintptr_t)r * row_len;
-        for (uint32_t i = 0; i < h; i++) {
-            uint32_t a = inter ? 2 * i : i, b = inter ? 2 * i + 1 : i + h;
-            float x1 = xr[a], x2 = xr[b], c = cr[i], s = sg * sr[i];
-            o[a] = x1 * c - x2 * s;   /* HF: x * cos + rotate_half(x) * sin, rotate_half(x) = (-x2, x1) */
-            o[b] = x2 * c + x1 * s;
-        }
+        /* HF: x * cos + rotate_half(x) * sin, rotate_half(x) = (-x2, x1); two loops so that the
+         * rotate_half one runs over contiguous halves (vectorised: the same IEEE ops per lane) */
+        if (inter)
+            for (uint32_t i = 0; i < h; i++) {
+                float x1 = xr[2 * i], x2 = xr[2 * i + 1], c = cr[i], s = sg * sr[i];
+                o[2 * i] = x1 * c - x2 * s;
+                o[2 * i + 1] = x2 * c + x1 * s;
+            }
+        else
+            for (uint32_t i = 0; i < h; i++) {
+                float x1 = xr[i], x2 = xr[i + h], c = cr[i], s = sg * sr[i];
+                o[i] = x1 * c - x2 * s;
+                o[i + h] = x2 * c + x1 * s;
+            }
         if (o != xr)
             for (uint32_t j = dim; j < row_len; j++) o[j] = xr[j];
     }

@@ -198,7 +198,8 @@ def test_partial_rotary_matches_neox_split(kernel, rng):
     g = f32(rng, B, H, S, D)
     want.backward(torch.from_numpy(g.astype(np.float64)))
     assert rel(arr(R.apply_rope_backward(g, cos, sin, **kw)), tx.grad.numpy()) < TOL
-    assert np.array_equal(bits(R.rope(x, np.arange(S), **kw)), bits(got))
+    for positions in (np.arange(S), np.arange(S, dtype=np.float64), list(range(S))):
+        assert np.array_equal(bits(R.rope(x, positions, **kw)), bits(got))
 
 
 def test_rotation_preserves_norms_and_relative_positions(kernel, rng):

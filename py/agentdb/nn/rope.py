@@ -53,7 +53,7 @@ def _positions(kernel, positions):
             mv = memoryview(positions)
         except TypeError:
             mv = None
-        if mv is not None and mv.format.lstrip("<>=@!") in tuple("bBhHiIlLqQ"):   # integer positions
+        if mv is not None and mv.format.lstrip("<>=@!") in tuple("bBhHiIlLqQd"):   # integer or double positions
             positions = array.array("f", mv.cast("B").cast(mv.format.lstrip("<>=@!")).tolist())
     return _f32(kernel, positions, "positions")
 

@@ -139,7 +139,8 @@ class GraphRoPEAttention:
 
     def compute(self, query, keys, values, *, query_position=0, key_positions=None, mask=None):
         """One query (dim values) against keys[] and values[] (@ruvector's compute and
-        computeWithPositions; mask: n_k bools, true = keep, as computeWithMask).
+        computeWithPositions; mask: n_k bools, true = keep, as computeWithMask, except that a
+        kept key keeps its position where @ruvector renumbers the kept keys 0, 1, ...).
 
         >>> GraphRoPEAttention(2).compute([1, 0], [[1, 0]], [[3.0, 4.0]]).tolist()
         [3.0, 4.0]

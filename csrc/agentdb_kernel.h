@@ -381,4 +381,22 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
 uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv);
 int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep, const uint32_t *layout, uint32_t batch, uint32_t heads, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, float scale, uint32_t q_pos, uint32_t flags, const float *o, const float *dout, const float *lse, float *scratch, uint32_t scratch_len, float *dq, float *dk, float *dvv);
 
+/* ---- rotary position embeddings (agentdb.nn.rope), csrc/rope.c ----
+ * s[i], c[i] = sin x[i], cos x[i]: our own (exact Payne-Hanek reduction for every float32, fdlibm's
+ * double kernels, one rounding), the same bits everywhere; inf or NaN gives NaN. */
+void agk_sincos_f32(const float *x, uint32_t n, float *s, float *c);
+/* RoPE tables, n x dim/2 each (dim even, base >= 1): cos_out[r][i] = cos(pos[r] * theta_i) and
+ * sin_out likewise, theta_i = 1 / fl32(base^fl32(2i / dim)) and the angle a float32 product
+ * (HF's inv_freq and freqs). */
+void agk_rope_table_f32(const float *pos, uint32_t n, uint32_t dim, float base, float *cos_out, float *sin_out);
+/* Rotates the first dim (even) values of each of n rows of row_len by row t's angles (t =
+ * tab_row[r], or r when tab_row is 0; tables n_tab x dim/2): pairs (i, i + dim/2) (HF's
+ * rotate_half) or (2i, 2i + 1) with AGK_ROPE_INTERLEAVED: (a, b) -> (a c - b s, b c + a s), each a
+ * product, a product and one add; AGK_ROPE_TRANSPOSE rotates by -theta (the backward). Values
+ * past dim are copied. out may be x. Returns n, AGK_E_RANGE for a table row >= n_tab (nothing
+ * written), AGK_E_ARG for an odd dim or dim > row_len. */
+#define AGK_ROPE_INTERLEAVED 1
+#define AGK_ROPE_TRANSPOSE 2
+int32_t agk_rope_apply_f32(const float *x, uint32_t n, uint32_t row_len, uint32_t dim, const float *cos_t, const float *sin_t, const uint32_t *tab_row, uint32_t n_tab, uint32_t flags, float *out);
+
 #endif

@@ -29,6 +29,7 @@
 #include "hyperbolic.c"
 #include "graph.c"
 #include "attention.c"
+#include "rope.c"   /* after hyperbolic.c: uses hyp_log, hyp_expm1 */
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
                          

@@ -7,7 +7,7 @@ import torch
 
 from agentdb.errors import ArgumentError, DimensionError, NonFiniteError
 from agentdb.nn import attention as A
-from support import bits, rel
+from support import assert_same_outputs, bits, rel
 
 F = torch.nn.functional
 TOL = 1e-5
@@ -186,15 +186,11 @@ def outputs(kernel, seed):
 
 
 def test_backends_agree_bit_for_bit(native, wasmhost):
-    got, want = outputs(native, 7), outputs(wasmhost, 7)
-    for name in want:
-        assert np.array_equal(got[name], want[name]), name
+    assert_same_outputs(outputs, native, wasmhost, 7)
 
 
 def test_every_isa_level_agrees_with_wasm(level_kernel, wasmhost):
-    got, want = outputs(level_kernel, 8), outputs(wasmhost, 8)
-    for name in want:
-        assert np.array_equal(got[name], want[name]), name
+    assert_same_outputs(outputs, level_kernel, wasmhost, 8)
 
 
 def test_local_global_mask(kernel, rng):

@@ -823,6 +823,7 @@ export class AgentDB {
 
   /** agentdb.nn in the worker (no store needed): AgentDB.nn.<module>.<function>(keywords) for
    *  the modules attention, benchmark, compress, dual_attention, hyperbolic, linear_attention and search,
+   *  graph_attention (graphRopeAttention, edgeFeaturedAttention) and rope,
    *  functions camelCased, one options
    *  object of Python's keywords camelCased (typed arrays welcome); float32 results come back as
    *  Float32Array with the native bits, bytes as Uint8Array:

@@ -469,6 +469,7 @@ def _op_rag_session(args, buffer):
 # agentdb.nn.<module> (no store); float arrays come back as the hex of their float32 bits.
 
 NN_MODULES = ("attention", "benchmark", "compress", "dual_attention", "hyperbolic", "linear_attention", "search")
+NN_MODULES += ("graph_attention", "rope")   # functions only: graph_rope_attention, edge_featured_attention, rope, ...
 
 
 def nn_json(value):

@@ -9,8 +9,10 @@ embedder (the protocol's own cost shows).
     python bench/bench_mcp.py [--notes 10000] [--queries 200] [--passes 3] [--embedder hash|minilm]
                               [--peer PATH/TO/node_modules/.bin/agentdb]
 
---peer: AgentDB's own MCP server (`agentdb mcp start`, from npm) on the same notes, through
-the same client, its `agentdb_search`-style tool named by --peer-tool (it must run offline).
+--peer: AgentDB's own MCP server (`agentdb mcp start`, from npm: `npm install --ignore-scripts
+agentdb` runs offline, on sql.js, with its mock embeddings since its model cannot download)
+on the same notes (agentdb_insert_batch), through the same client, timing --peer-tool
+(agentdb_search: its text answer, k hits).
 Needs: pip install 'agentdb[mcp]'
 """
 import argparse
@@ -51,8 +53,14 @@ def best(passes):
     return min(passes, key=lambda s: s[0])
 
 
-async def through_client(server, queries, tool, k, progress):
+async def through_client(server, queries, tool, k, progress, load=()):
+    """The best pass's (median, p95) of tool calls; `load`: notes to store first (the peer's
+    agentdb_insert_batch, 1000 a call)."""
     async with mcp.Client(server) as client:
+        for i in range(0, len(load), 1000):
+            res = await client.call_tool("agentdb_insert_batch", {"items": [{"text": t} for t in load[i:i + 1000]]})
+            assert not res.is_error and "Error" not in res.content[0].text[:40], res.content[0].text[:300]
+            progress(f"peer: {min(i + 1000, len(load)):,} notes")
         await client.call_tool(tool, {"query": "warm up the server", "k": k})
         out = []
         for p, batch in enumerate(queries):
@@ -133,11 +141,12 @@ def main():
         proc.terminate()
         proc.wait(timeout=30)
         proc.stderr.close()
-    if args.peer:
-        peer = mcp.StdioServerParameters(command=args.peer, args=["mcp", "start"],
-                                         env={"AGENTDB_PATH": os.path.join(folder, "peer.db")})
+    if args.peer:       # its schema comes from `agentdb init` (without it every tool fails: no such table)
+        db = os.path.join(folder, "peer.db")
+        subprocess.run([args.peer, "init", "--db", db], check=True, capture_output=True, timeout=300)
+        peer = mcp.StdioServerParameters(command=args.peer, args=["mcp", "start"], env={"AGENTDB_PATH": db})
         rows[f"AgentDB's MCP ({args.peer_tool})"] = asyncio.run(
-            through_client(peer, passes, args.peer_tool, args.k, progress))
+            through_client(peer, passes, args.peer_tool, args.k, progress, load=notes))
 
     sys.stderr.write("\n")
     base = rows["Python API: mem.recall()"][0]

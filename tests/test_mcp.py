@@ -350,3 +350,39 @@ def test_a_plain_vector_store_gets_the_store_tools(tmp_path):
             ms.call("recall", {"query": "x"})
     with agentdb.open(path, readonly=True) as db:
         assert db.get(3).metadata == {"k": "c"}
+
+
+def test_long_tools_report_progress(served, tmp_path):
+    _, client = served
+    seen = []
+
+    async def progress(done, total, message):
+        seen.append((done, total))
+
+    res = client.run(lambda c: c.call_tool("export", {"out": str(tmp_path / "all.jsonl")}, progress_callback=progress))
+    assert not res.is_error, res.content[0].text
+    n = json.loads(res.content[0].text)["exported"]
+    assert n > 0 and seen and seen[-1] == (n, n)
+
+
+def test_sigterm_stops_a_stdio_server_and_releases_the_lock(tmp_path):
+    path = str(tmp_path / "term.rvf")
+    new_memory(path)
+    proc = subprocess.Popen(command(path), env={**os.environ, **ENV}, stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):               # the lock appears once the file is open; the SDK loads after
+            if os.path.exists(path + ".lock"):
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert "stopped by SIGTERM" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        proc.stderr.close()
+    assert not os.path.exists(path + ".lock")

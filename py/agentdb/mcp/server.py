@@ -3,7 +3,7 @@ of agentdb.mcp.tools, two resources (agentdb://status, agentdb://segments), and 
 streamable HTTP transports.
 
 The file is opened once, before the first message, and closed when the server stops (the
-client closes stdin, SIGTERM, SIGINT or Ctrl-C): the store's write lock (`<path>.lock`) is
+client closes stdin; SIGTERM, SIGINT or SIGHUP, once the running call has committed): the store's write lock (`<path>.lock`) is
 held for the server's whole life, so a second writer is refused (LockHeldError, printed
 before any MCP traffic) and `--readonly` opens beside it without a lock. A SIGKILL leaves the
 file at its last commit: each write is one commit, fsynced before its answer is sent; the
@@ -73,7 +73,7 @@ class MemoryServer:
 
         self.path, self.readonly = os.path.abspath(os.fspath(path)), bool(readonly)
         chosen = _embedder(embedder, dim)
-        self.memory, self._embedder, self._validators = None, None, {}
+        self.memory, self._embedder, self._validators, self.calls = None, None, {}, None
         if os.path.exists(self.path) and os.path.getsize(self.path) > 0:
             self.store = agentdb.open(self.path, readonly=self.readonly)
             try:
@@ -218,7 +218,7 @@ def build(ms):
 
     from .. import __version__
 
-    calls = anyio.Lock()          # one call at a time: they share the memory and its counters
+    calls = ms.calls = anyio.Lock()    # one call at a time: they share the memory and its counters
 
     async def list_tools(ctx, params):
         tools = []
@@ -282,24 +282,30 @@ def parse_http(address):
     return host.strip("[]"), int(port)
 
 
-async def _stdio(server):
+async def _stdio(server, ms):
     import anyio
     from mcp.server.stdio import stdio_server
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_stop_on_signal, tg.cancel_scope)
+        tg.start_soon(_stop_on_signal, ms)
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
         tg.cancel_scope.cancel()
 
 
-async def _stop_on_signal(scope):
+async def _stop_on_signal(ms):
+    """SIGTERM, SIGINT, SIGHUP: once the running call (if any) has committed, close the file
+    and exit. The SDK reads stdin in a worker thread that no cancellation reaches, so the
+    process leaves with os._exit (after the file is closed, nothing is left to flush)."""
     import anyio
 
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
-        async for _ in signals:
-            scope.cancel()
-            return
+        async for signum in signals:
+            async with ms.calls:
+                ms.close()
+                sys.stderr.write(f"agentdb mcp: stopped by {signal.Signals(signum).name}, {ms.path} closed\n")
+                sys.stderr.flush()
+                os._exit(0)
 
 
 async def _http(server, host, port, announce):
@@ -340,7 +346,7 @@ def serve(path, *, readonly=False, http=None, embedder=None, dim=None, announce=
         previous = signal.signal(signal.SIGTERM, _interrupt)   # uvicorn re-raises the SIGTERM it caught
         try:
             if address is None:
-                anyio.run(_stdio, server)
+                anyio.run(_stdio, server, ms)
             else:
                 anyio.run(_http, server, *address, announce)
         except KeyboardInterrupt:

@@ -23,6 +23,8 @@ STRINGS = {"type": "array", "items": S}
 VECTOR = {"type": "array", "items": N}
 WHERE = {"type": "object", "description": "a filter: {field: value} or {field: {op: value}}, ops eq ne lt le gt "
                                           "ge in range, and / or / not lists; over the memory's own metadata"}
+WHERE_RAW = {**WHERE, "description": WHERE["description"].replace("over the memory's own metadata",
+                                                                   "over the records' stored fields (kind, reward, ...)")}
 TAGS = {**STRINGS, "description": "tags; a search keeps the memories carrying every one"}
 
 
@@ -103,7 +105,7 @@ def _tools():
                  {"sample_size": I, "mechanism": S, "evidence": STRINGS}, writes=True),
         ToolSpec("causal_effects", mem, "causal_effects", {"cause": S}, {"min_confidence": N, "min_uplift": N}),
         ToolSpec("causal_recall", mem, "causal_recall", {"query": S},
-                 {"k": K, "kinds": STRINGS, "where": WHERE, "alpha": N, "beta": N, "gamma": N, "candidates": I}),
+                 {"k": K, "kinds": STRINGS, "where": WHERE_RAW, "alpha": N, "beta": N, "gamma": N, "candidates": I}),
         # semantic router
         ToolSpec("add_intent", mem, "add_intent", {"name": S, "utterances": STRINGS}, {"metadata": OBJ},
                  writes=True),
@@ -123,7 +125,7 @@ def _tools():
                  description="Adds or replaces vectors in one commit: records [{id, vector or text (embedded by the "
                              "store's embedder), metadata}]. In a memory store the records are kind 'vector' and "
                              "cannot replace a memory. Returns {ingested, count}."),
-        ToolSpec("vector_query", store, "query", {}, {"vector": VECTOR, "text": S, "k": K, "where": WHERE,
+        ToolSpec("vector_query", store, "query", {}, {"vector": VECTOR, "text": S, "k": K, "where": WHERE_RAW,
                                                       "exact": B},
                  memory_only=False, call=vector_query,
                  description="The k nearest stored vectors to `vector` (or to the embedded `text`) whose metadata "

@@ -245,6 +245,7 @@ def test_every_tool_answers_as_the_python_api(served, tmp_path):
      "ArgumentError: records[0] needs exactly one of 'vector' and 'text'"),
     ("vector_ingest", {"records": [{"id": 1.5}]}, "ArgumentError: vector_ingest: records[0].id: 1.5 is not of type"),
     ("export", {"out": "/"}, "ArgumentError: / exists"),
+    ("export", {"out": "/no/such/folder/x.jsonl"}, "FileNotFoundError: [Errno 2]"),   # not ours: its text too
     ("no_such_tool", {}, "ArgumentError: no tool named 'no_such_tool'"),
 ])
 def test_bad_arguments_are_tool_errors_with_the_typed_message(served, name, arguments, expected):

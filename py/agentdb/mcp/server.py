@@ -57,7 +57,7 @@ class MemoryServer:
     serves. Usable without any transport (tests, benchmarks): call(name, arguments).
 
     >>> ms = MemoryServer("agent.rvf")                              # doctest: +SKIP
-    >>> ms.call("remember", {"note": "ship on friday"})
+    >>> ms.call("remember", {"note": "ship on friday"})            # doctest: +SKIP
     {'id': 'note:1'}
     """
 

@@ -16,6 +16,8 @@ error (the message names it).
     agentdb freeze notes.rvf            read-only for good (a reopen stays frozen)
     agentdb export notes.rvf out.jsonl  {"id", "vector", "metadata"} per line (cosine: the unit-length rows)
     agentdb import notes.rvf in.jsonl   the same lines back (an alias of ingest), into a new or existing store
+    agentdb mcp agent.rvf [--readonly] [--http 127.0.0.1:PORT] [--embedder minilm|hash] [--dim N]
+                  a Model Context Protocol server over the memory (agentdb.mcp; stdio unless --http)
 
 Input formats: JSONL lines {"id": ..., "vector": [...], "metadata": {...}} (other keys become
 metadata too); .npy float arrays of shape (n, dim) with ids first-id, first-id + 1, ...; CSV with
@@ -147,6 +149,19 @@ def _ingest(db, records, batch):
     return total
 
 
+def export_records(db, out, *, progress=None):
+    """Writes {"id", "vector", "metadata"} per line (vectors as stored) to the path out;
+    returns how many. progress(done, total) every 10000 lines."""
+    ids = db.ids()
+    with open(out, "w", encoding="utf-8") as fh:
+        for n, ident in enumerate(ids, 1):
+            rec = db.get(ident)
+            fh.write(json.dumps({"id": ident, "vector": list(rec.vector), "metadata": rec.metadata}) + "\n")
+            if progress is not None and (n % 10_000 == 0 or n == len(ids)):
+                progress(n, len(ids))
+    return len(ids)
+
+
 def _inspect(path):
     from .kernel import load
 
@@ -232,7 +247,7 @@ def _json_option(text, option, expected):
 
 
 COMMANDS = ("create", "ingest", "import", "query", "inspect", "verify", "compact", "derive", "freeze", "export",
-            "export-model", "import-model", "export-dataset", "import-dataset")
+            "export-model", "import-model", "export-dataset", "import-dataset", "mcp")
 MODEL_SUFFIXES = {".safetensors": "safetensors", ".json": "json", ".bin": "binary", ".zip": "huggingface"}
 DATASET_SUFFIXES = {".jsonl": "jsonl", ".csv": "csv", ".txt": "pretrain"}
 
@@ -314,6 +329,12 @@ def parser():
     p.add_argument("source", help="a .jsonl, .csv or pre-training .txt dataset")
     p.add_argument("--format", choices=("jsonl", "csv", "pretrain"), help="jsonl, csv or pretrain (text)")
     p.add_argument("--replace", action="store_true", help="overwrite records with the same ids")
+    p = sub.add_parser("mcp", help="serve the memory to MCP clients (stdio, or streamable HTTP with --http)")
+    p.add_argument("path", help="the .rvf file (created when missing)")
+    p.add_argument("--readonly", action="store_true", help="open without the lock, beside a writer; no writing tools")
+    p.add_argument("--http", metavar="HOST:PORT", help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    p.add_argument("--embedder", choices=("minilm", "hash"), help="a new file's embedder: minilm (default) or hash")
+    p.add_argument("--dim", type=int, help="the hash embedder's dimension (default 384)")
     return ap
 
 
@@ -374,12 +395,12 @@ def _run(args):
     elif args.command in ("export-model", "import-model", "export-dataset", "import-dataset"):
         _print(_exchange(args))
     elif args.command == "export":
-        with open_store(args.path, readonly=True) as db, open(args.out, "w", encoding="utf-8") as out:
-            ids = db.ids()
-            for ident in ids:
-                rec = db.get(ident)
-                out.write(json.dumps({"id": ident, "vector": list(rec.vector), "metadata": rec.metadata}) + "\n")
-            _print({"exported": len(ids), "out": args.out})
+        with open_store(args.path, readonly=True) as db:
+            _print({"exported": export_records(db, args.out), "out": args.out})
+    elif args.command == "mcp":
+        from .mcp import serve
+
+        return serve(args.path, readonly=args.readonly, http=args.http, embedder=args.embedder, dim=args.dim)
     return 0
 
 

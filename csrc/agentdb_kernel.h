@@ -394,6 +394,11 @@ int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, co
  * return AGK_OK, AGK_E_ARG for bad offsets, AGK_E_RANGE for a neighbour >= n. */
 int32_t agk_gat_forward_f32(const float *st, const float *z, const uint32_t *off, const uint32_t *nbr, const float *w, const float *keep, uint32_t n, uint32_t heads, uint32_t head_dim, float slope, float *pre, float *alpha, float *h);
 int32_t agk_gat_backward_f32(const float *dh, const float *z, const uint32_t *off, const uint32_t *nbr, const float *w, const float *keep, const float *pre, const float *alpha, uint32_t n, uint32_t heads, uint32_t head_dim, float slope, float *dcoef, float *dz, float *dst, float *dw);
+/* neighbourhoods from a CSR adjacency (offsets: n + 1 from 0, non-decreasing, checked by the
+ * caller): i, then its targets in order without repeats or self loops; src = the targets
+ * position of each entry (offsets[n] for the self term); mark = n words of scratch; nbr and src
+ * hold offsets[n] + n. Returns off[n], or AGK_E_RANGE for a target >= n. */
+int32_t agk_gat_neighbourhoods(const uint32_t *offsets, const uint32_t *targets, uint32_t n, uint32_t *mark, uint32_t *off, uint32_t *nbr, uint32_t *src);
 /* the layer norm's backward per row of its input v (n x dim), in double: dv = rstd (g gamma -
  * mean(g gamma) - xhat mean(g gamma xhat)), gx = g xhat (gamma 0 = ones). */
 void agk_layer_norm_rows_backward_f32(const float *v, const float *g, const float *gamma, uint32_t n, uint32_t dim, float eps, float *dv, float *gx);

@@ -139,3 +139,31 @@ void agk_dropout_keep_f32(uint32_t *state, uint32_t count, uint32_t threshold, f
     state[0] = (uint32_t)s;
     state[1] = (uint32_t)(s >> 32);
 }
+
+/* Neighbourhoods from a CSR adjacency (offsets checked by the caller: n + 1 of them from 0, non-
+ * decreasing): node i, then its targets in order, repeats and self loops dropped; src[p] is the
+ * targets position nbr[p] came from, offsets[n] (one past the last) for the self term. mark holds
+ * n words of scratch. nbr and src need offsets[n] + n slots. Returns the entries written (off[n]),
+ * or AGK_E_RANGE for a target >= n. */
+int32_t agk_gat_neighbourhoods(const uint32_t *offsets, const uint32_t *targets, uint32_t n, uint32_t *mark,
+                               uint32_t *off, uint32_t *nbr, uint32_t *src) {
+    uint32_t e = offsets[n], q = 0;
+    for (uint32_t p = 0; p < e; p++)
+        if (targets[p] >= n) return AGK_E_RANGE;
+    for (uint32_t i = 0; i < n; i++) mark[i] = 0;
+    off[0] = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        mark[i] = i + 1;          /* stamp i + 1: "already in node i's neighbourhood" */
+        nbr[q] = i;
+        src[q++] = e;
+        for (uint32_t p = offsets[i]; p < offsets[i + 1]; p++) {
+            uint32_t j = targets[p];
+            if (mark[j] == i + 1) continue;
+            mark[j] = i + 1;
+            nbr[q] = j;
+            src[q++] = p;
+        }
+        off[i + 1] = q;
+    }
+    return (int32_t)q;
+}

@@ -139,6 +139,16 @@ def test_edge_list_equals_csr(kernel, rng):
     a = bits(layer.forward(x, adj))
     assert np.array_equal(a, bits(layer.forward(x, edges)))
     assert np.array_equal(a, bits(layer.forward(x, np.array(edges, dtype=np.int64))))
+    for dtype in (np.uint32, np.int64, np.int32, np.uint16):            # numpy CSR arrays, converted in C
+        csr = (np.asarray(adj[0], dtype), np.asarray(adj[1], dtype))
+        assert np.array_equal(a, bits(layer.forward(x, csr)))
+    bad = np.asarray(adj[1], np.int64)
+    bad[3] = -1
+    with pytest.raises(ArgumentError):
+        layer.forward(x, (np.asarray(adj[0], np.int64), bad))
+    bad[3] = 15
+    with pytest.raises(ArgumentError):
+        layer.forward(x, (adj[0], bad))
 
 
 def outputs(layer, x, adj, g, weights=None):

@@ -1,6 +1,6 @@
 """The Kernel's GNN ops (a mixin of core.Kernel): GAT message passing over ragged
 neighbourhoods, forward and backward, the row-wise layer-norm backward and SplitMix64 dropout
-multipliers (the formulas and the fixed order are in csrc/agentdb_kernel.h and csrc/gnn.c).
+multipliers, and the neighbourhoods of a CSR adjacency (the formulas and the fixed order are in csrc/agentdb_kernel.h and csrc/gnn.c).
 agentdb.nn.gnn's GNNLayer is the user-facing layer over these.
 """
 
@@ -9,8 +9,8 @@ from .buffers import Ptr, u32
 
 
 class GnnOps:
-    """agk_gat_forward_f32 / agk_gat_backward_f32 / agk_layer_norm_rows_backward_f32 /
-    agk_dropout_keep_f32."""
+    """agk_gat_neighbourhoods / agk_gat_forward_f32 / agk_gat_backward_f32 /
+    agk_layer_norm_rows_backward_f32 / agk_dropout_keep_f32."""
 
     def _gat_args(self, st, z, off, nbr, w, keep, n, heads, head_dim):
         self._dims(n=n, heads=heads, head_dim=head_dim)
@@ -95,3 +95,24 @@ class GnnOps:
         self._call("agk_dropout_keep_f32", Ptr(self._sized(state, "I", 2, "state"), "I", True), count,
                    u32(threshold, "threshold"), float(scale), self._out_ptr(out, "f"))
         return out
+
+    def gat_neighbourhoods(self, offsets, targets, *, n):
+        """(off, nbr, src) of agk_gat_neighbourhoods for a CSR adjacency of n nodes (offsets
+        n + 1 values from 0, non-decreasing): neighbourhood i = nbr[off[i]:off[i + 1]], i first,
+        repeats and self loops dropped; src[p] = the targets position of entry p (len(targets)
+        for the self terms).
+
+        >>> [a.tolist() for a in k.gat_neighbourhoods([0, 2, 2, 3], [2, 2, 0], n=3)]
+        [[0, 2, 3, 5], [0, 2, 1, 2, 0], [3, 0, 3, 3, 2]]
+        """
+        self._dims(n=n)
+        offsets, targets = self._sized(offsets, "I", n + 1, "offsets"), self._in(targets, "I", "targets")
+        e = offsets[n]
+        if offsets[0] != 0 or len(targets) != e or any(offsets[i + 1] < offsets[i] for i in range(n)):
+            raise DimensionError(f"offsets must run from 0 up to len(targets) = {len(targets)} without decreasing")
+        off, nbr, src = self._out(None, "I", n + 1), self._out(None, "I", e + n), self._out(None, "I", e + n)
+        q = self._checked("agk_gat_neighbourhoods", Ptr(offsets, "I"), Ptr(targets, "I"), n,
+                          self._out_ptr(self._out(None, "I", n), "I"), self._out_ptr(off, "I"),
+                          self._out_ptr(nbr, "I"), self._out_ptr(src, "I"))
+        del nbr[q:], src[q:]
+        return off, nbr, src

@@ -65,35 +65,48 @@ def _index(value, n, what):
     return value
 
 
-def _targets(targets, n):
-    """targets as uint32 values below n (one C-level conversion; the slow path names the culprit)."""
+def _u32s(values, bound, what):
+    """values as a uint32 array of indices below bound, converted at C speed where possible (a
+    uint32 buffer is copied as is); the slow path names the first bad value."""
+    out = None
     try:
-        out = array.array("I", targets)
-    except (TypeError, OverflowError, ValueError):
+        mv = memoryview(values)
+        if mv.itemsize == 4 and mv.format.lstrip("@=<") in ("I", "L"):
+            out = array.array("I")
+            out.frombytes(mv.cast("B"))
+        elif mv.format.lstrip("@=<") in ("b", "h", "i", "l", "q", "B", "H", "Q"):
+            out = array.array("I", memoryview(bytes(mv)).cast(mv.format.lstrip("@=<")).tolist())
+    except (TypeError, ValueError, OverflowError):
         out = None
-    if out is None or len(out) and max(out) >= n:
-        out = array.array("I", [_index(t, n, f"targets[{p}]") for p, t in enumerate(targets)])
+    if out is None:
+        try:
+            out = array.array("I", values)
+        except (TypeError, ValueError, OverflowError):
+            out = None
+    if out is None or len(out) and max(out) >= bound:
+        out = array.array("I", [_index(v, bound, f"{what}[{p}]") for p, v in enumerate(values)])
     return out
 
 
-def _csr(adjacency, n):
-    """(off, nbr, src): neighbourhood i = nbr[off[i]:off[i + 1]] (uint32 arrays), i first, then
-    its targets in order with repeats and self loops dropped; src[p] is the adjacency entry nbr[p]
-    came from (its CSR targets position or its edge-list position), -1 for the self term; and
-    the number of adjacency entries."""
+def _csr(adjacency, n, kernel):
+    """(off, nbr, src, count): neighbourhood i = nbr[off[i]:off[i + 1]] (uint32 arrays), i
+    first, then its targets in order with repeats and self loops dropped (agk_gat_neighbourhoods);
+    src[p] is the adjacency entry nbr[p] came from (its CSR targets position or its edge-list
+    position), count = the number of adjacency entries for the self terms."""
     perm = None
     if isinstance(adjacency, tuple) and len(adjacency) == 2:
-        offsets, targets = (list(a) for a in adjacency)
+        offsets, targets = adjacency
+        targets = targets if hasattr(targets, "__len__") else list(targets)
+        offsets = _u32s(offsets if hasattr(offsets, "__len__") else list(offsets), len(targets) + 1, "offsets")
         if len(offsets) != n + 1:
             raise ArgumentError(f"CSR offsets hold {len(offsets)} values, n + 1 = {n + 1} expected")
-        offsets = [_index(o, len(targets) + 1, f"offsets[{p}]") for p, o in enumerate(offsets)]
         if offsets[0] != 0 or offsets[-1] != len(targets):
             raise ArgumentError(f"CSR offsets run from {offsets[0]} to {offsets[-1]}, not from 0 to "
                                 f"len(targets) = {len(targets)}")
         for i in range(n):
             if offsets[i + 1] < offsets[i]:
                 raise ArgumentError(f"CSR offsets decrease at {i + 1}: {offsets[i]} then {offsets[i + 1]}")
-        targets = _targets(targets, n)
+        targets = _u32s(targets, n, "targets")
     else:
         try:
             edges = [tuple(e) for e in adjacency]
@@ -104,30 +117,15 @@ def _csr(adjacency, n):
             if len(e) != 2:
                 raise ArgumentError(f"edge {p} is {e!r}, not an (i, j) pair")
             rows[_index(e[0], n, f"edge {p} source")].append((_index(e[1], n, f"edge {p} target"), p))
-        offsets, targets, perm = [0], array.array("I"), []
+        offsets, targets, perm = array.array("I", [0]), array.array("I"), array.array("I")
         for row in rows:
             targets.extend(j for j, _ in row)
             perm.extend(p for _, p in row)
             offsets.append(len(targets))
-    off, nbr, src = array.array("I", [0]) * (n + 1), array.array("I"), array.array("q")
-    for i in range(n):
-        lo, hi = offsets[i], offsets[i + 1]
-        row = targets[lo:hi]
-        nbr.append(i)
-        src.append(-1)
-        if i not in row and len(set(row)) == len(row):       # the common case, at C speed
-            nbr.extend(row)
-            src.extend(range(lo, hi))
-        else:
-            seen = {i}
-            for p in range(lo, hi):
-                if targets[p] not in seen:
-                    seen.add(targets[p])
-                    nbr.append(targets[p])
-                    src.append(p)
-        off[i + 1] = len(nbr)
+        perm.append(len(targets))                      # the self terms' src
+    off, nbr, src = kernel.gat_neighbourhoods(offsets, targets, n=n)
     if perm is not None:
-        src = array.array("q", [-1 if p < 0 else perm[p] for p in src])
+        src = kernel.gather_rows(perm, src, row_bytes=4, fmt="I")
     return off, nbr, src, len(targets)
 
 
@@ -144,7 +142,7 @@ def neighbourhoods(adjacency, n):
     >>> neighbourhoods([(0, 1), (2, 2), (1, 0)], 3)
     [[0, 1], [1, 0], [2]]
     """
-    off, nbr, _, _ = _csr(adjacency, n)
+    off, nbr, _, _ = _csr(adjacency, n, load())
     return [list(nbr[off[i]:off[i + 1]]) for i in range(n)]
 
 
@@ -268,11 +266,12 @@ class GNNLayer:
         xv, n = as_rows(k, x, din, "x")
         if n == 0:
             raise DimensionError("x holds no rows")
-        off, nbr, src, count = _csr(adjacency, n)
+        off, nbr, src, count = _csr(adjacency, n, k)
         w = None
         if edge_weights is not None:
             given = _edge_weights(edge_weights, count)
-            w = array.array("f", [1.0 if p < 0 else given[p] for p in src])
+            given.append(1.0)                                     # the self terms' weight
+            w = k.gather_rows(given, src, row_bytes=4, fmt="f")
         keep = self._keep(len(nbr) * H) if self.training and self.dropout > 0 else None
         z = k.matmul(xv, self.weight, m=n, k=din, n=D)
         st = k.matmul(z, self._att_blocks(), m=n, k=D, n=2 * H)
@@ -327,10 +326,10 @@ class GNNLayer:
         dz_agg, dst, dw = k.gat_backward(dv, z, c["off"], c["nbr"], c["pre"], c["alpha"], n=n, heads=H, head_dim=hd,
                                          slope=NEGATIVE_SLOPE, w=c["w"], keep=c["keep"])
         if dw is not None:
-            grads["edge_weights"] = zeros_f32(c["count"])
-            for p, s in enumerate(c["src"]):
-                if s >= 0:
-                    grads["edge_weights"][s] = dw[p]
+            out = grads["edge_weights"] = zeros_f32(c["count"] + 1)
+            for p, s in zip(c["src"], dw):
+                out[p] = s
+            out.pop()                                             # the self terms' slot
         blk = self._att_blocks()
         dz = k.add(dz_agg, k.matmul(dst, blk, m=n, k=2 * H, n=D, trans_b=True))
         dblk = k.matmul(z, dst, m=D, k=n, n=2 * H, trans_a=True)              # out_dim x 2H

@@ -44,7 +44,7 @@ import array
 import json
 import math
 
-from ..errors import ArgumentError, DimensionError, NonFiniteError, OptionError
+from ..errors import ArgumentError, DimensionError, KernelError, NonFiniteError, OptionError
 from ..kernel import load
 from ..learn.lora import as_rows, decode_f32, encode_f32, f32_view, read_document, zeros_f32
 from ..learn.rng import SplitMix64
@@ -65,9 +65,10 @@ def _index(value, n, what):
     return value
 
 
-def _u32s(values, bound, what):
-    """values as a uint32 array of indices below bound, converted at C speed where possible (a
-    uint32 buffer is copied as is); the slow path names the first bad value."""
+def _u32s(values, bound, what, check=True):
+    """values as a uint32 array of indices below bound (unchecked with check=False: the kernel
+    checks), converted at C speed where possible (a uint32 buffer is copied as is); the slow path
+    names the first bad value."""
     out = None
     try:
         mv = memoryview(values)
@@ -83,7 +84,7 @@ def _u32s(values, bound, what):
             out = array.array("I", values)
         except (TypeError, ValueError, OverflowError):
             out = None
-    if out is None or len(out) and max(out) >= bound:
+    if out is None or check and len(out) and max(out) >= bound:
         out = array.array("I", [_index(v, bound, f"{what}[{p}]") for p, v in enumerate(values)])
     return out
 
@@ -106,7 +107,7 @@ def _csr(adjacency, n, kernel):
         for i in range(n):
             if offsets[i + 1] < offsets[i]:
                 raise ArgumentError(f"CSR offsets decrease at {i + 1}: {offsets[i]} then {offsets[i + 1]}")
-        targets = _u32s(targets, n, "targets")
+        given, targets = targets, _u32s(targets, n, "targets", check=False)
     else:
         try:
             edges = [tuple(e) for e in adjacency]
@@ -123,7 +124,12 @@ def _csr(adjacency, n, kernel):
             perm.extend(p for _, p in row)
             offsets.append(len(targets))
         perm.append(len(targets))                      # the self terms' src
-    off, nbr, src = kernel.gat_neighbourhoods(offsets, targets, n=n)
+        given = targets
+    try:
+        off, nbr, src = kernel.gat_neighbourhoods(offsets, targets, n=n)
+    except KernelError:                                # a target >= n: name it
+        _u32s(given, n, "targets")
+        raise
     if perm is not None:
         src = kernel.gather_rows(perm, src, row_bytes=4, fmt="I")
     return off, nbr, src, len(targets)

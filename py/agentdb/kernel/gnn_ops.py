@@ -1,6 +1,7 @@
-"""The Kernel's GNN ops (a mixin of core.Kernel): GAT message passing over ragged
-neighbourhoods, forward and backward, the row-wise layer-norm backward and SplitMix64 dropout
-multipliers, and the neighbourhoods of a CSR adjacency (the formulas and the fixed order are in csrc/agentdb_kernel.h and csrc/gnn.c).
+"""The Kernel's GNN ops (a mixin of core.Kernel): the neighbourhoods of a CSR adjacency, GAT
+message passing over them (forward and backward), the row-wise layer-norm backward and
+SplitMix64 dropout multipliers (the formulas and the fixed order are in csrc/agentdb_kernel.h
+and csrc/gnn.c).
 agentdb.nn.gnn's GNNLayer is the user-facing layer over these.
 """
 

@@ -398,5 +398,29 @@ void agk_rope_table_f32(const float *pos, uint32_t n, uint32_t dim, float base, 
 #define AGK_ROPE_INTERLEAVED 1
 #define AGK_ROPE_TRANSPOSE 2
 int32_t agk_rope_apply_f32(const float *x, uint32_t n, uint32_t row_len, uint32_t dim, const float *cos_t, const float *sin_t, const uint32_t *tab_row, uint32_t n_tab, uint32_t flags, float *out);
+/* ---- GNN (agentdb.nn.gnn, csrc/gnn.c): GAT message passing over ragged neighbourhoods ----
+ * Neighbourhood i = nbr[off[i] .. off[i+1]) (n + 1 offsets from 0, each nbr < n, i first by
+ * convention); per-(edge, head) arrays (pre, alpha, keep, dcoef) hold node i's block at
+ * heads * off[i], head h's row at heads * off[i] + h * d_i. Forward: u = st[i][h] + st[j][H + h]
+ * (st = n x 2H: s then t), pre = u, alpha = softmax over the row of LeakyReLU(u, slope)
+ * (agk_softmax_f32), h_i^h = sum_j c_ij z_j^h in order from 0 with c = (alpha w_e) keep (w: one per
+ * nbr entry, keep: alpha layout; 0 = ones). Backward (dh = dL/dh, n x D): dcoef = dh_i^h . z_j^h,
+ * dz_j^h = sum c_ij dh_i^h, dalpha = dcoef w keep, de = alpha (dalpha - sum alpha dalpha) (sum in
+ * double), du = de (pre > 0) or slope de, dst[i][h] += du, dst[j][H + h] += du, dw_e = sum_h alpha
+ * keep dcoef (dw may be 0); dz, dst, dw overwritten, in node, head, neighbourhood order. Both
+ * return AGK_OK, AGK_E_ARG for bad offsets, AGK_E_RANGE for a neighbour >= n. */
+int32_t agk_gat_forward_f32(const float *st, const float *z, const uint32_t *off, const uint32_t *nbr, const float *w, const float *keep, uint32_t n, uint32_t heads, uint32_t head_dim, float slope, float *pre, float *alpha, float *h);
+int32_t agk_gat_backward_f32(const float *dh, const float *z, const uint32_t *off, const uint32_t *nbr, const float *w, const float *keep, const float *pre, const float *alpha, uint32_t n, uint32_t heads, uint32_t head_dim, float slope, float *dcoef, float *dz, float *dst, float *dw);
+/* neighbourhoods from a CSR adjacency (offsets: n + 1 from 0, non-decreasing, checked by the
+ * caller): i, then its targets in order without repeats or self loops; src = the targets
+ * position of each entry (offsets[n] for the self term); mark = n words of scratch; nbr and src
+ * hold offsets[n] + n. Returns off[n], or AGK_E_RANGE for a target >= n. */
+int32_t agk_gat_neighbourhoods(const uint32_t *offsets, const uint32_t *targets, uint32_t n, uint32_t *mark, uint32_t *off, uint32_t *nbr, uint32_t *src);
+/* the layer norm's backward per row of its input v (n x dim), in double: dv = rstd (g gamma -
+ * mean(g gamma) - xhat mean(g gamma xhat)), gx = g xhat (gamma 0 = ones). */
+void agk_layer_norm_rows_backward_f32(const float *v, const float *g, const float *gamma, uint32_t n, uint32_t dim, float eps, float *dv, float *gx);
+/* count dropout multipliers drawn from SplitMix64 (agentdb.learn.rng; state = {low, high} words,
+ * advanced in place): 0 where a draw's top 24 bits are below threshold, else scale. */
+void agk_dropout_keep_f32(uint32_t *state, uint32_t count, uint32_t threshold, float scale, float *out);
 
 #endif

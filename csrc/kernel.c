@@ -30,6 +30,7 @@
 #include "graph.c"
 #include "attention.c"
 #include "rope.c"   /* after hyperbolic.c: uses hyp_log, hyp_expm1 */
+#include "gnn.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
                          

@@ -14,6 +14,7 @@ from ..metrics import KERNEL_SCANS, kernel_code
 from .buffers import FORMATS, U32_MAX, KBuffer, Ptr, as_view, new_array, u32
 from .codes import CODES, FEATURES
 from .attention_ops import AttentionOps
+from .gnn_ops import GnnOps
 from .dense_ops import DenseOps
 from .hnsw_ops import HnswOps, HnswSearcher  # noqa: F401  (imported from here by callers)
 from .graph_ops import GraphOps
@@ -25,7 +26,7 @@ from .rope_ops import RopeOps
 
 
 class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps, GraphOps, HyperbolicOps, AttentionOps,
-             RopeOps):
+             RopeOps, GnnOps):
     """The kernel interface (its op groups: the mixins, one module each)."""
 
     def __init__(self, backend):

@@ -29,6 +29,7 @@
 #include "hyperbolic.c"
 #include "graph.c"
 #include "attention.c"
+#include "sparse_attention.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
                          

@@ -21,9 +21,11 @@ from .hyperbolic_ops import HyperbolicOps
 from .learn_ops import LearnOps
 from .math_ops import MathOps
 from .quant_ops import QuantOps
+from .sparse_attention_ops import SparseAttentionOps
 
 
-class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps, GraphOps, HyperbolicOps, AttentionOps):
+class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps, GraphOps, HyperbolicOps, AttentionOps,
+             SparseAttentionOps):
     """The kernel interface (its op groups: the mixins, one module each)."""
 
     def __init__(self, backend):

@@ -97,18 +97,22 @@ static void spa_dots(const float *x, const float *kt, uint32_t n_k, uint32_t d, 
                      float scale, float *s) {
     const v16f sv = v16f_splat(scale);
     uint32_t e0 = 0;
-    for (; e0 + 2 * AGK_LANES <= cnt && idx[e0 + 2 * AGK_LANES - 1] - idx[e0] == 2 * AGK_LANES - 1;
-         e0 += 2 * AGK_LANES) {   /* two runs of 16 at once: two independent chains */
+    for (; e0 + 4 * AGK_LANES <= cnt && idx[e0 + 4 * AGK_LANES - 1] - idx[e0] == 4 * AGK_LANES - 1;
+         e0 += 4 * AGK_LANES) {   /* a run of 64 consecutive keys: four independent chains */
         const float *col = kt + idx[e0];
-        v16f a0 = v16f_zero(), a1 = v16f_zero();
+        v16f a0 = v16f_zero(), a1 = v16f_zero(), a2 = v16f_zero(), a3 = v16f_zero();
         for (uint32_t p = 0; p < d; p++) {
             v16f xp = v16f_splat(x[p]);
             const float *row = col + (uintptr_t)p * n_k;
             a0 = a0 + xp * v16f_load(row);
             a1 = a1 + xp * v16f_load(row + AGK_LANES);
+            a2 = a2 + xp * v16f_load(row + 2 * AGK_LANES);
+            a3 = a3 + xp * v16f_load(row + 3 * AGK_LANES);
         }
         v16f_store(s + e0, sv * a0);
         v16f_store(s + e0 + AGK_LANES, sv * a1);
+        v16f_store(s + e0 + 2 * AGK_LANES, sv * a2);
+        v16f_store(s + e0 + 3 * AGK_LANES, sv * a3);
     }
     for (; e0 < cnt; e0 += AGK_LANES) {
         uint32_t r = spa_min(AGK_LANES, cnt - e0);
@@ -129,23 +133,48 @@ static void spa_dots(const float *x, const float *kt, uint32_t n_k, uint32_t d, 
     }
 }
 
-/* out (cols) = sum over the cnt entries e of w[e] * row idx[e] of m (row stride rs), in order from
- * +0, a multiply then an add per column (agk_gemm_f32's / agk_matmul_f32's element order). */
-static void spa_combine(const float *w, const uint32_t *idx, uint32_t cnt, const float *m, uint32_t rs,
-                        uint32_t cols, float *out) {
-    for (uint32_t c0 = 0; c0 < cols; c0 += AGK_LANES) {
+/* out (cols) = sum over the cnt entries e of w_e * row idx[e] of m (row stride rs), w_e = w[widx[e]]
+ * (w[e] when widx is 0), in order from +0, a multiply then an add per column (agk_gemm_f32's /
+ * agk_matmul_f32's element order); 64 columns at once, four independent chains. */
+static void spa_combine(const float *w, const uint32_t *widx, const uint32_t *idx, uint32_t cnt, const float *m,
+                        uint32_t rs, uint32_t cols, float *out) {
+    uint32_t c0 = 0;
+    for (; c0 + 4 * AGK_LANES <= cols; c0 += 4 * AGK_LANES) {
+        v16f a0 = v16f_zero(), a1 = v16f_zero(), a2 = v16f_zero(), a3 = v16f_zero();
+        for (uint32_t e = 0; e < cnt; e++) {
+            v16f we = v16f_splat(widx ? w[widx[e]] : w[e]);
+            const float *row = m + (uintptr_t)idx[e] * rs + c0;
+            a0 = a0 + we * v16f_load(row);
+            a1 = a1 + we * v16f_load(row + AGK_LANES);
+            a2 = a2 + we * v16f_load(row + 2 * AGK_LANES);
+            a3 = a3 + we * v16f_load(row + 3 * AGK_LANES);
+        }
+        v16f_store(out + c0, a0);
+        v16f_store(out + c0 + AGK_LANES, a1);
+        v16f_store(out + c0 + 2 * AGK_LANES, a2);
+        v16f_store(out + c0 + 3 * AGK_LANES, a3);
+    }
+    for (; c0 < cols; c0 += AGK_LANES) {
         uint32_t r = spa_min(AGK_LANES, cols - c0);
         v16f acc = v16f_zero();
         for (uint32_t e = 0; e < cnt; e++)
-            acc = acc + v16f_splat(w[e]) * spa_load(m + (uintptr_t)idx[e] * rs + c0, r);
+            acc = acc + v16f_splat(widx ? w[widx[e]] : w[e]) * spa_load(m + (uintptr_t)idx[e] * rs + c0, r);
         spa_store(out + c0, acc, r);
     }
 }
 
-/* dst (cols x rows) = src^T (rows x cols, row stride rs) */
+/* dst (cols x rows) = src^T (rows x cols, row stride rs), 16 rows at a time (whole lines written) */
 AGK_INLINE void spa_transpose(const float *src, uint32_t rs, uint32_t rows, uint32_t cols, float *dst) {
-    for (uint32_t j = 0; j < rows; j++)
-        for (uint32_t p = 0; p < cols; p++) dst[(uintptr_t)p * rows + j] = src[(uintptr_t)j * rs + p];
+    for (uint32_t j0 = 0; j0 < rows; j0 += AGK_LANES) {
+        uint32_t r = spa_min(AGK_LANES, rows - j0);
+        for (uint32_t p = 0; p < cols; p++)
+            for (uint32_t l = 0; l < r; l++) dst[(uintptr_t)p * rows + j0 + l] = src[(uintptr_t)(j0 + l) * rs + p];
+    }
+}
+
+/* problem (b, h)'s element offsets into q, k, v and out (agk_sdpa_f32's layout) */
+AGK_INLINE void spa_offsets(const uint32_t *layout, uint32_t b, uint32_t h, uintptr_t *off) {
+    for (uint32_t t = 0; t < 4; t++) off[t] = (uintptr_t)b * layout[3 * t + 1] + (uintptr_t)h * layout[3 * t + 2];
 }
 
 uint32_t agk_sparse_attn_scratch_len(uint32_t n_k, uint32_t d, uint32_t dv) {
@@ -175,10 +204,11 @@ static void spa_row(const uint32_t *idx, uint32_t cnt, float *s, const float *v,
             v16f x = spa_load(s + j0, r);
             spa_store(s + j0, v16f_select(x == ninf, v16f_zero(), v16f_exp(x - mn)), r);
         }
-        v16f lanes = v16f_zero();   /* sum_f32 over the tile, masked keys' +0 left out */
-        for (uint32_t j = e; j < e1; j++) lanes[idx[j] % AGK_LANES] = lanes[idx[j] % AGK_LANES] + s[j];
-        float rs = hsum16(lanes);
-        spa_combine(s + e, idx + e, e1 - e, v, v_rs, dv, pv);   /* P V_t */
+        float lanes[AGK_LANES];   /* sum_f32 over the tile, masked keys' +0 left out */
+        v16f_store(lanes, v16f_zero());
+        for (uint32_t j = e; j < e1; j++) lanes[idx[j] % AGK_LANES] += s[j];
+        float rs = hsum16(v16f_load(lanes));
+        spa_combine(s + e, 0, idx + e, e1 - e, v, v_rs, dv, pv);   /* P V_t */
         if (live) {
             float c = v16f_exp(v16f_splat(m - m_new))[0];
             l = l * c + rs;
@@ -218,10 +248,10 @@ int32_t agk_sparse_attn_f32(const float *q, const float *k, const float *v, cons
     float *kt = scratch, *s = kt + (uintptr_t)d * n_k, *pv = s + n_k;
     for (uint32_t b = 0; b < batch; b++)
         for (uint32_t h = 0; h < heads; h++) {
-            const float *qb = q + (uintptr_t)b * layout[1] + (uintptr_t)h * layout[2];
-            const float *kb = k + (uintptr_t)b * layout[4] + (uintptr_t)h * layout[5];
-            const float *vb = v + (uintptr_t)b * layout[7] + (uintptr_t)h * layout[8];
-            float *ob = out + (uintptr_t)b * layout[10] + (uintptr_t)h * layout[11];
+            uintptr_t off[4];
+            spa_offsets(layout, b, h, off);
+            const float *qb = q + off[0], *kb = k + off[1], *vb = v + off[2];
+            float *ob = out + off[3];
             float *lb = lse ? lse + ((uintptr_t)b * heads + h) * n_q : 0;
             spa_transpose(kb, layout[3], n_k, d, kt);
             for (uint32_t i = 0; i < n_q; i++) {
@@ -267,10 +297,9 @@ int32_t agk_sparse_attn_backward_f32(const float *q, const float *k, const float
     const v16f ninf = v16f_splat(-agk_inf()), sv = v16f_splat(scale);
     for (uint32_t b = 0; b < batch; b++)
         for (uint32_t h = 0; h < heads; h++) {
-            uintptr_t qo = (uintptr_t)b * layout[1] + (uintptr_t)h * layout[2];
-            uintptr_t ko = (uintptr_t)b * layout[4] + (uintptr_t)h * layout[5];
-            uintptr_t vo = (uintptr_t)b * layout[7] + (uintptr_t)h * layout[8];
-            uintptr_t oo = (uintptr_t)b * layout[10] + (uintptr_t)h * layout[11];
+            uintptr_t off[4];
+            spa_offsets(layout, b, h, off);
+            const uintptr_t qo = off[0], ko = off[1], vo = off[2], oo = off[3];
             const float *lb = lse + ((uintptr_t)b * heads + h) * n_q;
             spa_transpose(k + ko, layout[3], n_k, d, kt);
             spa_transpose(v + vo, layout[6], n_k, dv, vt);
@@ -290,27 +319,13 @@ int32_t agk_sparse_attn_backward_f32(const float *q, const float *k, const float
                     spa_store(pr + j0, pe, r);
                     spa_store(dr + j0, (pe * (spa_load(dr + j0, r) - di)) * sv, r);
                 }
-                spa_combine(dr, idx, cnt, k + ko, layout[3], d, dq + qo + (uintptr_t)i * layout[0]);
+                spa_combine(dr, 0, idx, cnt, k + ko, layout[3], d, dq + qo + (uintptr_t)i * layout[0]);
             }
             for (uint32_t j = 0; j < n_k; j++) {
                 uint32_t a = colptr[j], cnt = colptr[j + 1] - a;
-                float *gk = dk + ko + (uintptr_t)j * layout[3], *gv = dvv + vo + (uintptr_t)j * layout[6];
-                for (uint32_t c0 = 0; c0 < d; c0 += AGK_LANES) {
-                    uint32_t r = spa_min(AGK_LANES, d - c0);
-                    v16f acc = v16f_zero();
-                    for (uint32_t e = 0; e < cnt; e++)
-                        acc = acc + v16f_splat(ds[tr_ent[a + e]]) *
-                                        spa_load(q + qo + (uintptr_t)tr_row[a + e] * layout[0] + c0, r);
-                    spa_store(gk + c0, acc, r);
-                }
-                for (uint32_t c0 = 0; c0 < dv; c0 += AGK_LANES) {
-                    uint32_t r = spa_min(AGK_LANES, dv - c0);
-                    v16f acc = v16f_zero();
-                    for (uint32_t e = 0; e < cnt; e++)
-                        acc = acc + v16f_splat(p[tr_ent[a + e]]) *
-                                        spa_load(dout + oo + (uintptr_t)tr_row[a + e] * layout[9] + c0, r);
-                    spa_store(gv + c0, acc, r);
-                }
+                spa_combine(ds, tr_ent + a, tr_row + a, cnt, q + qo, layout[0], d, dk + ko + (uintptr_t)j * layout[3]);
+                spa_combine(p, tr_ent + a, tr_row + a, cnt, dout + oo, layout[9], dv,
+                            dvv + vo + (uintptr_t)j * layout[6]);
             }
         }
     return (int32_t)batch;

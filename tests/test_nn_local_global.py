@@ -10,7 +10,7 @@ import torch
 from agentdb.errors import ArgumentError, DimensionError, NonFiniteError
 from agentdb.nn import attention as A
 from agentdb.nn import local_global as LG
-from support import bits, rel
+from support import assert_same_outputs, bits, rel
 
 F = torch.nn.functional
 TOL = 1e-5
@@ -131,15 +131,11 @@ def outputs(kernel, seed):
 
 
 def test_backends_agree_bit_for_bit(native, wasmhost):
-    got, want = outputs(native, 7), outputs(wasmhost, 7)
-    for name in want:
-        assert np.array_equal(got[name], want[name]), name
+    assert_same_outputs(outputs, native, wasmhost, 7)
 
 
 def test_every_isa_level_agrees_with_wasm(level_kernel, wasmhost):
-    got, want = outputs(level_kernel, 8), outputs(wasmhost, 8)
-    for name in want:
-        assert np.array_equal(got[name], want[name]), name
+    assert_same_outputs(outputs, level_kernel, wasmhost, 8)
 
 
 def test_batch_size_independence(kernel, rng):
@@ -201,3 +197,23 @@ def test_docstring_examples(kernel):
     for module in (LG, sparse_attention_ops):
         assert doctest.testmod(module, extraglobs={"k": kernel}, verbose=False).failed == 0
     assert all(">>>" in (getattr(LG, name).__doc__ or "") for name in LG.__all__)
+
+
+def test_worker_answers_agentdb_nn_local_global():
+    """AgentDB.nn.localGlobal.localGlobalAttention({...}) in the browser: the worker's nn op with
+    the module camelCased, keywords snake_cased by the client; the native bits come back."""
+    import json
+
+    from agentdb import worker_api
+
+    q, k, v = [0.1, -0.3, 0.7, 0.2, 0.4, 0.0], [0.5, 0.1, -0.2, 0.9, 0.3, 0.3], [1.0, 2.0, 3.0, -1.0, 0.5, 0.25]
+    for module in ("localGlobal", "local_global"):
+        got = json.loads(worker_api._op_nn({"module": module, "function": "local_global_attention",
+                                            "args": {"q": q, "k": k, "v": v, "dim": 2, "window": 1}}, None))
+        assert bytes.fromhex(got["value"]["f32"]) == LG.local_global_attention(q, k, v, dim=2, window=1).tobytes()
+    got = json.loads(worker_api._op_nn({"module": "localGlobal", "function": "sparse_attention", "args": {
+        "q": q, "k": k, "v": v, "dim": 2, "key_indptr": [0, 1, 1, 3], "key_index": [2, 0, 1]}}, None))
+    want = LG.sparse_attention(q, k, v, dim=2, key_indptr=[0, 1, 1, 3], key_index=[2, 0, 1])
+    assert bytes.fromhex(got["value"]["f32"]) == want.tobytes()
+    with pytest.raises(AttributeError):
+        worker_api._op_nn({"module": "localGlobal", "function": "_run", "args": {}}, None)

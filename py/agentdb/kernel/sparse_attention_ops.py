@@ -61,16 +61,9 @@ class SparseAttentionOps:
         return indptr, indices[:nnz]
 
     def _sparse_args(self, q, k, v, indptr, indices, layout, batch, heads, n_q, n_k, d, dv):
-        self._dims(batch=batch, heads=heads, n_q=n_q, n_k=n_k, d=d, dv=dv)
         if len(layout) != 12:
             raise DimensionError(f"layout needs 12 strides (q, k, v, out), got {len(layout)}")
-        for s in layout:
-            u32(s, "stride")
-        q, k, v = self._in(q, "f", "q"), self._in(k, "f", "k"), self._in(v, "f", "v")
-        for i, (name, x, rows, cols) in enumerate((("q", q, n_q, d), ("k", k, n_k, d), ("v", v, n_k, dv))):
-            need = self._extent(name, layout[3 * i:3 * i + 3], rows, cols, batch, heads)
-            if len(x) < need:
-                raise DimensionError(f"{name} holds {len(x)} values, its layout reaches {need}")
+        q, k, v, _, _ = self._attn_args(q, k, v, None, None, [*layout, 0, 0, 0], batch, heads, n_q, n_k, d, dv)
         indptr, indices = self.csr_check(indptr, indices, n_rows=n_q, n_cols=n_k)
         lay = Ptr(memoryview(array.array("I", layout)), "I")
         return q, k, v, indptr, indices, lay

@@ -108,12 +108,7 @@ class SparseAttentionOps:
         """
         q, k, v, indptr, indices, lay = self._sparse_args(q, k, v, indptr, indices, layout, batch, heads, n_q, n_k,
                                                           d, dv)
-        o_len = self._extent("out", layout[9:12], n_q, dv, batch, heads)
-        o, dout = self._in(o, "f", "o"), self._in(dout, "f", "dout")
-        for name, x in (("o", o), ("dout", dout)):
-            if len(x) < o_len:
-                raise DimensionError(f"{name} holds {len(x)} values, its layout reaches {o_len}")
-        lse = self._sized(lse, "f", batch * heads * n_q, "lse")
+        o, dout, lse = self._grad_inputs(o, dout, lse, layout, batch, heads, n_q, dv)
         need = self._call("agk_sparse_attn_backward_scratch_len", n_k, d, dv, u32(len(indices), "nnz")) & U32_MAX
         if need == 0:
             raise DimensionError(f"sparse attention backward scratch for {len(indices)} entries exceeds 4 GiB")

@@ -102,6 +102,22 @@ def test_local_global_matches_torch_with_the_dense_mask(kernel, rng, n, window, 
         assert rel(arr(ours, t.shape), t.grad.numpy()) < TOL
 
 
+def test_csr_matches_torch_with_the_dense_mask(kernel, rng):
+    B, H, n_q, n_k, d, dv = 2, 3, 50, 90, 16, 8
+    indptr, indices = random_csr(rng, n_q, n_k, 0.15)
+    assert np.diff(indptr.astype(int)).min() > 0   # torch gives NaN for a query without keys
+    q, k, v = f32(rng, B, H, n_q, d), f32(rng, B, H, n_k, d), f32(rng, B, H, n_k, dv)
+    keep = torch.from_numpy(csr_mask(indptr, indices, n_q, n_k).astype(bool))
+    tq, tk, tv = (torch.from_numpy(x.astype(np.float64)).requires_grad_(True) for x in (q, k, v))
+    want = F.scaled_dot_product_attention(tq, tk, tv, attn_mask=keep)
+    kw = dict(dim=d, batch=B, heads=H, key_indptr=indptr, key_index=indices, kernel=kernel)
+    assert rel(arr(LG.sparse_attention(q, k, v, **kw), want.shape), want.detach().numpy()) < TOL
+    grad = f32(rng, *want.shape)
+    want.backward(torch.from_numpy(grad.astype(np.float64)))
+    for ours, t in zip(LG.sparse_attention_backward(q, k, v, grad, **kw), (tq, tk, tv)):
+        assert rel(arr(ours, t.shape), t.grad.numpy()) < TOL
+
+
 def test_pattern_is_the_masks_rows(kernel):
     for n, w, g, causal in ((1, 0, 0, False), (9, 2, 3, False), (70, 64, 1, True), (5, 9, 9, True)):
         indptr, indices = LG.local_global_pattern(n, window=w, global_tokens=g, causal=causal, kernel=kernel)

@@ -422,5 +422,28 @@ void agk_layer_norm_rows_backward_f32(const float *v, const float *g, const floa
 /* count dropout multipliers drawn from SplitMix64 (agentdb.learn.rng; state = {low, high} words,
  * advanced in place): 0 where a draw's top 24 bits are below threshold, else scale. */
 void agk_dropout_keep_f32(uint32_t *state, uint32_t count, uint32_t threshold, float scale, float *out);
+/* ---- sparse attention (agentdb.nn.local_global): each query attends a given set of keys ------
+ * agk_sdpa_f32's problems and strides (layout: its first 12, q, k, v, out; no mask), query i of
+ * every problem attending keys indices[indptr[i] .. indptr[i + 1]) (a CSR over n_q rows shared by
+ * the problems, each row strictly increasing and < n_k): agk_sdpa_f32's bits with that pattern as
+ * its keep mask (csrc/sparse_attention.c gives the order), in O(nnz * (d + dv)) instead of
+ * O(n_q * n_k * (d + dv)). A row with no key gives zeros, lse -inf. Returns batch, AGK_E_RANGE for
+ * a bad CSR (nothing written), AGK_E_ARG for d or dv 0 or scratch short of the _scratch_len. */
+uint32_t agk_sparse_attn_scratch_len(uint32_t n_k, uint32_t d, uint32_t dv);
+int32_t agk_sparse_attn_f32(const float *q, const float *k, const float *v, const uint32_t *layout, uint32_t batch, uint32_t heads, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, float scale, const uint32_t *indptr, const uint32_t *indices, float *scratch, uint32_t scratch_len, float *out, float *lse);
+/* gradients of agk_sparse_attn_f32 (o and lse from its call; agk_sdpa_backward_f32's bits with the
+ * pattern as keep mask); dq, dk, dvv in q, k, v's layouts (overwritten). Scratch depends on nnz. */
+uint32_t agk_sparse_attn_backward_scratch_len(uint32_t n_k, uint32_t d, uint32_t dv, uint32_t nnz);
+int32_t agk_sparse_attn_backward_f32(const float *q, const float *k, const float *v, const uint32_t *layout, uint32_t batch, uint32_t heads, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, float scale, const uint32_t *indptr, const uint32_t *indices, const float *o, const float *dout, const float *lse, float *scratch, uint32_t scratch_len, float *dq, float *dk, float *dvv);
+/* the first row of a CSR (n_rows + 1 offsets into nnz entries) that is bad (offsets not from 0,
+ * decreasing or past nnz, the last not nnz, an entry >= n_cols or not above the one before it),
+ * or n_rows when every row is fine */
+int32_t agk_csr_check(const uint32_t *indptr, const uint32_t *indices, uint32_t n_rows, uint32_t n_cols, uint32_t nnz);
+/* the local-global pattern as a CSR: query i attends keys |i - j| <= window and the first globals
+ * keys, a global query (i < globals) every key; AGK_ATTN_CAUSAL keeps j <= i (nn.attention's
+ * local_global_mask). _nnz counts its entries (saturating at 2^32 - 1); _csr writes indptr
+ * (n_q + 1) and indices, returning nnz, or AGK_E_ARG when that exceeds cap. */
+uint32_t agk_local_global_nnz(uint32_t n_q, uint32_t n_k, uint32_t window, uint32_t globals, uint32_t flags);
+int32_t agk_local_global_csr(uint32_t n_q, uint32_t n_k, uint32_t window, uint32_t globals, uint32_t flags, uint32_t *indptr, uint32_t *indices, uint32_t cap);
 
 #endif

@@ -31,6 +31,7 @@
 #include "attention.c"
 #include "rope.c"   /* after hyperbolic.c: uses hyp_log, hyp_expm1 */
 #include "gnn.c"
+#include "sparse_attention.c"
 
 uint32_t agk_abi_version(void) { return AGK_ABI_VERSION; }
                          

@@ -60,6 +60,14 @@ def assert_same_dense_bits(kernel, other, seed):
     return got.keys()
 
 
+def assert_same_outputs(outputs, kernel, other, seed):
+    """outputs(kernel, seed) and outputs(other, seed), dicts of name -> bits, agree name by name."""
+    got, want = outputs(kernel, seed), outputs(other, seed)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert np.array_equal(got[name], want[name]), name
+
+
 def arr(x, shape=None):
     """A float32 buffer as a float64 numpy array (reshaped when shape is given)."""
     a = np.frombuffer(memoryview(x).cast("B"), dtype=np.float32).astype(np.float64)

@@ -822,7 +822,8 @@ export class AgentDB {
   static onProgress(fn) { listeners.add(fn); return () => listeners.delete(fn); }
 
   /** agentdb.nn in the worker (no store needed): AgentDB.nn.<module>.<function>(keywords) for
-   *  the modules attention, benchmark, compress, dual_attention, hyperbolic, linear_attention and search,
+   *  the modules attention, benchmark, compress, dual_attention, hyperbolic, linear_attention, local_global
+   *  (or localGlobal: a camelCased module is snake_cased by the worker), search,
    *  graph_attention (graphRopeAttention, edgeFeaturedAttention) and rope,
    *  functions camelCased, one options
    *  object of Python's keywords camelCased (typed arrays welcome); float32 results come back as

@@ -468,7 +468,8 @@ def _op_rag_session(args, buffer):
 # ---- agentdb.nn: {module, function, args: {keyword: value}} runs a public function of
 # agentdb.nn.<module> (no store); float arrays come back as the hex of their float32 bits.
 
-NN_MODULES = ("attention", "benchmark", "compress", "dual_attention", "hyperbolic", "linear_attention", "search")
+NN_MODULES = ("attention", "benchmark", "compress", "dual_attention", "hyperbolic", "linear_attention", "local_global",
+              "search")
 NN_MODULES += ("graph_attention", "rope")   # functions only: graph_rope_attention, edge_featured_attention, rope, ...
 
 
@@ -506,10 +507,11 @@ def _swapped(values):
 
 
 def _op_nn(args, buffer):
-    """{module (NN_MODULES), function (a public function of it), args} -> {"value": nn_json(its answer)}."""
+    """{module (NN_MODULES, or camelCased), function (a public function of it), args} -> {"value": nn_json(its answer)}."""
     import importlib
 
     module, function = args["module"], args["function"]
+    module = re.sub(r"[A-Z]", lambda m: "_" + m.group().lower(), module)   # AgentDB.nn.localGlobal -> local_global
     if module not in NN_MODULES:
         raise AttributeError(f"agentdb.nn has no module {module!r}: {', '.join(NN_MODULES)}")
     fn = getattr(importlib.import_module(f"agentdb.nn.{module}"), function, None)

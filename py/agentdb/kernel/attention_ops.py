@@ -43,6 +43,15 @@ class AttentionOps:
                 raise DimensionError(f"{name} holds {len(x)} values, its layout reaches {need}")
         return q, k, v, mask, keep
 
+    def _grad_inputs(self, o, dout, lse, layout, batch, heads, n_q, dv):
+        """A backward's forward output o, its gradient dout (out's layout) and lse, checked."""
+        o_len = self._extent("out", layout[9:12], n_q, dv, batch, heads)
+        o, dout = self._in(o, "f", "o"), self._in(dout, "f", "dout")
+        for name, x in (("o", o), ("dout", dout)):
+            if len(x) < o_len:
+                raise DimensionError(f"{name} holds {len(x)} values, its layout reaches {o_len}")
+        return o, dout, self._sized(lse, "f", batch * heads * n_q, "lse")
+
     def sdpa_scratch_len(self, n_k, d, dv, *, flash=False):
         """Floats of scratch sdpa() needs: fixed by d and dv alone with flash=True."""
         size = self._call("agk_sdpa_scratch_len", u32(n_k, "n_k"), u32(d, "d"), u32(dv, "dv"),
@@ -90,12 +99,7 @@ class AttentionOps:
         [1.2311, 0.7689]
         """
         q, k, v, mask, keep = self._attn_args(q, k, v, mask, keep, layout, batch, heads, n_q, n_k, d, dv)
-        o_len = self._extent("out", layout[9:12], n_q, dv, batch, heads)
-        o, dout = self._in(o, "f", "o"), self._in(dout, "f", "dout")
-        for name, x in (("o", o), ("dout", dout)):
-            if len(x) < o_len:
-                raise DimensionError(f"{name} holds {len(x)} values, its layout reaches {o_len}")
-        lse = self._sized(lse, "f", batch * heads * n_q, "lse")
+        o, dout, lse = self._grad_inputs(o, dout, lse, layout, batch, heads, n_q, dv)
         need = self._call("agk_sdpa_backward_scratch_len", n_q, n_k, d, dv) & U32_MAX
         if need == 0:
             raise DimensionError(f"attention backward scratch for {n_q} x {n_k} exceeds the kernel's 4 GiB buffers")

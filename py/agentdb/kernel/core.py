@@ -23,10 +23,11 @@ from .learn_ops import LearnOps
 from .math_ops import MathOps
 from .quant_ops import QuantOps
 from .rope_ops import RopeOps
+from .sparse_attention_ops import SparseAttentionOps
 
 
 class Kernel(QuantOps, HnswOps, MathOps, DenseOps, LearnOps, GraphOps, HyperbolicOps, AttentionOps,
-             RopeOps, GnnOps):
+             SparseAttentionOps, RopeOps, GnnOps):
     """The kernel interface (its op groups: the mixins, one module each)."""
 
     def __init__(self, backend):

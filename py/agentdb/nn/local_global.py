@@ -1,0 +1,131 @@
+"""Sparse attention in the kernel: each query attends a given set of keys, at O(nnz * dim)
+instead of the dense O(n_q * n_k * dim), with the same bits as the dense path.
+
+sparse_attention takes the keys of each query as a CSR (key_indptr: n_q + 1 offsets into
+key_index, each row's key indices strictly increasing and < n_k, shared by every batch element
+and head); local_global_attention is the local-global pattern (@ruvector/attention's
+LocalGlobalAttention(dim, window, globalTokens)): query i attends keys |i - j| <= window and the
+first global_tokens keys, a global query (i < global_tokens) attends every key, causal keeps
+j <= i. The result is nn.attention.scaled_dot_product_attention's with the pattern as mask (for
+local-global: mask=local_global_mask(n, window=, global_tokens=)), bit for bit, forward and
+backward: the kernel (csrc/sparse_attention.c) follows the dense path's key tiles of 64, online
+softmax and summation orders over the kept keys only, which a masked key's exact zero never
+changes. Tensors are flat float32 buffers in torch's batch x heads x length x dim layout.
+
+A query with no key (an empty CSR row) gives zeros, log-sum-exp -inf and zero gradients, as the
+dense path gives a fully masked row (torch gives NaN there). A bad CSR (offsets not from 0 to
+len(key_index), decreasing, a key >= n_k, a row not strictly increasing) is an ArgumentError
+naming the row; a wrong length a DimensionError.
+
+>>> out = local_global_attention([0, 0, 0], [1, 0, 0], [2, 4, 6], dim=1, window=1)
+>>> [round(x, 4) for x in out]
+[3.0, 4.0, 5.0]
+"""
+
+import array
+
+from ..errors import ArgumentError, DimensionError
+from ..kernel import load
+from .attention import _finite, _layout, _problem, _scale, _view
+
+__all__ = ["sparse_attention", "sparse_attention_backward", "local_global_attention", "local_global_backward",
+           "local_global_pattern"]
+
+
+def _count(value, name):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ArgumentError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def local_global_pattern(n_q, n_k=None, *, window, global_tokens=0, causal=False, kernel=None):
+    """The local-global pattern as a CSR (key_indptr, key_index), uint32 arrays: query i's keys
+    are |i - j| <= window and j < global_tokens, every key for i < global_tokens; causal keeps
+    j <= i. n_k defaults to n_q (self-attention). The rows of nn.attention.local_global_mask.
+
+    >>> [x.tolist() for x in local_global_pattern(3, window=0, global_tokens=1)]
+    [[0, 3, 5, 7], [0, 1, 2, 0, 1, 0, 2]]
+    """
+    kernel = kernel or load()
+    n_k = n_q if n_k is None else n_k
+    for name, x in (("n_q", n_q), ("n_k", n_k)):
+        if not isinstance(x, int) or isinstance(x, bool) or x < 1:
+            raise DimensionError(f"{name} must be a positive integer, got {x!r}")
+    return kernel.local_global_csr(n_q, n_k, window=_count(window, "window"),
+                                   global_tokens=_count(global_tokens, "global_tokens"), causal=bool(causal))
+
+
+def _run(q, k, v, indptr, indices, dim, batch, heads, scale, kernel, grad_out, pattern=None):
+    """The forward (out, lse), or with grad_out the backward (dq, dk, dv)."""
+    kernel = kernel or load()
+    q, k, v, n_q, n_k, dv = _problem(kernel, q, k, v, dim, batch, heads)
+    if pattern is not None:
+        indptr, indices = local_global_pattern(n_q, n_k, kernel=kernel, **pattern)
+    layout = _layout(n_q, n_k, dim, dv, heads, [])
+    scale = _scale(scale, dim)
+    dims = dict(batch=batch, heads=heads, n_q=n_q, n_k=n_k, d=dim, dv=dv, layout=layout, scale=scale)
+    lse = array.array("f", bytes(4 * batch * heads * n_q))
+    out = kernel.sparse_attn(q, k, v, indptr, indices, lse=lse, **dims)
+    if grad_out is None:
+        return out, lse
+    g = _view(kernel, grad_out, "grad_out")
+    if len(g) != len(out):
+        raise DimensionError(f"grad_out holds {len(g)} values, the output has {len(out)}")
+    _finite(kernel, g, "grad_out")
+    return kernel.sparse_attn_backward(q, k, v, indptr, indices, out, g, lse, **dims)
+
+
+def sparse_attention(q, k, v, *, dim, key_indptr, key_index, batch=1, heads=1, scale=None, kernel=None,
+                     return_lse=False):
+    """softmax over the keys key_index[key_indptr[i] .. key_indptr[i + 1]) of scale * q_i . k_j,
+    times V, for batch x heads problems (q: batch x heads x n_q x dim, k: ... x n_k x dim, v:
+    ... x n_k x dv): scaled_dot_product_attention's bits with the CSR as its keep mask, in
+    O(nnz * dim). scale defaults to 1 / sqrt(dim). Returns batch x heads x n_q x dv floats
+    (array.array); return_lse: also the batch x heads x n_q log-sum-exps.
+
+    >>> sparse_attention([0, 0], [1, 0], [2, 4], dim=1, key_indptr=[0, 1, 3], key_index=[0, 0, 1]).tolist()
+    [2.0, 3.0]
+    """
+    out, lse = _run(q, k, v, key_indptr, key_index, dim, batch, heads, scale, kernel, None)
+    return (out, lse) if return_lse else out
+
+
+def sparse_attention_backward(q, k, v, grad_out, *, dim, key_indptr, key_index, batch=1, heads=1, scale=None,
+                              kernel=None):
+    """(dq, dk, dv): the gradients of sparse_attention's output (the same arguments) against
+    grad_out (its shape), each in its input's shape: attention_backward's bits with the CSR as
+    keep mask.
+
+    >>> [round(x, 4) for x in sparse_attention_backward([1, 0], [1, 0], [2, 4], [1, 1], dim=1, key_indptr=[0, 2, 4], key_index=[0, 1, 0, 1])[2]]
+    [1.2311, 0.7689]
+    """
+    return _run(q, k, v, key_indptr, key_index, dim, batch, heads, scale, kernel, grad_out)
+
+
+def local_global_attention(q, k, v, *, dim, window, global_tokens=0, batch=1, heads=1, causal=False, scale=None,
+                           kernel=None, return_lse=False):
+    """Local-global attention (sparse_attention over local_global_pattern): query i attends the
+    keys within `window` positions each side and the first `global_tokens` tokens, which attend
+    and are attended by every token; causal keeps j <= i. Cost O(n * (2 window + global_tokens)
+    * dim); the bits of scaled_dot_product_attention(mask=local_global_mask(n, window=,
+    global_tokens=), causal=causal).
+
+    >>> [round(x, 4) for x in local_global_attention([0, 0, 0], [1, 0, 0], [2, 4, 6], dim=1, window=0, global_tokens=1)]
+    [4.0, 3.0, 4.0]
+    """
+    pattern = dict(window=window, global_tokens=global_tokens, causal=causal)
+    out, lse = _run(q, k, v, None, None, dim, batch, heads, scale, kernel, None, pattern)
+    return (out, lse) if return_lse else out
+
+
+def local_global_backward(q, k, v, grad_out, *, dim, window, global_tokens=0, batch=1, heads=1, causal=False,
+                          scale=None, kernel=None):
+    """(dq, dk, dv): the gradients of local_global_attention's output (the same arguments) against
+    grad_out, each in its input's shape (attention_backward's bits with local_global_mask).
+
+    >>> [round(x, 4) for x in local_global_backward([1, 0], [1, 0], [2, 4], [1, 1], dim=1, window=1)[2]]
+    [1.2311, 0.7689]
+    """
+    pattern = dict(window=window, global_tokens=global_tokens, causal=causal)
+    return _run(q, k, v, None, None, dim, batch, heads, scale, kernel, grad_out, pattern)
+

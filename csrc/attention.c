@@ -29,7 +29,6 @@
  * passes are longer; plain packs K and V once per problem and keeps a pass's scores in L2. */
 #define ATTN_QT_PLAIN 120
 #define ATTN_QT_FLASH 240
-#define ATTN_QT_MAX 240
 
 AGK_INLINE uint32_t attn_pad16(uint32_t n) { return (n + GEMM_PANEL - 1) / GEMM_PANEL * GEMM_PANEL; }
 AGK_INLINE uint32_t attn_qt(uint32_t flags) { return flags & AGK_ATTN_FLASH ? ATTN_QT_FLASH : ATTN_QT_PLAIN; }
@@ -162,8 +161,12 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *q, const floa
     const int causal = (flags & AGK_ATTN_CAUSAL) != 0;
     float *kp = flags & AGK_ATTN_FLASH ? kvp : kvp + (uintptr_t)t * ktile, *vp = kp + (uintptr_t)d * ATTN_KT;
     if (flags & AGK_ATTN_FLASH) attn_pack_tile(k, k_rs, v, v_rs, key0, kt, d, dv, kp, vp);
-    agk_gemm_f32(qs, kp, 0, s, qt, d, kt, AGK_ACT_NONE);
-    for (uint32_t i = 0; i < qt; i++) {
+    /* causal: rows before r0 see no key of the tile (skipped, out of both products) */
+    const uint64_t pos0 = q_pos + i0;
+    const uint32_t r0 = causal && key0 > pos0 ? (uint32_t)(key0 - pos0) : 0;
+    for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < r0; i++) st.mt[i] = -agk_inf();
+    agk_gemm_f32(qs + (uintptr_t)r0 * d, kp, 0, s + (uintptr_t)r0 * kt, qt - r0, d, kt, AGK_ACT_NONE);
+    for (uint32_t i = r0; i < qt; i++) {
         uint64_t pos = q_pos + i0 + i;
         uint32_t lim = kt;
         if (causal) lim = pos + 1 <= key0 ? 0 : pos + 1 - key0 < kt ? (uint32_t)(pos + 1 - key0) : kt;
@@ -173,11 +176,11 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *q, const floa
     }
     /* the new maxima, 16 rows at a time (m_new = m_old > mt ? m_old : mt) */
     const v16f ninf = v16f_splat(-agk_inf());
-    for (uint32_t i = 0; i < qt; i += AGK_LANES) {
+    for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < qt; i += AGK_LANES) {
         v16f mo = v16f_load(st.m + i), mt = v16f_load(st.mt + i);
         v16f_store(st.rs + i, v16f_select(mo > mt, mo, mt));
     }
-    for (uint32_t i = 0; i < qt; i++) {
+    for (uint32_t i = r0; i < qt; i++) {
         float *sr = s + (uintptr_t)i * kt;
         if (!(st.mt[i] > -agk_inf())) {   /* nothing to see in this tile: P = 0, the row is left as it is */
             for (uint32_t j = 0; j < kt; j++) sr[j] = 0.0f;
@@ -185,7 +188,7 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *q, const floa
         }
         st.mt[i] = attn_exp_row_sum(sr, kt, st.rs[i]);   /* mt now holds the tile's sum (>= 1; -inf: skipped) */
     }
-    for (uint32_t i = 0; i < qt; i += AGK_LANES) {
+    for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < qt; i += AGK_LANES) {
         v16f mo = v16f_load(st.m + i), mn = v16f_load(st.rs + i), rs = v16f_load(st.mt + i);
         v16f lo = v16f_load(st.l + i), live = v16f_load(st.live + i);
         v16i skip = ~(rs > ninf), first = live == v16f_zero();
@@ -194,8 +197,8 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *q, const floa
         v16f_store(st.c + i, v16f_select(skip, v16f_splat(-1.0f), v16f_select(first, v16f_zero(), c)));
         v16f_store(st.m + i, v16f_select(skip, mo, mn));
     }
-    agk_gemm_f32(s, vp, 0, pv, qt, kt, dv, AGK_ACT_NONE);
-    for (uint32_t i = 0; i < qt; i++) {
+    agk_gemm_f32(s + (uintptr_t)r0 * kt, vp, 0, pv + (uintptr_t)r0 * dv, qt - r0, kt, dv, AGK_ACT_NONE);
+    for (uint32_t i = r0; i < qt; i++) {
         float ci = st.c[i];
         if (ci < 0.0f) continue;
         float *o = out + (uintptr_t)(i0 + i) * o_rs;
@@ -328,20 +331,23 @@ AGK_INLINE void attn_scatter(const float *src, uint32_t rows, uint32_t cols, flo
 }
 
 /* One row of P in place from its raw scores s (keys key0 .. key0+n-1; mr, kr at key0):
- * x = scale * s + mask, p = exp(x - lse_i), 0 where masked (key past lim, keep 0, x or lse -inf). */
+ * x = scale * s + mask, p = exp(x - lse_i), 0 where masked (key past lim, keep 0, x or lse -inf).
+ * 16 keys to a vector, each lane's operations those of one key. */
 AGK_INLINE void attn_p_row(float *pr, uint32_t n, uint32_t key0, uint64_t lim, const float *mr, const uint8_t *kr,
                            float li, float scale) {
-    for (uint32_t j = 0; j < n; j++) {
-        float x = scale * pr[j];
-        if (mr) x = x + mr[j];
-        int ok = key0 + j < lim && (!kr || kr[j]) && x > -agk_inf() && li > -agk_inf();
-        pr[j] = ok ? x - li : -agk_inf();
+    const v16f sv = v16f_splat(scale), ninf = v16f_splat(-agk_inf()), lv = v16f_splat(li);
+    const uint32_t loc = lim <= key0 ? 0 : lim - key0 < n ? (uint32_t)(lim - key0) : n;
+    const int row_ok = li > -agk_inf();
+    for (uint32_t j0 = 0; j0 < n; j0 += AGK_LANES) {
+        uint32_t r = n - j0 < AGK_LANES ? n - j0 : AGK_LANES;
+        v16f x = sv * attn_load(pr + j0, r);
+        if (mr) x = x + attn_load(mr + j0, r);
+        v16i ok = x > ninf;
+        if (kr || j0 + AGK_LANES > loc) ok = ok & attn_valid(j0, loc, kr);
+        if (!row_ok) ok = (v16i){0};
+        v16f y = v16f_select(ok, x - lv, ninf);
+        attn_store(pr + j0, v16f_select(y == ninf, v16f_zero(), v16f_exp(y)), r);
     }
-    const float *a = pr;
-    float *out = pr;
-#define ATTN_P_EXPR(L) v16f_select(L(a + i_) == v16f_splat(-agk_inf()), v16f_zero(), v16f_exp(L(a + i_)))
-    ELEMENTWISE(n, ATTN_P_EXPR);
-#undef ATTN_P_EXPR
 }
 
 /* dS row = (p * (dp - di)) * scale, into out (= dp) */

@@ -149,12 +149,11 @@ AGK_INLINE float attn_exp_row_sum(float *sr, uint32_t kt, float m) {
 typedef struct { float *m, *l, *c, *live, *mt, *rs; } attn_state;
 
 /* One query pass (rows i0 .. i0+qt-1) of one problem against every key tile. */
-AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *q, const float *k, const float *v,
+AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *k, const float *v,
                                    const float *mask, const uint8_t *keep, const uint32_t *layout, uint32_t i0,
                                    uint32_t qt, uint32_t n_k, uint32_t d, uint32_t dv, float scale, uint64_t q_pos,
                                    uint32_t flags, float *s, attn_state st, float *qs, float *pv, float *kvp,
                                    float *out, uint32_t key0, uint32_t t) {
-    (void)q;
     const uint32_t k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
     const uint32_t dvp = attn_pad16(dv), ktile = d * ATTN_KT + ATTN_KT * dvp;
     const uint32_t kt = KT ? KT : n_k - key0;
@@ -232,10 +231,10 @@ static void attn_query_tile(const float *q, const float *k, const float *v, cons
     for (uint32_t key0 = 0, t = 0; key0 < n_k; key0 += ATTN_KT, t++) {
         if (causal && key0 > last_pos) break;
         if (n_k - key0 >= ATTN_KT)
-            attn_query_tile_kt(ATTN_KT, q, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st,
+            attn_query_tile_kt(ATTN_KT, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st,
                                qs, pv, kvp, out, key0, t);
         else
-            attn_query_tile_kt(0, q, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st, qs, pv,
+            attn_query_tile_kt(0, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st, qs, pv,
                                kvp, out, key0, t);
     }
     for (uint32_t i = 0; i < qt; i++) {

@@ -12,28 +12,53 @@
  *     later tiles: c = exp(m_{t-1} - m_t), l = l * c + sum_j p_j, o = o * c + P V_t   P V_t summed
  *     out_i = o / l (a division), lse_i = m + log(l)          over the tile's keys in order)
  * A row with no unmasked key at all gives zeros (lse -inf). Every step is per row and per lane,
- * so the query tiling (ATTN_QT rows at a time), the batch, the ISA and whether K and V are packed
- * once per problem (plain: scratch grows with n_k) or tile by tile (AGK_ATTN_FLASH: scratch fixed
- * by d and dv alone) change no bit. A two-pass softmax (one global max) would round differently:
- * the rescaling by c = exp(m_{t-1} - m_t) is not exact, which is why the plain form is this one.
+ * so the query tiling (ATTN_QT_PLAIN / ATTN_QT_FLASH rows per pass), the batch, the ISA and whether
+ * K and V are packed once per problem (plain: scratch grows with n_k) or tile by tile
+ * (AGK_ATTN_FLASH: scratch fixed by d and dv alone) change no bit. A two-pass softmax (one global
+ * max) would round differently: the rescaling by c = exp(m_{t-1} - m_t) is not exact, which is why
+ * the plain form is this one.
+ * Speed without changing a bit: a pass's scores are one agk_gemm_f32 per key tile, the exps get
+ * their argument x - m <= 0 (so v16f_exp's upper clamp is dropped, and exp(-inf) = exp(-104) is 0
+ * without a select), the sum is taken as the exps are stored, the whole-tile case has a fixed trip
+ * count, and the per-row bookkeeping (new max, c, l) runs 16 rows to a vector.
  */
 
 #define ATTN_KT 64   /* keys per tile: part of the formula */
-#define ATTN_QT 60   /* query rows per pass: any value gives the same bits; 60 = whole GEMM tiles for MR 12, 5, 4 */
+/* Query rows per pass: any value gives the same bits. Multiples of 240 = whole GEMM tiles for MR
+ * 12, 5 and 4 and whole 16-row state vectors. Flash repacks each key tile once per pass, so its
+ * passes are longer; plain packs K and V once per problem and keeps a pass's scores in L2. */
+#define ATTN_QT_PLAIN 120
+#define ATTN_QT_FLASH 240
 
 AGK_INLINE uint32_t attn_pad16(uint32_t n) { return (n + GEMM_PANEL - 1) / GEMM_PANEL * GEMM_PANEL; }
+AGK_INLINE uint32_t attn_qt(uint32_t flags) { return flags & AGK_ATTN_FLASH ? ATTN_QT_FLASH : ATTN_QT_PLAIN; }
 
 AGK_INLINE void attn_store(float *p, v16f x, uint32_t r) {
     if (r == AGK_LANES) v16f_store(p, x);
     else v16f_store_tail(p, x, r);
 }
 
-/* Scratch floats of one call: q tile, scores, P V, row state (m, l, c, started), then the packed
- * K^T and V tiles: one tile's worth (flash) or every tile of a problem (plain). */
+AGK_INLINE v16f attn_load(const float *p, uint32_t r) { return r == AGK_LANES ? v16f_load(p) : v16f_load_tail(p, r); }
+
+/* v16f_exp for x <= 0 (NaN-free): its upper clamp at 89 never applies, the rest is its steps. */
+AGK_INLINE v16f attn_exp_nonpos(v16f x) {
+    x = v16f_max(x, v16f_splat(-104.0f));
+    v16f k = exp_k(x);
+    return exp_scaled(k, exp_reduce(x, k));
+}
+
+/* Scratch floats of one call: q pass, scores, P V, row state (m, l, c, live, the tile's max and
+ * sum; 16-row vectors), then the packed K^T and V tiles: one tile's worth (flash) or every tile
+ * of a problem (plain). */
+#define ATTN_STATE 6
+AGK_INLINE uint64_t attn_head_len(uint64_t qt, uint64_t d, uint64_t dv) {
+    return qt * (d + ATTN_KT + dv) + ATTN_STATE * attn_pad16((uint32_t)qt);
+}
+
 AGK_INLINE uint64_t attn_scratch(uint64_t n_k, uint64_t d, uint64_t dv, uint32_t flags) {
     uint64_t tiles = flags & AGK_ATTN_FLASH ? 1 : (n_k + ATTN_KT - 1) / ATTN_KT;
     uint64_t dvp = attn_pad16((uint32_t)dv);
-    return ATTN_QT * (d + ATTN_KT + dv + 4) + tiles * (d * ATTN_KT + ATTN_KT * dvp);
+    return attn_head_len(attn_qt(flags), d, dv) + tiles * (d * ATTN_KT + ATTN_KT * dvp);
 }
 
 uint32_t agk_sdpa_scratch_len(uint32_t n_k, uint32_t d, uint32_t dv, uint32_t flags) {
@@ -41,22 +66,37 @@ uint32_t agk_sdpa_scratch_len(uint32_t n_k, uint32_t d, uint32_t dv, uint32_t fl
     return len > 0xffffffffu ? 0 : (uint32_t)len;
 }
 
-/* Key tile [key0, key0 + kt) of one problem packed for agk_gemm_f32: K^T (d x kt, panels of 16
- * keys) and V (kt x dv, panels of 16 columns), zero-padded, as agk_pack_gemm_f32 lays them out. */
+/* Rows [r0, r0 + rows) of a (rows rs apart, cols columns) packed as agk_gemm_f32's weights,
+ * transposed (cols x rows, panels of 16 rows: K^T) or as they are (rows x cols, panels of 16
+ * columns: V), zero-padded, as agk_pack_gemm_f32 lays them out. */
+AGK_INLINE void attn_pack_t(const float *a, uint32_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst) {
+    for (uint32_t q = 0; q * GEMM_PANEL < rows; q++) {
+        float *pq = dst + (uintptr_t)q * cols * GEMM_PANEL;
+        uint32_t n = rows - q * GEMM_PANEL < GEMM_PANEL ? rows - q * GEMM_PANEL : GEMM_PANEL;
+        for (uint32_t l = 0; l < n; l++) {
+            const float *src = a + (uintptr_t)(r0 + q * GEMM_PANEL + l) * rs;
+            for (uint32_t p = 0; p < cols; p++) pq[(uintptr_t)p * GEMM_PANEL + l] = src[p];
+        }
+        for (uint32_t l = n; l < GEMM_PANEL; l++)
+            for (uint32_t p = 0; p < cols; p++) pq[(uintptr_t)p * GEMM_PANEL + l] = 0.0f;
+    }
+}
+
+AGK_INLINE void attn_pack_rows(const float *a, uint32_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst) {
+    for (uint32_t p = 0; p < rows; p++) {
+        const float *src = a + (uintptr_t)(r0 + p) * rs;
+        for (uint32_t c0 = 0; c0 < cols; c0 += GEMM_PANEL) {
+            uint32_t r = cols - c0 < GEMM_PANEL ? cols - c0 : GEMM_PANEL;
+            v16f_store(dst + ((uintptr_t)(c0 / GEMM_PANEL) * rows + p) * GEMM_PANEL, attn_load(src + c0, r));
+        }
+    }
+}
+
+/* Key tile [key0, key0 + kt) of one problem for the forward's two products: K^T and V. */
 AGK_INLINE void attn_pack_tile(const float *k, uint32_t k_rs, const float *v, uint32_t v_rs, uint32_t key0,
                                uint32_t kt, uint32_t d, uint32_t dv, float *kp, float *vp) {
-    for (uint32_t q = 0; q * GEMM_PANEL < kt; q++)
-        for (uint32_t p = 0; p < d; p++)
-            for (uint32_t l = 0; l < GEMM_PANEL; l++) {
-                uint32_t j = q * GEMM_PANEL + l;
-                kp[((uintptr_t)q * d + p) * GEMM_PANEL + l] = j < kt ? k[(uintptr_t)(key0 + j) * k_rs + p] : 0.0f;
-            }
-    for (uint32_t q = 0; q * GEMM_PANEL < dv; q++)
-        for (uint32_t p = 0; p < kt; p++)
-            for (uint32_t l = 0; l < GEMM_PANEL; l++) {
-                uint32_t c = q * GEMM_PANEL + l;
-                vp[((uintptr_t)q * kt + p) * GEMM_PANEL + l] = c < dv ? v[(uintptr_t)(key0 + p) * v_rs + c] : 0.0f;
-            }
+    attn_pack_t(k, k_rs, key0, kt, d, kp);
+    attn_pack_rows(v, v_rs, key0, kt, dv, vp);
 }
 
 /* The unmasked lanes of keys j0 .. j0+15 of a tile for one row: j < lim and keep (when given). */
@@ -66,102 +106,150 @@ AGK_INLINE v16i attn_valid(uint32_t j0, uint32_t lim, const uint8_t *keep_row) {
     return ok;
 }
 
-/* One query tile (rows i0 .. i0+qt-1) of one problem against every key tile. */
+/* Scores of one row of a tile in place: x = scale * s + mask, -inf where masked; returns the max
+ * (lanes, then lane 0 .. 15 in order). kt is a constant in the whole-tile instance. */
+AGK_INLINE float attn_scores_row(float *sr, uint32_t kt, const float *mr, const uint8_t *kr, uint32_t lim,
+                                 float scale) {
+    const v16f sv = v16f_splat(scale), ninf = v16f_splat(-agk_inf());
+    v16f mv = ninf;
+    for (uint32_t j0 = 0; j0 < kt; j0 += AGK_LANES) {
+        uint32_t r = kt - j0 < AGK_LANES ? kt - j0 : AGK_LANES;
+        v16f x = sv * attn_load(sr + j0, r);
+        if (mr) x = x + attn_load(mr + j0, r);
+        if (kr || j0 + AGK_LANES > lim) x = v16f_select(attn_valid(j0, lim, kr), x, ninf);
+        mv = v16f_max(mv, x);
+        attn_store(sr + j0, x, r);   /* rows are kt apart: never past the row */
+    }
+    float mt = mv[0];
+    for (uint32_t l = 1; l < AGK_LANES; l++) mt = mv[l] > mt ? mv[l] : mt;
+    return mt;
+}
+
+/* p = exp(x - m) over one row of a tile in place (exp(-inf) is 0 after the clamp), returning
+ * sum_f32 of the row: the lanes summed block by block, the tail's padding as zeros, hsum16. */
+AGK_INLINE float attn_exp_row_sum(float *sr, uint32_t kt, float m) {
+    v16f mn = v16f_splat(m), acc = v16f_zero();
+    for (uint32_t j0 = 0; j0 < kt; j0 += AGK_LANES) {
+        uint32_t r = kt - j0 < AGK_LANES ? kt - j0 : AGK_LANES;
+        v16f p = attn_exp_nonpos(attn_load(sr + j0, r) - mn);
+        if (r < AGK_LANES) {
+            v16i tail;
+            for (uint32_t l = 0; l < AGK_LANES; l++) tail[l] = l < r ? -1 : 0;
+            p = v16f_select(tail, p, v16f_zero());
+        }
+        acc += p;
+        attn_store(sr + j0, p, r);
+    }
+    return hsum16(acc);
+}
+
+/* Row state of a pass, 16 rows per vector: m (running max), l (running sum), c (this tile's
+ * rescale: -1 = tile skipped, 0 = first tile, else exp(m_old - m_new)), live (1 once a tile
+ * counted), mt (this tile's max), rs (this tile's sum). */
+typedef struct { float *m, *l, *c, *live, *mt, *rs; } attn_state;
+
+/* One query pass (rows i0 .. i0+qt-1) of one problem against every key tile. */
+AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *k, const float *v,
+                                   const float *mask, const uint8_t *keep, const uint32_t *layout, uint32_t i0,
+                                   uint32_t qt, uint32_t n_k, uint32_t d, uint32_t dv, float scale, uint64_t q_pos,
+                                   uint32_t flags, float *s, attn_state st, float *qs, float *pv, float *kvp,
+                                   float *out, uint32_t key0, uint32_t t) {
+    const uint32_t k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
+    const uint32_t dvp = attn_pad16(dv), ktile = d * ATTN_KT + ATTN_KT * dvp;
+    const uint32_t kt = KT ? KT : n_k - key0;
+    const int causal = (flags & AGK_ATTN_CAUSAL) != 0;
+    float *kp = flags & AGK_ATTN_FLASH ? kvp : kvp + (uintptr_t)t * ktile, *vp = kp + (uintptr_t)d * ATTN_KT;
+    if (flags & AGK_ATTN_FLASH) attn_pack_tile(k, k_rs, v, v_rs, key0, kt, d, dv, kp, vp);
+    /* causal: rows before r0 see no key of the tile (skipped, out of both products) */
+    const uint64_t pos0 = q_pos + i0;
+    const uint32_t r0 = causal && key0 > pos0 ? (uint32_t)(key0 - pos0) : 0;
+    for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < r0; i++) st.mt[i] = -agk_inf();
+    agk_gemm_f32(qs + (uintptr_t)r0 * d, kp, 0, s + (uintptr_t)r0 * kt, qt - r0, d, kt, AGK_ACT_NONE);
+    for (uint32_t i = r0; i < qt; i++) {
+        uint64_t pos = q_pos + i0 + i;
+        uint32_t lim = kt;
+        if (causal) lim = pos + 1 <= key0 ? 0 : pos + 1 - key0 < kt ? (uint32_t)(pos + 1 - key0) : kt;
+        const float *mr = mask ? mask + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
+        const uint8_t *kr = keep ? keep + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
+        st.mt[i] = attn_scores_row(s + (uintptr_t)i * kt, kt, mr, kr, lim, scale);
+    }
+    /* the new maxima, 16 rows at a time (m_new = m_old > mt ? m_old : mt) */
+    const v16f ninf = v16f_splat(-agk_inf());
+    for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < qt; i += AGK_LANES) {
+        v16f mo = v16f_load(st.m + i), mt = v16f_load(st.mt + i);
+        v16f_store(st.rs + i, v16f_select(mo > mt, mo, mt));
+    }
+    for (uint32_t i = r0; i < qt; i++) {
+        float *sr = s + (uintptr_t)i * kt;
+        if (!(st.mt[i] > -agk_inf())) {   /* nothing to see in this tile: P = 0, the row is left as it is */
+            for (uint32_t j = 0; j < kt; j++) sr[j] = 0.0f;
+            continue;
+        }
+        st.mt[i] = attn_exp_row_sum(sr, kt, st.rs[i]);   /* mt now holds the tile's sum (>= 1; -inf: skipped) */
+    }
+    for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < qt; i += AGK_LANES) {
+        v16f mo = v16f_load(st.m + i), mn = v16f_load(st.rs + i), rs = v16f_load(st.mt + i);
+        v16f lo = v16f_load(st.l + i), live = v16f_load(st.live + i);
+        v16i skip = ~(rs > ninf), first = live == v16f_zero();
+        v16f c = attn_exp_nonpos(v16f_select(first | skip, v16f_zero(), mo - mn));
+        v16f_store(st.l + i, v16f_select(skip, lo, v16f_select(first, rs, lo * c + rs)));
+        v16f_store(st.c + i, v16f_select(skip, v16f_splat(-1.0f), v16f_select(first, v16f_zero(), c)));
+        v16f_store(st.m + i, v16f_select(skip, mo, mn));
+    }
+    agk_gemm_f32(s + (uintptr_t)r0 * kt, vp, 0, pv + (uintptr_t)r0 * dv, qt - r0, kt, dv, AGK_ACT_NONE);
+    for (uint32_t i = r0; i < qt; i++) {
+        float ci = st.c[i];
+        if (ci < 0.0f) continue;
+        float *o = out + (uintptr_t)(i0 + i) * o_rs;
+        const float *pr = pv + (uintptr_t)i * dv;
+        if (st.live[i] == 0.0f) {
+            for (uint32_t c = 0; c < dv; c++) o[c] = pr[c];
+            st.live[i] = 1.0f;
+            continue;
+        }
+        v16f cv = v16f_splat(ci);
+        for (uint32_t c0 = 0; c0 < dv; c0 += AGK_LANES) {
+            uint32_t r = dv - c0 < AGK_LANES ? dv - c0 : AGK_LANES;
+            attn_store(o + c0, attn_load(o + c0, r) * cv + attn_load(pr + c0, r), r);
+        }
+    }
+}
+
 static void attn_query_tile(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep,
                             const uint32_t *layout, uint32_t i0, uint32_t qt, uint32_t n_k, uint32_t d, uint32_t dv,
                             float scale, uint64_t q_pos, uint32_t flags, float *scratch, float *kvp, float *out,
                             float *lse) {
-    const uint32_t q_rs = layout[0], k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
-    const uint32_t dvp = attn_pad16(dv), ktile = d * ATTN_KT + ATTN_KT * dvp;
-    float *qs = scratch, *s = qs + ATTN_QT * d, *pv = s + ATTN_QT * ATTN_KT, *mrow = pv + ATTN_QT * dv;
-    float *lrow = mrow + ATTN_QT, *crow = lrow + ATTN_QT, *live = crow + ATTN_QT;
-    for (uint32_t i = 0; i < qt; i++) {
+    const uint32_t q_rs = layout[0], o_rs = layout[9], qmax = attn_qt(flags);
+    float *qs = scratch, *s = qs + (uintptr_t)qmax * d, *pv = s + (uintptr_t)qmax * ATTN_KT, *sb = pv + (uintptr_t)qmax * dv;
+    const uint32_t qp = attn_pad16(qmax);
+    attn_state st = {sb, sb + qp, sb + 2 * qp, sb + 3 * qp, sb + 4 * qp, sb + 5 * qp};
+    for (uint32_t i = 0; i < qt; i++)
         for (uint32_t p = 0; p < d; p++) qs[(uintptr_t)i * d + p] = q[(uintptr_t)(i0 + i) * q_rs + p];
-        mrow[i] = -agk_inf(), lrow[i] = 0.0f, live[i] = 0.0f;
-    }
+    for (uint32_t i = 0; i < qp; i++) st.m[i] = -agk_inf(), st.l[i] = 0.0f, st.live[i] = 0.0f, st.mt[i] = -agk_inf();
     const int causal = (flags & AGK_ATTN_CAUSAL) != 0;
-    const uint64_t last_pos = q_pos + i0 + qt - 1;   /* causal: no row of the tile sees a key past it */
-    const v16f sv = v16f_splat(scale), ninf = v16f_splat(-agk_inf());
+    const uint64_t last_pos = q_pos + i0 + qt - 1;   /* causal: no row of the pass sees a key past it */
     for (uint32_t key0 = 0, t = 0; key0 < n_k; key0 += ATTN_KT, t++) {
         if (causal && key0 > last_pos) break;
-        uint32_t kt = n_k - key0 < ATTN_KT ? n_k - key0 : ATTN_KT;
-        float *kp = flags & AGK_ATTN_FLASH ? kvp : kvp + (uintptr_t)t * ktile, *vp = kp + (uintptr_t)d * ATTN_KT;
-        if (flags & AGK_ATTN_FLASH) attn_pack_tile(k, k_rs, v, v_rs, key0, kt, d, dv, kp, vp);
-        agk_gemm_f32(qs, kp, 0, s, qt, d, kt, AGK_ACT_NONE);
-        for (uint32_t i = 0; i < qt; i++) {
-            float *sr = s + (uintptr_t)i * kt;
-            uint64_t pos = q_pos + i0 + i;
-            uint32_t lim = kt;
-            if (causal) lim = pos + 1 <= key0 ? 0 : pos + 1 - key0 < kt ? (uint32_t)(pos + 1 - key0) : kt;
-            const float *mr = mask ? mask + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
-            const uint8_t *kr = keep ? keep + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
-            v16f mv = ninf;
-            for (uint32_t j0 = 0; j0 < kt; j0 += AGK_LANES) {
-                uint32_t r = kt - j0 < AGK_LANES ? kt - j0 : AGK_LANES;
-                v16f x = sv * (r == AGK_LANES ? v16f_load(sr + j0) : v16f_load_tail(sr + j0, r));
-                if (mr) x = x + (r == AGK_LANES ? v16f_load(mr + j0) : v16f_load_tail(mr + j0, r));
-                if (kr || j0 + AGK_LANES > lim) x = v16f_select(attn_valid(j0, lim, kr), x, ninf);
-                mv = v16f_max(mv, x);
-                attn_store(sr + j0, x, r);   /* rows are kt apart: never past the row */
-            }
-            float mt = mv[0];
-            for (uint32_t l = 1; l < AGK_LANES; l++) mt = mv[l] > mt ? mv[l] : mt;
-            if (!(mt > -agk_inf())) {   /* nothing to see in this tile: P = 0, the row is left as it is */
-                for (uint32_t j = 0; j < kt; j++) sr[j] = 0.0f;
-                crow[i] = -1.0f;
-                continue;
-            }
-            float m_old = mrow[i], m_new = m_old > mt ? m_old : mt;
-            v16f mn = v16f_splat(m_new);
-            for (uint32_t j0 = 0; j0 < kt; j0 += AGK_LANES) {
-                uint32_t r = kt - j0 < AGK_LANES ? kt - j0 : AGK_LANES;
-                v16f x = r == AGK_LANES ? v16f_load(sr + j0) : v16f_load_tail(sr + j0, r);
-                attn_store(sr + j0, v16f_select(x == ninf, v16f_zero(), v16f_exp(x - mn)), r);
-            }
-            float rs = sum_f32(sr, kt);
-            if (live[i] != 0.0f) {
-                float c = v16f_exp(v16f_splat(m_old - m_new))[0];
-                lrow[i] = lrow[i] * c + rs;
-                crow[i] = c;
-            } else {
-                lrow[i] = rs;
-                crow[i] = 0.0f;   /* first tile: o = P V */
-            }
-            mrow[i] = m_new;
-        }
-        agk_gemm_f32(s, vp, 0, pv, qt, kt, dv, AGK_ACT_NONE);
-        for (uint32_t i = 0; i < qt; i++) {
-            if (crow[i] < 0.0f) continue;
-            float *o = out + (uintptr_t)(i0 + i) * o_rs;
-            const float *pr = pv + (uintptr_t)i * dv;
-            if (live[i] == 0.0f) {
-                for (uint32_t c = 0; c < dv; c++) o[c] = pr[c];
-                live[i] = 1.0f;
-                continue;
-            }
-            v16f cv = v16f_splat(crow[i]);
-            for (uint32_t c0 = 0; c0 < dv; c0 += AGK_LANES) {
-                uint32_t r = dv - c0 < AGK_LANES ? dv - c0 : AGK_LANES;
-                v16f x = r == AGK_LANES ? v16f_load(o + c0) : v16f_load_tail(o + c0, r);
-                v16f y = r == AGK_LANES ? v16f_load(pr + c0) : v16f_load_tail(pr + c0, r);
-                attn_store(o + c0, x * cv + y, r);
-            }
-        }
+        if (n_k - key0 >= ATTN_KT)
+            attn_query_tile_kt(ATTN_KT, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st,
+                               qs, pv, kvp, out, key0, t);
+        else
+            attn_query_tile_kt(0, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st, qs, pv,
+                               kvp, out, key0, t);
     }
     for (uint32_t i = 0; i < qt; i++) {
         float *o = out + (uintptr_t)(i0 + i) * o_rs;
-        if (live[i] == 0.0f) {
+        if (st.live[i] == 0.0f) {
             for (uint32_t c = 0; c < dv; c++) o[c] = 0.0f;
             if (lse) lse[i0 + i] = -agk_inf();
             continue;
         }
-        v16f lv = v16f_splat(lrow[i]);
+        v16f lv = v16f_splat(st.l[i]);
         for (uint32_t c0 = 0; c0 < dv; c0 += AGK_LANES) {
             uint32_t r = dv - c0 < AGK_LANES ? dv - c0 : AGK_LANES;
-            v16f x = r == AGK_LANES ? v16f_load(o + c0) : v16f_load_tail(o + c0, r);
-            attn_store(o + c0, x / lv, r);
+            attn_store(o + c0, attn_load(o + c0, r) / lv, r);
         }
-        if (lse) lse[i0 + i] = mrow[i] + v16f_log(lv)[0];
+        if (lse) lse[i0 + i] = st.m[i] + v16f_log(lv)[0];
     }
 }
 
@@ -170,8 +258,8 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
                      uint32_t dv, float scale, uint32_t q_pos, uint32_t flags, float *scratch, uint32_t scratch_len,
                      float *out, float *lse) {
     if (!d || !dv || attn_scratch(n_k, d, dv, flags) > scratch_len) return AGK_E_ARG;
-    const uint32_t dvp = attn_pad16(dv), ktile = d * ATTN_KT + ATTN_KT * dvp;
-    float *kvp = scratch + ATTN_QT * (d + ATTN_KT + dv + 4);
+    const uint32_t dvp = attn_pad16(dv), ktile = d * ATTN_KT + ATTN_KT * dvp, qmax = attn_qt(flags);
+    float *kvp = scratch + attn_head_len(qmax, d, dv);
     for (uint32_t b = 0; b < batch; b++)
         for (uint32_t h = 0; h < heads; h++) {
             const float *qb = q + (uintptr_t)b * layout[1] + (uintptr_t)h * layout[2];
@@ -186,9 +274,9 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
                     float *kp = kvp + (uintptr_t)t * ktile;
                     attn_pack_tile(kb, layout[3], vb, layout[6], key0, kt, d, dv, kp, kp + (uintptr_t)d * ATTN_KT);
                 }
-            for (uint32_t i0 = 0; i0 < n_q; i0 += ATTN_QT)
+            for (uint32_t i0 = 0; i0 < n_q; i0 += qmax)
                 attn_query_tile(qb, kb, vb, mask ? mask + moff : 0, keep ? keep + moff : 0, layout, i0,
-                                n_q - i0 < ATTN_QT ? n_q - i0 : ATTN_QT, n_k, d, dv, scale, q_pos, flags, scratch,
+                                n_q - i0 < qmax ? n_q - i0 : qmax, n_k, d, dv, scale, q_pos, flags, scratch,
                                 kvp, ob, lb);
         }
     return (int32_t)batch;
@@ -198,15 +286,36 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
  * Per problem, with P recomputed from the forward's lse (p_ij = exp(s_ij - lse_i), 0 where masked)
  * and D_i = dot(dout_i, out_i) (agk_dot_f32's order):
  *   dV = P^T dout,  dP = dout V^T,  dS = (P * (dP - D)) * scale,  dQ = dS K,  dK = dS^T Q,
- * each product an agk_matmul_f32 (every element summed over its inner index in order). */
+ * every element of a product summed over its inner index in order (a multiply, then an add).
+ * Whole (default): each product one agk_matmul_f32 over the problem, scratch ~ n_q x n_k.
+ * Tiled (AGK_ATTN_FLASH): blocks of ATTN_BQ queries by ATTN_BK keys, P and dS recomputed per
+ * block; dQ's block sums continue over the key blocks and dK's and dV's over the query blocks
+ * (gemm_run's accumulate: the running sum stored and reloaded, exact), so the same bits as the
+ * whole form with scratch fixed by d and dv. A block that a causal mask hides entirely is skipped:
+ * its terms are zeros, and a sum that starts at +0 is never -0, so adding a zero changes nothing. */
+
+#define ATTN_BQ 120   /* query rows per block of the tiled backward (whole tiles for MR 12, 5, 4) */
+#define ATTN_BK 64    /* keys per block */
 
 AGK_INLINE uint64_t attn_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv) {
-    uint64_t nq = n_q, nk = n_k;
-    uint64_t pack = attn_max(attn_max((uint64_t)d * attn_pad16(n_k), (uint64_t)dv * attn_pad16(n_k)),
-                             attn_max(nq * attn_pad16(dv) + nk * nq, attn_max(nk * attn_pad16(d), nq * attn_pad16(d) + nk * nq)));
-    uint64_t len = 2 * (nq * d + nk * d + nk * dv) + 2 * nq * dv + 2 * nq * nk + pack;
+/* Scratch of the tiled backward: Q and dout packed (one query block), K^T, V^T and K packed (one
+ * key block), P, dS and a transposed block, dQ's block and D. */
+AGK_INLINE uint64_t attn_back_tiled_len(uint64_t d, uint64_t dv) {
+    uint64_t bq = ATTN_BQ, bk = ATTN_BK, dp = attn_pad16((uint32_t)d), dvp = attn_pad16((uint32_t)dv);
+    return bq * (dp + dvp) + bk * (d + dv + dp) + 3 * bq * bk + bq * d + bq;
+}
+
+uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, uint32_t flags) {
+    uint64_t nq = n_q, nk = n_k, len;
+    if (flags & AGK_ATTN_FLASH) {
+        len = attn_back_tiled_len(d, dv);
+    } else {
+        uint64_t pack = attn_max(attn_max((uint64_t)d * attn_pad16(n_k), (uint64_t)dv * attn_pad16(n_k)),
+                                 attn_max(nq * attn_pad16(dv) + nk * nq,
+                                          attn_max(nk * attn_pad16(d), nq * attn_pad16(d) + nk * nq)));
+        len = 2 * (nq * d + nk * d + nk * dv) + 2 * nq * dv + 2 * nq * nk + pack;
+    }
     return len > 0xffffffffu ? 0 : (uint32_t)len;
 }
 
@@ -220,12 +329,24 @@ AGK_INLINE void attn_scatter(const float *src, uint32_t rows, uint32_t cols, flo
         for (uint32_t c = 0; c < cols; c++) dst[(uintptr_t)i * rs + c] = src[(uintptr_t)i * cols + c];
 }
 
-/* p = exp(x) for the row's lanes, 0 where x is -inf (masked) */
-AGK_INLINE void attn_exp_row(float *out, uint32_t n) {
-    const float *a = out;
-#define ATTN_P_EXPR(L) v16f_select(L(a + i_) == v16f_splat(-agk_inf()), v16f_zero(), v16f_exp(L(a + i_)))
-    ELEMENTWISE(n, ATTN_P_EXPR);
-#undef ATTN_P_EXPR
+/* One row of P in place from its raw scores s (keys key0 .. key0+n-1; mr, kr at key0):
+ * x = scale * s + mask, p = exp(x - lse_i), 0 where masked (key past lim, keep 0, x or lse -inf).
+ * 16 keys to a vector, each lane's operations those of one key. */
+AGK_INLINE void attn_p_row(float *pr, uint32_t n, uint32_t key0, uint64_t lim, const float *mr, const uint8_t *kr,
+                           float li, float scale) {
+    const v16f sv = v16f_splat(scale), ninf = v16f_splat(-agk_inf()), lv = v16f_splat(li);
+    const uint32_t loc = lim <= key0 ? 0 : lim - key0 < n ? (uint32_t)(lim - key0) : n;
+    const int row_ok = li > -agk_inf();
+    for (uint32_t j0 = 0; j0 < n; j0 += AGK_LANES) {
+        uint32_t r = n - j0 < AGK_LANES ? n - j0 : AGK_LANES;
+        v16f x = sv * attn_load(pr + j0, r);
+        if (mr) x = x + attn_load(mr + j0, r);
+        v16i ok = x > ninf;
+        if (kr || j0 + AGK_LANES > loc) ok = ok & attn_valid(j0, loc, kr);
+        if (!row_ok) ok = (v16i){0};
+        v16f y = v16f_select(ok, x - lv, ninf);
+        attn_store(pr + j0, v16f_select(y == ninf, v16f_zero(), v16f_exp(y)), r);
+    }
 }
 
 /* dS row = (p * (dp - di)) * scale, into out (= dp) */
@@ -237,12 +358,67 @@ AGK_INLINE void attn_ds_row(const float *a, float *out, uint32_t n, float di, fl
 #undef ATTN_DS_EXPR
 }
 
+/* out (rows ldc apart) = or += a (rows lda apart) x packed w: one GEMM instance for the backward */
+__attribute__((noinline)) static void attn_gemm(const float *a, uint32_t lda, const float *w, float *out, uint32_t ldc,
+                                                uint32_t m, uint32_t k, uint32_t n, int accumulate) {
+    gemm_run(a, lda, w, 0, 0, 0, out, ldc, m, k, n, AGK_ACT_NONE, accumulate);
+}
+
+/* The tiled backward of one problem (pointers at its first rows). */
+static void attn_backward_tiled(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep,
+                                const uint32_t *layout, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv,
+                                float scale, uint32_t q_pos, uint32_t flags, const float *o, const float *dout,
+                                const float *lse, float *scratch, float *dq, float *dk, float *dvv) {
+    const uint32_t q_rs = layout[0], k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
+    const uint32_t dp16 = attn_pad16(d), dvp = attn_pad16(dv);
+    float *qp = scratch, *gp = qp + ATTN_BQ * dp16, *ktp = gp + ATTN_BQ * dvp, *vtp = ktp + ATTN_BK * d;
+    float *kp = vtp + ATTN_BK * dv, *pb = kp + ATTN_BK * dp16, *ds = pb + ATTN_BQ * ATTN_BK, *tb = ds + ATTN_BQ * ATTN_BK;
+    float *gq = tb + ATTN_BQ * ATTN_BK, *dd = gq + ATTN_BQ * d;
+    const int causal = (flags & AGK_ATTN_CAUSAL) != 0;
+    for (uint32_t j = 0; j < n_k; j++) {   /* dK and dV sum over the query blocks from +0 */
+        for (uint32_t c = 0; c < d; c++) dk[(uintptr_t)j * k_rs + c] = 0.0f;
+        for (uint32_t c = 0; c < dv; c++) dvv[(uintptr_t)j * v_rs + c] = 0.0f;
+    }
+    for (uint32_t i0 = 0; i0 < n_q; i0 += ATTN_BQ) {
+        uint32_t bq = n_q - i0 < ATTN_BQ ? n_q - i0 : ATTN_BQ;
+        attn_pack_rows(q, q_rs, i0, bq, d, qp);
+        attn_pack_rows(dout, o_rs, i0, bq, dv, gp);
+        for (uint32_t i = 0; i < bq; i++)
+            dd[i] = dot1(dout + (uintptr_t)(i0 + i) * o_rs, o + (uintptr_t)(i0 + i) * o_rs, dv);
+        for (uint32_t x = 0; x < bq * d; x++) gq[x] = 0.0f;
+        const uint64_t last_pos = (uint64_t)q_pos + i0 + bq - 1;
+        for (uint32_t key0 = 0; key0 < n_k; key0 += ATTN_BK) {
+            if (causal && key0 > last_pos) break;
+            uint32_t bk = n_k - key0 < ATTN_BK ? n_k - key0 : ATTN_BK;
+            attn_pack_t(k, k_rs, key0, bk, d, ktp);      /* K^T: S = Q K^T */
+            attn_pack_t(v, v_rs, key0, bk, dv, vtp);     /* V^T: dP = dout V^T */
+            attn_pack_rows(k, k_rs, key0, bk, d, kp);    /* K: dQ = dS K */
+            attn_gemm(q + (uintptr_t)i0 * q_rs, q_rs, ktp, pb, bk, bq, d, bk, 0);
+            for (uint32_t i = 0; i < bq; i++) {
+                uint64_t lim = causal ? (uint64_t)q_pos + i0 + i + 1 : n_k;
+                uintptr_t mo = (uintptr_t)(i0 + i) * m_rs + key0;
+                attn_p_row(pb + (uintptr_t)i * bk, bk, key0, lim, mask ? mask + mo : 0, keep ? keep + mo : 0,
+                           lse[i0 + i], scale);
+            }
+            attn_gemm(dout + (uintptr_t)i0 * o_rs, o_rs, vtp, ds, bk, bq, dv, bk, 0);
+            for (uint32_t i = 0; i < bq; i++)
+                attn_ds_row(pb + (uintptr_t)i * bk, ds + (uintptr_t)i * bk, bk, dd[i], scale);
+            agk_transpose_f32(pb, bq, bk, tb);
+            attn_gemm(tb, bq, gp, dvv + (uintptr_t)key0 * v_rs, v_rs, bk, bq, dv, 1);   /* dV += P^T dout */
+            attn_gemm(ds, bk, kp, gq, d, bq, bk, d, 1);                                  /* dQ += dS K */
+            agk_transpose_f32(ds, bq, bk, tb);
+            attn_gemm(tb, bq, qp, dk + (uintptr_t)key0 * k_rs, k_rs, bk, bq, d, 1);      /* dK += dS^T Q */
+        }
+        attn_scatter(gq, bq, d, dq + (uintptr_t)i0 * q_rs, q_rs);
+    }
+}
+
 int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep,
                               const uint32_t *layout, uint32_t batch, uint32_t heads, uint32_t n_q, uint32_t n_k,
                               uint32_t d, uint32_t dv, float scale, uint32_t q_pos, uint32_t flags, const float *o,
                               const float *dout, const float *lse, float *scratch, uint32_t scratch_len, float *dq,
                               float *dk, float *dvv) {
-    if (!d || !dv || agk_sdpa_backward_scratch_len(n_q, n_k, d, dv) > scratch_len) return AGK_E_ARG;
+    if (!d || !dv || agk_sdpa_backward_scratch_len(n_q, n_k, d, dv, flags) > scratch_len) return AGK_E_ARG;
     uintptr_t nq = n_q, nk = n_k;
     float *qc = scratch, *kc = qc + nq * d, *vc = kc + nk * d, *gc = vc + nk * dv, *oc = gc + nq * dv;
     float *gq = oc + nq * dv, *gk = gq + nq * d, *gv = gk + nk * d, *p = gv + nk * dv, *dp = p + nq * nk;
@@ -256,6 +432,12 @@ int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, co
             uintptr_t oo = (uintptr_t)b * layout[10] + (uintptr_t)h * layout[11];
             uintptr_t moff = (uintptr_t)b * layout[13] + (uintptr_t)h * layout[14];
             const float *lb = lse + ((uintptr_t)b * heads + h) * n_q;
+            if (flags & AGK_ATTN_FLASH) {
+                attn_backward_tiled(q + qo, k + ko, v + vo, mask ? mask + moff : 0, keep ? keep + moff : 0, layout, n_q,
+                                    n_k, d, dv, scale, q_pos, flags, o + oo, dout + oo, lb, scratch, dq + qo, dk + ko,
+                                    dvv + vo);
+                continue;
+            }
             attn_gather(q + qo, layout[0], n_q, d, qc);
             attn_gather(k + ko, layout[3], n_k, d, kc);
             attn_gather(v + vo, layout[6], n_k, dv, vc);
@@ -263,18 +445,9 @@ int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, co
             attn_gather(o + oo, layout[9], n_q, dv, oc);
             agk_matmul_f32(qc, kc, n_q, d, n_k, AGK_MATMUL_TRANS_B, pack, p);   /* S = Q K^T */
             for (uint32_t i = 0; i < n_q; i++) {
-                uint64_t pos = (uint64_t)q_pos + i;
-                uint32_t lim = n_k;
-                if (flags & AGK_ATTN_CAUSAL) lim = pos + 1 < n_k ? (uint32_t)(pos + 1) : n_k;
-                float *pr = p + (uintptr_t)i * nk, li = lb[i];
-                for (uint32_t j = 0; j < n_k; j++) {
-                    float x = scale * pr[j];
-                    if (mask) x = x + mask[moff + (uintptr_t)i * m_rs + j];
-                    int ok = j < lim && (!keep || keep[moff + (uintptr_t)i * m_rs + j]) && x > -agk_inf() &&
-                             li > -agk_inf();
-                    pr[j] = ok ? x - li : -agk_inf();
-                }
-                attn_exp_row(pr, n_k);
+                uint64_t lim = flags & AGK_ATTN_CAUSAL ? (uint64_t)q_pos + i + 1 : n_k;
+                uintptr_t mo = moff + (uintptr_t)i * m_rs;
+                attn_p_row(p + (uintptr_t)i * nk, n_k, 0, lim, mask ? mask + mo : 0, keep ? keep + mo : 0, lb[i], scale);
             }
             agk_matmul_f32(gc, vc, n_q, dv, n_k, AGK_MATMUL_TRANS_B, pack, dp);   /* dP = dout V^T */
             for (uint32_t i = 0; i < n_q; i++)

@@ -368,9 +368,12 @@ AGK_INLINE void gemm_tile_any(uint32_t mr, uint32_t nr, const float *a, uint32_t
 _Static_assert((GEMM_AP_LEN + GEMM_WF_LEN) * 4 <= 40960, "GEMM stack buffers too large for wasm's 64 KiB stack");
 #endif
 
-/* Both GEMMs: weights as float panels (wf) or int8 panels (wi, with per-column scale). */
-AGK_INLINE void gemm_run(const float *a, const float *wf, const int8_t *wi, const float *scale, const float *bias,
-                         float *out, uint32_t m, uint32_t k, uint32_t n, uint32_t act) {
+/* Both GEMMs: weights as float panels (wf) or int8 panels (wi, with per-column scale). A's rows
+ * are lda apart and out's ldc (k and n for the exported GEMMs); accumulate: the sums start from
+ * out instead of 0 (the k range continued exactly, as the blocking over k does). */
+AGK_INLINE void gemm_run(const float *a, uint32_t lda, const float *wf, const int8_t *wi, const float *scale,
+                         const float *bias, float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, uint32_t act,
+                         int accumulate) {
     uint32_t panels = (n + GEMM_PANEL - 1) / GEMM_PANEL;
     uintptr_t pstride = (uintptr_t)k * GEMM_PANEL;
     if (k == 0) {  /* no products: out = act(0 (* scale) + bias) */
@@ -379,9 +382,9 @@ AGK_INLINE void gemm_run(const float *a, const float *wf, const int8_t *wi, cons
                 uint32_t cols = n - q * GEMM_PANEL < GEMM_PANEL ? n - q * GEMM_PANEL : GEMM_PANEL;
                 v16f v = gemm_affine(v16f_zero(), scale ? scale + q * GEMM_PANEL : 0,
                                      bias ? bias + q * GEMM_PANEL : 0, cols);
-                v16f_store_tail(out + (uintptr_t)i * n + q * GEMM_PANEL, v, cols);
+                v16f_store_tail(out + (uintptr_t)i * ldc + q * GEMM_PANEL, v, cols);
             }
-        gemm_act(out, n, m, n, act);
+        gemm_act(out, ldc, m, n, act);
         return;
     }
 #if GEMM_PACK_A
@@ -390,13 +393,13 @@ AGK_INLINE void gemm_run(const float *a, const float *wf, const int8_t *wi, cons
     float wf_block[GEMM_WF_LEN] __attribute__((aligned(64)));
     for (uint32_t p0 = 0; p0 < k; p0 += GEMM_KC) {
         uint32_t kc = k - p0 < GEMM_KC ? k - p0 : GEMM_KC;
-        int first = p0 == 0, finish = p0 + kc == k;
+        int first = p0 == 0 && !accumulate, finish = p0 + kc == k;
         for (uint32_t i0 = 0; i0 < m; i0 += GEMM_MC) {
             uint32_t mc = m - i0 < GEMM_MC ? m - i0 : GEMM_MC;
 #if GEMM_PACK_A
             for (uint32_t i = 0; i < mc; i++)
                 for (uint32_t p = 0; p < kc; p++)
-                    ap[(i / GEMM_MR) * GEMM_MR * kc + p * GEMM_MR + i % GEMM_MR] = a[(uintptr_t)(i0 + i) * k + p0 + p];
+                    ap[(i / GEMM_MR) * GEMM_MR * kc + p * GEMM_MR + i % GEMM_MR] = a[(uintptr_t)(i0 + i) * lda + p0 + p];
 #endif
             for (uint32_t q = 0; q < panels; q += GEMM_NR) {
                 uint32_t nr = panels - q < GEMM_NR ? panels - q : GEMM_NR;
@@ -418,9 +421,9 @@ AGK_INLINE void gemm_run(const float *a, const float *wf, const int8_t *wi, cons
 #if GEMM_PACK_A
                     const float *ai = ap + (i - i0) * kc;
 #else
-                    const float *ai = a + (uintptr_t)i * k + p0;
+                    const float *ai = a + (uintptr_t)i * lda + p0;
 #endif
-                    gemm_tile_any(mr, nr, ai, k, wq, wstride, kc, out + (uintptr_t)i * n + q * GEMM_PANEL, n, cols,
+                    gemm_tile_any(mr, nr, ai, lda, wq, wstride, kc, out + (uintptr_t)i * ldc + q * GEMM_PANEL, ldc, cols,
                                   first, finish, sq, bq, act);
                 }
             }
@@ -430,12 +433,12 @@ AGK_INLINE void gemm_run(const float *a, const float *wf, const int8_t *wi, cons
 
 void agk_gemm_f32(const float *a, const float *w, const float *bias, float *out, uint32_t m, uint32_t k, uint32_t n,
                   uint32_t act) {
-    gemm_run(a, w, 0, 0, bias, out, m, k, n, act);
+    gemm_run(a, k, w, 0, 0, bias, out, n, m, k, n, act, 0);
 }
 
 void agk_gemm_i8f32(const float *a, const int8_t *w, const float *scale, const float *bias, float *out, uint32_t m,
                     uint32_t k, uint32_t n, uint32_t act) {
-    gemm_run(a, 0, w, scale, bias, out, m, k, n, act);
+    gemm_run(a, k, 0, w, scale, bias, out, n, m, k, n, act, 0);
 }
 
 /* ---- row ops around the GEMMs --------------------------------------------------------------- */

@@ -33,16 +33,17 @@ def test_sdpa_and_gradients_match_torch(kernel, rng, B, H, n_q, n_k, d, dv, caus
     assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, {"is_causal": causal}, {"causal": causal})
 
 
-def assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, torch_options, options):
+def assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, torch_options, options, flash=False):
     """Our SDPA and its gradients against torch's in float64 (options: the same mask or causal
-    flag as each side spells it)."""
+    flag as each side spells it; flash: the tiled backward)."""
     tq, tk, tv = t64(q, True), t64(k, True), t64(v, True)
     want = F.scaled_dot_product_attention(tq, tk, tv, **torch_options)
     got = A.scaled_dot_product_attention(q, k, v, dim=d, batch=B, heads=H, kernel=kernel, **options)
     assert rel(arr(got, want.shape), want.detach().numpy()) < TOL
     g = f32(rng, *want.shape)
     want.backward(t64(g))
-    for ours, t in zip(A.attention_backward(q, k, v, g, dim=d, batch=B, heads=H, kernel=kernel, **options),
+    for ours, t in zip(A.attention_backward(q, k, v, g, dim=d, batch=B, heads=H, kernel=kernel, flash=flash,
+                                            **options),
                        (tq, tk, tv)):
         assert rel(arr(ours, t.shape), t.grad.numpy()) < TOL
 
@@ -64,6 +65,47 @@ def test_masks_match_torch(kernel, rng, kind):
         mask[..., 0] = True
     tm = torch.from_numpy(mask.astype(np.float64) if mask.dtype != bool else mask)
     assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, {"attn_mask": tm}, {"mask": mask})
+
+
+@pytest.mark.parametrize("B,H,n_q,n_k,d,dv", [(1, 1, 1, 1, 1, 1), (2, 3, 130, 250, 17, 9), (1, 1, 241, 129, 64, 64),
+                                               (1, 2, 61, 65, 3, 33)])
+@pytest.mark.parametrize("options", ["causal", "mask", "keep"])
+def test_tiled_backward_matches_torch_and_the_whole_bits(kernel, rng, B, H, n_q, n_k, d, dv, options):
+    q, k, v = f32(rng, B, H, n_q, d), f32(rng, B, H, n_k, d), f32(rng, B, H, n_k, dv)
+    if options == "causal":
+        torch_options, options = {"is_causal": True}, {"causal": True}
+    else:
+        if options == "mask":
+            mask = f32(rng, B, 1, n_q, n_k)
+            mask[..., 3::5] = -np.inf
+            tm = torch.from_numpy(mask.astype(np.float64))
+        else:
+            mask = rng.random((n_q, n_k)) > 0.3
+            mask[:, 0] = True
+            tm = torch.from_numpy(mask)
+        torch_options, options = {"attn_mask": tm}, {"mask": mask}
+    assert_forward_and_backward_match_torch(kernel, rng, q, k, v, d, B, H, torch_options, options, flash=True)
+    if "mask" in options and n_q > 2:   # and a row with no key left (zeros; torch gives NaN)
+        options["mask"][..., 1, :] = False if options["mask"].dtype == bool else -np.inf
+    g = f32(rng, B, H, n_q, dv)
+    kw = dict(dim=d, batch=B, heads=H, kernel=kernel, **options)
+    whole = A.attention_backward(q, k, v, g, **kw)
+    for ours, want in zip(A.attention_backward(q, k, v, g, flash=True, **kw), whole):
+        assert np.array_equal(bits(ours), bits(want))
+
+
+def test_tiled_backward_scratch_does_not_grow_with_length(kernel, rng):
+    sizes = {kernel.sdpa_backward_scratch_len(n, m, 64, 64, flash=True) for n in (1, 64, 1000, 100000) for m in (1, 7000)}
+    assert len(sizes) == 1
+    assert kernel.sdpa_backward_scratch_len(1000, 1000, 64, 64) > 10 * sizes.pop()
+    # a long problem through the bounded scratch: the gradients of a few rows against torch's
+    n, d = 3000, 8
+    q, k, v, g = f32(rng, n, d), f32(rng, n, d), f32(rng, n, d), f32(rng, n, d)
+    got = A.attention_backward(q, k, v, g, dim=d, causal=True, flash=True, kernel=kernel)
+    tq, tk, tv = t64(q, True), t64(k, True), t64(v, True)
+    F.scaled_dot_product_attention(tq, tk, tv, is_causal=True).backward(t64(g))
+    for ours, t in zip(got, (tq, tk, tv)):
+        assert rel(arr(ours, (n, d)), t.grad.numpy()) < TOL
 
 
 def test_fully_masked_row_is_zeros(kernel, rng):
@@ -175,6 +217,8 @@ def outputs(kernel, seed):
         g = f32(rng, 2, 2, n_q, dv)
         for name, grad in zip("qkv", A.attention_backward(q, k, v, g, mask=mask, **kw)):
             res[f"d{name} {n_q}x{n_k}"] = bits(grad)
+        for name, grad in zip("qkv", A.attention_backward(q, k, v, g, causal=n_q == n_k, flash=True, **kw)):
+            res[f"tiled d{name} {n_q}x{n_k}"] = bits(grad)
     mha = A.MultiHeadAttention(24, 3, kernel=kernel)
     mha.load_state_dict({"in_proj_weight": f32(rng, 72, 24), "in_proj_bias": f32(rng, 72),
                          "out_proj.weight": f32(rng, 24, 24), "out_proj.bias": f32(rng, 24)})

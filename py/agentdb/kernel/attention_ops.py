@@ -87,10 +87,20 @@ class AttentionOps:
                       self._out_ptr(out, "f"), Ptr(None, "f") if lse is None else self._out_ptr(lse, "f"))
         return out
 
+    def sdpa_backward_scratch_len(self, n_q, n_k, d, dv, *, flash=False):
+        """Floats of scratch sdpa_backward() needs: ~ n_q x n_k, or fixed by d and dv alone with
+        flash=True (the tiled backward)."""
+        size = self._call("agk_sdpa_backward_scratch_len", u32(n_q, "n_q"), u32(n_k, "n_k"), u32(d, "d"),
+                          u32(dv, "dv"), ATTN_FLASH if flash else 0) & U32_MAX
+        if size == 0:
+            raise DimensionError(f"attention backward scratch for {n_q} x {n_k} exceeds the kernel's 4 GiB buffers")
+        return size
+
     def sdpa_backward(self, q, k, v, o, dout, lse, *, batch, heads, n_q, n_k, d, dv, layout, scale, mask=None,
-                      keep=None, causal=False, q_pos=0):
+                      keep=None, causal=False, q_pos=0, flash=False, scratch=None):
         """(dq, dk, dv) of sdpa() given its out o and lse and the gradient dout (out's layout);
-        each gradient in its input's layout (agk_sdpa_backward_f32).
+        each gradient in its input's layout (agk_sdpa_backward_f32). flash=True: tiled, P
+        recomputed per block of queries x keys, scratch fixed by d and dv, the same bits.
 
         >>> lay = [1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0, 0]
         >>> o, lse = k.alloc(2), k.alloc(2)
@@ -100,15 +110,16 @@ class AttentionOps:
         """
         q, k, v, mask, keep = self._attn_args(q, k, v, mask, keep, layout, batch, heads, n_q, n_k, d, dv)
         o, dout, lse = self._grad_inputs(o, dout, lse, layout, batch, heads, n_q, dv)
-        need = self._call("agk_sdpa_backward_scratch_len", n_q, n_k, d, dv) & U32_MAX
-        if need == 0:
-            raise DimensionError(f"attention backward scratch for {n_q} x {n_k} exceeds the kernel's 4 GiB buffers")
-        scratch = self.alloc(need)
+        need = self.sdpa_backward_scratch_len(n_q, n_k, d, dv, flash=flash)
+        scratch = self.alloc(need) if scratch is None else self._in(scratch, "f", "scratch")
+        if len(scratch) < need:
+            raise DimensionError(f"scratch holds {len(scratch)} floats, {need} needed")
         grads = [self._out(None, "f", self._extent(n, layout[3 * i:3 * i + 3], rows, cols, batch, heads))
                  for i, (n, rows, cols) in enumerate((("q", n_q, d), ("k", n_k, d), ("v", n_k, dv)))]
         self._checked("agk_sdpa_backward_f32", Ptr(q, "f"), Ptr(k, "f"), Ptr(v, "f"), Ptr(mask, "f"), Ptr(keep, "B"),
                       Ptr(memoryview(array.array("I", layout)), "I"), batch, heads, n_q, n_k, d, dv, float(scale),
-                      u32(q_pos, "q_pos"), ATTN_CAUSAL if causal else 0, Ptr(o, "f"), Ptr(dout, "f"), Ptr(lse, "f"),
-                      Ptr(scratch, "f", True), u32(need, "scratch length"),
+                      u32(q_pos, "q_pos"), (ATTN_CAUSAL if causal else 0) | (ATTN_FLASH if flash else 0),
+                      Ptr(o, "f"), Ptr(dout, "f"), Ptr(lse, "f"), Ptr(scratch, "f", True),
+                      u32(len(scratch), "scratch length"),
                       *(self._out_ptr(g, "f") for g in grads))
         return tuple(grads)

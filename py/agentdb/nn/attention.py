@@ -8,7 +8,10 @@ n_k x dv per problem), MultiHeadAttention takes batch x length x embed_dim (batc
 Every call's softmax runs over keys in tiles of 64 with an online max and sum in one fixed order
 (csrc/attention.c), so the plain call, flash_attention (scratch fixed by dim whatever the
 length), any query chunking (AttentionStream) and any batch give the same bits; a problem alone
-or among others too.
+or among others too. attention_backward(flash=True) is the memory-bounded backward
+(FlashAttention-2 style: P recomputed from the forward's log-sum-exps per block of 120 queries x
+64 keys, dQ, dK, dV accumulated block by block), the bits of the whole backward with scratch
+fixed by dim and dv whatever the lengths.
 
 Masks: float (additive, -inf allowed) or boolean/uint8 (SDPA's meaning: true = attend), of
 n_q x n_k (shared), batch x n_q x n_k (per batch element) or batch x heads x n_q x n_k values.
@@ -206,15 +209,22 @@ class AttentionStream:
 
 
 def attention_backward(q, k, v, grad_out, *, dim, batch=1, heads=1, mask=None, causal=False, scale=None,
-                       kernel=None):
+                       kernel=None, flash=False):
     """(dq, dk, dv): the gradients of scaled_dot_product_attention's output (the same arguments)
     against grad_out (its shape), each in its input's shape, as torch autograd gives them.
+    flash=True: memory-bounded (the forward is flash_attention's, the backward tiled: P
+    recomputed per block of 120 queries x 64 keys, scratch fixed by dim and dv whatever the
+    lengths); the same bits either way.
 
     >>> [round(x, 4) for x in attention_backward([1, 0], [1, 0], [2, 4], [1, 1], dim=1)[2]]
     [1.2311, 0.7689]
+    >>> [round(x, 4) for x in attention_backward([1, 0], [1, 0], [2, 4], [1, 1], dim=1, flash=True)[2]]
+    [1.2311, 0.7689]
     """
     kernel = kernel or load()
-    out, lse = _sdpa(q, k, v, dim, batch, heads, mask, causal, scale, kernel, False, None, True)
+    flash = bool(flash)
+    out, lse = _sdpa(q, k, v, dim, batch, heads, mask, causal, scale, kernel, flash, FLASH_BLOCK if flash else None,
+                     True)
     q, k, v, n_q, n_k, dv = _problem(kernel, q, k, v, dim, batch, heads)
     g = _view(kernel, grad_out, "grad_out")
     if len(g) != len(out):
@@ -225,7 +235,7 @@ def attention_backward(q, k, v, grad_out, *, dim, batch=1, heads=1, mask=None, c
         if mask is not None else [0, 0, 0]
     return kernel.sdpa_backward(q, k, v, out, g, lse, batch=batch, heads=heads, n_q=n_q, n_k=n_k, d=dim, dv=dv,
                                 layout=_layout(n_q, n_k, dim, dv, heads, mstr), scale=_scale(scale, dim),
-                                mask=fmask, keep=keep, causal=causal)
+                                mask=fmask, keep=keep, causal=causal, flash=flash)
 
 
 def local_global_mask(n, *, window, global_tokens=0):

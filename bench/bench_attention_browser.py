@@ -26,7 +26,9 @@ Needs: build/setup.sh (Pyodide, onnxruntime-web, onnx), chromium, playwright.
 """
 import argparse
 import base64
+import functools
 import hashlib
+import json
 import math
 import sys
 import tempfile
@@ -92,6 +94,66 @@ def onnx_model(form, heads, length, causal):
     return path
 
 
+def gnn_graph(n, degree, seed):
+    """CSR (offsets, targets): each node aggregates from `degree` distinct other nodes at random."""
+    rng = np.random.default_rng(seed)
+    targets = []
+    for i in range(n):
+        pick = rng.choice(n - 1, degree, replace=False)
+        targets += [int(j) + int(j >= i) for j in pick]               # never i itself
+    return list(range(0, n * degree + 1, degree)), targets
+
+
+def gnn_onnx(layer, n, hoods):
+    """The path of GNNLayer.forward as an ONNX graph for one layer's weights and one graph (the
+    edges baked in as constants), x (n, in_dim) -> y (n, out_dim), built with the onnx package
+    and cached by its content: PyG GATConv's export pattern (gather per edge, a segment max and
+    sum by ScatterND reductions, messages scattered back), then the residual and
+    LayerNormalization."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    D, H, hd, din = layer.out_dim, layer.heads, layer.head_dim, layer.in_dim
+    src = np.array([i for i, hood in enumerate(hoods) for _ in hood], np.int64)
+    dst = np.array([j for hood in hoods for j in hood], np.int64)
+    blk = np.frombuffer(layer._att_blocks(), np.float32).reshape(D, 2 * H)
+    f32 = lambda a: np.frombuffer(a, np.float32)
+    consts = {"W": f32(layer.weight).reshape(din, D), "Bs": np.ascontiguousarray(blk[:, :H]),
+              "Bt": np.ascontiguousarray(blk[:, H:]), "src": src, "dst": dst, "src2": src[:, None],
+              "ninf": np.full((n, H), -np.inf, np.float32), "zeros": np.zeros((n, H), np.float32),
+              "zeros3": np.zeros((n, H, hd), np.float32), "shape3": np.array([n, H, hd], np.int64),
+              "shape2": np.array([n, D], np.int64), "axis2": np.array([2], np.int64),
+              "gamma": f32(layer.gamma), "beta": f32(layer.beta)}
+    if layer.proj is not None:
+        consts["P"] = f32(layer.proj).reshape(din, D)
+    node = helper.make_node
+    nodes = [node("MatMul", ["x", "W"], ["z"]), node("MatMul", ["z", "Bs"], ["s"]), node("MatMul", ["z", "Bt"], ["t"]),
+             node("Gather", ["s", "src"], ["si"]), node("Gather", ["t", "dst"], ["tj"]),
+             node("Add", ["si", "tj"], ["u"]), node("LeakyRelu", ["u"], ["e"], alpha=0.2),
+             node("ScatterND", ["ninf", "src2", "e"], ["m"], reduction="max"),
+             node("Gather", ["m", "src"], ["mi"]), node("Sub", ["e", "mi"], ["em"]), node("Exp", ["em"], ["ex"]),
+             node("ScatterND", ["zeros", "src2", "ex"], ["den"], reduction="add"),
+             node("Gather", ["den", "src"], ["di"]), node("Div", ["ex", "di"], ["alpha"]),
+             node("Reshape", ["z", "shape3"], ["zh"]), node("Gather", ["zh", "dst"], ["zj"]),
+             node("Unsqueeze", ["alpha", "axis2"], ["a3"]), node("Mul", ["zj", "a3"], ["msg"]),
+             node("ScatterND", ["zeros3", "src2", "msg"], ["agg"], reduction="add"),
+             node("Reshape", ["agg", "shape2"], ["h"])]
+    if layer.proj is not None:
+        nodes.append(node("MatMul", ["x", "P"], ["r"]))
+    nodes += [node("Add", ["h", "x" if layer.proj is None else "r"], ["hr"]),
+              node("LayerNormalization", ["hr", "gamma", "beta"], ["y"], axis=-1, epsilon=1e-5)]
+    graph = helper.make_graph(nodes, "gnn_layer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, din])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, D])],
+                              initializer=[numpy_helper.from_array(v, name) for name, v in consts.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=10)
+    raw = model.SerializeToString()
+    path = CACHE / f"gnn-{hashlib.sha256(raw).hexdigest()[:16]}.onnx"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".tmp").write_bytes(raw)
+        path.with_suffix(".tmp").rename(path)
+    return path
+
+
 def data(heads, length, seed):
     """q, k, v: (heads, L, 64) float32 standard normals."""
     rng = np.random.default_rng(seed)
@@ -110,34 +172,53 @@ def timed(fn, target=TARGET_S):
 
 
 # Runs in the worker's Pyodide (AgentDB.runPython: one shared global namespace): the inputs
-# fetched once into KBuffers, then _attention_run() times one configuration as timed() does.
+# fetched once into KBuffers / buffers, each configuration registered as (call, its output
+# as bytes) under its key, then _bench_run(key, target) times one run as timed() does.
 WORKER_SETUP = """
-import hashlib, json, math, time
+import array, hashlib, json, math, time
 from pyodide.http import pyfetch
 from agentdb.kernel import load
+from agentdb.nn.gnn import GNNLayer
 
 _K = load()
-_ATT = {}
+_CALLS = {}
+
+async def _get(name):
+    return await (await pyfetch("ORIGIN/data/" + name)).bytes()
+
+def _sdpa(L, mode, q, k, v, out, scratch):
+    def call():
+        _K.sdpa(q, k, v, batch=1, heads=HEADS, n_q=L, n_k=L, d=64, dv=64, layout=[64, 0, L * 64] * 4 + [0, 0, 0],
+                scale=1 / math.sqrt(64), causal=mode == "causal", flash=mode == "flash", scratch=scratch, out=out)
+    return call, lambda: out.read().tobytes()
+
+def _gnn(layer, x, adjacency):
+    y = []
+    def call():
+        y[:] = [layer.forward(x, adjacency)]
+    return call, lambda: y[0].tobytes()
+
 for _L in LENGTHS:
-    _bufs = [_K.from_buffer(await (await pyfetch(f"ORIGIN/data/{_L}.{_n}.f32")).bytes()) for _n in "qkv"]
-    _ATT[_L] = _bufs + [_K.alloc(HEADS * _L * 64), _K.alloc(_K.sdpa_scratch_len(_L, 64, 64)),
-                        _K.alloc(_K.sdpa_scratch_len(_L, 64, 64, flash=True))]
+    _q, _k, _v = [_K.from_buffer(await _get(f"{_L}.{_n}.f32")) for _n in "qkv"]
+    for _mode in MODES:
+        _s = _K.alloc(_K.sdpa_scratch_len(_L, 64, 64, flash=_mode == "flash"))
+        _CALLS[f"attention/{_L}/{_mode}"] = _sdpa(_L, _mode, _q, _k, _v, _K.alloc(HEADS * _L * 64), _s)
+for _n in GNN_NODES:
+    _spec = json.loads(await _get(f"gnn{_n}.json"))
+    _x = array.array("f")
+    _x.frombytes(await _get(f"gnn{_n}.x.f32"))
+    _layer = GNNLayer(_spec["in_dim"], _spec["out_dim"], _spec["heads"], seed=_spec["seed"])
+    _CALLS[f"gnn/{_n}"] = _gnn(_layer, _x, (_spec["offsets"], _spec["targets"]))
 
-def _attention_call(L, mode):
-    q, k, v, out, plain, flash = _ATT[L]
-    _K.sdpa(q, k, v, batch=1, heads=HEADS, n_q=L, n_k=L, d=64, dv=64, layout=[64, 0, L * 64] * 4 + [0, 0, 0],
-            scale=1 / math.sqrt(64), causal=mode == "causal", flash=mode == "flash",
-            scratch=flash if mode == "flash" else plain, out=out)
-
-def _attention_run(L, mode, target):
+def _bench_run(key, target):
+    call, output = _CALLS[key]
     t = time.perf_counter()
-    _attention_call(L, mode)
+    call()
     calls = max(1, math.ceil(target / max(time.perf_counter() - t, 1e-6)))
     t = time.perf_counter()
     for _ in range(calls):
-        _attention_call(L, mode)
-    return json.dumps({"s": (time.perf_counter() - t) / calls, "calls": calls,
-                       "sha256": hashlib.sha256(_ATT[L][3].read()).hexdigest()})
+        call()
+    return json.dumps({"s": (time.perf_counter() - t) / calls, "sha256": hashlib.sha256(output()).hexdigest()})
 _K.isa
 """
 
@@ -149,11 +230,11 @@ ORT_LOAD = """async () => {
     return ort.env.versions.web;
 }"""
 
-# one session per (form, L, causal), its feeds made once from the served inputs
-ORT_SESSION = """async ([key, model, L, heads, mha]) => {
-    const get = async (name) => new Float32Array(await (await fetch(`/data/${L}.${name}.f32`)).arrayBuffer());
-    const shape = mha ? [1, L, heads * 64] : [1, heads, L, 64], feeds = {};
-    for (const n of ['q', 'k', 'v']) feeds[n] = new ort.Tensor('float32', await get(mha ? n + 't' : n), shape);
+# one session per key, its feeds ([name, served file, shape]) made once
+ORT_SESSION = """async ([key, model, inputs]) => {
+    const feeds = {};
+    for (const [name, file, shape] of inputs)
+        feeds[name] = new ort.Tensor('float32', new Float32Array(await (await fetch('/data/' + file)).arrayBuffer()), shape);
     const session = await ort.InferenceSession.create(model, { executionProviders: ['wasm'],
                                                                 graphOptimizationLevel: 'all' });
     sessions[key] = { session, feeds };
@@ -171,7 +252,7 @@ ORT_RUN = """async ([key, target]) => {
 
 ORT_OUTPUT = """async (key) => {
     const { session, feeds } = sessions[key];
-    const o = (await session.run(feeds)).o.data, bytes = new Uint8Array(o.buffer, o.byteOffset, o.byteLength);
+    const o = Object.values(await session.run(feeds))[0].data, bytes = new Uint8Array(o.buffer, o.byteOffset, o.byteLength);
     let s = '';
     for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     return btoa(s);
@@ -192,104 +273,144 @@ def rel(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-def native_outputs(kernel, inputs, heads, length):
-    """({mode: output array}, {mode: seconds per call}) of Kernel.sdpa natively."""
-    d = HEAD_DIM
-    qb, kb, vb = (kernel.from_buffer(x) for x in inputs)
-    out = kernel.alloc(heads * length * d)
-    scratch = {False: kernel.alloc(kernel.sdpa_scratch_len(length, d, d)),
-               True: kernel.alloc(kernel.sdpa_scratch_len(length, d, d, flash=True))}
+def native_calls(kernel, heads, lengths, gnn, folder):
+    """{key: (call, its output as bytes)} natively, as WORKER_SETUP registers them in the worker,
+    from the files written to folder."""
+    from agentdb.nn.gnn import GNNLayer
 
-    def call(mode):
-        kernel.sdpa(qb, kb, vb, batch=1, heads=heads, n_q=length, n_k=length, d=d, dv=d,
-                    layout=[d, 0, length * d] * 4 + [0, 0, 0], scale=1 / math.sqrt(d), causal=mode == "causal",
-                    flash=mode == "flash", scratch=scratch[mode == "flash"], out=out)
-    outs, secs = {}, {}
-    for mode in MODES:
-        call(mode)
-        outs[mode] = np.frombuffer(out.view(), np.float32).copy()
-        secs[mode] = timed(lambda: call(mode))
-    return outs, secs
+    calls, d = {}, HEAD_DIM
+    for L in lengths:
+        qb, kb, vb = (kernel.from_buffer(np.fromfile(folder / f"{L}.{n}.f32", np.float32)) for n in "qkv")
+        for mode in MODES:
+            out = kernel.alloc(heads * L * d)
+            scratch = kernel.alloc(kernel.sdpa_scratch_len(L, d, d, flash=mode == "flash"))
+            call = functools.partial(kernel.sdpa, qb, kb, vb, batch=1, heads=heads, n_q=L, n_k=L, d=d, dv=d,
+                                     layout=[d, 0, L * d] * 4 + [0, 0, 0], scale=1 / math.sqrt(d),
+                                     causal=mode == "causal", flash=mode == "flash", scratch=scratch, out=out)
+            calls[f"attention/{L}/{mode}"] = (call, lambda out=out: bytes(out.view()))
+    for n, spec in gnn.items():
+        layer = GNNLayer(spec["in_dim"], spec["out_dim"], spec["heads"], seed=spec["seed"], kernel=kernel)
+        x, y = np.fromfile(folder / f"gnn{n}.x.f32", np.float32), []
+        call = functools.partial(lambda layer, x, adj, y: y.__setitem__(slice(None), [layer.forward(x, adj)]),
+                                 layer, x, (spec["offsets"], spec["targets"]), y)
+        calls[f"gnn/{n}"] = (call, lambda y=y: y[0].tobytes())
+    return calls
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--heads", type=int, default=8)
-    ap.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024])
+    ap.add_argument("--lengths", type=int, nargs="*", default=[128, 256, 512, 1024])
+    ap.add_argument("--gnn-nodes", type=int, nargs="*", default=[500, 2000], help="none: no GNN part")
+    ap.add_argument("--gnn-dim", type=int, default=128, help="in_dim = out_dim")
+    ap.add_argument("--gnn-heads", type=int, default=4)
+    ap.add_argument("--gnn-degree", type=int, default=8, help="neighbours aggregated per node")
     a = ap.parse_args()
-    import json
+    from agentdb.nn.gnn import GNNLayer, neighbourhoods
 
     import build_site
     from site_server import app_page
 
     kernel = load("native")
-    models = {(form, L, causal): onnx_model(form, a.heads, L, causal)
-              for form in FORMS for L in a.lengths for causal in (False, True)}
-    native, native_s = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        peer_models, peer_inputs, groups = {}, {}, []   # groups: (our keys, the peer's keys) run by turns
         for L in a.lengths:
-            inputs = data(a.heads, L, seed=L)
-            for name, x in zip("qkv", inputs):
+            for name, x in zip("qkv", data(a.heads, L, seed=L)):
                 x.tofile(tmp / f"{L}.{name}.f32")
                 np.ascontiguousarray(x.transpose(1, 0, 2)).tofile(tmp / f"{L}.{name}t.f32")  # (L, heads x 64)
-            native[L], native_s[L] = native_outputs(kernel, inputs, a.heads, L)
-            for _ in range(a.repeat - 1):
-                native_s[L] = {m: min(native_s[L][m], s) for m, s in native_outputs(kernel, inputs, a.heads, L)[1].items()}
-        with app_page(build_site.build(), {"/ort/": ORT, "/onnx/": CACHE, "/data/": tmp}) as page:
-            origin = page.evaluate("location.origin")
-            setup = (WORKER_SETUP.replace("LENGTHS", repr(list(a.lengths))).replace("HEADS", str(a.heads))
-                     .replace("ORIGIN", origin))
-            isa = page.evaluate("(code) => AgentDB.runPython(code)", setup)
-            public = page.evaluate(PUBLIC, [min(a.lengths), a.heads])
-            version = page.evaluate(ORT_LOAD)
-            for (form, L, causal), path in models.items():
-                page.evaluate(ORT_SESSION, [f"{form}/{L}/{causal}", f"/onnx/{path.name}", L, a.heads, form == "mha"])
-            ours = {(L, m): math.inf for L in a.lengths for m in MODES}
-            peer = {key: math.inf for key in models}
-            digests = {}
-            for _ in range(a.repeat):
-                for L in a.lengths:
-                    for mode in MODES:
-                        got = json.loads(page.evaluate("(code) => AgentDB.runPython(code)",
-                                                       f"_attention_run({L}, {mode!r}, {TARGET_S})"))
-                        ours[L, mode] = min(ours[L, mode], got["s"])
-                        digests[L, mode] = got["sha256"]
-                    for form in FORMS:
-                        for causal in (False, True):
-                            key = (form, L, causal)
-                            peer[key] = min(peer[key], page.evaluate(ORT_RUN, [f"{form}/{L}/{causal}", TARGET_S * 1000]))
-            errors = {}
-            for (form, L, causal) in models:
-                o = np.frombuffer(base64.b64decode(page.evaluate(ORT_OUTPUT, f"{form}/{L}/{causal}")), np.float32)
-                if form == "mha":
-                    o = o.reshape(L, a.heads, HEAD_DIM).transpose(1, 0, 2)
-                errors[form, L, causal] = rel(o, native[L]["causal" if causal else "plain"])
+            keys = []
+            for form in FORMS:
+                for causal in (False, True):
+                    key = f"attention/{L}/{form}/{'causal' if causal else 'plain'}"
+                    peer_models[key] = onnx_model(form, a.heads, L, causal)
+                    shape, suffix = ([1, L, a.heads * HEAD_DIM], "t") if form == "mha" else ([1, a.heads, L, HEAD_DIM], "")
+                    peer_inputs[key] = [[n, f"{L}.{n}{suffix}.f32", shape] for n in "qkv"]
+                    keys.append(key)
+            groups.append(([f"attention/{L}/{m}" for m in MODES], keys))
+        gnn = {}
+        for n in a.gnn_nodes:
+            offsets, targets = gnn_graph(n, a.gnn_degree, seed=n)
+            gnn[n] = dict(in_dim=a.gnn_dim, out_dim=a.gnn_dim, heads=a.gnn_heads, seed=n, offsets=offsets, targets=targets)
+            (tmp / f"gnn{n}.json").write_text(json.dumps(gnn[n]))
+            np.random.default_rng(n).standard_normal((n, a.gnn_dim)).astype(np.float32).tofile(tmp / f"gnn{n}.x.f32")
+            layer = GNNLayer(a.gnn_dim, a.gnn_dim, a.gnn_heads, seed=n, kernel=kernel)
+            peer_models[f"gnn/{n}"] = gnn_onnx(layer, n, neighbourhoods((offsets, targets), n))
+            peer_inputs[f"gnn/{n}"] = [["x", f"gnn{n}.x.f32", [n, a.gnn_dim]]]
+            groups.append(([f"gnn/{n}"], [f"gnn/{n}"]))
+        native = native_calls(kernel, a.heads, a.lengths, gnn, tmp)
+        native_s = dict.fromkeys(native, math.inf)
+        for _ in range(a.repeat):
+            for key, (call, _out) in native.items():
+                native_s[key] = min(native_s[key], timed(call))
+        digests = {key: hashlib.sha256(output()).hexdigest() for key, (_call, output) in native.items()}
 
-    same = {key: digests[key] == hashlib.sha256(native[key[0]][key[1]].tobytes()).hexdigest() for key in digests}
-    public_same = public == hashlib.sha256(native[min(a.lengths)]["plain"].tobytes()).hexdigest()
+        with app_page(build_site.build(), {"/ort/": ORT, "/onnx/": CACHE, "/data/": tmp}) as page:
+            setup = (WORKER_SETUP.replace("LENGTHS", repr(list(a.lengths))).replace("GNN_NODES", repr(list(a.gnn_nodes)))
+                     .replace("HEADS", str(a.heads)).replace("MODES", repr(MODES))
+                     .replace("ORIGIN", page.evaluate("location.origin")))
+            isa = page.evaluate("(code) => AgentDB.runPython(code)", setup)
+            public = page.evaluate(PUBLIC, [min(a.lengths), a.heads]) if a.lengths else None
+            version = page.evaluate(ORT_LOAD)
+            for key, path in peer_models.items():
+                page.evaluate(ORT_SESSION, [key, f"/onnx/{path.name}", peer_inputs[key]])
+            ours, peer, same = {}, dict.fromkeys(peer_models, math.inf), {}
+            for _ in range(a.repeat):
+                for our_keys, peer_keys in groups:
+                    for key in our_keys:
+                        got = json.loads(page.evaluate("(code) => AgentDB.runPython(code)",
+                                                       f"_bench_run({key!r}, {TARGET_S})"))
+                        ours[key] = min(ours.get(key, math.inf), got["s"])
+                        same[key] = got["sha256"] == digests[key]
+                    for key in peer_keys:
+                        peer[key] = min(peer[key], page.evaluate(ORT_RUN, [key, TARGET_S * 1000]))
+            errors = {}
+            for key in peer_models:
+                o = np.frombuffer(base64.b64decode(page.evaluate(ORT_OUTPUT, key)), np.float32)
+                if key.startswith("attention/"):
+                    _, L, form, mode = key.split("/")
+                    if form == "mha":
+                        o = o.reshape(int(L), a.heads, HEAD_DIM).transpose(1, 0, 2)
+                    key_ours = f"attention/{L}/{mode}"
+                else:
+                    key_ours = key
+                errors[key] = rel(o, np.frombuffer(native[key_ours][1](), np.float32))
+
+    report(a, kernel, isa, version, ours, peer, native_s, errors, same, public, digests)
+
+
+def report(a, kernel, isa, version, ours, peer, native_s, errors, same, public, digests):
     print(f"Chromium: kernel {isa}, onnxruntime-web {version} (wasm, 1 thread); native {kernel.isa}; "
-          f"heads {a.heads} x head dim {HEAD_DIM}, ms per call, best of {a.repeat} runs")
-    print("    L      sdpa ours  peer    ratio   flash   causal ours  peer   ratio   native sdpa  causal   "
-          "Chromium/native")
+          f"ms per call, best of {a.repeat} runs")
+    if a.lengths:
+        print(f"\nSDPA, heads {a.heads} x head dim {HEAD_DIM} (peer = the fastest ONNX form)")
+        print("    L      sdpa ours  peer    ratio   flash   causal ours  peer   ratio   native sdpa  causal   "
+              "Chromium/native")
     for L in a.lengths:
-        best = lambda causal: min(peer[f, L, causal] for f in FORMS)
-        s, f, c = (ours[L, m] * 1e3 for m in MODES)
-        ps, pc = best(False) * 1e3, best(True) * 1e3
-        ns, nc = native_s[L]["plain"] * 1e3, native_s[L]["causal"] * 1e3
-        print(f"    {L:<6} {s:8.3g} {ps:8.3g} {ps / s:7.2f}x {f:7.3g} {c:9.3g} {pc:9.3g} {pc / c:6.2f}x "
-              f"{ns:10.3g} {nc:8.3g}   {s / ns:6.2f}x")
-    print("\nonnxruntime-web per form, ms per call (plain / causal), and relative error against ours:")
+        best = lambda mode: min(peer[f"attention/{L}/{f}/{mode}"] for f in FORMS) * 1e3
+        s, f, c = (ours[f"attention/{L}/{m}"] * 1e3 for m in MODES)
+        ns, nc = (native_s[f"attention/{L}/{m}"] * 1e3 for m in ("plain", "causal"))
+        print(f"    {L:<6} {s:8.3g} {best('plain'):8.3g} {best('plain') / s:7.2f}x {f:7.3g} {c:9.3g} "
+              f"{best('causal'):9.3g} {best('causal') / c:6.2f}x {ns:10.3g} {nc:8.3g}   {s / ns:6.2f}x")
+    if a.lengths:
+        print("\n    onnxruntime-web per ONNX form, ms per call (plain / causal):")
     for L in a.lengths:
-        print(f"    {L:<6} " + "   ".join(
-            f"{form} {peer[form, L, False] * 1e3:.3g} / {peer[form, L, True] * 1e3:.3g} "
-            f"({max(errors[form, L, False], errors[form, L, True]):.1e})" for form in FORMS))
-    print(f"\nratio = peer ms / ours ms (> 1: ours is faster); peer = the fastest ONNX form. Worker bits == native "
-          f"bits: {'all' if all(same.values()) else 'NOT ' + str([k for k, v in same.items() if not v])} "
-          f"configurations; AgentDB.nn.attention from the page at L = {min(a.lengths)}: "
-          f"{'native bits' if public_same else 'DIFFERS from native'}. Largest relative error of the peer: "
-          f"{max(errors.values()):.1e}")
+        print(f"    {L:<6} " + "   ".join(f"{form} {peer[f'attention/{L}/{form}/plain'] * 1e3:.3g} / "
+                                        f"{peer[f'attention/{L}/{form}/causal'] * 1e3:.3g}" for form in FORMS))
+    if a.gnn_nodes:
+        print(f"\nGNNLayer.forward, {a.gnn_dim} -> {a.gnn_dim}, {a.gnn_heads} heads, {a.gnn_degree} neighbours "
+              f"per node (+ itself)")
+        print("    nodes   ours    peer    ratio   native   Chromium/native")
+    for n in a.gnn_nodes:
+        o, p, nat = ours[f"gnn/{n}"] * 1e3, peer[f"gnn/{n}"] * 1e3, native_s[f"gnn/{n}"] * 1e3
+        print(f"    {n:<6} {o:7.3g} {p:7.3g} {p / o:7.2f}x {nat:8.3g}   {o / nat:6.2f}x")
+    public_same = public is None or public == digests[f"attention/{min(a.lengths)}/plain"]
+    print(f"\nratio = peer ms / ours ms (> 1: ours is faster). Worker bits == native bits: "
+          f"{'all' if all(same.values()) else 'NOT ' + str([k for k, v in same.items() if not v])} configurations"
+          + (f"; AgentDB.nn.attention from the page at L = {min(a.lengths)}: "
+             f"{'native bits' if public_same else 'DIFFERS from native'}" if a.lengths else "")
+          + f". Largest relative error of the peer against ours: {max(errors.values()):.1e}")
     if not all(same.values()) or not public_same or max(errors.values()) > 1e-5:
         raise SystemExit("the outputs disagree: the comparison is not like for like")
 

@@ -340,6 +340,8 @@ def main():
             groups.append(([f"gnn/{n}"], [f"gnn/{n}"]))
         native = native_calls(kernel, a.heads, a.lengths, gnn, tmp)
         native_s = dict.fromkeys(native, math.inf)
+        for call, _output in native.values():
+            call()
         digests = {key: hashlib.sha256(output()).hexdigest() for key, (_call, output) in native.items()}
 
         with app_page(build_site.build(), {"/ort/": ORT, "/onnx/": CACHE, "/data/": tmp}) as page:

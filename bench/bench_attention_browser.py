@@ -27,6 +27,7 @@ import argparse
 import base64
 import functools
 import hashlib
+import inspect
 import json
 import math
 import sys
@@ -172,7 +173,7 @@ def timed(fn, target=TARGET_S):
 
 # Runs in the worker's Pyodide (AgentDB.runPython: one shared global namespace): the inputs
 # fetched once into KBuffers / buffers, each configuration registered as (call, its output
-# as bytes) under its key, then _bench_run(key, target) times one run as timed() does.
+# as bytes) under its key, then _bench_run(key) times one run with timed() (its source).
 WORKER_SETUP = """
 import array, hashlib, json, math, time
 from pyodide.http import pyfetch
@@ -209,15 +210,10 @@ for _n in GNN_NODES:
     _layer = GNNLayer(_spec["in_dim"], _spec["out_dim"], _spec["heads"], seed=_spec["seed"])
     _CALLS[f"gnn/{_n}"] = _gnn(_layer, _x, (_spec["offsets"], _spec["targets"]))
 
-def _bench_run(key, target):
+TIMED
+def _bench_run(key):
     call, output = _CALLS[key]
-    t = time.perf_counter()
-    call()
-    calls = max(1, math.ceil(target / max(time.perf_counter() - t, 1e-6)))
-    t = time.perf_counter()
-    for _ in range(calls):
-        call()
-    return json.dumps({"s": (time.perf_counter() - t) / calls, "sha256": hashlib.sha256(output()).hexdigest()})
+    return json.dumps({"s": timed(call), "sha256": hashlib.sha256(output()).hexdigest()})
 _K.isa
 """
 
@@ -347,6 +343,7 @@ def main():
         with app_page(build_site.build(), {"/ort/": ORT, "/onnx/": CACHE, "/data/": tmp}) as page:
             setup = (WORKER_SETUP.replace("LENGTHS", repr(list(a.lengths))).replace("GNN_NODES", repr(list(a.gnn_nodes)))
                      .replace("HEADS", str(a.heads)).replace("MODES", repr(MODES))
+                     .replace("TIMED", f"TARGET_S = {TARGET_S}\n{inspect.getsource(timed)}")
                      .replace("ORIGIN", page.evaluate("location.origin")))
             isa = page.evaluate("(code) => AgentDB.runPython(code)", setup)
             public = page.evaluate(PUBLIC, [min(a.lengths), a.heads]) if a.lengths else None
@@ -358,7 +355,7 @@ def main():
                 for our_keys, peer_keys in groups:
                     for key in our_keys:
                         got = json.loads(page.evaluate("(code) => AgentDB.runPython(code)",
-                                                       f"_bench_run({key!r}, {TARGET_S})"))
+                                                       f"_bench_run({key!r})"))
                         ours[key] = min(ours.get(key, math.inf), got["s"])
                         same[key] = got["sha256"] == digests[key]
                         native_s[key] = min(native_s[key], timed(native[key][0]))   # the browser idle meanwhile

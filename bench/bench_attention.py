@@ -12,7 +12,8 @@ GEMM) against torch.nn.MultiheadAttention(batch_first=True, need_weights=False) 
 mode, the same weights. torch 2.x CPU, torch.set_num_threads(1).
 Timing: ours and torch take turns after a warm-up; each run is 3 calls back to back, best of
 --repeat runs (the machine is shared). Checks: outputs agree with torch to ~1e-6 relative.
-A Chromium column is not measured yet.
+The Chromium columns (the same calls in the site's worker vs onnxruntime-web) are
+bench/bench_attention_browser.py's.
 
 ## SDPA and multi-head attention (heads 8 x head dim 64, one thread)
 Measured on the 2-core shared box (/proc/cpuinfo: "Intel(R) Xeon(R) Processor", native avx512,

@@ -37,7 +37,8 @@ the masks follow the draw order, so they move with the labels). Backward (explic
 the per-edge steps and the layer-norm backward in csrc/gnn.c in a fixed order, the products in
 kernel matmuls): see GNNLayer.backward.
 
-Not yet: the hierarchical forward read straight from a store's HNSW layers.
+The hierarchical forward fed from a store's own HNSW levels is agentdb.nn.hierarchy's
+hierarchical_forward_store (it calls hierarchical_forward below).
 """
 
 import array

@@ -136,11 +136,3 @@ def run_in_pyodide(script, tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def assert_same_outputs(outputs, kernel_a, kernel_b, seed):
-    """outputs(kernel, seed) -> {name: bits} on two kernels (backends, ISA levels): every entry
-    bit for bit."""
-    got, want = outputs(kernel_a, seed), outputs(kernel_b, seed)
-    for name in want:
-        assert np.array_equal(got[name], want[name]), name

@@ -2,7 +2,7 @@
 Pyodide, the package, the snapshot and the model): the package.json it writes describes the
 files it wrote, its version is pyproject.toml's, the folders are named by their contents, the
 client and the worker point at them, and npm pack (offline) packs exactly the listed files.
-e2e/test_bundle.py runs the real bundle in Chromium."""
+e2e/test_bundle_browser.py runs the real bundle in Chromium."""
 import json
 import re
 import shutil

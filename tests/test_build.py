@@ -37,3 +37,10 @@ def test_python_error_codes_match_the_header():
     codes = {v: k for k, v in abi.constants().items() if k.startswith("AGK_E_")}
     assert set(kernel_codes.CODES) == set(codes) and codes[kernel_codes.E_NONFINITE] == "AGK_E_NONFINITE"
     assert kernel_codes.PQ_TABLE_WIDTH == 256 and kernel_codes.I8_MAX_DIM == 32768
+
+
+def test_test_modules_have_unique_basenames():
+    # tests/ and e2e/ are not packages and .ci/run collects both in one pytest run, so two
+    # modules with one basename stop the whole suite at collection
+    names = [p.name for d in ("tests", "e2e") for p in (ROOT / d).glob("test_*.py")]
+    assert sorted(names) == sorted(set(names))

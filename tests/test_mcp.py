@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+import anyio
 import pytest
 
 mcp = pytest.importorskip("mcp")
@@ -385,5 +386,108 @@ def test_sigterm_stops_a_stdio_server_and_releases_the_lock(tmp_path):
             proc.kill()
             proc.wait()
         proc.stdin.close()
+        proc.stderr.close()
+    assert not os.path.exists(path + ".lock")
+
+
+def test_callers_own_embeddings_replace_the_embedder(served):
+    """embedding= (embeddings= for add_intent): an agent with its own embedding model passes its
+    vectors; the answers equal the Python API given the same vectors."""
+    path, c = served
+    vec = [0.0] * DIM
+    vec[5], vec[9] = 0.6, 0.8
+    note = c.value("remember", {"note": "a note placed by its vector", "embedding": vec})
+    hits = c.value("recall", {"query": "words that embed elsewhere", "k": 2, "embedding": vec})
+    assert hits["hits"][0]["id"] == note["id"] and hits["hits"][0]["similarity"] > 0.999
+    assert c.value("add_intent", {"name": "vectored", "utterances": ["u1"], "embeddings": [vec]}) == 1
+    routed = c.value("route", {"query": "anything", "embedding": vec})
+    assert routed[0]["intent"] == "vectored"
+    with reader(path) as mem:
+        assert hits["hits"] == mem.recall("words that embed elsewhere", k=2, embedding=vec)
+        assert routed == mem.route("anything", embedding=vec)
+    assert c.error("recall", {"query": "x", "embedding": [1.0, 2.0]}) == \
+        f"DimensionError: query embedding has 2 values, the store's dimension is {DIM}"
+    assert c.error("remember", {"note": "x", "embedding": ["a"] * DIM}).startswith("ArgumentError: remember: embedding[0]:")
+
+
+def notifications(into):
+    """A client message handler keeping the resources/updated notifications' URIs."""
+    async def handler(message):
+        if isinstance(message, mcp.types.ServerNotification) and \
+                isinstance(message, mcp.types.ResourceUpdatedNotification):
+            into.append(str(message.params.uri))
+    return handler
+
+
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")   # the older way, on purpose
+def test_legacy_resource_subscriptions_hear_every_write(tmp_path):
+    path = str(tmp_path / "sub.rvf")
+    new_memory(path)
+    heard = []
+    client = stdio_client(path, mode="legacy", message_handler=notifications(heard))
+    try:
+        client.run(lambda c: c.subscribe_resource("agentdb://status"))
+        client.value("recall", {"query": "the first note"})            # a read: nothing to hear
+        client.value("status")
+        assert heard == []
+        client.value("remember", {"note": "a change"})
+        client.value("status")            # the notification precedes the next answer on the stream
+        assert heard == ["agentdb://status"]
+        client.run(lambda c: c.unsubscribe_resource("agentdb://status"))
+        client.value("remember", {"note": "unheard"})
+        client.value("status")
+        assert heard == ["agentdb://status"]
+        with pytest.raises(mcp.shared.exceptions.MCPError, match="no resource 'agentdb://nope'"):
+            client.run(lambda c: c.subscribe_resource("agentdb://nope"))
+    finally:
+        client.close()
+
+
+def test_listen_streams_hear_every_write(tmp_path):
+    """The 2026-07-28 way: a subscriptions/listen stream carries the resource updates."""
+    path = str(tmp_path / "listen.rvf")
+    new_memory(path)
+    client = stdio_client(path)
+
+    async def listen_then_write(c):
+        async with c.listen(resource_subscriptions=["agentdb://segments"]) as sub:
+            res = await c.call_tool("remember", {"note": "heard by a listener"})
+            assert not res.is_error
+            with anyio.fail_after(30):
+                event = await sub.__anext__()
+        return event
+
+    try:
+        event = client.run(listen_then_write)
+        assert event.uri == "agentdb://segments"
+    finally:
+        client.close()
+
+
+def test_http_serves_the_sse_transport_too(tmp_path):
+    """One --http port: streamable HTTP at /mcp and the older HTTP+SSE transport at /sse."""
+    from mcp.client.sse import sse_client
+
+    path = str(tmp_path / "sse.rvf")
+    new_memory(path)
+    proc = subprocess.Popen(command(path, "--http", "127.0.0.1:0"), env={**os.environ, **ENV},
+                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stderr.readline().split(" at ")[1].strip()
+        client = SyncClient(sse_client(url.removesuffix("/mcp") + "/sse"), mode="legacy")
+        try:
+            note = client.value("remember", {"note": "over sse"})
+            hits = client.value("recall", {"query": "over sse", "k": 1})
+            assert client.error("recall", {"query": ""}).startswith("MemoryInputError:")
+        finally:
+            client.close()
+        with reader(path) as mem:
+            assert hits["hits"] == mem.recall("over sse", k=1) and hits["hits"][0]["id"] == note["id"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         proc.stderr.close()
     assert not os.path.exists(path + ".lock")

@@ -329,10 +329,10 @@ def parser():
     p.add_argument("source", help="a .jsonl, .csv or pre-training .txt dataset")
     p.add_argument("--format", choices=("jsonl", "csv", "pretrain"), help="jsonl, csv or pretrain (text)")
     p.add_argument("--replace", action="store_true", help="overwrite records with the same ids")
-    p = sub.add_parser("mcp", help="serve the memory to MCP clients (stdio, or streamable HTTP with --http)")
+    p = sub.add_parser("mcp", help="serve the memory to MCP clients (stdio, or HTTP with --http)")
     p.add_argument("path", help="the .rvf file (created when missing)")
     p.add_argument("--readonly", action="store_true", help="open without the lock, beside a writer; no writing tools")
-    p.add_argument("--http", metavar="HOST:PORT", help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
+    p.add_argument("--http", metavar="HOST:PORT", help="serve HTTP instead of stdio: streamable HTTP at http://HOST:PORT/mcp, HTTP+SSE at /sse")
     p.add_argument("--embedder", choices=("minilm", "hash"), help="a new file's embedder: minilm (default) or hash")
     p.add_argument("--dim", type=int, help="the hash embedder's dimension (default 384)")
     return ap

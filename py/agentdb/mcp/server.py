@@ -1,6 +1,7 @@
 """The MCP server over one .rvf file: the low-level `mcp` Server (the SDK's 2.x) with the tools
-of agentdb.mcp.tools, two resources (agentdb://status, agentdb://segments), and the stdio and
-streamable HTTP transports.
+of agentdb.mcp.tools, two resources (agentdb://status, agentdb://segments) that a client can
+subscribe to (both change with every write), and the stdio and HTTP transports (one HTTP port
+serves streamable HTTP at /mcp and the older HTTP+SSE transport at /sse).
 
 The file is opened once, before the first message, and closed when the server stops (the
 client closes stdin; SIGTERM, SIGINT or SIGHUP, once the running call has committed): the store's write lock (`<path>.lock`) is
@@ -218,7 +219,41 @@ def build(ms):
 
     from .. import __version__
 
+    from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ResourceUpdated
+    from mcp.shared.exceptions import MCPError
+
     calls = ms.calls = anyio.Lock()    # one call at a time: they share the memory and its counters
+    # who hears of a write: 2026-07-28 clients through subscriptions/listen streams (the bus),
+    # older ones through resources/subscribe (their connection and the URIs they asked for)
+    bus, subscribed = InMemorySubscriptionBus(), {}
+
+    def connection(ctx):
+        # the SDK makes a ServerSession per request around the client's one Connection
+        return ctx.session._connection
+
+    async def changed():
+        """After a write's commit: every resource changed (the status counts, the segment list)."""
+        for uri in RESOURCES:
+            await bus.publish(ResourceUpdated(uri))
+        for client, uris in list(subscribed.items()):
+            try:
+                for uri in sorted(uris):
+                    await client.send_resource_updated(uri)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                subscribed.pop(client, None)           # that client has gone
+
+    def known(uri):
+        if uri not in RESOURCES:
+            raise MCPError(-32602, f"ArgumentError: no resource {uri!r} (resources: {', '.join(RESOURCES)})")
+        return uri
+
+    async def subscribe(ctx, params):
+        subscribed.setdefault(connection(ctx), set()).add(known(str(params.uri)))
+        return t.EmptyResult()
+
+    async def unsubscribe(ctx, params):
+        subscribed.get(connection(ctx), set()).discard(known(str(params.uri)))
+        return t.EmptyResult()
 
     async def list_tools(ctx, params):
         tools = []
@@ -241,6 +276,8 @@ def build(ms):
                                                                            progress=progress))
                 else:
                     value = ms.call(params.name, params.arguments)
+                if ms.tools[params.name].writes:
+                    await changed()
             except AgentDBError as exc:
                 return error_result(exc)
             except Exception as exc:           # a bug, not a bad call: keep serving, say what it was
@@ -255,8 +292,6 @@ def build(ms):
                                                 for uri, text in RESOURCES.items()])
 
     async def read_resource(ctx, params):
-        from mcp.shared.exceptions import MCPError
-
         uri = str(params.uri)
         async with calls:
             try:
@@ -271,7 +306,8 @@ def build(ms):
                   f"{' (read-only)' if ms.readonly else ''}: tools remember/recall, episodes, skills, "
                   "reasoning patterns, causal memory, the router, Cypher and vectors; every write is one commit.",
                   on_list_tools=list_tools, on_call_tool=call_tool, on_list_resources=list_resources,
-                  on_read_resource=read_resource)
+                  on_read_resource=read_resource, on_subscribe_resource=subscribe,
+                  on_unsubscribe_resource=unsubscribe, on_subscriptions_listen=ListenHandler(bus))
 
 
 def parse_http(address):
@@ -308,10 +344,36 @@ async def _stop_on_signal(ms):
                 os._exit(0)
 
 
+def http_app(server, host):
+    """The ASGI app of --http: streamable HTTP at /mcp, and for clients of the older HTTP+SSE
+    transport (protocol 2024-11-05) its event stream at /sse with messages posted to /messages/.
+    Both are the SDK's, with its DNS-rebinding guard on a loopback host."""
+    from mcp.server.sse import SseServerTransport
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.responses import Response
+    from starlette.routing import Mount, Route
+
+    guard = None
+    if host in ("127.0.0.1", "localhost", "::1"):
+        guard = TransportSecuritySettings(enable_dns_rebinding_protection=True,
+                                          allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+                                          allowed_origins=["http://127.0.0.1:*", "http://localhost:*",
+                                                           "http://[::1]:*"])
+    sse = SseServerTransport("/messages/", security_settings=guard)
+
+    async def events(request):
+        async with sse.connect_sse(request.scope, request.receive, request._send) as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+        return Response()
+
+    return server.streamable_http_app(host=host, transport_security=guard, custom_starlette_routes=[
+        Route("/sse", endpoint=events, methods=["GET"]), Mount("/messages/", app=sse.handle_post_message)])
+
+
 async def _http(server, host, port, announce):
     import uvicorn
 
-    app = server.streamable_http_app(host=host)
+    app = http_app(server, host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -326,7 +388,8 @@ async def _http(server, host, port, announce):
 
 
 def serve(path, *, readonly=False, http=None, embedder=None, dim=None, announce=None):
-    """Serves path over stdio (http=None) or streamable HTTP at http="HOST:PORT" until stopped;
+    """Serves path over stdio (http=None) or HTTP at http="HOST:PORT" (streamable HTTP at /mcp,
+    HTTP+SSE at /sse) until stopped;
     the file (and its lock) is held until then. announce(url) is told the HTTP address
     (default: a line on stderr). The file is opened before the SDK loads, so a refusal
     (LockHeldError: another server writes it) comes at once."""
@@ -335,26 +398,37 @@ def serve(path, *, readonly=False, http=None, embedder=None, dim=None, announce=
         def announce(url):
             sys.stderr.write(f"agentdb mcp: serving {path} at {url}\n")
             sys.stderr.flush()
-    with MemoryServer(path, readonly=readonly, embedder=embedder, dim=dim) as ms:
-        try:
-            import anyio
-            server = build(ms)
-        except ImportError as exc:
-            from ..errors import BackendUnavailableError
+    # from before the file opens: a SIGTERM while the SDK loads must close the file too (and
+    # uvicorn re-raises the SIGTERM it caught)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    stopped = None
+    try:
+        with MemoryServer(path, readonly=readonly, embedder=embedder, dim=dim) as ms:
+            try:
+                import anyio
+                server = build(ms)
+            except ImportError as exc:
+                from ..errors import BackendUnavailableError
 
-            raise BackendUnavailableError(f"agentdb mcp needs the MCP SDK: pip install 'agentdb[mcp]' ({exc})") from None
-        previous = signal.signal(signal.SIGTERM, _interrupt)   # uvicorn re-raises the SIGTERM it caught
-        try:
+                raise BackendUnavailableError(f"agentdb mcp needs the MCP SDK: pip install 'agentdb[mcp]' "
+                                              f"({exc})") from None
             if address is None:
                 anyio.run(_stdio, server, ms)
             else:
                 anyio.run(_http, server, *address, announce)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+    except KeyboardInterrupt as stop:
+        stopped = stop.args[0] if stop.args else "SIGINT"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if stopped is not None:
+        sys.stderr.write(f"agentdb mcp: stopped by {stopped}, {path} closed\n")
+        sys.stderr.flush()
+        if address is None:
+            # as in _stop_on_signal: the SDK's stdin reader thread may still be blocked in a read,
+            # and an interpreter exit around it was measured to end by SIGINT now and then
+            os._exit(0)
     return 0
 
 
 def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+    raise KeyboardInterrupt(signal.Signals(signum).name)

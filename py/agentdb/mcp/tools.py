@@ -26,6 +26,12 @@ WHERE = {"type": "object", "description": "a filter: {field: value} or {field: {
 WHERE_RAW = {**WHERE, "description": WHERE["description"].replace("over the memory's own metadata",
                                                                    "over the records' stored fields (kind, reward, ...)")}
 TAGS = {**STRINGS, "description": "tags; a search keeps the memories carrying every one"}
+# a client with its own embedding model passes its vectors; without one the memory embeds the text
+EMBEDDING = {**VECTOR, "description": "the text's vector from the caller's own embedder (the store's dimension), "
+                                      "used instead of embedding the text"}
+EMBEDDINGS = {"type": "array", "items": VECTOR, "description": "one vector per utterance, used instead of "
+                                                               "embedding them"}
+E = {"embedding": EMBEDDING}
 
 
 def _first_paragraph(fn):
@@ -70,11 +76,11 @@ class ToolSpec:
 def _tools():
     mem, store = "memory", "store"
     ep_fields = {"input": S, "output": S, "critique": S, "latency_ms": N, "tokens": I, "tags": TAGS,
-                 "metadata": OBJ}
+                 "metadata": OBJ, **E}
     return [
         # notes
-        ToolSpec("remember", mem, "remember", {"note": S}, {"tags": TAGS, "metadata": OBJ}, writes=True),
-        ToolSpec("recall", mem, "recall", {"query": S}, {"k": K, "tags": TAGS, "where": WHERE}),
+        ToolSpec("remember", mem, "remember", {"note": S}, {"tags": TAGS, "metadata": OBJ, **E}, writes=True),
+        ToolSpec("recall", mem, "recall", {"query": S}, {"k": K, "tags": TAGS, "where": WHERE, **E}),
         ToolSpec("get_memory", mem, "get_memory", {"id": S}, rename={"id": "ident"}),
         ToolSpec("forget", mem, "forget_memory", {"id": S}, rename={"id": "ident"}, writes=True),
         ToolSpec("feedback", mem, "feedback", {"recall_id": S, "useful": STRINGS}, writes=True),
@@ -84,32 +90,33 @@ def _tools():
                  writes=True),
         ToolSpec("retrieve_episodes", mem, "retrieve_episodes", {"task": S},
                  {"current_state": S, "k": K, "min_reward": N, "only_success": B, "only_failures": B,
-                  "time_window_days": N, "session": S, "tags": TAGS, "where": WHERE}),
+                  "time_window_days": N, "session": S, "tags": TAGS, "where": WHERE, **E}),
         ToolSpec("critique_summary", mem, "critique_summary", {"task": S}, {"k": K}),
         # skills
         ToolSpec("create_skill", mem, "create_skill", {"name": S},
                  {"description": S, "signature": OBJ, "code": S, "success_rate": N, "uses": I, "avg_reward": N,
-                  "avg_latency_ms": N, "created_from_episode": S, "tags": TAGS, "metadata": OBJ}, writes=True),
-        ToolSpec("search_skills", mem, "search_skills", {"query": S}, {"k": K, "min_success_rate": N, "where": WHERE}),
+                  "avg_latency_ms": N, "created_from_episode": S, "tags": TAGS, "metadata": OBJ, **E}, writes=True),
+        ToolSpec("search_skills", mem, "search_skills", {"query": S}, {"k": K, "min_success_rate": N, "where": WHERE, **E}),
         ToolSpec("update_skill_stats", mem, "update_skill_stats", {"skill_id": S, "success": B},
                  {"reward": N, "latency_ms": N}, writes=True),
         # reasoning patterns
         ToolSpec("store_pattern", mem, "store_pattern", {"task_type": S, "approach": S},
-                 {"success_rate": N, "uses": I, "avg_reward": N, "tags": TAGS, "metadata": OBJ}, writes=True),
+                 {"success_rate": N, "uses": I, "avg_reward": N, "tags": TAGS, "metadata": OBJ, **E}, writes=True),
         ToolSpec("find_patterns", mem, "find_patterns", {"task": S},
-                 {"k": K, "threshold": N, "task_type": S, "min_success_rate": N, "tags": TAGS, "where": WHERE}),
+                 {"k": K, "threshold": N, "task_type": S, "min_success_rate": N, "tags": TAGS, "where": WHERE, **E}),
         ToolSpec("record_outcome", mem, "record_outcome", {"pattern_id": S, "success": B}, {"reward": N},
                  writes=True),
         # causal memory
         ToolSpec("add_causal_edge", mem, "add_causal_edge", {"cause": S, "effect": S, "uplift": N, "confidence": N},
-                 {"sample_size": I, "mechanism": S, "evidence": STRINGS}, writes=True),
+                 {"sample_size": I, "mechanism": S, "evidence": STRINGS, **E}, writes=True),
         ToolSpec("causal_effects", mem, "causal_effects", {"cause": S}, {"min_confidence": N, "min_uplift": N}),
         ToolSpec("causal_recall", mem, "causal_recall", {"query": S},
-                 {"k": K, "kinds": STRINGS, "where": WHERE_RAW, "alpha": N, "beta": N, "gamma": N, "candidates": I}),
+                 {"k": K, "kinds": STRINGS, "where": WHERE_RAW, "alpha": N, "beta": N, "gamma": N, "candidates": I,
+                  **E}),
         # semantic router
-        ToolSpec("add_intent", mem, "add_intent", {"name": S, "utterances": STRINGS}, {"metadata": OBJ},
-                 writes=True),
-        ToolSpec("route", mem, "route", {"query": S}, {"k": K, "threshold": N}),
+        ToolSpec("add_intent", mem, "add_intent", {"name": S, "utterances": STRINGS},
+                 {"metadata": OBJ, "embeddings": EMBEDDINGS}, writes=True),
+        ToolSpec("route", mem, "route", {"query": S}, {"k": K, "threshold": N, **E}),
         # graph, vectors, the file
         ToolSpec("cypher", "graph", "cypher", {"query": S}, {"params": OBJ}, memory_only=False,
                  description="Runs a Cypher query on the store's property graph (MATCH, WHERE, RETURN, ORDER BY, "

@@ -1,5 +1,5 @@
 """agentdb mcp (agentdb.mcp): the real `mcp` SDK's client drives the server as a subprocess,
-over stdio and over streamable HTTP. Every tool is called and its answer compared with the
+over stdio and over HTTP (streamable and SSE). Every tool is called and its answer compared with the
 Python API on the same file (opened read-only beside the server); bad arguments come back as
 tool errors with the typed error's message while the server keeps serving; the file's lock is
 held while it runs (a second server is refused, --readonly opens beside it) and a SIGKILLed
@@ -305,7 +305,11 @@ def test_sigkill_leaves_the_file_at_its_last_commit_and_reopenable(tmp_path):
     assert not os.path.exists(path + ".lock")
 
 
-def test_http_transport_and_sigterm_release_the_lock(tmp_path):
+@pytest.mark.parametrize("transport", ["streamable", "sse"])
+def test_http_transports_and_sigterm_release_the_lock(tmp_path, transport):
+    """One --http port: streamable HTTP at /mcp and the older HTTP+SSE transport at /sse."""
+    from mcp.client.sse import sse_client
+
     path = str(tmp_path / "http.rvf")
     new_memory(path)
     proc = subprocess.Popen(command(path, "--http", "127.0.0.1:0"), env={**os.environ, **ENV},
@@ -314,7 +318,10 @@ def test_http_transport_and_sigterm_release_the_lock(tmp_path):
         line = proc.stderr.readline()
         assert line.startswith("agentdb mcp: serving") and "/mcp" in line, line
         url = line.split(" at ")[1].strip()
-        client = SyncClient(url)
+        if transport == "sse":
+            client = SyncClient(sse_client(url.removesuffix("/mcp") + "/sse"), mode="legacy")
+        else:
+            client = SyncClient(url)
         try:
             note = client.value("remember", {"note": "over http", "tags": ["web"]})
             hits = client.value("recall", {"query": "over http", "tags": ["web"]})
@@ -462,32 +469,3 @@ def test_listen_streams_hear_every_write(tmp_path):
         assert event.uri == "agentdb://segments"
     finally:
         client.close()
-
-
-def test_http_serves_the_sse_transport_too(tmp_path):
-    """One --http port: streamable HTTP at /mcp and the older HTTP+SSE transport at /sse."""
-    from mcp.client.sse import sse_client
-
-    path = str(tmp_path / "sse.rvf")
-    new_memory(path)
-    proc = subprocess.Popen(command(path, "--http", "127.0.0.1:0"), env={**os.environ, **ENV},
-                            stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        url = proc.stderr.readline().split(" at ")[1].strip()
-        client = SyncClient(sse_client(url.removesuffix("/mcp") + "/sse"), mode="legacy")
-        try:
-            note = client.value("remember", {"note": "over sse"})
-            hits = client.value("recall", {"query": "over sse", "k": 1})
-            assert client.error("recall", {"query": ""}).startswith("MemoryInputError:")
-        finally:
-            client.close()
-        with reader(path) as mem:
-            assert hits["hits"] == mem.recall("over sse", k=1) and hits["hits"][0]["id"] == note["id"]
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-    assert not os.path.exists(path + ".lock")

@@ -109,9 +109,11 @@ class Coordinator:
             return out
 
     def close(self):
-        """Closes every shard's store (no batch runs meanwhile)."""
+        """Closes every shard's store (no batch runs meanwhile); a shard that is gone has
+        released its file with its process. Returns the shards that were gone."""
         with self._lock:
             _, errors = gather(self._all("close"), self._timeout)
-            if errors:
-                raise first_error(errors)
-            return True
+            own = {i: e for i, e in errors.items() if not isinstance(e, ShardUnavailableError)}
+            if own:
+                raise first_error(own)
+            return sorted(errors)

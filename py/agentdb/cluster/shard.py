@@ -17,14 +17,10 @@ import concurrent.futures
 import threading
 import time
 
-from ..errors import AgentDBError, ArgumentError, ShardUnavailableError
+from ..errors import ArgumentError, ShardUnavailableError, TransactionError
 from .merge import SEQ_KEY
 
 CLUSTER_NODE = "agentdb.cluster"       # the graph node holding {"epoch", "next_seq"} in each shard file
-
-
-class Aborted(AgentDBError):
-    """Raised into a staged transaction to roll it back (another shard failed the batch)."""
 
 
 def _without_seq(md):
@@ -138,9 +134,9 @@ class Shard:
             if self._staged is None or self._staged[0] != epoch:
                 return False
             context = self._staged[1]
-            exc = Aborted(f"batch {epoch} failed on another shard")
+            exc = TransactionError(f"batch {epoch} failed on another shard")     # thrown in: the rollback
             try:
-                self._call(context.__exit__, Aborted, exc, None)
+                self._call(context.__exit__, TransactionError, exc, None)
             finally:
                 self._staged = None
                 self._cond.notify_all()

@@ -316,3 +316,12 @@ def test_concurrent_writers_in_several_processes_lose_and_duplicate_nothing(ray_
         assert len(coll.query([1, 0, 0, 0], k=1000, exact=True).ids) == len(expected)
     finally:
         coll.close()
+
+
+def test_every_public_collection_method_is_documented():
+    from agentdb.cluster import ClusterResults, Collection
+
+    for cls in (Collection, ClusterResults):
+        bare = [name for name, obj in vars(cls).items() if not name.startswith("_") and callable(obj)
+                and not (obj.__doc__ or "").strip()]
+        assert not bare, (cls.__name__, bare)

@@ -4,6 +4,7 @@ Every process that opens the same folder on the same Ray cluster shares the same
 import array
 import hashlib
 import os
+import secrets
 import time
 
 import ray
@@ -18,7 +19,7 @@ from ..store.results import Results
 from ..store.store import Record
 from . import layout as layouts
 from .coordinator import Coordinator
-from .faults import gather
+from .faults import call_retrying, gather
 from .merge import SEQ_KEY, merge, merge_listing
 from .routing import shard_of, split
 from .shard import Shard
@@ -63,7 +64,7 @@ def open(root, *, shards=None, dim=None, metric=None, ray_address=None, timeout=
                                             get_if_exists=True, max_restarts=-1, max_task_retries=0,
                                             max_concurrency=16, num_cpus=0).remote(names, NAMESPACE, timeout)
     coll = Collection(root, lay, actors, coordinator, timeout)
-    coll._call(coordinator.status.remote(), timeout * 2)        # the shards are open and agree
+    coll._ask("status", timeout=timeout * 2)        # the shards are open and agree
     return coll
 
 
@@ -102,17 +103,17 @@ class Collection:
     def __len__(self):
         return self.status()["total"]["count"]
 
-    def _call(self, ref, timeout=None):
-        values, errors = gather({0: ref}, timeout or self.timeout)
-        if errors:
-            raise errors[0]
-        return values[0]
+    def _ask(self, method, *args, timeout=None):
+        """A coordinator call, sent again while Ray restarts the coordinator."""
+        return call_retrying(lambda: getattr(self._coordinator, method).remote(*args), timeout or self.timeout,
+                             "the coordinator")
 
     # ---- writes --------------------------------------------------------------------------------
 
     def _write(self, op, parts, rows):
-        # a write waits for its batch's two phases on every shard: the coordinator's timeout twice
-        return self._call(self._coordinator.write.remote(op, parts, rows), self.timeout * 4)
+        # the batch's id makes a resend after a coordinator restart safe: applied once; a write
+        # waits for its two phases on every shard, each up to the coordinator's timeout
+        return self._ask("write", op, parts, rows, secrets.token_hex(16), timeout=self.timeout * 4)
 
     def ingest(self, ids, vectors, metadata=None):
         """Adds (or replaces) vectors under ids, split by shard and committed on every shard
@@ -161,7 +162,7 @@ class Collection:
         """Compacts each shard in turn (queries keep their answers: ties follow the write order,
         which compaction keeps). Returns {"shards": [each store's compact()], "removed",
         "bytes_reclaimed"}."""
-        out = self._call(self._coordinator.compact.remote(), self.timeout * 20)
+        out = self._ask("compact", timeout=self.timeout * 20)
         return {"shards": out, "removed": sum(o["removed"] for o in out),
                 "bytes_reclaimed": sum(o["bytes_reclaimed"] for o in out)}
 
@@ -241,7 +242,9 @@ class Collection:
     def get(self, ident):
         """The Record of an id, from its shard (UnknownIdError if absent)."""
         shard = shard_of(ident, self.n_shards)
-        vector, md = self._call(self._actors[shard].get.remote(IdMap.normalize([ident])[0], None, self.timeout))
+        ident = IdMap.normalize([ident])[0]
+        vector, md = call_retrying(lambda: self._actors[shard].get.remote(ident, None, self.timeout), self.timeout,
+                                   f"shard {shard}")
         return Record(ident, _floats(vector), md)
 
     def find(self, where=None, *, limit=None):
@@ -257,7 +260,7 @@ class Collection:
     def status(self):
         """{"epoch", "coordinator": its status, "shards": [each shard's store status plus
         "shard", "path", "epoch"], "total": {"count", "deleted", "rows"}}."""
-        coordinator = self._call(self._coordinator.status.remote())
+        coordinator = self._ask("status")
         got, _, epoch = self._scatter("status", (), False, None)
         shards = [got[i][1] for i in range(self.n_shards)]
         total = {key: sum(s[key] for s in shards) for key in ("count", "deleted", "rows")}
@@ -268,7 +271,7 @@ class Collection:
         go, the actors keep serving the other processes that use them)."""
         if stop and self._actors:
             try:
-                self._call(self._coordinator.close.remote())
+                self._ask("close")
             finally:
                 for actor in [*self._actors, self._coordinator]:
                     ray.kill(actor, no_restart=True)

@@ -20,7 +20,7 @@ import time
 from ..errors import ArgumentError, ShardUnavailableError, TransactionError
 from .merge import SEQ_KEY
 
-CLUSTER_NODE = "agentdb.cluster"       # the graph node holding {"epoch", "next_seq"} in each shard file
+CLUSTER_NODE = "agentdb.cluster"       # the graph node of each shard file: {"epoch", "next_seq", "batch", "answer"}
 
 
 def _without_seq(md):
@@ -45,6 +45,7 @@ class Shard:
         node = self._call(self._node)
         self._epoch = node["epoch"] if node else 0
         self._next_seq = node["next_seq"] if node else 0
+        self._last = (node.get("batch"), node.get("answer")) if node else (None, None)   # the last batch's id, answer
         self._started = time.time()
 
     def _call(self, fn, *args, **kwargs):
@@ -57,20 +58,23 @@ class Shard:
     # ---- writes: two-phase ---------------------------------------------------------------------
 
     def state(self):
-        """{"index", "epoch" (the last committed batch), "next_seq", "staged" (a staged batch's
+        """{"index", "epoch" (the last committed batch), "next_seq", "batch" and "answer" (the
+        last committed batch's id and this shard's answer to it), "staged" (a staged batch's
         number or None), "started" (when this incarnation started), "pid"}."""
         import os
 
         with self._cond:
             return {"index": self.index, "epoch": self._epoch, "next_seq": self._next_seq,
+                    "batch": self._last[0], "answer": self._last[1],
                     "staged": self._staged[0] if self._staged else None, "started": self._started,
                     "pid": os.getpid()}
 
-    def prepare(self, epoch, seqs, op, args):
+    def prepare(self, epoch, seqs, op, args, batch=None):
         """Stages batch `epoch` (op: "ingest", "delete", "delete_where" or "none"); seqs: the
         (first, end) write sequence numbers of the whole batch's rows. Returns the store's
         answer (the shard's part of it); raises what the store raises (nothing stays staged
-        then). Already holding `epoch`: {"already": True}, nothing applied."""
+        then). Already holding `epoch`: {"already": True}, nothing applied. batch: the
+        writer's id for the batch, kept with it (a retried write is recognised by it)."""
         with self._cond:
             while self._staged is not None:
                 self._cond.wait()
@@ -78,7 +82,7 @@ class Shard:
                 return {"already": True}
             context = self._db.transaction()
             self._staged = (epoch, context)
-            future = self._thread.submit(self._stage, context, epoch, seqs, op, args)
+            future = self._thread.submit(self._stage, context, epoch, seqs, op, args, batch)
         try:
             return future.result()
         except BaseException:
@@ -87,7 +91,7 @@ class Shard:
                 self._cond.notify_all()
             raise
 
-    def _stage(self, context, epoch, seqs, op, args):
+    def _stage(self, context, epoch, seqs, op, args, batch):
         context.__enter__()
         try:
             db = self._db
@@ -105,7 +109,7 @@ class Shard:
                 raise ArgumentError(f"unknown shard write {op!r}")
             else:
                 answer = {}
-            props = {"epoch": epoch, "next_seq": seqs[1]}
+            props = {"epoch": epoch, "next_seq": seqs[1], "batch": batch, "answer": answer}
             if db.graph.has_node(CLUSTER_NODE):
                 db.graph.update_node(CLUSTER_NODE, properties=props, replace=True)
             else:
@@ -113,7 +117,7 @@ class Shard:
         except BaseException as exc:
             context.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        self._pending_seq = seqs[1]
+        self._on_commit = (seqs[1], (batch, answer))     # what commit() makes current
         return answer
 
     def commit(self, epoch):
@@ -124,7 +128,7 @@ class Shard:
                     return self._epoch
                 raise ArgumentError(f"shard {self.index} has no staged batch {epoch} (it holds {self._epoch})")
             self._call(self._staged[1].__exit__, None, None, None)
-            self._epoch, self._next_seq, self._staged = epoch, self._pending_seq, None
+            self._epoch, (self._next_seq, self._last), self._staged = epoch, self._on_commit, None
             self._cond.notify_all()
             return epoch
 

@@ -22,7 +22,7 @@ ray = pytest.importorskip("ray")
 import agentdb  # noqa: E402
 import agentdb.cluster  # noqa: E402
 from agentdb.cluster import merge, routing  # noqa: E402
-from agentdb.errors import (DimensionError, MetadataError, NonFiniteError, ShardUnavailableError,  # noqa: E402
+from agentdb.errors import (DimensionError, LockHeldError, MetadataError, NonFiniteError, ShardUnavailableError,  # noqa: E402
                             UnknownIdError)
 
 from store_data import dataset  # noqa: E402
@@ -175,6 +175,9 @@ def test_a_batch_one_shard_refuses_is_rolled_back_everywhere(ray_session, tmp_pa
             assert len(db) == expected and db.verify()["ok"]
             assert all(routing.shard_of(ident, 2) == i for ident in db.ids())
             assert db.query(rng.standard_normal(dim), k=1, exact=True).ids[0] in db.ids()
+    with agentdb.open(coll.shard_path(0)):              # a shard file another writer holds: its typed error
+        with pytest.raises(LockHeldError):
+            agentdb.cluster.open(tmp_path / "atomic", timeout=20)
     again = agentdb.cluster.open(tmp_path / "atomic", timeout=20)        # and the cluster reopens from them
     try:
         assert len(again) == 90 and again.get(7).metadata == {"n": 7}
@@ -283,7 +286,7 @@ def _writer_process(address, root, worker, batches, queue):
 
 def test_concurrent_writers_in_several_processes_lose_and_duplicate_nothing(ray_session, tmp_path):
     root = str(tmp_path / "writers")
-    coll = agentdb.cluster.open(root, shards=2, dim=4, metric="cosine", timeout=30)
+    coll = agentdb.cluster.open(root, shards=2, dim=4, metric="cosine", timeout=30, detached=True)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     procs = [ctx.Process(target=_writer_process, args=(ray_session, root, w, 6, queue)) for w in range(1, 4)]

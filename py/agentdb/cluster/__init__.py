@@ -15,7 +15,8 @@ ShardUnavailableError (allow_partial=True returns the other shards' hits instead
 missing ones). Other store options (index, compression, m, ef_search, ...) are recorded in
 root/cluster.json and given to every shard. ray_address: the Ray cluster to join when Ray is
 not initialised yet (None starts a local one); every process that opens the same root on the
-same Ray cluster shares the actors.
+same Ray cluster shares the actors. The actors live as long as the process that made them
+(the first to open the root) or, with detached=True, until close() stops them.
 
     >>> coll = agentdb.cluster.open("mem", shards=2, dim=3)               # doctest: +SKIP
     >>> coll.ingest(["a", "b"], [[1, 0, 0], [0, 1, 0]], metadata=[{"k": 1}, {"k": 2}])

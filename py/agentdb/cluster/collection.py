@@ -12,6 +12,7 @@ import ray
 from .. import metrics
 from ..errors import ArgumentError, MetadataError, ShardUnavailableError
 from ..kernel import load
+from ..kernel.buffers import as_view
 from ..store.ids import IdMap
 from ..store.inputs import vector_view
 from ..store.options import check_ef, check_k
@@ -48,7 +49,7 @@ class _Shape:
         self.dim, self.kernel = dim, kernel
 
 
-def open(root, *, shards=None, dim=None, metric=None, ray_address=None, timeout=30.0, **options):
+def open(root, *, shards=None, dim=None, metric=None, ray_address=None, timeout=30.0, detached=False, **options):
     """agentdb.cluster.open(): see the package docstring."""
     if not ray.is_initialized():
         ray.init(address=ray_address, include_dashboard=False)
@@ -57,13 +58,25 @@ def open(root, *, shards=None, dim=None, metric=None, ray_address=None, timeout=
     key = hashlib.sha256(root.encode()).hexdigest()[:16]
     names = [f"agentdb-cluster-{key}-shard-{i}" for i in range(lay["shards"])]
     store_options = dict(lay["options"], metric=lay["metric"])
-    actors = [_ShardActor.options(name=name, namespace=NAMESPACE, get_if_exists=True, max_restarts=-1,
-                                  max_task_retries=0, max_concurrency=8, num_cpus=0)
+    lifetime = "detached" if detached else None     # None: the actors live as long as the process that made them
+    actors = [_ShardActor.options(name=name, namespace=NAMESPACE, get_if_exists=True, lifetime=lifetime,
+                                  max_restarts=-1, max_task_retries=0, max_concurrency=8, num_cpus=0)
               .remote(i, layouts.shard_path(root, i), lay["dim"], store_options) for i, name in enumerate(names)]
-    coordinator = _CoordinatorActor.options(name=f"agentdb-cluster-{key}-coordinator", namespace=NAMESPACE,
+    for i, actor in enumerate(actors):         # a shard whose file does not open raises its typed error
+        try:
+            call_retrying(actor.state.remote, timeout, f"shard {i}")
+        except BaseException:
+            # the cluster cannot serve without it: stop every shard (Ray would stop them anyway once
+            # these handles are dropped, but a reopen must not be handed the dying ones)
+            for other, name in zip(actors, names):
+                ray.kill(other, no_restart=True)
+                _wait_gone(name, timeout)
+            raise
+    names.append(f"agentdb-cluster-{key}-coordinator")
+    coordinator = _CoordinatorActor.options(name=names[-1], namespace=NAMESPACE, lifetime=lifetime,
                                             get_if_exists=True, max_restarts=-1, max_task_retries=0,
-                                            max_concurrency=16, num_cpus=0).remote(names, NAMESPACE, timeout)
-    coll = Collection(root, lay, actors, coordinator, timeout)
+                                            max_concurrency=16, num_cpus=0).remote(names[:-1], NAMESPACE, timeout)
+    coll = Collection(root, lay, actors, coordinator, timeout, names)
     coll._ask("status", timeout=timeout * 2)        # the shards are open and agree
     return coll
 
@@ -77,8 +90,8 @@ class Collection:
     [1]
     """
 
-    def __init__(self, root, lay, actors, coordinator, timeout):
-        self.root, self.layout, self.timeout = root, lay, timeout
+    def __init__(self, root, lay, actors, coordinator, timeout, names):
+        self.root, self.layout, self.timeout, self._names = root, lay, timeout, names
         self.dim, self.n_shards = lay["dim"], lay["shards"]
         self.metric = lay["metric"]
         self._metric = metrics.get(self.metric)
@@ -230,9 +243,8 @@ class Collection:
         """query() for each of m vectors (m x dim), one round trip to each shard for all m."""
         check_k(k), check_ef(ef)
         kk = self._per_shard_k(k, k_per_shard, exact)
-        n = len(vectors) if isinstance(vectors, (list, tuple)) else None
-        if n is None:
-            n = len(memoryview(vectors).cast("B")) // (4 * self.dim)
+        n = len(vectors) if isinstance(vectors, (list, tuple)) else \
+            len(as_view(vectors, "f", name="vectors")) // self.dim           # as VectorStore.query_batch counts
         flat = array.array("f", vector_view(_Shape(self.dim, self._kernel), vectors, n, check_finite=False))
         got, missing, epoch = self._scatter("query_batch", (flat, kk, where, ef, exact), allow_partial, timeout)
         per_shard = [v for _, v in got.values()]
@@ -275,7 +287,20 @@ class Collection:
             finally:
                 for actor in [*self._actors, self._coordinator]:
                     ray.kill(actor, no_restart=True)
+                for name in self._names:       # gone for good before a reopen asks for them by name
+                    _wait_gone(name, self.timeout)
         self._actors = []
+
+
+def _wait_gone(name, timeout):
+    """Waits until Ray no longer knows a killed actor's name (ray.kill returns before)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get_actor(name, namespace=NAMESPACE)
+        except ValueError:
+            return
+        time.sleep(0.05)
 
 
 def _floats(data):

@@ -41,12 +41,17 @@ class Shard:
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"shard-{index}")
         self._cond = threading.Condition()
         self._staged = None                # (epoch, transaction context) between prepare and commit
-        self._db = self._call(agentdb.open, path, dim=dim, **options)
+        self._started = time.time()
+        try:
+            self._db = self._call(agentdb.open, path, dim=dim, **options)
+        except Exception as exc:           # kept for state() to raise typed: Ray keeps only the text of
+            self._broken = exc             # an error raised here, and would restart the actor in vain
+            return
+        self._broken = None
         node = self._call(self._node)
         self._epoch = node["epoch"] if node else 0
         self._next_seq = node["next_seq"] if node else 0
         self._last = (node.get("batch"), node.get("answer")) if node else (None, None)   # the last batch's id, answer
-        self._started = time.time()
 
     def _call(self, fn, *args, **kwargs):
         return self._thread.submit(fn, *args, **kwargs).result()
@@ -63,6 +68,8 @@ class Shard:
         number or None), "started" (when this incarnation started), "pid"}."""
         import os
 
+        if self._broken is not None:       # the file did not open (LockHeldError, CorruptFileError, ...)
+            raise self._broken
         with self._cond:
             return {"index": self.index, "epoch": self._epoch, "next_seq": self._next_seq,
                     "batch": self._last[0], "answer": self._last[1],

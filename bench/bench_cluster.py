@@ -8,24 +8,29 @@ input: bytes per row in a shard's memory and the bytes one query's answers carry
 
     python bench/bench_cluster.py [--rows 20000] [--dim 128] [--batch 2000] [--queries 200] [--passes 3]
 
-Measured here (2 shared cores, load average ~6 from other jobs, 20,000 x 128 cosine rows,
-batches of 2,000, k=10, best of 2):
+Measured here (2 cores shared with other jobs, load average 4-7; 20,000 x 128 cosine rows,
+batches of 2,000, k=10, best of 3):
 
     store           ingest rows/s     query/s hnsw   batch q/s hnsw    query/s exact  batch q/s exact
-    one store               2,262            3,451           12,296            2,116            2,248
-    1 shard                 2,009              472            6,465              456            3,759
-    2 shards                2,236              305            4,208              310            4,078
-    4 shards                2,357              232            2,835              212            2,711
+    one store               4,016            9,515            9,703            3,278            4,489
+    1 shard                 2,534              227            4,089              239            2,075
+    2 shards                2,639              161            4,436              163            3,449
+    4 shards                2,710              100            1,658              106            2,383
 
-    ratio to one store (1 / 2 / 4 shards): ingest 0.89 / 0.99 / 1.04; single hnsw queries
-    0.14 / 0.09 / 0.07; batched hnsw 0.53 / 0.34 / 0.23; single exact 0.22 / 0.15 / 0.10;
-    batched exact 1.67 / 1.81 / 1.21 (the one-store exact figure of this pass was depressed
-    by the load: an earlier pass measured 4,432 batched exact q/s for it, ratios 0.89 / 0.50 / 0.44)
-    scaling efficiency, 2 / 4 shards: ingest 0.56 / 0.59, batched exact 0.54 / 0.36,
-    batched hnsw 0.33 / 0.22
+    ratio to one store (1 / 2 / 4 shards): ingest 0.63 / 0.66 / 0.67; single hnsw queries
+    0.02 / 0.02 / 0.01; batched hnsw 0.42 / 0.46 / 0.17; single exact 0.07 / 0.05 / 0.03;
+    batched exact 0.46 / 0.77 / 0.53
+    scaling efficiency, 2 / 4 shards: ingest 0.52 / 0.53, batched exact 0.83 / 0.57,
+    batched hnsw 0.54 / 0.20
     memory per row in a shard: 664 bytes (vectors 512, graph 144, write order 8)
-    recall@10 of 4 shards by k_per_shard: k'=2 0.621, 3 0.753, 5 0.819, 10 0.825
+    recall@10 by k_per_shard, 4 shards: k'=2 0.621, 3 0.753, 5 0.819, 10 0.825; one store 0.507
+    (random 128-d data at the default ef_search=64: four 5k-row graphs searched at ef 64 each
+    find more than one 20k-row graph)
     one shard's answer to a k=10 query: 197 bytes; the query 512 bytes
+
+An earlier run at a heavier load (best of 2) measured 472 single and 6,465 batched hnsw
+queries/s with 1 shard, and ingest at 0.89 / 0.99 / 1.04 of one store: on this shared machine
+the figures move by up to 2x between runs; the ratios within a run are what to read.
 
 A single query pays Ray's round trips (client -> every shard -> client, ~2 ms), which an
 in-process store does not; batched queries and ingest amortise them, and with 2 shards the two

@@ -34,7 +34,8 @@ class Coordinator:
         return {i: getattr(s, method).remote(*args) for i, s in enumerate(self._shards)}
 
     def _recover(self):
-        states, errors = gather(self._all("state"), self._timeout)
+        states, errors = gather_retrying(lambda i: self._shards[i].state.remote(), range(len(self._shards)),
+                                         self._timeout)
         if errors:
             raise first_error(errors)
         top = max(st["epoch"] for st in states.values())

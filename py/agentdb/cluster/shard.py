@@ -134,9 +134,12 @@ class Shard:
                 if epoch <= self._epoch:
                     return self._epoch
                 raise ArgumentError(f"shard {self.index} has no staged batch {epoch} (it holds {self._epoch})")
-            self._call(self._staged[1].__exit__, None, None, None)
-            self._epoch, (self._next_seq, self._last), self._staged = epoch, self._on_commit, None
-            self._cond.notify_all()
+            try:       # a commit that fails (the disk) rolls the store back; the coordinator redoes it
+                self._call(self._staged[1].__exit__, None, None, None)
+                self._epoch, (self._next_seq, self._last) = epoch, self._on_commit
+            finally:
+                self._staged = None
+                self._cond.notify_all()
             return epoch
 
     def abort(self, epoch):

@@ -4,7 +4,8 @@ filters, upserts, deletes, ties and compaction; HNSW recall@10 within a point of
 a batch one shard refuses is rolled back on every shard; a killed shard restarts from its file
 with every acknowledged write; reads see one committed batch; writers in several processes
 lose and duplicate nothing; a shard file opens alone with agentdb.open; a restarted coordinator
-finishes the batch its predecessor left staged (commit where any shard committed, else roll back)."""
+finishes the batch its predecessor left staged (commit where any shard committed, else roll back);
+a shard killed while a large batch is in flight leaves all of it or none."""
 import array
 import doctest
 import multiprocessing
@@ -357,5 +358,36 @@ def test_a_restarted_coordinator_finishes_what_its_predecessor_left_staged(ray_s
         assert kill_coordinator(coll)["epoch"] == 2 and len(coll) == 8
         coll.ingest([30], [[1, 1, 1]])                # the cluster writes on from batch 3
         assert coll.status()["epoch"] == 3 and coll.ids()[-1] == 30
+    finally:
+        coll.close()
+
+
+def test_a_shard_killed_mid_batch_leaves_all_of_it_or_none(ray_session, tmp_path):
+    """A batch large enough to be in flight when one shard is killed: after the restart every
+    shard holds the whole batch (acknowledged) or none of it (ShardUnavailableError)."""
+    dim = 32
+    coll = agentdb.cluster.open(tmp_path / "midway", shards=2, dim=dim, metric="l2", timeout=30)
+    rng = np.random.default_rng(SEED)
+    try:
+        coll.ingest(list(range(100)), rng.standard_normal((100, dim)))
+        outcome = {}
+
+        def big_batch():
+            try:
+                outcome["answer"] = coll.ingest(list(range(1000, 9000)), rng.standard_normal((8000, dim)))
+            except ShardUnavailableError as exc:
+                outcome["error"] = exc
+
+        writer = threading.Thread(target=big_batch)
+        writer.start()
+        time.sleep(0.3)
+        ray.kill(coll.shard_actors[1], no_restart=False)
+        writer.join(timeout=120)
+        ids = set(coll.ids())
+        batch = ids - set(range(100))
+        assert set(range(100)) <= ids
+        assert batch == (set(range(1000, 9000)) if "answer" in outcome else set()), outcome
+        coll.ingest([50_000], rng.standard_normal((1, dim)))        # and it writes on
+        assert 50_000 in coll.ids()
     finally:
         coll.close()

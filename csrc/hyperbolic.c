@@ -4,7 +4,10 @@
  * 1 / sqrt(c)). The formulas are geoopt's (geoopt/manifolds/stereographic/math.py with k = -c),
  * clamps included (norms at least 1e-15, 1 - c|x|^2 at least 1e-15), except that artanh's
  * argument is clamped to 1 - 1e-15 rather than geoopt's 1 - 1e-7, which is what makes its
- * float32 users' boundary points collapse to one distance.
+ * float32 users' boundary points collapse to one distance. Two rewrites keep distinct points near
+ * the boundary distinct where geoopt's expanded forms cancel (even in double): Möbius sums are
+ * formed from u = a + b element by element (hyp_mobius_u), and the distance is its closed
+ * arcosh form (hyp_dist_of).
  *
  * Each row is read as float32, worked in double and rounded to float32 once at the end, so a
  * point 2^-24 from the boundary still has its own distance. Reductions run over 8 double
@@ -67,22 +70,58 @@ AGK_INLINE hyp_dots hyp_reduce(const float *x, const float *y, const float *g, u
     return d;
 }
 
-/* Möbius addition a (+) b = (A a + B b) / D from the dots aa, bb, ab. */
+/* Möbius addition a (+) b = (A a + B b) / D = (B u + U a) / D with u = a + b and U = A - B. */
 typedef struct {
-    double A, B, D;
+    double A, B, D, U;
 } hyp_mobius;
 
+/* From the dots aa, bb, ab (exp_map, whose b is a scaled v). */
 AGK_INLINE hyp_mobius hyp_mobius_of(double c, double aa, double bb, double ab) {
     hyp_mobius m;
     m.A = 1.0 + 2.0 * c * ab + c * bb;
     m.B = 1.0 - c * aa;
+    m.U = m.A - m.B;
     double d = 1.0 + 2.0 * c * ab + c * c * aa * bb;
     m.D = d > HYP_MIN_NORM ? d : HYP_MIN_NORM;
     return m;
 }
 
-/* w = a (+) b with a = sa * x (sa = 1 or -1), recomputed element by element, and its dots
- * with itself, g, a and b. */
+/* The dots of a row pair with u = s x + y formed element by element (exact in double for float32
+ * rows, however close s x comes to -y): |x|^2, |y|^2, <x, u>, |u|^2, each in the fixed order. */
+typedef struct {
+    double xx, yy, xu, uu;
+} hyp_udots;
+
+AGK_INLINE hyp_udots hyp_u_reduce(const float *x, double s, const float *y, uint32_t dim) {
+    v8d xx = {0}, yy = {0}, xu = {0}, uu = {0}, sv = v8d_splat(s);
+    HYP_FOR(dim) {
+        v8d xv = hyp_load(x + i_, r_), yv = hyp_load(y + i_, r_), u = sv * xv + yv;
+        xx += xv * xv;
+        yy += yv * yv;
+        xu += xv * u;
+        uu += u * u;
+    }
+    hyp_udots d = {hsum8d(xx), hsum8d(yy), hsum8d(xu), hsum8d(uu)};
+    return d;
+}
+
+/* From |a|^2, <a, u> and |u|^2 (u = a + b): U = c|u|^2, B = 1 - c|a|^2, A = B + U and
+ * D = (B + c<a,u>)^2 + c^2 (|a|^2 |u|^2 - <a,u>^2), the expanded 1 + 2c<a,b> + c^2|a|^2|b|^2 rewritten
+ * (Lagrange's identity) so that nothing cancels when a nears -b near the boundary: there D is of
+ * order |u|^2 and the expanded form loses about 1e-16 / |u|^2 of it. */
+AGK_INLINE hyp_mobius hyp_mobius_u(double c, double aa, double au, double uu) {
+    hyp_mobius m;
+    m.U = c * uu;
+    m.B = 1.0 - c * aa;
+    m.A = m.B + m.U;
+    double e = m.B + c * au, lag = aa * uu - au * au;
+    double d = e * e + c * c * (lag > 0.0 ? lag : 0.0);
+    m.D = d > HYP_MIN_NORM ? d : HYP_MIN_NORM;
+    return m;
+}
+
+/* w = a (+) b with a = sa * x (sa = 1 or -1), recomputed element by element as (B u + U a) / D
+ * (u = a + b), and its dots with itself, g, a and b. */
 typedef struct {
     double ww, wg, wa, wb;
 } hyp_wdots;
@@ -90,10 +129,10 @@ typedef struct {
 AGK_INLINE hyp_wdots hyp_w_reduce(const float *x, double sa, const float *y, double sb, const float *g,
                                   hyp_mobius m, uint32_t dim) {
     v8d ww = {0}, wg = {0}, wa = {0}, wb = {0};
-    v8d A = v8d_splat(m.A), B = v8d_splat(m.B), D = v8d_splat(m.D), sav = v8d_splat(sa), sbv = v8d_splat(sb);
+    v8d U = v8d_splat(m.U), B = v8d_splat(m.B), D = v8d_splat(m.D), sav = v8d_splat(sa), sbv = v8d_splat(sb);
     HYP_FOR(dim) {
         v8d a = sav * hyp_load(x ? x + i_ : 0, r_), b = sbv * hyp_load(y + i_, r_);
-        v8d w = (A * a + B * b) / D;
+        v8d w = (B * (a + b) + U * a) / D;
         ww += w * w;
         wg += w * hyp_load(g ? g + i_ : 0, r_);
         wa += w * a;
@@ -128,6 +167,16 @@ AGK_INLINE void hyp_combine(const float *g, double cg, const float *x, double cx
     HYP_FOR(dim) {
         v8d r = gv * hyp_load(g ? g + i_ : 0, r_) + xv * hyp_load(x ? x + i_ : 0, r_) + yv * hyp_load(y + i_, r_);
         hyp_store(out + i_, r, r_);
+    }
+}
+
+/* out = cu u + cx x with u = s x + y formed element by element, rounded once. */
+AGK_INLINE void hyp_combine_u(const float *x, double s, const float *y, double cu, double cx, uint32_t dim,
+                              float *out) {
+    v8d sv = v8d_splat(s), uv = v8d_splat(cu), xv = v8d_splat(cx);
+    HYP_FOR(dim) {
+        v8d a = hyp_load(x + i_, r_), u = sv * a + hyp_load(y + i_, r_);
+        hyp_store(out + i_, uv * u + xv * a, r_);
     }
 }
 
@@ -263,9 +312,9 @@ void agk_mobius_add_f32(const float *x, const float *y, uint32_t n, uint32_t dim
     double cd = c;
     for (uint32_t i = 0; i < n; i++) {
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i);
-        hyp_dots d = hyp_reduce(xi, yi, 0, dim);
-        hyp_mobius m = hyp_mobius_of(cd, d.xx, d.yy, d.xy);
-        hyp_combine(0, 0.0, xi, m.A / m.D, yi, m.B / m.D, dim, out + (uintptr_t)i * dim);
+        hyp_udots d = hyp_u_reduce(xi, 1.0, yi, dim);
+        hyp_mobius m = hyp_mobius_u(cd, d.xx, d.xu, d.uu);
+        hyp_combine_u(xi, 1.0, yi, m.B / m.D, m.U / m.D, dim, out + (uintptr_t)i * dim);
     }
 }
 
@@ -275,7 +324,8 @@ void agk_mobius_add_backward_f32(const float *x, const float *y, const float *g,
     for (uint32_t i = 0; i < n; i++) {
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i), *gi = HYP_ROW(g, i);
         hyp_dots d = hyp_reduce(xi, yi, gi, dim);
-        hyp_mobius m = hyp_mobius_of(cd, d.xx, d.yy, d.xy);
+        hyp_udots u = hyp_u_reduce(xi, 1.0, yi, dim);
+        hyp_mobius m = hyp_mobius_u(cd, u.xx, u.xu, u.uu);
         hyp_wdots w = hyp_w_reduce(xi, 1.0, yi, 1.0, gi, m, dim);
         hyp_vjp v = hyp_mobius_vjp(cd, d.xx, d.yy, m, d.gx, d.gy, w.wg);
         hyp_combine(gi, v.pG, xi, v.pa, yi, v.pb, dim, dx + (uintptr_t)i * dim);
@@ -340,7 +390,8 @@ typedef struct { hyp_dots d; hyp_mobius m; hyp_wdots w; double sn, z; } hyp_gyro
 AGK_INLINE hyp_gyro hyp_gyro_of(const float *x, const float *y, const float *g, double c, double sqrt_c, uint32_t dim) {
     hyp_gyro r;
     r.d = hyp_reduce(x, y, g, dim);
-    r.m = hyp_mobius_of(c, r.d.xx, r.d.yy, -r.d.xy);
+    hyp_udots u = hyp_u_reduce(x, -1.0, y, dim);   /* a = -x, u = y - x: <a, u> = -<x, u> */
+    r.m = hyp_mobius_u(c, u.xx, -u.xu, u.uu);
     r.w = hyp_w_reduce(x, -1.0, y, 1.0, g, r.m, dim);
     r.z = hyp_scaled_norm(sqrt_c, r.w.ww, &r.sn);
     return r;
@@ -353,7 +404,7 @@ void agk_log_map_f32(const float *x, const float *y, uint32_t n, uint32_t dim, f
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i);
         hyp_gyro r = hyp_gyro_of(xi, yi, 0, cd, sqrt_c, dim);
         double f = hyp_max(1.0 - cd * r.d.xx, HYP_MIN_NORM) * hyp_atanh(r.z) / (sqrt_c * r.sn);
-        hyp_combine(0, 0.0, xi, -f * r.m.A / r.m.D, yi, f * r.m.B / r.m.D, dim, out + (uintptr_t)i * dim);
+        hyp_combine_u(xi, -1.0, yi, f * r.m.B / r.m.D, -f * r.m.U / r.m.D, dim, out + (uintptr_t)i * dim);
     }
 }
 
@@ -380,29 +431,49 @@ void agk_log_map_backward_f32(const float *x, const float *y, const float *g, ui
     }
 }
 
-/* d(x, y) = 2 / sqrt(c) artanh(sqrt(c) |(-x) (+) y|). */
+/* d(x, y) = 2 / sqrt(c) artanh(z), z = sqrt(c) |(-x) (+) y|, in its closed form: with u = y - x
+ * (element by element), p = c|u|^2, q = mx my (m = max(1 - c|.|^2, 1e-15)) and S = p + q,
+ * z^2 = p / S and 1 - z^2 = q / S, so artanh(z) = log((1 + z)^2 S / q) / 2 (the series below
+ * 0.1716) takes 1 - z^2 from q, never from z: no cancellation and no clamp of z, so distinct points
+ * near the boundary keep distinct distances (geoopt's Mobius form cancels there) and d(x, x) = 0.
+ * This is arcosh(1 + 2c|x - y|^2 / (mx my)) / sqrt(c). */
+typedef struct { hyp_udots d; double mx, my, s, z; } hyp_dist;
+
+AGK_INLINE hyp_dist hyp_dist_of(const float *x, const float *y, double c, uint32_t dim) {
+    hyp_dist r;
+    r.d = hyp_u_reduce(x, -1.0, y, dim);
+    r.mx = hyp_max(1.0 - c * r.d.xx, HYP_MIN_NORM);
+    r.my = hyp_max(1.0 - c * r.d.yy, HYP_MIN_NORM);
+    double p = c * r.d.uu;
+    r.s = p + r.mx * r.my;
+    r.z = hyp_sqrt(p / r.s);
+    return r;
+}
+
 void agk_poincare_distance_f32(const float *x, const float *y, uint32_t n, uint32_t dim, float c, float *out) {
     double cd = c, sqrt_c = hyp_sqrt(cd);
     for (uint32_t i = 0; i < n; i++) {
-        const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i);
-        hyp_gyro r = hyp_gyro_of(xi, yi, 0, cd, sqrt_c, dim);
-        out[i] = (float)(2.0 / sqrt_c * hyp_atanh(r.z));
+        hyp_dist r = hyp_dist_of(HYP_ROW(x, i), HYP_ROW(y, i), cd, dim);
+        double at = r.z < 0.1716 ? hyp_atanh_series(r.z)
+                                 : 0.5 * hyp_log((1.0 + r.z) * (1.0 + r.z) * r.s / (r.mx * r.my));
+        out[i] = (float)(2.0 / sqrt_c * at);
     }
 }
 
 void agk_poincare_distance_backward_f32(const float *x, const float *y, const float *g, uint32_t n, uint32_t dim,
                                         float c, float *dx, float *dy) {
-    double cd = c, sqrt_c = hyp_sqrt(cd);
+    double cd = c;
     for (uint32_t i = 0; i < n; i++) {
         const float *xi = HYP_ROW(x, i), *yi = HYP_ROW(y, i);
-        hyp_gyro r = hyp_gyro_of(xi, yi, 0, cd, sqrt_c, dim);
-        /* dL/dw = beta w, beta = g 2 / ((1 - z^2) |w|) */
-        double beta = (double)g[i] * 2.0 / ((1.0 - r.z) * (1.0 + r.z) * r.sn);
-        hyp_vjp p = hyp_mobius_vjp(cd, r.d.xx, r.d.yy, r.m, beta * r.w.wa, beta * r.w.wb, beta * r.w.ww);
-        double ua = p.pG * beta * r.m.A / r.m.D + p.pa, ub = p.pG * beta * r.m.B / r.m.D + p.pb;
-        double va = p.qG * beta * r.m.A / r.m.D + p.qa, vb = p.qG * beta * r.m.B / r.m.D + p.qb;
-        hyp_combine(0, 0.0, xi, ua, yi, -ub, dim, dx + (uintptr_t)i * dim);
-        hyp_combine(0, 0.0, xi, -va, yi, vb, dim, dy + (uintptr_t)i * dim);
+        hyp_dist r = hyp_dist_of(xi, yi, cd, dim);
+        /* of arcosh(1 + 2c|u|^2 / (mx my)) / sqrt(c): dd/dx = k ((x - y) + (c|u|^2 / mx) x), dd/dy =
+         * k ((y - x) + (c|u|^2 / my) y), k = 2 / (|u| sqrt(S)); 0 at x = y (a cusp, like |u|'s) and
+         * through a clamped m */
+        double k = r.d.uu > 0.0 ? (double)g[i] * 2.0 / (hyp_sqrt(r.d.uu) * hyp_sqrt(r.s)) : 0.0;
+        double bx = 1.0 - cd * r.d.xx > HYP_MIN_NORM ? k * cd * r.d.uu / r.mx : 0.0;
+        double by = 1.0 - cd * r.d.yy > HYP_MIN_NORM ? k * cd * r.d.uu / r.my : 0.0;
+        hyp_combine_u(xi, -1.0, yi, -k, bx, dim, dx + (uintptr_t)i * dim);         /* -k u + bx x */
+        hyp_combine_u(yi, -1.0, xi, -k, by, dim, dy + (uintptr_t)i * dim);         /* k u + by y */
     }
 }
 

@@ -116,9 +116,10 @@ def test_fully_masked_row_is_zeros(kernel, rng):
     assert not out[1].any() and out[0].any()
 
 
+@pytest.mark.parametrize("flash", [False, True])
 @pytest.mark.parametrize("cross", [False, True])
 @pytest.mark.parametrize("masks", [None, "attn", "padding", "both", "causal"])
-def test_multi_head_matches_torch(kernel, rng, cross, masks):
+def test_multi_head_matches_torch(kernel, rng, cross, masks, flash):
     E, heads, B, n_q = 48, 4, 2, 37
     n_k = 53 if cross else n_q
     kdim = vdim = 40 if cross else E
@@ -126,7 +127,7 @@ def test_multi_head_matches_torch(kernel, rng, cross, masks):
     with torch.no_grad():
         for p in m.parameters():
             p.copy_(torch.from_numpy(rng.standard_normal(tuple(p.shape)) * 0.2))
-    mha = A.MultiHeadAttention(E, heads, kdim=kdim, vdim=vdim, kernel=kernel)
+    mha = A.MultiHeadAttention(E, heads, kdim=kdim, vdim=vdim, flash=flash, kernel=kernel)
     mha.load_state_dict({name: t.detach().float().numpy() for name, t in m.state_dict().items()})
     x = f32(rng, B, n_q, E)
     y, z = (f32(rng, B, n_k, kdim), f32(rng, B, n_k, vdim)) if cross else (x, x)
@@ -165,6 +166,32 @@ def test_multi_head_matches_torch(kernel, rng, cross, masks):
                ("out_proj.bias", m.out_proj.bias.grad)]
     for name, want_grad in checks:
         assert rel(np.frombuffer(grads[name], np.float32), want_grad.numpy()) < TOL, name
+
+
+@pytest.mark.parametrize("cross,masks", [(False, "causal"), (True, "both"), (False, None)])
+def test_flash_multi_head_gives_the_plain_bits(kernel, rng, cross, masks):
+    """MultiHeadAttention(flash=True) (tiled forward and backward, scratch fixed by the head dim)
+    against flash=False, bit for bit, over lengths spanning several 120 x 64 blocks."""
+    E, heads, B, n_q = 40, 5, 2, 250
+    n_k, kdim = (197, 24) if cross else (n_q, E)
+    state = {"q_proj_weight": f32(rng, E, E), "k_proj_weight": f32(rng, E, kdim), "v_proj_weight": f32(rng, E, kdim),
+             "in_proj_bias": f32(rng, 3 * E), "out_proj.weight": f32(rng, E, E), "out_proj.bias": f32(rng, E)}
+    x = f32(rng, B, n_q, E)
+    y = f32(rng, B, n_k, kdim) if cross else None
+    attn = rng.random((n_q, n_k)) < 0.3 if masks == "both" else None
+    pad = np.zeros((B, n_k), bool) if masks == "both" else None
+    if pad is not None:
+        pad[1, -70:] = True
+    g = f32(rng, B, n_q, E)
+    res = []
+    for flash in (False, True):
+        mha = A.MultiHeadAttention(E, heads, kdim=kdim, vdim=kdim, flash=flash, kernel=kernel)
+        mha.load_state_dict(state)
+        out = mha.forward(x, y, batch=B, mask=attn, key_padding_mask=pad, causal=masks == "causal")
+        res.append({"out": bits(out), **{n: bits(gr) for n, gr in mha.backward(g).items()}})
+    assert res[0].keys() == res[1].keys()
+    for name in res[0]:
+        assert np.array_equal(res[0][name], res[1][name]), name
 
 
 def problem(rng, B=2, H=3, n_q=203, n_k=150, d=20, dv=12):
@@ -226,6 +253,13 @@ def outputs(kernel, seed):
     res["mha"] = bits(mha.forward(x, batch=2, causal=True))
     for name, grad in sorted(mha.backward(f32(rng, 2, 41, 24)).items()):
         res[f"mha {name}"] = bits(grad)
+    flash = A.MultiHeadAttention(24, 3, kdim=10, vdim=10, flash=True, kernel=kernel)
+    flash.load_state_dict({"q_proj_weight": f32(rng, 24, 24), "k_proj_weight": f32(rng, 24, 10),
+                           "v_proj_weight": f32(rng, 24, 10), "out_proj.weight": f32(rng, 24, 24)})
+    kv = f32(rng, 2, 150, 10)
+    res["flash mha"] = bits(flash.forward(f32(rng, 2, 130, 24), kv, batch=2))
+    for name, grad in sorted(flash.backward(f32(rng, 2, 130, 24)).items()):
+        res[f"flash mha {name}"] = bits(grad)
     return res
 
 

@@ -244,6 +244,74 @@ def test_geoopt_float32_collapses_where_we_do_not():
         assert np.all(np.diff(np.asarray(ours)) < 0)
 
 
+def mp_distance(x, y):
+    """arcosh(1 + 2|x - y|^2 / ((1 - |x|^2)(1 - |y|^2))) at 60 digits (c = 1): the exact distance of
+    the float32 rows."""
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60
+    out = []
+    for a, b in zip(x, y):
+        a, b = [mpmath.mpf(float(t)) for t in a], [mpmath.mpf(float(t)) for t in b]
+        uu = sum((p - q) ** 2 for p, q in zip(a, b))
+        out.append(float(mpmath.acosh(1 + 2 * uu / ((1 - sum(p * p for p in a)) * (1 - sum(q * q for q in b))))))
+    return np.array(out)
+
+
+def mp_mobius(a, b):
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 60
+    out = []
+    for p, q in zip(a, b):
+        p, q = [mpmath.mpf(float(t)) for t in p], [mpmath.mpf(float(t)) for t in q]
+        pq, pp, qq = sum(s * t for s, t in zip(p, q)), sum(s * s for s in p), sum(t * t for t in q)
+        out.append([float(((1 + 2 * pq + qq) * s + (1 - pp) * t) / (1 + 2 * pq + pp * qq)) for s, t in zip(p, q)])
+    return np.array(out)
+
+
+def test_distinct_points_near_the_boundary_keep_distinct_ordered_distances(kernel):
+    """Pairs of points both at |x| = 1 - 1e-6 .. 1 - 1e-7 (the 16 float32 radii there): along one
+    ray, and at one radius a growing angle apart. Our distances are strictly ordered, d(x, x) = 0,
+    and each is the 60-digit value to 1e-6 (measured: 4.5e-8; before the closed form,
+    geoopt's Mobius form in double: 1.4e-4). Measured for geoopt 0.5.1: in float32 the 16 points
+    on a ray give 2 distinct distances (0 and 16.635532, artanh's clamp) and the angles 1
+    (16.635532, where the truth is 8.4 .. 14.1); in float64 its angle distances at 1 - 1e-7 are off
+    by 8%."""
+    geoopt_math = pytest.importorskip("geoopt.manifolds.stereographic.math")
+    dim, radii, r = 3, [], np.float32(1 - 1e-7)
+    while r >= np.float32(1 - 1e-6):
+        radii.append(r)
+        r = np.nextafter(r, np.float32(0))
+    radii = np.array(radii[::-1])
+    assert len(radii) == 16
+    x = np.zeros((16, dim), np.float32)
+    x[:, 0] = radii[0]
+    y = np.zeros((16, dim), np.float32)
+    y[:, 0] = radii                                   # the first pair is x with itself
+    ours = arr(hyp.poincare_distance(x, y, dim=dim, kernel=kernel), (16,))
+    assert ours[0] == 0 and np.all(np.diff(ours) > 0)
+    assert np.all(np.abs(ours[1:] - mp_distance(x, y)[1:]) <= 1e-6 * mp_distance(x, y)[1:])
+    theirs = geoopt_math.dist(torch.tensor(x), torch.tensor(y), k=torch.tensor(-1.0)).numpy()
+    assert len(set(theirs.tolist())) <= 2
+    angles = np.linspace(0, 1e-3, 16)[1:]
+    for radius in (radii[0], radii[-1]):
+        x = np.zeros((15, dim), np.float32)
+        x[:, 0] = radius
+        y = np.zeros((15, dim), np.float32)
+        y[:, 0], y[:, 1] = radius * np.cos(angles), radius * np.sin(angles)
+        ours = arr(hyp.poincare_distance(x, y, dim=dim, kernel=kernel), (15,))
+        want = mp_distance(x, y)
+        assert np.all(np.diff(ours) > 0) and np.all(np.abs(ours - want) <= 1e-6 * want)
+        theirs = geoopt_math.dist(torch.tensor(x), torch.tensor(y), k=torch.tensor(-1.0)).numpy()
+        assert len(set(theirs.tolist())) == 1
+        # (-x) (+) y, the Mobius sum the distance is the norm of, to 1e-6 too
+        got = arr(hyp.mobius_add(-x, y, dim=dim, kernel=kernel), (15, dim))
+        mob = mp_mobius(-x, y)
+        assert np.max(np.linalg.norm(got - mob, axis=1) / np.linalg.norm(mob, axis=1)) <= 1e-6
+        # and the gradients stay finite
+        dx, dy = hyp.poincare_distance_backward(x, y, np.ones(15, np.float32), dim=dim, kernel=kernel)
+        assert np.isfinite(arr(dx, (15, dim))).all() and np.isfinite(arr(dy, (15, dim))).all()
+
+
 # ---- the same bits: backends, ISA levels, batch sizes ----
 
 def outputs(k, seed=11):

@@ -2,7 +2,8 @@
 bits (nn.attention with the pattern as keep mask), forward, log-sum-exp and the three gradients;
 they match torch's SDPA with the dense mask within 1e-5 relative (gradients included); the same
 bits on every backend and ISA level and for a problem alone or in a batch; bad CSRs are typed
-errors."""
+errors. LocalGlobalAttention (the module form: rows with heads across dim, compute at a position,
+backward, JSON) gives the functional form's bits and torch's values."""
 import numpy as np
 import pytest
 import torch
@@ -128,9 +129,107 @@ def test_pattern_is_the_masks_rows(kernel):
     assert len(LG.local_global_pattern(4096, window=64, kernel=kernel)[1]) == 4096 * 129 - 2 * (64 * 65 // 2)
 
 
+def heads_major(x, n, H):
+    """n rows of H heads (n x H*hd, the module's layout) as 1 x H x n x hd (the functional one)."""
+    return np.ascontiguousarray(x.reshape(n, H, -1).transpose(1, 0, 2))
+
+
+@pytest.mark.parametrize("n_q,n_k,H,d,dv,window,g,causal", [(1, 1, 1, 1, 1, 0, 0, False),
+                                                             (150, 150, 3, 48, 24, 7, 2, True),
+                                                             (70, 130, 2, 16, 10, 64, 3, False)])
+def test_module_gives_the_functional_bits_and_torchs_values(kernel, rng, n_q, n_k, H, d, dv, window, g, causal):
+    q, k, v = f32(rng, n_q, d), f32(rng, n_k, d), f32(rng, n_k, dv)
+    att = LG.LocalGlobalAttention(d, window, g, H, causal=causal, kernel=kernel)
+    got = att.forward(q, k, v)
+    grad = f32(rng, n_q, dv)
+    grads = att.backward(grad)
+    kw = dict(dim=d // H, heads=H, window=window, global_tokens=g, causal=causal, kernel=kernel)
+    hq, hk, hv = heads_major(q, n_q, H), heads_major(k, n_k, H), heads_major(v, n_k, H)
+    want = LG.local_global_attention(hq, hk, hv, **kw)
+    assert np.array_equal(bits(heads_major(arr(got, (n_q, dv)), n_q, H)), bits(want))
+    for name, x, n, ours in zip("qkv", (q, k, v), (n_q, n_k, n_k),
+                                LG.local_global_backward(hq, hk, hv, heads_major(grad, n_q, H), **kw)):
+        mine = arr(grads[{"q": "queries", "k": "keys", "v": "values"}[name]], x.shape)
+        assert np.array_equal(bits(heads_major(mine, n, H)), bits(ours)), name
+    # torch: per head, SDPA with the pattern as its boolean mask
+    indptr, indices = LG.local_global_pattern(n_q, n_k, window=window, global_tokens=g, causal=causal)
+    keep = torch.from_numpy(csr_mask(np.asarray(indptr), np.asarray(indices), n_q, n_k).astype(bool))
+    tq, tk, tv = (torch.from_numpy(x.astype(np.float64)).requires_grad_(True) for x in (q, k, v))
+    split = lambda t, n: t.reshape(n, H, -1).transpose(0, 1)  # noqa: E731
+    ref = F.scaled_dot_product_attention(split(tq, n_q), split(tk, n_k), split(tv, n_k), attn_mask=keep)
+    ref = ref.transpose(0, 1).reshape(n_q, dv)
+    assert rel(arr(got, (n_q, dv)), ref.detach().numpy()) < TOL
+    ref.backward(torch.from_numpy(grad.astype(np.float64)))
+    for name, t in (("queries", tq), ("keys", tk), ("values", tv)):
+        assert rel(arr(grads[name], t.shape), t.grad.numpy()) < TOL, name
+
+
+def test_compute_is_the_forward_row_at_its_position(kernel, rng):
+    n, d, dv = 90, 12, 6
+    keys, values, queries = f32(rng, n, d), f32(rng, n, dv), f32(rng, n, d)
+    for window, g, causal in ((4, 2, False), (0, 0, True), (100, 1, False)):
+        att = LG.LocalGlobalAttention(d, window, g, 2, causal=causal, kernel=kernel)
+        rows = arr(att.forward(queries, keys, values), (n, dv))
+        all_grads = att.backward(np.ones((n, dv), np.float32))
+        for p in (0, 1, n // 2, n - 1):
+            one = att.compute(queries[p], keys, values, **({} if p == n // 2 else {"position": p}))
+            assert np.array_equal(bits(one), bits(np.ascontiguousarray(rows[p]))), (window, p)
+            grads = att.backward(np.ones(dv, np.float32))
+            assert np.array_equal(bits(grads["queries"]), bits(np.ascontiguousarray(arr(all_grads["queries"],
+                                                                                         (n, d))[p])))
+            assert len(grads["keys"]) == n * d and len(grads["values"]) == n * dv
+        # a query past the keys attends only the global ones (and keys within window of it)
+        assert LG.local_global_compute(queries[0], keys, values, dim=d, window=window, global_tokens=g, heads=2,
+                                       causal=causal, position=n + window + 5, kernel=kernel).tobytes() == \
+            att.compute(queries[0], keys, values, position=n + window + 5).tobytes()
+
+
+def test_module_json_round_trip_and_errors(kernel, rng):
+    att = LG.LocalGlobalAttention(8, 3, 2, 4, causal=True, kernel=kernel)
+    again = LG.LocalGlobalAttention.from_json(att.to_json(), kernel=kernel)
+    assert (again.dim, again.window, again.global_tokens, again.heads, again.causal) == (8, 3, 2, 4, True)
+    x = f32(rng, 20, 8)
+    assert att.forward(x).tobytes() == again.forward(x).tobytes()
+    for text in ("{}", "not json", att.to_json().replace('"version": 1', '"version": 2'),
+                 '{"format": "agentdb.local_global_attention", "version": 1, "dim": 8}'):
+        with pytest.raises(ArgumentError):
+            LG.LocalGlobalAttention.from_json(text)
+    with pytest.raises(DimensionError):
+        LG.LocalGlobalAttention(10, 1, heads=3, kernel=kernel)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ArgumentError):
+            LG.LocalGlobalAttention(8, bad, kernel=kernel)
+        with pytest.raises(ArgumentError):
+            LG.LocalGlobalAttention(8, 1, bad, kernel=kernel)
+    for bad in (0, -2, 2.0):
+        with pytest.raises(DimensionError):
+            LG.LocalGlobalAttention(bad, 1, kernel=kernel)
+    with pytest.raises(ArgumentError, match="forward"):
+        LG.LocalGlobalAttention(8, 1, kernel=kernel).backward([0.0] * 8)
+    with pytest.raises(DimensionError):
+        att.compute(x[:2], x, x)                        # two query rows
+    with pytest.raises(DimensionError):
+        att.forward(x, x, f32(rng, 20, 5))              # values 5 wide: not divisible by 4 heads
+    with pytest.raises(DimensionError):
+        att.forward(f32(rng, 20, 5))                    # 100 values: not rows of dim 8
+    with pytest.raises(ArgumentError):
+        att.compute(x[0], x, x, position=-1)
+    with pytest.raises(NonFiniteError):
+        att.forward(np.full((2, 8), np.nan, np.float32))
+    _ = att.forward(x)
+    with pytest.raises(DimensionError):
+        att.backward([0.0] * 7)
+
+
 def outputs(kernel, seed):
     rng = np.random.default_rng(seed)
     res = {}
+    att = LG.LocalGlobalAttention(24, 5, 2, 3, causal=True, kernel=kernel)
+    x = f32(rng, 140, 24)
+    res["module"] = bits(att.forward(x))
+    for name, grad in sorted(att.backward(f32(rng, 140, 24)).items()):
+        res[f"module {name}"] = bits(grad)
+    res["module compute"] = bits(att.compute(x[3], x, x))
     for n, d, dv, w, g in ((1, 1, 1, 0, 0), (17, 3, 5, 2, 1), (200, 64, 64, 64, 2), (65, 97, 17, 7, 0)):
         q, k, v = f32(rng, 2, 2, n, d), f32(rng, 2, 2, n, d), f32(rng, 2, 2, n, dv)
         kw = dict(dim=d, batch=2, heads=2, window=w, global_tokens=g, causal=n % 2 == 1, kernel=kernel)
@@ -233,3 +332,10 @@ def test_worker_answers_agentdb_nn_local_global():
     assert bytes.fromhex(got["value"]["f32"]) == want.tobytes()
     with pytest.raises(AttributeError):
         worker_api._op_nn({"module": "localGlobal", "function": "_run", "args": {}}, None)
+    with pytest.raises(AttributeError):   # classes are reached through their functional forms
+        worker_api._op_nn({"module": "localGlobal", "function": "LocalGlobalAttention", "args": {}}, None)
+    args = {"query": q[:2], "keys": k, "values": v, "dim": 2, "window": 1, "global_tokens": 1, "position": 1}
+    got = json.loads(worker_api._op_nn({"module": "localGlobal", "function": "local_global_compute", "args": args},
+                                       None))
+    want = LG.LocalGlobalAttention(2, 1, 1).compute(q[:2], k, v, position=1)
+    assert bytes.fromhex(got["value"]["f32"]) == want.tobytes()

@@ -823,7 +823,8 @@ export class AgentDB {
 
   /** agentdb.nn in the worker (no store needed): AgentDB.nn.<module>.<function>(keywords) for
    *  the modules attention, benchmark, compress, dual_attention, hyperbolic, linear_attention, local_global
-   *  (or localGlobal: a camelCased module is snake_cased by the worker), search,
+   *  (or localGlobal: a camelCased module is snake_cased by the worker; LocalGlobalAttention's
+   *  compute is localGlobalCompute), search,
    *  graph_attention (graphRopeAttention, edgeFeaturedAttention) and rope,
    *  functions camelCased, one options
    *  object of Python's keywords camelCased (typed arrays welcome); float32 results come back as

@@ -468,7 +468,8 @@ def _op_rag_session(args, buffer):
 # ---- agentdb.nn: {module, function, args: {keyword: value}} runs a public function of
 # agentdb.nn.<module> (no store); float arrays come back as the hex of their float32 bits.
 
-# functions only (graph_attention's classes are reached through graph_rope_attention, edge_featured_attention)
+# functions only (graph_attention's classes are reached through graph_rope_attention, edge_featured_attention;
+# local_global's LocalGlobalAttention through local_global_compute)
 NN_MODULES = ("attention", "benchmark", "compress", "dual_attention", "graph_attention", "hyperbolic",
               "linear_attention", "local_global", "rope", "search")
 

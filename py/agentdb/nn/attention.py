@@ -272,7 +272,11 @@ class MultiHeadAttention:
     (batch x n_q x embed_dim) attends key (batch x n_k x kdim) and value (batch x n_k x vdim),
     which default to the query (self-attention); give them for cross attention. Projections
     are kernel GEMMs over weights packed once; load torch's weights with load_state_dict (its
-    state_dict names). backward() returns the gradients of the last forward().
+    state_dict names). backward() returns the gradients of the last forward(). flash=True runs
+    the forward in key tiles with scratch fixed by the head dim (flash_attention's) and the
+    backward tiled (attention_backward(flash=True)'s: blocks of 120 queries x 64 keys, P
+    recomputed from the log-sum-exps), so neither needs n_q x n_k floats; the same bits as
+    flash=False.
 
     >>> mha = MultiHeadAttention(2, 1)
     >>> mha.load_state_dict({"in_proj_weight": [1, 0, 0, 1] * 3, "out_proj.weight": [1, 0, 0, 1]})
@@ -280,7 +284,7 @@ class MultiHeadAttention:
     [0.67, 0.33, 0.33, 0.67]
     """
 
-    def __init__(self, embed_dim, heads, *, kdim=None, vdim=None, bias=True, kernel=None):
+    def __init__(self, embed_dim, heads, *, kdim=None, vdim=None, bias=True, flash=False, kernel=None):
         for name, x in (("embed_dim", embed_dim), ("heads", heads)):
             if not isinstance(x, int) or isinstance(x, bool) or x < 1:
                 raise DimensionError(f"{name} must be a positive integer, got {x!r}")
@@ -289,6 +293,7 @@ class MultiHeadAttention:
         self.kernel = kernel or load()
         self.embed_dim, self.heads, self.head_dim = embed_dim, heads, embed_dim // heads
         self.kdim, self.vdim, self.bias = kdim or embed_dim, vdim or embed_dim, bool(bias)
+        self.flash = bool(flash)
         e = embed_dim
         self.weights = {"q": array.array("f", bytes(4 * e * e)), "k": array.array("f", bytes(4 * e * self.kdim)),
                         "v": array.array("f", bytes(4 * e * self.vdim)), "o": array.array("f", bytes(4 * e * e))}
@@ -406,7 +411,8 @@ class MultiHeadAttention:
         layout = [e, n_q * e, hd, e, n_k * e, hd, e, n_k * e, hd, e, n_q * e, hd, *mstr]
         ctx, lse = array.array("f", bytes(4 * batch * n_q * e)), array.array("f", bytes(4 * batch * h * n_q))
         kern.sdpa(proj["q"], proj["k"], proj["v"], batch=batch, heads=h, n_q=n_q, n_k=n_k, d=hd, dv=hd,
-                  layout=layout, scale=1.0 / math.sqrt(hd), mask=fmask, keep=keep, causal=causal, out=ctx, lse=lse)
+                  layout=layout, scale=1.0 / math.sqrt(hd), mask=fmask, keep=keep, causal=causal, flash=self.flash,
+                  out=ctx, lse=lse)
         out = kern.gemm(ctx, self._packed["o"], k=e, n=e, bias=self.biases.get("o"))
         self._cache = (xs, proj, ctx, lse, layout, fmask, keep, causal, batch, n_q, n_k)
         return out
@@ -437,7 +443,7 @@ class MultiHeadAttention:
         dctx = kern.gemm(g, self._packed_back["o"], k=e, n=e)
         dq, dk, dv = kern.sdpa_backward(proj["q"], proj["k"], proj["v"], ctx, dctx, lse, batch=batch, heads=h,
                                         n_q=n_q, n_k=n_k, d=hd, dv=hd, layout=layout, scale=1.0 / math.sqrt(hd),
-                                        mask=fmask, keep=keep, causal=causal)
+                                        mask=fmask, keep=keep, causal=causal, flash=self.flash)
         dproj = {"q": dq, "k": dk, "v": dv}
         bias_grads = []
         for n, label in (("q", "query"), ("k", "key"), ("v", "value")):

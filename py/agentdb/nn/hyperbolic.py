@@ -6,7 +6,12 @@ The formulas are geoopt's (PoincareBall; geoopt/manifolds/stereographic/math.py 
 clamps included, except artanh's argument, which is clamped to 1 - 1e-15 instead of 1 - 1e-7:
 each row is read as float32, computed in double in the kernel and rounded once, so points
 within a few float32 steps of the boundary keep distinct (and monotone) distances where
-geoopt's float32 ones collapse to one value. Every op is one kernel call over n paired rows
+geoopt's float32 ones collapse to one value. Where geoopt's expanded forms cancel even in
+double (two distinct points both near the boundary: its Möbius denominator is then of order
+|x - y|^2, and at |x| = 1 - 1e-7 its float64 distances are off by 8%), Möbius sums are formed from
+x + y element by element and the distance is the closed form arcosh(1 + 2c|x - y|^2 / ((1 -
+c|x|^2)(1 - c|y|^2))) / sqrt(c): such points keep distinct, ordered distances, to float32
+rounding, and d(x, x) = 0. Every op is one kernel call over n paired rows
 (n x dim, row-major: array.array, KBuffer, numpy arrays or lists of rows); a row gives the
 same bits alone or in a batch, natively and in the browser. The *_backward functions give the
 vector-Jacobian products (dL/d(each input) from dL/d(output)).

@@ -123,7 +123,28 @@ def test_an_id_column_is_a_run_only_when_it_is_one(ids):
     assert [n.id for n in g.nodes()] == [n.id for n in records.nodes()]
     with pytest.raises(IdError, match="already has"):
         g.batch_insert(nodes={"id": ids})            # a run over live ids: refused whole
+    with pytest.raises(IdError, match="already has"):
+        g.batch_insert(nodes=list(ids))               # plain ids, the same
     assert len(g) == 3
+    plain = agentdb.open(dim=2).graph
+    assert plain.batch_insert(nodes=list(ids)) == want
+    assert [n.id for n in plain.nodes()] == [n.id for n in records.nodes()]
+
+
+def test_batch_insert_ids_equal_the_lists_of_them():
+    from agentdb.graph.ids import Ids
+    from agentdb.worker_api import graph_json
+
+    g = agentdb.open(dim=2).graph
+    got = g.batch_insert(nodes={"id": range(5, 9)}, edges={"src": [5, 6, 7], "dst": [6, 7, 8], "type": "R"})
+    assert got == {"nodes": [5, 6, 7, 8], "edges": [0, 1, 2], "hyperedges": []}
+    assert isinstance(got["edges"], Ids) and type(got["edges"]._ids) is range    # a run stays a range
+    assert repr(got["nodes"]) == "[5, 6, 7, 8]" and got["nodes"][1:3] == [6, 7] and got["nodes"][-1] == 8
+    assert list(got["edges"]) == got["edges"].tolist() == [0, 1, 2] and 2 in got["edges"] and 3 not in got["edges"]
+    assert got["edges"] != [0, 1] and got["edges"] != (0, 1, 2) and len(got["edges"]) == 3
+    assert json.dumps(graph_json(got)) == '{"nodes": [5, 6, 7, 8], "edges": [0, 1, 2], "hyperedges": []}'
+    named = g.batch_insert(nodes=["a", "b"], edges=[("a", "b", "R")])
+    assert named["nodes"] == ["a", "b"] and named["edges"] == [3] and named["nodes"] == Ids(["a", "b"])
 
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2 ** 70, max_value=2 ** 70),

@@ -178,6 +178,11 @@ def nodes_section(items, kernel):
         n, fields, ids = _node_columns(items, kernel)
         return {"n": n, "embedded": None, **fields}, ids if ids is not None else [None] * n, None, []
     items = items if type(items) is list else list(items)
+    first = id_run(kernel, items)
+    if first is not None:                  # plain ids that are a run: the column form's id_first
+        n = len(items)
+        return {"n": n, "id_first": first, "labels": None, "props": None, "embedded": None}, \
+            range(first, first + n), [()] * n, []
     if None not in items and not any(isinstance(item, dict) for item in items):   # plain ids: the fast form
         ids = _ids(items, "nodes")
         n = len(ids)

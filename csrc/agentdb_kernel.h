@@ -359,6 +359,14 @@ int32_t agk_bitmap_mark_rows(const uint32_t *rows, uint32_t n, uint32_t value, u
 /* rank[i] = the number of set bits before bit i when bit i is set, else 4294967295 (old row ->
  * new row when the set rows are kept in order); returns the set bits among the first n. */
 uint32_t agk_bitmap_rank(const uint8_t *bits, uint32_t n, uint32_t *rank);
+/* out[0] = the least and out[1] = the greatest of a[0..n-1] (n = 0: 4294967295 and 0), out[2] =
+ * how many i in 1..n-1 have a[i] <= a[i-1] (0: strictly ascending): the checks of a column of
+ * node indexes or ids in one pass. */
+void agk_column_stats_u32(const uint32_t *a, uint32_t n, uint32_t *out);
+/* out[2i], out[2i+1] = the low and high 32 bits of the 64-bit start + i, start = start_lo +
+ * 2**32 * start_hi, for i < n (wrapping past 2**64 - 1): n ascending u64 sequence numbers as
+ * little-endian word pairs. */
+void agk_iota_u64(uint32_t start_lo, uint32_t start_hi, uint32_t n, uint32_t *out);
 
 /* ---- attention (agentdb.nn.attention): scaled dot-product attention, forward and backward ----
  * batch x heads independent problems; problem (b, h)'s Q is n_q rows of d floats, row i at

@@ -323,3 +323,24 @@ uint32_t agk_bitmap_rank(const uint8_t *bits, uint32_t n, uint32_t *rank) {
     }
     return count;
 }
+
+void agk_column_stats_u32(const uint32_t *a, uint32_t n, uint32_t *out) {
+    uint32_t lo = 0xFFFFFFFFu, hi = 0, descents = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v = a[i];
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        descents += (uint32_t)(i && v <= a[i - 1]);
+    }
+    out[0] = lo;
+    out[1] = hi;
+    out[2] = descents;
+}
+
+void agk_iota_u64(uint32_t start_lo, uint32_t start_hi, uint32_t n, uint32_t *out) {
+    uint64_t v = (uint64_t)start_lo | (uint64_t)start_hi << 32;
+    for (uint32_t i = 0; i < n; i++, v++) {
+        out[2 * i] = (uint32_t)v;
+        out[2 * i + 1] = (uint32_t)(v >> 32);
+    }
+}

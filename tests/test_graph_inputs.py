@@ -89,6 +89,64 @@ def test_node_columns_refuse_what_records_refuse(nodes, error, match):
     assert len(g) == 0
 
 
+@pytest.mark.parametrize("edges, error, match", [
+    ({"src": [0, True], "dst": [1, 0], "type": "R"}, IdError, r"edges.src\[1\]"),
+    ({"src": [0, 1], "dst": [False, 0], "type": "R"}, IdError, r"edges.dst\[0\]"),
+    ({"src": [0, 1], "dst": [1, 7], "type": "R"}, UnknownIdError, "7"),
+    ({"src": [0, -1], "dst": [1, 0], "type": "R"}, IdError, "src"),
+    ({"src": [0, 1.0], "dst": [1, 0], "type": "R"}, IdError, "src"),
+    ({"src": [0, 2 ** 40], "dst": [1, 0], "type": "R"}, UnknownIdError, str(2 ** 40)),
+])
+def test_edge_columns_over_an_id_run_refuse_what_the_general_path_refuses(edges, error, match):
+    g = agentdb.open(dim=2).graph
+    with pytest.raises(error, match=match):
+        g.batch_insert(nodes={"id": [0, 1, 2]}, edges=edges)
+    assert len(g) == 0
+    g.batch_insert(nodes={"id": [0, 1, 2]})       # the same edges naming existing nodes: the same errors
+    with pytest.raises(error, match=match):
+        g.batch_insert(edges=edges)
+
+
+@pytest.mark.parametrize("ids", [[True, 1, 2], [0, True, 2], [5, 6, 7], [0, 2, 1], [3, 4, 4], range(3, 6),
+                                 array.array("q", [8, 9, 10]), np.arange(4, 7)])
+def test_an_id_column_is_a_run_only_when_it_is_one(ids):
+    g = agentdb.open(dim=2).graph
+    records = agentdb.open(dim=2).graph
+    try:
+        want = records.batch_insert(nodes=[{"id": i} for i in ids])
+    except IdError as exc:
+        with pytest.raises(IdError, match="True" if "True" in str(exc) else "twice"):
+            g.batch_insert(nodes={"id": ids})
+        assert len(g) == 0
+        return
+    assert g.batch_insert(nodes={"id": ids}) == want
+    assert [n.id for n in g.nodes()] == [n.id for n in records.nodes()]
+    with pytest.raises(IdError, match="already has"):
+        g.batch_insert(nodes={"id": ids})            # a run over live ids: refused whole
+    with pytest.raises(IdError, match="already has"):
+        g.batch_insert(nodes=list(ids))               # plain ids, the same
+    assert len(g) == 3
+    plain = agentdb.open(dim=2).graph
+    assert plain.batch_insert(nodes=list(ids)) == want
+    assert [n.id for n in plain.nodes()] == [n.id for n in records.nodes()]
+
+
+def test_batch_insert_ids_equal_the_lists_of_them():
+    from agentdb.graph.ids import Ids
+    from agentdb.worker_api import graph_json
+
+    g = agentdb.open(dim=2).graph
+    got = g.batch_insert(nodes={"id": range(5, 9)}, edges={"src": [5, 6, 7], "dst": [6, 7, 8], "type": "R"})
+    assert got == {"nodes": [5, 6, 7, 8], "edges": [0, 1, 2], "hyperedges": []}
+    assert isinstance(got["edges"], Ids) and type(got["edges"]._ids) is range    # a run stays a range
+    assert repr(got["nodes"]) == "[5, 6, 7, 8]" and got["nodes"][1:3] == [6, 7] and got["nodes"][-1] == 8
+    assert list(got["edges"]) == got["edges"].tolist() == [0, 1, 2] and 2 in got["edges"] and 3 not in got["edges"]
+    assert got["edges"] != [0, 1] and got["edges"] != (0, 1, 2) and len(got["edges"]) == 3
+    assert json.dumps(graph_json(got)) == '{"nodes": [5, 6, 7, 8], "edges": [0, 1, 2], "hyperedges": []}'
+    named = g.batch_insert(nodes=["a", "b"], edges=[("a", "b", "R")])
+    assert named["nodes"] == ["a", "b"] and named["edges"] == [3] and named["nodes"] == Ids(["a", "b"])
+
+
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2 ** 70, max_value=2 ** 70),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
 flat = st.dictionaries(st.one_of(st.text(max_size=8), st.integers(0, 3)), scalars, max_size=6)

@@ -363,6 +363,24 @@ def test_bitmap_mark_rows_and_rank(kernel):
     assert count == 2 and rank[0] == 0 and rank[17] == 1 and rank[5] == NONE
 
 
+def test_column_stats_and_iota_match_python(kernel):
+    rng = random.Random(SEED + 9)
+    for n in (0, 1, 2, 17, 1000):
+        values = [rng.randrange(1 << 32) for _ in range(n)]
+        want = (min(values, default=NONE), max(values, default=0),
+                sum(b <= a for a, b in zip(values, values[1:])))
+        assert kernel.column_stats_u32(u32(values)) == want
+        ascending = sorted(set(values))
+        assert kernel.column_stats_u32(u32(ascending))[2] == 0
+        assert kernel.column_stats_u32(u32(values), n // 2) == (
+            min(values[:n // 2], default=NONE), max(values[:n // 2], default=0),
+            sum(b <= a for a, b in zip(values[:n // 2], values[1:n // 2])))
+    for start in (0, 5, (1 << 32) - 2, (1 << 64) - 3):
+        got = kernel.iota_u64(start, 5)
+        assert got.typecode == "Q" and got.tolist() == [(start + i) % (1 << 64) for i in range(5)]
+    assert kernel.iota_u64(7, 0).tolist() == []
+
+
 def test_every_backend_walks_to_the_same_nodes():
     key, val = graph(SEED + 4, n=80, m=400)
     seen = []

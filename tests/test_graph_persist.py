@@ -254,6 +254,66 @@ def test_the_browser_log_commits_reopen_to_the_same_graph(kernel):
     assert answers(Graph(again)) == want
 
 
+def column_graph(g, n=300, m=2000, seed=5):
+    """Nodes as columns (an id run, a shared label, a scalar property column with gaps, a
+    mixed labels column) and edges as columns, in two calls (the second names the first's nodes)."""
+    import random
+    r = random.Random(seed)
+    score = [r.choice([None, r.random(), r.randrange(-5, 5), "s", True]) for _ in range(n)]
+    g.batch_insert(nodes={"id": list(range(n)), "labels": "P", "properties": {"nid": list(range(n)), "score": score}},
+                   edges={"src": [r.randrange(n) for _ in range(m)], "dst": [r.randrange(n) for _ in range(m)],
+                          "type": "R"})
+    g.batch_insert(nodes={"id": list(range(n, 2 * n)), "labels": [r.choice([["P"], ["Q", "P"], None]) for _ in range(n)]},
+                   edges={"src": [r.randrange(2 * n) for _ in range(m)], "dst": [r.randrange(n, 2 * n) for _ in range(m)],
+                          "type": [r.choice("RS") for _ in range(m)]})
+
+
+def column_answers(g):
+    return {"nodes": [(n.id, n.labels, n.properties) for n in g.nodes()], "stats": g.stats() | {"kernel_bytes": None},
+            "P": [n.id for n in g.nodes("P")], "Q": [n.id for n in g.nodes("Q")], "P<150": [n.id for n in g.nodes("P", where={"nid": {"lt": 150}})],
+            "where": [n.id for n in g.nodes("P", where={"score": {"gt": 0}})],
+            "k_hop": [g.k_hop(s, 2) for s in (0, 7, 299, 450)],
+            "cypher": g.cypher("MATCH (a:Q)-[:S]->(b) WHERE a.nid IS NULL RETURN id(a), id(b) ORDER BY id(a), id(b)").rows}
+
+
+def test_node_columns_are_written_as_columns_and_reopen_as_the_records_graph(tmp_path, kernel):
+    path = tmp_path / "c.rvf"
+    with agentdb.open(path, dim=2, kernel=kernel) as db:
+        column_graph(Graph(db))
+        want = column_answers(Graph(db))
+    records = [persist.decode(record) for _, record in rvf.read(kernel, path.read_bytes()).graph]
+    nodes = [r["nodes"] for r in records if "nodes" in r]
+    assert nodes[0]["id_first"] == 0 and "ids" not in nodes[0] and nodes[0]["label_sets"] == [["P"]]
+    assert set(nodes[0]["prop_cols"]) == {"nid", "score"} and "props" not in nodes[0]
+    assert nodes[1]["id_first"] == 300 and "label_sets" not in nodes[1]     # a labels column: one list per node
+    with agentdb.open(path, kernel=kernel) as db:
+        assert column_answers(Graph(db)) == want
+        snap = persist.encode(db._graph.snapshot(), snapshot=True)
+    # the same graph from records (the per-node forms every earlier file holds) reopens the same
+    path = tmp_path / "r.rvf"
+    with agentdb.open(path, dim=2, kernel=kernel) as db:
+        g = Graph(db)
+        column_graph(_AsRecords(g))
+        assert column_answers(g) == want
+    with agentdb.open(path, kernel=kernel) as db:
+        assert column_answers(Graph(db)) == want
+        assert persist.encode(db._graph.snapshot(), snapshot=True) == snap
+
+
+class _AsRecords:
+    """A graph whose batch_insert turns node columns into node dicts (the per-node form)."""
+
+    def __init__(self, g):
+        self.g = g
+
+    def batch_insert(self, nodes, edges):
+        labels = nodes["labels"] if not isinstance(nodes["labels"], str) else [nodes["labels"]] * len(nodes["id"])
+        props = nodes.get("properties", {})
+        records = [{"id": i, "labels": ls, "properties": {k: v[j] for k, v in props.items() if v[j] is not None}}
+                   for j, (i, ls) in enumerate(zip(nodes["id"], labels))]
+        return self.g.batch_insert(nodes=records, edges=edges)
+
+
 # ---- damage ---------------------------------------------------------------------------------
 
 def with_record(kernel, payload, *, base=None):
@@ -285,12 +345,18 @@ BAD_DOCS = [
     ({"hyperedges": {"n": 1, "ref": ["a"], "off": 0, "members": 1, "types": ["H"]}}, "2 or more"),
     ({"mystery": 1}, "unknown sections"),
     ({"nodes": {"n": 1, "props": [{"x": float("nan")}]}}, "finite"),
+    ({"nodes": {"n": 2, "prop_cols": {"x": [1, {"y": 2}]}}}, "prop_cols"),
+    ({"nodes": {"n": 2, "prop_cols": {"x": [1]}}}, "prop_cols"),
+    ({"nodes": {"n": 1, "id_first": "a"}}, "id_first"),
+    ({"nodes": {"n": 1, "id_first": 0, "ids": [0]}}, "not both"),
+    ({"nodes": {"n": 2, "label_sets": [["P"], ["Q"]]}}, "label"),
+    ({"nodes": {"n": 2, "label_sets": [["P"], [""]], "label": [0, 1]}}, "label_sets"),
 ]
 
 
 @pytest.mark.parametrize("doc,message", BAD_DOCS, ids=[m for _, m in BAD_DOCS])
 def test_a_record_that_does_not_apply_is_refused(kernel, doc, message):
-    arrays_of = {"edges": {"src": ("I", [0]), "dst": ("I", [1])},
+    arrays_of = {"edges": {"src": ("I", [0]), "dst": ("I", [1])}, "nodes": {"label": ("I", [0, 1])},
                  "hyperedges": {"off": ("I", [0, 1]), "members": ("I", [0])}}
     for section, fields in arrays_of.items():
         if section in doc:

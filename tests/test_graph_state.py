@@ -72,6 +72,32 @@ class GraphModel(StoreMachine, RuleBasedStateMachine):
             self.ref.edges[e] = {"src": s, "dst": d, "type": t, "props": {}, "weight": 1.0, "from": -math.inf,
                                  "to": math.inf}
 
+    @rule(first=st.integers(0, 14), data=st.data(), label=st.one_of(st.none(), st.sampled_from(["L1", "L2"])))
+    def batch_columns(self, first, data, label):
+        """Node columns (an id run, a shared label, a property column with gaps) and edge
+        columns among them: the column forms of the change doc."""
+        n = data.draw(st.integers(1, 4))
+        ids = list(range(first, first + n))
+        nums = data.draw(st.lists(st.one_of(st.none(), st.integers(-5, 5)), min_size=n, max_size=n))
+        pairs = data.draw(st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids)), max_size=5))
+        nodes = {"id": ids, "properties": {"n": nums}, **({"labels": label} if label else {})}
+        edges = {"src": [s for s, _ in pairs], "dst": [d for _, d in pairs], "type": "R"}
+        if any(i in self.ref.nodes for i in ids):
+            with pytest.raises(IdError):
+                self.g.batch_insert(nodes=nodes, edges=edges)
+            return
+        got = self.g.batch_insert(nodes=nodes, edges=edges)
+        assert got["nodes"] == ids and len(got["edges"]) == len(pairs)
+        for i, v in zip(ids, nums):
+            self.ref.nodes[i] = {"labels": {label} if label else set(), "props": {} if v is None else {"n": v}}
+        for e, (s, d) in zip(got["edges"], pairs):
+            self.ref.edges[e] = {"src": s, "dst": d, "type": "R", "props": {}, "weight": 1.0, "from": -math.inf,
+                                 "to": math.inf}
+        for name in ("L1", "L2"):
+            assert [x.id for x in self.g.nodes(name)] == [i for i, d in self.ref.nodes.items() if name in d["labels"]]
+        assert [x.id for x in self.g.nodes(where={"n": {"ge": 0}})] == [
+            i for i, d in self.ref.nodes.items() if isinstance(d["props"].get("n"), int) and d["props"]["n"] >= 0]
+
     @rule(members=st.lists(node_ids, min_size=2, max_size=4), t=types)
     def add_hyperedge(self, members, t):
         if any(m not in self.ref.nodes for m in members):

@@ -36,6 +36,7 @@ from .errors import (ArgumentError, DimensionError, EmbedderError, EmbedderMisma
 from .memory.agent import REMOTE_METHODS, AgentMemory
 from .graph.cypher.executor import CypherResult
 from .graph.cypher.functions import CypherPath
+from .graph.ids import Ids
 from .graph.model import Edge, Hyperedge, HyperedgeHit, Node, NodeHit, Path
 from .store.opening import check_reopen
 from .store.store import open_log
@@ -666,6 +667,8 @@ def graph_json(value):
                 "relationships": [graph_json(r) for r in value.relationships]}
     if isinstance(value, CypherResult):
         return {"columns": list(value.columns), "rows": [[graph_json(v) for v in row] for row in value.rows]}
+    if isinstance(value, Ids):                 # batch_insert's ids: plain ids already
+        return value.tolist()
     if isinstance(value, (list, tuple)):
         return [graph_json(v) for v in value]
     if isinstance(value, dict):

@@ -8,7 +8,8 @@ import math
 import sys
 
 from ..errors import ArgumentError
-from .tables import ID_INT_MAX, check_labels, check_name, check_number, check_window, labels_column, normalize_id
+from .tables import (ID_INT_MAX, check_labels, check_name, check_number, check_window, labels_column, normalize_id,
+                     scalar_columns)
 
 INF = math.inf
 _NODE_KEYS = {"id", "labels", "properties", "embedding"}
@@ -65,9 +66,49 @@ def column(values):
     return tolist() if callable(tolist) else list(values)
 
 
-def _node_columns(cols):
+def _u32_column(values):
+    """values as an array('I') made in one C pass, or None when some value is not an int in
+    0 .. 2**32 - 1 (a bool passes here: callers look at the 0s and 1s, _bools)."""
+    if isinstance(values, array.array) and values.typecode == "I":
+        return values
+    try:
+        return array.array("I", values)
+    except (TypeError, OverflowError, ValueError):
+        return None
+
+
+def _bools(kernel, values, col, low):
+    """Whether a bool hides among the 0s and 1s of the caller's values (col: them as an
+    array('I'); low: its least value): the kernel lists where those are, Python looks at only
+    them (array('I') takes True as 1, the general path refuses it)."""
+    if low > 1 or not isinstance(values, (list, tuple)):
+        return False
+    rows = kernel.bitmap_rows(kernel.mask_codes(col, b"\x03"), len(col))
+    return any(type(values[i]) is bool for i in rows)
+
+
+def id_run(kernel, values):
+    """The first id when a node id column is the ints first, first + 1, .. in order (their
+    section is then "id_first": first, checked in O(1)), else None."""
+    n = len(values)
+    if type(values) is range:
+        return values.start if values.step == 1 and n and values.start >= 0 and values[-1] <= ID_INT_MAX else None
+    values = column(values)
+    col = _u32_column(values) if n else None
+    if col is None:
+        return None
+    low, high, descents = kernel.column_stats_u32(col)
+    if descents or high - low != n - 1 or _bools(kernel, values, col, low):
+        return None
+    return low
+
+
+def _node_columns(cols, kernel):
     """The columns form of nodes: {"id": [...]?, "labels": name or [...]?, "properties": {key:
-    [...]}?}: one entry per node in each column (a property's None: the node lacks it)."""
+    [...]}?}: one entry per node in each column (a property's None: the node lacks it).
+    Returns (n, section fields, ids given or None): ids as a run ("id_first") when they are
+    one, labels as label sets and codes, properties as columns when they hold scalars (else
+    one dict per node, the general form)."""
     extra = set(cols) - {"id", "labels", "properties"}
     if extra:
         raise ArgumentError(f"node columns: unknown {sorted(extra)}; known: id, labels, properties "
@@ -88,24 +129,39 @@ def _node_columns(cols):
         n = len(values) if n is None else n
         if len(values) != n:
             raise ArgumentError(f"node column {key} has {len(values)} values, {named[0][0]} has {n}")
-    ids = _ids(column(cols["id"]), "nodes.id") if cols.get("id") is not None else [None] * n
+    fields = {}
+    ids = None
+    if cols.get("id") is not None:
+        first = id_run(kernel, cols["id"])
+        if first is not None:
+            fields["id_first"], ids = first, range(first, first + n)
+        else:
+            ids = _ids(column(cols["id"]), "nodes.id")
+            fields["ids"] = _given(ids) if n else None
     labels = cols.get("labels")
     if isinstance(labels, str):
-        labels = [check_labels(labels, "nodes.labels")] * n
-    else:
-        labels = labels_column(column(labels), "nodes.labels") if labels is not None else [()] * n
-    records = None
+        fields["label_sets"] = [list(check_labels(labels, "nodes.labels"))]
+    elif labels is not None:
+        fields["labels"] = _labels_section(labels_column(column(labels), "nodes.labels"))
+    columns = {}
     for key, values in props.items():
         if not isinstance(key, str):
             raise ArgumentError(f"node columns: property names are strings, got {key!r}")
-        values = column(values)
-        if records is None:
-            records = [{key: v} if v is not None else {} for v in values]
-        else:
-            for record, v in zip(records, values):
-                if v is not None:
-                    record[key] = v
-    return ids, labels, records
+        columns[key] = column(values)
+    checked = scalar_columns(columns, n) if columns else None
+    if checked is not None:
+        fields["prop_cols"] = checked
+    elif columns:              # values a column cannot hold (dicts, lists, ...): one dict per node
+        records = None
+        for key, values in columns.items():
+            if records is None:
+                records = [{key: v} if v is not None else {} for v in values]
+            else:
+                for record, v in zip(records, values):
+                    if v is not None:
+                        record[key] = v
+        fields["props"] = records
+    return n, fields, ids
 
 
 def _labels_section(labels):
@@ -115,17 +171,19 @@ def _labels_section(labels):
     return [distinct[ls] for ls in labels] if any(distinct) else None
 
 
-def nodes_section(items):
-    """(section, ids given (None each when generated), labels, embeddings [(index, vector)])
-    for nodes: dicts {id?, labels?, properties?, embedding?}, plain ids, or a dict of columns
-    (_node_columns: the fast form for big batches)."""
+def nodes_section(items, kernel):
+    """(section, ids given (None each when generated; a range for a run), labels (per node; None
+    for columns), embeddings [(index, vector)]) for nodes: dicts {id?, labels?, properties?,
+    embedding?}, plain ids, or a dict of columns (_node_columns: the fast form for big batches)."""
     if isinstance(items, dict):
-        ids, labels, props = _node_columns(items)
-        n = len(ids)
-        section = {"n": n, "ids": _given(ids) if n else None, "labels": _labels_section(labels),
-                   "props": props, "embedded": None}
-        return section, ids, labels, []
+        n, fields, ids = _node_columns(items, kernel)
+        return {"n": n, "embedded": None, **fields}, ids if ids is not None else [None] * n, None, []
     items = items if type(items) is list else list(items)
+    first = id_run(kernel, items)
+    if first is not None:                  # plain ids that are a run: the column form's id_first
+        n = len(items)
+        return {"n": n, "id_first": first, "labels": None, "props": None, "embedded": None}, \
+            range(first, first + n), [()] * n, []
     if None not in items and not any(isinstance(item, dict) for item in items):   # plain ids: the fast form
         ids = _ids(items, "nodes")
         n = len(ids)
@@ -161,20 +219,22 @@ def _dense_first(block_ids):
     n_block = len(block_ids)
     if not n_block:
         return 0
+    if type(block_ids) is range:
+        return block_ids.start
     if set(map(type, block_ids)) == {int} and block_ids[-1] - block_ids[0] == n_block - 1 and \
             block_ids == sorted(block_ids) and len(set(block_ids)) == n_block:
         return block_ids[0]
     return None
 
 
-def _numpy_endpoints(block_ids, columns):
+def _numpy_endpoints(block_ids, first, columns):
     """_endpoint_indexes for numpy integer columns that name only the block's dense ids, done
     by numpy (None: not that case, the general path decides). numpy is used when the caller's
     columns are numpy arrays, so it is never imported here: the browser has none."""
     np = sys.modules.get("numpy")
     if np is None or not all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype.kind in "iu" for c in columns):
         return None
-    first = _dense_first(block_ids)
+    first = _dense_first(block_ids) if first is None else first
     if first is None:
         return None
     end = first + len(block_ids)
@@ -185,6 +245,25 @@ def _numpy_endpoints(block_ids, columns):
         idx = array.array("I")
         idx.frombytes((c - first).astype("<u4").tobytes())
         out.append(idx)
+    return out
+
+
+def _run_endpoints(kernel, first, n_block, columns):
+    """_endpoint_indexes when the block's ids are the run first .. first + n_block - 1 and
+    every endpoint is one of them: each column made an array('I') in one C pass and its range
+    checked by the kernel (None: not that case, the general path decides and names the
+    problem: an unknown node, a bool, a bad id)."""
+    if first is None or not n_block:
+        return None
+    out = []
+    for values in columns:
+        col = _u32_column(values) if type(values) in (list, tuple, range, array.array) else None
+        if col is None:
+            return None
+        low, high, _ = kernel.column_stats_u32(col) if len(col) else (first, first, 0)
+        if low < first or high >= first + n_block or _bools(kernel, values, col, low):
+            return None
+        out.append(col if not first else array.array("I", (x - first for x in col)))
     return out
 
 
@@ -234,10 +313,11 @@ def _float_column(values, default, what, *, allow_none):
     return col
 
 
-def edges_section(items, block_ids):
+def edges_section(items, block_ids, kernel, block_first=None):
     """The edges section and the ids given. items: dicts {src, dst, type, id?, properties?,
     weight?, valid_from?, valid_to?}, tuples (src, dst, type[, properties]), or a dict of columns
-    {"src": [...], "dst": [...], "type": name or [...], ...} (the fast form for big batches)."""
+    {"src": [...], "dst": [...], "type": name or [...], ...} (the fast form for big batches).
+    block_first: the first of the block's ids when they are a run of ints (else None)."""
     if isinstance(items, dict):
         cols = items
         extra = set(cols) - _EDGE_KEYS
@@ -272,7 +352,10 @@ def edges_section(items, block_ids):
     if len(distinct) > 1:
         code = {t: i for i, t in enumerate(distinct)}
         codes = array.array("I", map(code.__getitem__, types_col))
-    fast = _numpy_endpoints(block_ids, [items["src"], items["dst"]]) if isinstance(items, dict) else None
+    fast = None
+    if isinstance(items, dict):
+        fast = _numpy_endpoints(block_ids, block_first, [items["src"], items["dst"]]) or \
+            _run_endpoints(kernel, block_first, len(block_ids), [items["src"], items["dst"]])
     if fast is not None:
         ref, (src_idx, dst_idx) = [], fast
     else:

@@ -42,6 +42,7 @@ from ..rvf import segments as rvf_segments
 from . import inputs, persist, traverse
 from .state import INF, GraphState, number_or_none
 from .tables import check_labels, check_name, check_number, check_where
+from .ids import Ids
 from .traverse import Path  # noqa: F401  (part of the API)
 
 NODE_ROW, HYPER_ROW = "graph-node:", "graph-hyperedge:"
@@ -254,7 +255,7 @@ class Graph:
         vector = None
         if embedding and embedded:
             try:
-                vector = self._db.get(f"{NODE_ROW}{t.ids.seqs[slot]}").vector
+                vector = self._db.get(f"{NODE_ROW}{t.ids.seq_at(slot)}").vector
             except UnknownIdError:         # the row was deleted behind the graph's back
                 vector = None
         return Node(ident, st.node_labels[slot], t.props.get(slot), embedded, vector)
@@ -307,18 +308,18 @@ class Graph:
         if drop:
             u["remove_labels"] = list(drop)
         was = bool(st.node_embedded[slot >> 3] >> (slot & 7) & 1)
-        row = f"{NODE_ROW}{st.nodes.ids.seqs[slot]}"
+        row = f"{NODE_ROW}{st.nodes.ids.seq_at(slot)}"
         labels = sorted((set(st.node_labels[slot]) - set(drop)) | set(add))
         rows = relabel = None
         dropped = ()
         if embedding is not _KEEP:
             u["embedded"] = embedding is not None
             if embedding is not None:
-                rows = ([row], self._embeddings([embedding]), [self._node_row_meta(ident, st.nodes.ids.seqs[slot], labels)])
+                rows = ([row], self._embeddings([embedding]), [self._node_row_meta(ident, st.nodes.ids.seq_at(slot), labels)])
             elif was:
                 dropped = (row,)
         elif was and (add or drop):
-            relabel = ([row], [self._node_row_meta(ident, st.nodes.ids.seqs[slot], labels)])
+            relabel = ([row], [self._node_row_meta(ident, st.nodes.ids.seq_at(slot), labels)])
         self._commit({"update": [u]}, "graph:update_node", {"op": "update_node", "id": ident, "nodes": 0,
                                                              "edges": 0, "hyperedges": 0},
                      rows=rows, relabel=relabel, drop=dropped)
@@ -338,10 +339,10 @@ class Graph:
         ident = st.nodes.ids.id_of(slot)
         edges, hyper = st.incident(slot) if detach else (set(), set())
         hyper_ids = [st.hyper.ids.id_of(h) for h in sorted(hyper)]
-        drop = [f"{HYPER_ROW}{st.hyper.ids.seqs[h]}" for h in sorted(hyper)
+        drop = [f"{HYPER_ROW}{st.hyper.ids.seq_at(h)}" for h in sorted(hyper)
                 if st.h_embedded[h >> 3] >> (h & 7) & 1]
         if st.node_embedded[slot >> 3] >> (slot & 7) & 1:
-            drop.append(f"{NODE_ROW}{st.nodes.ids.seqs[slot]}")
+            drop.append(f"{NODE_ROW}{st.nodes.ids.seq_at(slot)}")
         doc = {"delete": {"nodes": [ident], "edges": [st.edges.ids.id_of(e) for e in sorted(edges)],
                           "hyperedges": hyper_ids}}
         counts = {"nodes": 1, "edges": len(edges), "hyperedges": len(hyper)}
@@ -365,14 +366,13 @@ class Graph:
             t = st.nodes
             if label is not None:
                 check_name(label, "label")
-            labelled = st.label_index.get(label, ()) if label is not None else None
-            if where is not None:          # filter first, then keep the labelled few
+            if where is not None:          # the filter's bitmap, and the label's
                 bits = st.k.bitmap_and(t.live, t.props.where(where, t.n))
+                if label is not None:
+                    bits = st.k.bitmap_and(bits, st.label_index.bitmap(label, t.n))
                 slots = st.k.bitmap_rows(bits, t.n) if t.n else ()
-                if labelled is not None:
-                    slots = [s for s in slots if s in labelled]
-            elif labelled is not None:
-                slots = sorted(labelled)
+            elif label is not None:
+                slots = st.label_index.slots(label, t.n)
             else:
                 slots = st.k.bitmap_rows(t.live, t.n) if t.n else ()
             slots = slots[:limit] if limit is not None else slots
@@ -541,7 +541,7 @@ class Graph:
         vector = None
         if embedding and embedded:
             try:
-                vector = self._db.get(f"{HYPER_ROW}{t.ids.seqs[slot]}").vector
+                vector = self._db.get(f"{HYPER_ROW}{t.ids.seq_at(slot)}").vector
             except UnknownIdError:
                 vector = None
         vf = number_or_none(st.read1(st.h_vfrom, slot, -INF))
@@ -579,11 +579,11 @@ class Graph:
             if value is not _KEEP:
                 u[name] = check_number(value, name, allow_none=True)
         rows, drop = None, ()
-        row = f"{HYPER_ROW}{st.hyper.ids.seqs[slot]}"
+        row = f"{HYPER_ROW}{st.hyper.ids.seq_at(slot)}"
         if embedding is not _KEEP:
             u["embedded"] = embedding is not None
             if embedding is not None:
-                rows = ([row], self._embeddings([embedding]), [self._hyper_row_meta(ident, st.hyper.ids.seqs[slot],
+                rows = ([row], self._embeddings([embedding]), [self._hyper_row_meta(ident, st.hyper.ids.seq_at(slot),
                                                                   self._hyperedge(st, slot).type)])
             elif st.h_embedded[slot >> 3] >> (slot & 7) & 1:
                 drop = (row,)
@@ -603,7 +603,7 @@ class Graph:
         st = self._state()
         slot = st.live_slot("hyperedge", id)
         ident = st.hyper.ids.id_of(slot)
-        drop = (f"{HYPER_ROW}{st.hyper.ids.seqs[slot]}",) if st.h_embedded[slot >> 3] >> (slot & 7) & 1 else ()
+        drop = (f"{HYPER_ROW}{st.hyper.ids.seq_at(slot)}",) if st.h_embedded[slot >> 3] >> (slot & 7) & 1 else ()
         self._commit({"delete": {"hyperedges": [ident]}}, "graph:delete_hyperedge",
                      {"op": "delete_hyperedge", "id": ident, "nodes": 0, "edges": 0, "hyperedges": -1}, drop=drop)
 
@@ -647,7 +647,8 @@ class Graph:
     def batch_insert(self, nodes=(), edges=(), hyperedges=(), *, _op="batch_insert"):
         """Adds nodes, then edges and hyperedges (which may join the nodes of the same call) in
         one graph commit (plus one store commit for the embeddings given); returns {"nodes",
-        "edges", "hyperedges"}: the ids, in order. nodes: ids or dicts {id?, labels?,
+        "edges", "hyperedges"}: the ids, in order, each an Ids (agentdb.graph.ids: a read-only
+        sequence equal to the list of them; list() or tolist() gives one). nodes: ids or dicts {id?, labels?,
         properties?, embedding?}, or for large batches a dict of columns {"id": [...]?,
         "labels": name or [...]?, "properties": {name: [...]}?} (None in a property column: that
         node lacks it); edges: dicts {src, dst, type, id?, properties?, weight?, valid_from?,
@@ -672,13 +673,15 @@ class Graph:
             node_ids, node_seqs, labels, node_emb = [], array.array("Q"), [], []
             nodes = list(nodes) if not isinstance(nodes, (list, dict)) else nodes
             if nodes:
-                section, node_ids, labels, node_emb = inputs.nodes_section(nodes)
-                node_seqs = st.nodes.ids.plan(section["ids"], section["n"])[0]
+                section, node_ids, labels, node_emb = inputs.nodes_section(nodes, st.k)
+                node_seqs = st.nodes.ids.plan(node_ids if type(node_ids) is range else section.get("ids"),
+                                              section["n"])[0]
                 doc["nodes"] = section
-            block = [ident if ident is not None else seq for ident, seq in zip(node_ids, node_seqs)]
+            block, block_first = _block(node_ids, node_seqs)
             edge_ids = []
             if isinstance(edges, dict) or edges:
-                section, given = inputs.edges_section(edges if isinstance(edges, dict) else list(edges), block)
+                section, given = inputs.edges_section(edges if isinstance(edges, dict) else list(edges), block, st.k,
+                                                      block_first)
                 edge_ids = self._planned_ids(st.edges, given, section["n"])
                 doc["edges"] = section
             hyper_ids, hyper_emb, hyper_types = [], [], []
@@ -706,13 +709,13 @@ class Graph:
             change = {"op": _op, "id": single[0] if single else None, **counts}
             self._commit(doc, f"graph:{_op}:nodes={counts['nodes']},edges={counts['edges']},"
                               f"hyperedges={counts['hyperedges']}", change, rows=rows)
-            return {"nodes": block, "edges": edge_ids, "hyperedges": hyper_ids}
+            return {"nodes": Ids(block), "edges": Ids(edge_ids), "hyperedges": Ids(hyper_ids)}
 
     @staticmethod
     def _planned_ids(table, given, n):
         seqs = table.ids.plan(given, n)[0]
         if given is None:
-            return seqs.tolist()
+            return seqs if type(seqs) is range else list(seqs)
         return [ident if ident is not None else seq for ident, seq in zip(given, seqs)]
 
     # ---- traversal --------------------------------------------------------------------------
@@ -799,7 +802,7 @@ class Graph:
             if label is not None:
                 filt[f"label:{check_name(label, 'label')}"] = True
             if wanted is not None:
-                seqs = [str(t.ids.seqs[s]) for s in sorted(wanted) if st.node_embedded[s >> 3] >> (s & 7) & 1]
+                seqs = [str(t.ids.seq_at(s)) for s in sorted(wanted) if st.node_embedded[s >> 3] >> (s & 7) & 1]
                 if not seqs:
                     return []
                 filt["seq"] = {"in": seqs}
@@ -878,7 +881,7 @@ class Graph:
             nodes = st.nodes.count
             return {
                 "nodes": nodes, "edges": st.edges.count, "hyperedges": st.hyper.count,
-                "labels": {label: len(slots) for label, slots in sorted(st.label_index.items())},
+                "labels": dict(st.label_index.items()),
                 "edge_types": {st.types[c]: n for c, n in sorted(edge_types.items())},
                 "hyperedge_types": {st.types[c]: n for c, n in sorted(hyper_types.items())},
                 "embedded_nodes": k.bitmap_count(st.node_embedded) if st.nodes.n else 0,
@@ -931,6 +934,16 @@ class Graph:
             db._graph = fresh
             db._after_commit()
             return dropped
+
+
+def _block(ids, seqs):
+    """(the ids of a call's nodes, the first of them when they are a run of ints else None):
+    given ids as they are, generated ones their seqs (a range for a run)."""
+    if type(ids) is range:
+        return ids, ids.start
+    if type(seqs) is range and ids.count(None) == len(ids):
+        return seqs, seqs.start
+    return [ident if ident is not None else seq for ident, seq in zip(ids, seqs)], None
 
 
 def _row_slot(table, row_id, prefix):

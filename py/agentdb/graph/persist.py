@@ -13,7 +13,7 @@ from .state import GraphState
 
 # the fields of each section that are arrays, and their element type
 ARRAYS = {
-    "nodes": {"seq": "Q", "embedded": "B"},
+    "nodes": {"seq": "Q", "embedded": "B", "label": "I"},
     "edges": {"seq": "Q", "src": "I", "dst": "I", "type": "I", "weight": "d", "valid_from": "d", "valid_to": "d"},
     "hyperedges": {"seq": "Q", "off": "I", "members": "I", "type": "I", "valid_from": "d", "valid_to": "d",
                    "embedded": "B"},

@@ -8,8 +8,10 @@ reopened graph is the graph that was written.
 Doc sections, applied in this order (each section checked whole before it changes anything):
   delete     {"hyperedges": [ids], "edges": [ids], "nodes": [ids]}: a node must have no other
              live edge or hyperedge left (NodeHasEdgesError)
-  nodes      {"n", "ids" ([id or None] or None: generated), "labels" ([[str]]), "props"
-             ([dict or None]), "embedded" (u8 array), "seq" (u64 array: a snapshot's)}
+  nodes      {"n", "ids" ([id or None] or None: generated) or "id_first" (int: the ids are a run
+             from it), "labels" ([[str]]) or "label_sets" ([[str]]) + "label" (u32 codes into
+             them; None: all the first), "props" ([dict or None]) or "prop_cols" ({name: [value or
+             None]}, scalars), "embedded" (u8 array), "seq" (u64 array: a snapshot's)}
   edges      {"n", "ids", "ref" ([node ids]), "src", "dst" (u32 arrays: index i < the nodes
              section's n is that section's i-th node, else ref[i - n]), "types" ([str]), "type"
              (u32 codes into types; None: all types[0]), "weight", "valid_from", "valid_to"
@@ -32,6 +34,7 @@ import array
 from ..errors import UnknownIdError
 from ..store.arrays import GrowableArray
 from .adjacency import Adjacency, Scratch
+from .labels import LabelIndex
 from .state_apply import ApplyMixin
 from .state_fields import INF
 from .state_prepare import PrepareMixin
@@ -47,7 +50,7 @@ class GraphState(PrepareMixin, ApplyMixin, SnapshotMixin):
         k = self.k = kernel
         self.nodes = SlotTable(k)
         self.node_labels = []            # slot -> sorted tuple of labels
-        self.label_index = {}            # label -> set of live slots
+        self.label_index = LabelIndex(k)  # label -> the live slots with it
         self.node_embedded = bytearray()
         self.edges = SlotTable(k)
         self.src, self.dst, self.etype = GrowableArray(k, "I"), GrowableArray(k, "I"), GrowableArray(k, "I")

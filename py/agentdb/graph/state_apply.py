@@ -27,9 +27,7 @@ class ApplyMixin:
             self.nodes.kill(slot)
             set_bit(self.node_embedded, slot, False)
             for label in self.node_labels[slot]:
-                self.label_index[label].discard(slot)
-                if not self.label_index[label]:
-                    del self.label_index[label]
+                self.label_index.discard(label, slot)
 
     def _set_next(self, nxt):
         for table, value in zip((self.nodes, self.edges, self.hyper), nxt):
@@ -55,6 +53,8 @@ class ApplyMixin:
             col.append(self.k.gather_rows(remap, codes, row_bytes=4, fmt="I") if n else codes, n)
 
     def _endpoint_slots(self, node_first, n_block, ref, index):
+        if not node_first and not ref:          # the block's i-th node is slot i: the indexes are the slots
+            return index
         table = array.array("I", range(node_first, node_first + n_block))
         table.extend(ref)
         if not len(index):
@@ -74,20 +74,29 @@ class ApplyMixin:
         col.append(values if values is not None else array.array("d", [default]) * n, n)
 
     def _add_nodes(self, n, ids, seqs, labels, props, emb):
+        """labels: (label sets, codes or None: all the first) or None; props: checked dicts, a
+        dict of scalar columns or None (PropertyTable.append)."""
         t = self.nodes
         _assign_ids(t, ids, seqs, n)
         first = t.add_slots(n)
-        labels = labels if labels is not None else [()] * n
-        self.node_labels.extend(labels)
-        index = self.label_index
-        if labels and all(ls == labels[0] for ls in labels):
-            for label in labels[0]:
-                index.setdefault(label, set()).update(range(first, first + n))
+        sets, codes = labels if labels is not None else ([()], None)
+        if codes is None:
+            self.node_labels.extend([sets[0]] * n)
+            for label in sets[0]:
+                self.label_index.add_run(label, first, n)
         else:
-            for i, ls in enumerate(labels):
+            self.node_labels.extend(map(sets.__getitem__, codes))
+            slot_of = array.array("I", range(first, first + n)) if first else None
+            for code, ls in enumerate(sets):
+                if not ls:
+                    continue
+                want = bytearray(code // 8 + 1)
+                want[code >> 3] = 1 << (code & 7)
+                rows = self.k.bitmap_rows(self.k.mask_codes(codes, want), n)
+                slots = self.k.gather_rows(slot_of, rows, row_bytes=4, fmt="I") if slot_of and len(rows) else rows
                 for label in ls:
-                    index.setdefault(label, set()).add(first + i)
-        t.props.append(props if props is not None else [None] * n, first)
+                    self.label_index.add_slots(label, slots, first + n)
+        t.props.append(props, first, n)
         _mark_embedded(self.node_embedded, first, n, emb)
 
     def _add_edges(self, m, ids, seqs, node_first, n_block, ref, src, dst, types, codes, weight, vf, vt, props):
@@ -100,7 +109,7 @@ class ApplyMixin:
         self._column("weight", n_before, 1.0, weight, m)
         self._column("vfrom", n_before, -INF, vf, m)
         self._column("vto", n_before, INF, vt, m)
-        t.props.append(props if props is not None else [None] * m, n_before)
+        t.props.append(props, n_before, m)
         t.add_slots(m)
 
     def _add_hyper(self, h, ids, seqs, node_first, n_block, ref, off, members, types, codes, vf, vt, props, emb):
@@ -117,7 +126,7 @@ class ApplyMixin:
         self._append_types(self.htype, types, codes, h)
         self._column("h_vfrom", n_before, -INF, vf, h)
         self._column("h_vto", n_before, INF, vt, h)
-        t.props.append(props if props is not None else [None] * h, n_before)
+        t.props.append(props, n_before, h)
         t.add_slots(h)
         _mark_embedded(self.h_embedded, n_before, h, emb)
 
@@ -136,20 +145,18 @@ class ApplyMixin:
         for label in remove:
             if label in labels:
                 labels.discard(label)
-                self.label_index[label].discard(slot)
-                if not self.label_index[label]:
-                    del self.label_index[label]
+                self.label_index.discard(label, slot)
         for label in add:
             if label not in labels:
                 labels.add(label)
-                self.label_index.setdefault(label, set()).add(slot)
+                self.label_index.add(label, slot)
         self.node_labels[slot] = tuple(sorted(labels))
 
 
 def _assign_ids(table, ids, seqs, n):
     """Ids for n new slots: a snapshot's seqs restored as they were, else new seqs assigned."""
     if seqs is not None:
-        table.ids.restore(seqs, ids or [None] * n, 0)
+        table.ids.restore(seqs, ids, 0)
     else:
         table.ids.assign(ids, n)
 

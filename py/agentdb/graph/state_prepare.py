@@ -9,7 +9,8 @@ import functools
 from ..errors import ArgumentError, IdError, NodeHasEdgesError, UnknownIdError
 from ..store.bitmaps import set_bit
 from .state_fields import INF, check_array, check_count, check_finite, check_list, check_validity
-from .tables import ID_INT_MAX, check_labels, check_name, check_number, check_properties, labels_column, normalize_id
+from .tables import (ID_INT_MAX, check_labels, check_name, check_number, check_properties, labels_column, normalize_id,
+                     scalar_columns)
 
 KINDS = ("node", "edge", "hyperedge")
 
@@ -87,9 +88,23 @@ class PrepareMixin:
         return (n, *self._prep_ids(table, sec, n, what, snapshot))
 
     def _prep_ids(self, table, sec, n, what, snapshot):
-        """(ids or None, seq plan) for n new slots: ids checked, unique, not live."""
+        """(ids or None, seq plan) for n new slots: ids checked, unique, not live. A section
+        may give its ids as a run, "id_first": the ids id_first .. id_first + n - 1 (a range)."""
         ids = check_list(sec, "ids", n, what)
-        if ids is not None:
+        first = sec.get("id_first")
+        if first is not None:
+            if ids is not None:
+                raise ArgumentError(f"{what}: give ids or id_first, not both")
+            if type(first) is not int or first < 0 or n and first + n - 1 > ID_INT_MAX:
+                raise ArgumentError(f"{what}.id_first must be an int with id_first + n - 1 in 0 .. 2**63 - 1, "
+                                    f"got {first!r}")
+            ids = range(first, first + n)
+            # an int id names an object only below the next seq (named ints are all below it)
+            taken = next((i for i in range(first, min(first + n, table.ids.next_seq))
+                          if table.is_live(table.ids.slot(i))), None) if table.n else None
+            if taken is not None:
+                raise IdError(f"{what}: the graph already has {what.rstrip('s')} {taken!r}")
+        elif ids is not None:
             kinds = set(map(type, ids))
             if not (kinds <= {int, str, type(None)} and (int not in kinds or 0 <= min(
                     i for i in ids if type(i) is int) and max(i for i in ids if type(i) is int) <= ID_INT_MAX)
@@ -109,7 +124,7 @@ class PrepareMixin:
                     raise IdError(f"{what}: the graph already has {what.rstrip('s')} {taken[0]!r}")
         if snapshot:
             seqs = check_array(sec, "seq", "Q", n, what, optional=False)
-            if n and (any(a >= b for a, b in zip(seqs, seqs[1:])) or len(table.ids) and seqs[0] <= table.ids.seqs[-1]):
+            if n and (any(a >= b for a, b in zip(seqs, seqs[1:])) or len(table.ids) and seqs[0] <= table.ids.seq_at(len(table.ids) - 1)):
                 raise ArgumentError(f"{what}.seq must be ascending")
         else:
             seqs = None
@@ -126,8 +141,9 @@ class PrepareMixin:
         codes = check_array(sec, "type", "I", n, what)
         if codes is None and n and len(types) != 1:
             raise ArgumentError(f"{what}: {len(types)} types need a 'type' array")
-        if codes is not None and n and max(codes) >= len(types):
-            raise ArgumentError(f"{what}.type: code {max(codes)} names no type (there are {len(types)})")
+        top = self.k.column_stats_u32(codes)[1] if codes is not None and n else 0
+        if top >= len(types) and n:
+            raise ArgumentError(f"{what}.type: code {top} names no type (there are {len(types)})")
         return types, codes
 
     def _endpoints(self, sec, n_block, what):
@@ -144,8 +160,49 @@ class PrepareMixin:
         return slots
 
     def _indexes(self, values, limit, what):
-        if len(values) and max(values) >= limit:
-            raise ArgumentError(f"{what}: index {max(values)} names no node (there are {limit})")
+        top = self.k.column_stats_u32(values)[1] if len(values) else 0
+        if len(values) and top >= limit:
+            raise ArgumentError(f"{what}: index {top} names no node (there are {limit})")
+
+    def _prep_labels(self, sec, n):
+        """The nodes' labels as (label sets, u32 codes into them or None: all the first), or
+        None (no labels): from "label_sets" + "label", or from the per-node "labels" lists."""
+        labels = check_list(sec, "labels", n, "nodes")
+        sets = sec.get("label_sets")
+        codes = check_array(sec, "label", "I", n, "nodes")
+        if sets is None:
+            if codes is not None:
+                raise ArgumentError("nodes.label needs nodes.label_sets")
+            if labels is None:
+                return None
+            labels = labels_column(labels, "nodes.labels")
+            distinct = {ls: i for i, ls in enumerate(dict.fromkeys(labels))}
+            return list(distinct), array.array("I", map(distinct.__getitem__, labels)) if len(distinct) > 1 else None
+        if labels is not None:
+            raise ArgumentError("nodes: give labels or label_sets, not both")
+        if not isinstance(sets, list) or n and not sets:
+            raise ArgumentError(f"nodes.label_sets must be a list of label lists, got {type(sets).__name__}")
+        sets = [check_labels(ls, f"nodes.label_sets[{i}]") for i, ls in enumerate(sets)]
+        if codes is None and n and len(sets) != 1:
+            raise ArgumentError(f"nodes: {len(sets)} label sets need a 'label' array")
+        top = self.k.column_stats_u32(codes)[1] if codes is not None and n else 0
+        if n and top >= len(sets):
+            raise ArgumentError(f"nodes.label: code {top} names no label set (there are {len(sets)})")
+        return sets, codes
+
+    def _prep_node_props(self, sec, n):
+        """The nodes' properties: a list of checked dicts, a dict of scalar columns
+        ("prop_cols": {name: n values}, None where a node lacks it) or None."""
+        props, cols = sec.get("props"), sec.get("prop_cols")
+        if cols is None:
+            return check_properties(props, n) if props is not None else None
+        if props is not None:
+            raise ArgumentError("nodes: give props or prop_cols, not both")
+        checked = scalar_columns(cols, n) if isinstance(cols, dict) else None
+        if checked is None:
+            raise ArgumentError(f"nodes.prop_cols must be {{name: {n} values}}, each a str, bool, None, "
+                                f"64-bit int or finite float")
+        return checked
 
     def _prep_adds(self, nodes, edges, hyper, *, snapshot):
         steps = []
@@ -154,11 +211,8 @@ class PrepareMixin:
         if nodes is not None:
             n, ids, seqs = self._prep_head(self.nodes, nodes, "nodes", snapshot)
             n_block = n
-            labels = check_list(nodes, "labels", n, "nodes")
-            if labels is not None:
-                labels = labels_column(labels, "nodes.labels")
-            props = nodes.get("props")
-            props = check_properties(props, n) if props is not None else None
+            labels = self._prep_labels(nodes, n)
+            props = self._prep_node_props(nodes, n)
             emb = check_array(nodes, "embedded", "B", n, "nodes")
             if emb is not None and n and max(emb) > 1:
                 raise ArgumentError("nodes.embedded holds 0 or 1 per node")

@@ -18,7 +18,7 @@ class SnapshotMixin:
         rank, n = k.bitmap_rank(self.nodes.live, self.nodes.n) if self.nodes.n else (array.array("I"), 0)
         doc["nodes"] = {
             "n": n, "ids": _none_if_all_none(self.nodes.ids.named_ids(nodes)),
-            "seq": _gather_q(k, self.nodes.ids.seqs, nodes),
+            "seq": _gather_q(k, self.nodes.ids, nodes),
             "labels": _none_if_empty([list(self.node_labels[s]) for s in nodes]),
             "props": _none_if_all_none(self.nodes.props.stored_many(nodes)),
             "embedded": _bits_of(self.node_embedded, nodes)}
@@ -28,7 +28,7 @@ class SnapshotMixin:
                  if m else array.array("I"))
         doc["edges"] = {
             "n": m, "ids": _none_if_all_none(self.edges.ids.named_ids(edges)),
-            "seq": _gather_q(k, self.edges.ids.seqs, edges), "ref": [], "src": remap(self.src),
+            "seq": _gather_q(k, self.edges.ids, edges), "ref": [], "src": remap(self.src),
             "dst": remap(self.dst), "types": list(self.types),
             "type": _gather(k, self.etype, edges, "I") if len(self.types) != 1 else None,
             "weight": _gather(k, self.weight, edges, "d"), "valid_from": _gather(k, self.vfrom, edges, "d"),
@@ -44,7 +44,7 @@ class SnapshotMixin:
                 off.append(len(members))
         doc["hyperedges"] = {
             "n": h, "ids": _none_if_all_none(self.hyper.ids.named_ids(hyper)),
-            "seq": _gather_q(k, self.hyper.ids.seqs, hyper), "ref": [], "off": off,
+            "seq": _gather_q(k, self.hyper.ids, hyper), "ref": [], "off": off,
             "members": k.gather_rows(rank, members, row_bytes=4, fmt="I") if len(members) else members,
             "types": list(self.types), "type": _gather(k, self.htype, hyper, "I") if len(self.types) != 1 else None,
             "valid_from": _gather(k, self.h_vfrom, hyper, "d"), "valid_to": _gather(k, self.h_vto, hyper, "d"),
@@ -67,11 +67,17 @@ def _bits_of(bitmap, slots):
     return out if any(out) else None
 
 
-def _gather_q(kernel, seqs, slots):
-    """seqs[slots] (u64), gathered in the kernel as 8-byte rows."""
+def _gather_q(kernel, ids, slots):
+    """The seqs (u64) of an IdTable's slots, gathered in the kernel as 8-byte rows; a run's
+    seqs made by the kernel (all of them: the run itself)."""
     out = array.array("Q")
-    if len(slots):
-        out.frombytes(kernel.gather_rows(memoryview(seqs).cast("B"), slots, row_bytes=8, fmt="B"))
+    if not len(slots):
+        return out
+    run = ids.run()
+    if run is not None and len(slots) == run[1]:
+        return kernel.iota_u64(*run)
+    seqs = ids.seqs if run is None else kernel.iota_u64(*run)
+    out.frombytes(kernel.gather_rows(memoryview(seqs).cast("B"), slots, row_bytes=8, fmt="B"))
     return out
 
 

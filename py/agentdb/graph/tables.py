@@ -20,6 +20,7 @@ import operator
 from ..errors import ArgumentError, FilterError, IdError, MetadataError
 from ..store.bitmaps import set_bit, set_bits
 from ..store.filters import FilterEvaluator, compile_filter
+from ..store import jsonvalues
 from ..store.metadata import MetadataColumns
 
 ID_INT_MAX = (1 << 63) - 1
@@ -120,6 +121,48 @@ def check_properties(props, n=None):
     return _props_check(props, n, "properties")
 
 
+_SCALARS = {str, bool, int, float, type(None)}
+
+
+class ScalarColumns(dict):
+    """Property columns {name: values} that scalar_columns() passed, with each column's set of
+    value types: the doc's check and the filter columns then need not look at every value again."""
+
+    __slots__ = ("kinds",)
+
+
+def scalar_columns(columns, n):
+    """The property columns {name: n values} as ScalarColumns when they may be kept as columns:
+    string names, every value a str, bool, None (the row lacks the name), 64-bit int or finite
+    float, and a row's JSON within the store's limit whatever its values; checked a column at a
+    time. None: some value is not such (the caller then takes the dicts' way, whose check names
+    it)."""
+    if type(columns) is ScalarColumns:
+        return columns
+    out, bound = ScalarColumns(), 2
+    out.kinds = {}
+    for key, values in columns.items():
+        if type(key) is not str or type(values) is not list or len(values) != n:
+            return None
+        kinds = set(map(type, values))
+        if not kinds <= _SCALARS:
+            return None
+        if int in kinds:
+            ints = values if kinds == {int} else [v for v in values if type(v) is int]
+            try:
+                array.array("q", ints)              # every one a signed 64-bit int, in one C pass
+            except OverflowError:
+                if min(ints) < jsonvalues.INT_MIN or max(ints) > jsonvalues.INT_MAX:
+                    return None
+        if float in kinds and not all(map(math.isfinite, (v for v in values if type(v) is float)) if
+                                      kinds != {float} else map(math.isfinite, values)):
+            return None
+        longest = max(len(v) for v in values if type(v) is str) if str in kinds else 0
+        bound += 6 * len(key) + 3 + max(6 * longest + 3, 26)
+        out[key], out.kinds[key] = values, kinds
+    return out if bound <= jsonvalues.MAX_METADATA_BYTES else None
+
+
 def _props_check(props, n, what):
     try:
         return MetadataColumns.check(props, n)
@@ -128,19 +171,45 @@ def _props_check(props, n, what):
 
 
 class IdTable:
-    """Ids <-> slots of one kind of object (module docstring)."""
+    """Ids <-> slots of one kind of object (module docstring). While every slot's seq is the
+    first one's plus the slot (no gaps: ids generated or given as ascending runs) the seqs are
+    that run, two ints, not an array (a million edges need no 8 MB of seqs made one by one)."""
 
     def __init__(self):
-        self.seqs = array.array("Q")
+        self._seqs = None        # array('Q') once the seqs are not one run
+        self._first = 0          # while _seqs is None: slot i's seq is _first + i ...
+        self._n = 0              # ... for i < _n
         self.named = {}          # given id -> seq, for ids that are not their own seq
         self.name_of = {}        # seq -> given id
         self.next_seq = 0
 
     def __len__(self):
-        return len(self.seqs)
+        return self._n if self._seqs is None else len(self._seqs)
+
+    @property
+    def seqs(self):
+        """Every slot's seq as an array('Q') (a new one while they are a run: read-only use)."""
+        if self._seqs is None:
+            return array.array("Q", range(self._first, self._first + self._n))
+        return self._seqs
+
+    def run(self):
+        """(first seq, count) while every slot's seq is the first one's plus the slot, else None."""
+        return (self._first, self._n) if self._seqs is None else None
+
+    def seq_at(self, slot):
+        """The seq of one slot."""
+        if self._seqs is None:
+            if not 0 <= slot < self._n:
+                raise IndexError(f"slot {slot} out of range")
+            return self._first + slot
+        return self._seqs[slot]
 
     def slot_of_seq(self, seq):
-        seqs = self.seqs
+        if self._seqs is None:
+            slot = seq - self._first
+            return slot if 0 <= slot < self._n else None
+        seqs = self._seqs
         n = len(seqs)
         if not n:
             return None
@@ -166,12 +235,17 @@ class IdTable:
         return None if seq is None else self.slot_of_seq(seq)
 
     def id_of(self, slot):
-        seq = self.seqs[slot]
+        seq = self.seq_at(slot)
         return self.name_of.get(seq, seq)
 
     def ids_of(self, slots):
         """Ids of many slots (one dict lookup each when some ids are named)."""
-        seqs = self.seqs
+        if self._seqs is None:
+            first, get = self._first, self.name_of.get
+            if self.name_of:
+                return [get(s + first, s + first) for s in slots]
+            return slots.tolist() if not first and isinstance(slots, array.array) else [s + first for s in slots]
+        seqs = self._seqs
         if not self.name_of:
             n = len(seqs)
             if n and seqs[n - 1] - seqs[0] == n - 1:     # no gaps: the seq is the slot + the first
@@ -183,11 +257,14 @@ class IdTable:
 
     def plan(self, ids, n):
         """(seqs, [(id, seq) kept in the dict], next seq) for n new slots whose ids are `ids`
-        (None: all generated; an entry None: that one generated), already checked to be free.
+        (None: all generated; an entry None: that one generated; a range: ints given as a run),
+        already checked to be free. seqs is a range when they are a run, else an array('Q').
         Nothing changes: assign() carries a plan out (a caller may need the seqs first)."""
         start = self.next_seq
         if ids is None:
-            return array.array("Q", range(start, start + n)), [], start + n
+            return range(start, start + n), [], start + n
+        if type(ids) is range and (not n or ids.start >= start):
+            return ids, [], ids.stop if n else start       # a run of ints past the last seq: their own seqs
         if n and set(map(type, ids)) == {int} and ids[0] >= start and \
                 all(map(operator.lt, ids, itertools.islice(ids, 1, None))):       # strictly ascending
             return array.array("Q", ids), [], ids[-1] + 1    # ascending ints: their own seqs
@@ -206,10 +283,23 @@ class IdTable:
                 nxt += 1
         return seqs, named, nxt
 
+    def _extend(self, seqs):
+        """Appends slots with these seqs (a range or an array('Q'))."""
+        if self._seqs is None and type(seqs) is range:
+            if not self._n:
+                self._first, self._n = seqs.start, len(seqs)
+                return
+            if seqs.start == self._first + self._n or not len(seqs):
+                self._n += len(seqs)
+                return
+        if self._seqs is None:
+            self._seqs = self.seqs
+        self._seqs.extend(seqs if type(seqs) is not range else array.array("Q", seqs))
+
     def assign(self, ids, n):
         """Appends the slots plan(ids, n) describes."""
         seqs, named, nxt = self.plan(ids, n)
-        self.seqs.extend(seqs)
+        self._extend(seqs)
         for ident, seq in named:
             self.named[ident] = seq
             self.name_of[seq] = ident
@@ -218,24 +308,27 @@ class IdTable:
 
     def restore(self, seqs, ids, next_seq):
         """Slots with the given seqs and ids (None: the seq is the id), from a snapshot."""
-        self.seqs.extend(seqs)
-        for seq, ident in zip(seqs, ids):
-            if ident is not None:
-                self.named[ident] = seq
-                self.name_of[seq] = ident
+        self._extend(seqs)
+        if ids is not None:
+            for seq, ident in zip(seqs, ids):
+                if ident is not None:
+                    self.named[ident] = seq
+                    self.name_of[seq] = ident
         self.next_seq = max(self.next_seq, next_seq)
 
     def forget(self, slot):
         """A dead slot's given id may name a new object from now on."""
-        seq = self.seqs[slot]
+        seq = self.seq_at(slot)
         ident = self.name_of.pop(seq, None)
         if ident is not None:
             del self.named[ident]
 
     def named_ids(self, slots):
         """For a snapshot: per slot its given id, or None when the id is the seq."""
-        seqs, get = self.seqs, self.name_of.get
-        return [get(seqs[s]) for s in slots]
+        if not self.name_of:
+            return [None] * len(slots)
+        get, seq_at = self.name_of.get, self.seq_at
+        return [get(seq_at(s)) for s in slots]
 
 
 class PropertyTable:
@@ -259,11 +352,17 @@ class PropertyTable:
         if len(self.live) < need:
             self.live.extend(bytes(need - len(self.live)))
 
-    def append(self, dicts, first_slot):
-        """Rows for slots first_slot .. first_slot + len(dicts) - 1 (dicts checked)."""
+    def append(self, dicts, first_slot, n=None):
+        """Rows for slots first_slot .. first_slot + n - 1: dicts (checked, one per slot; None:
+        none has properties) or a dict of columns {name: n values} (scalar_columns)."""
         start = len(self.cols)
-        n = len(dicts)
-        self.cols.append(dicts)
+        if dicts is None:
+            self.cols.append_none(n)
+        elif isinstance(dicts, dict):
+            self.cols.append_columns(dicts, n, kinds=getattr(dicts, "kinds", None))
+        else:
+            n = len(dicts)
+            self.cols.append(dicts)
         self._grow_live(start + n)
         set_bits(self.live, start, n, True)
         if self.row_of is not None:
@@ -318,18 +417,14 @@ class PropertyTable:
 
     def dicts(self, slots):
         """Copies of the dicts of many slots."""
-        rows = self.cols.rows
-        if self.row_of is None:
-            return [dict(rows[s]) if rows[s] else {} for s in slots]
-        row_of = self.row_of
-        return [dict(rows[row_of[s]]) if rows[row_of[s]] else {} for s in slots]
+        return [dict(md) if md else {} for md in self.stored_many(slots)]
 
     def stored_many(self, slots):
-        rows = self.cols.rows
+        """The stored dicts (None: no properties) of many slots."""
+        row = self.cols.row if self.cols.blocks else self.cols.rows.__getitem__
         if self.row_of is None:
-            return [rows[s] for s in slots]
-        row_of = self.row_of
-        return [rows[row_of[s]] for s in slots]
+            return list(map(row, slots))
+        return list(map(row, map(self.row_of.__getitem__, slots)))
 
 
 def check_where(where):

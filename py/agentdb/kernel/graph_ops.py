@@ -7,7 +7,7 @@ checked here first, so a call never reads past a buffer.
 """
 import array
 
-from ..errors import BufferFormatError, DimensionError, KernelError
+from ..errors import ArgumentError, BufferFormatError, DimensionError, KernelError
 from .buffers import U32_MAX, KBuffer, Ptr, as_view, u32
 from .codes import CODES
 
@@ -247,6 +247,37 @@ class GraphOps:
         out = self._out(out, "I", n)
         count = self._call("agk_bitmap_rank", self._bits(bits, n, "bits"), n, self._out_ptr(out, "I")) & U32_MAX
         return out, count
+
+    def column_stats_u32(self, values, n=None):
+        """(least, greatest, descents) of the first n (all by default) of a u32 buffer in one
+        kernel pass: descents counts the i with values[i] <= values[i - 1] (0: strictly
+        ascending); (4294967295, 0, 0) when there are none.
+
+        >>> k.column_stats_u32(array.array("I", [7, 3, 9]))
+        (3, 9, 1)
+        """
+        values = self._in(values, "I", "values")
+        n = len(values) if n is None else n
+        u32(n, "n")
+        out = array.array("I", bytes(12))
+        self._call("agk_column_stats_u32", self._span(values, "I", n, "values"), n, self._out_ptr(out, "I"))
+        return out[0], out[1], out[2]
+
+    def iota_u64(self, start, n):
+        """array('Q') of start, start + 1, .. start + n - 1, made in the kernel (a Python range
+        would make an int object per value).
+
+        >>> k.iota_u64(2**32 - 1, 3).tolist()
+        [4294967295, 4294967296, 4294967297]
+        """
+        if not 0 <= start < 1 << 64:
+            raise ArgumentError(f"start must be in 0 .. 2**64 - 1, got {start}")
+        words = array.array("I", bytes(8 * u32(n, "n")))
+        if n:
+            self._call("agk_iota_u64", start & U32_MAX, start >> 32, n, self._out_ptr(words, "I"))
+        out = array.array("Q")
+        out.frombytes(memoryview(words).cast("B"))
+        return out
 
 
 

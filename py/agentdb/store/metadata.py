@@ -11,6 +11,7 @@ Filters run over whole columns in the kernel (agentdb.store.filters). Lists and 
 are kept in the row's dict and returned with hits, but are not filterable.
 """
 import array
+import bisect
 import math
 import numbers
 import types
@@ -140,6 +141,7 @@ def _uniform_scalars(metadata):
 
 
 EMPTY = types.MappingProxyType({})
+_IN_BLOCK = object()             # a row kept in a column block (append_columns), made a dict when read
 
 
 def copies(stored):
@@ -152,6 +154,7 @@ class MetadataColumns:
         self.rows = []          # row -> dict (a copy of what was ingested), None when it had none:
                                 # an empty dict per row cost 64 bytes a vector
         self.fields = {}        # name -> Field
+        self.blocks = []        # (first row, {name: values}) of append_columns, by first row
 
     def __len__(self):
         return len(self.rows)
@@ -205,30 +208,86 @@ class MetadataColumns:
                 col = field.codes or array.array("I", bytes(4 * start))
                 col.extend(field.code_for(v) if k == "cat" else 0 for v, k in zip(values, kinds))
                 field.codes = col
-        # every other column grows by "missing"
-        total = start + n
+        self._pad(start + n)
+
+    def _pad(self, total):
+        """Every column grows to `total` rows by "missing"."""
         for field in self.fields.values():
             if field.numeric is not None and len(field.numeric) < total:
                 field.numeric.extend(array.array("d", [NAN]) * (total - len(field.numeric)))
             if field.codes is not None and len(field.codes) < total:
                 field.codes.extend(array.array("I", bytes(4 * (total - len(field.codes)))))
 
+    def append_none(self, n):
+        """Appends n rows without metadata (a C-speed extend, whatever n)."""
+        self.rows.extend([None] * n)
+        self._pad(len(self.rows))
+
+    def append_columns(self, columns, n, *, kinds=None):
+        """Appends n rows given as columns {name: n values}, each value a str, bool, None (the
+        row lacks that name), 64-bit int or finite float (already checked: the graph's
+        scalar_columns, which also gives each column's set of value types as `kinds`). No dict
+        is made per row: a row's dict is made when it is read (row()); the filter columns are
+        filled a column at a time."""
+        start = len(self.rows)
+        self.rows.extend([_IN_BLOCK] * n)
+        self.blocks.append((start, {name: list(values) for name, values in columns.items()}))
+        for name, values in self.blocks[-1][1].items():
+            types_in = kinds.get(name) if kinds else None
+            if types_in is not None and types_in and types_in <= {int, float}:
+                present = {"num"}          # checked finite: one kind, told by the types alone
+            elif types_in is not None and types_in and types_in <= {str, bool}:
+                present = {"cat"}
+            else:
+                values, kinds_of, present = _column(values)
+            if not present & {"num", "cat"}:
+                continue
+            field = self.fields.setdefault(name, Field())
+            if "num" in present:
+                col = field.numeric or array.array("d", [NAN]) * start
+                if present == {"num"}:
+                    col.extend(array.array("d", values))
+                else:
+                    col.extend(float(v) if k == "num" else NAN for v, k in zip(values, kinds_of))
+                field.numeric = col
+            if "cat" in present:
+                col = field.codes or array.array("I", bytes(4 * start))
+                if present == {"cat"}:
+                    code = {v: field.code_for(v) for v in dict.fromkeys(values)}
+                    col.extend(array.array("I", map(code.__getitem__, values)))
+                else:
+                    col.extend(field.code_for(v) if k == "cat" else 0 for v, k in zip(values, kinds_of))
+                field.codes = col
+        self._pad(start + n)
+
+    def row(self, row):
+        """A row's stored dict (or None), made from its column block the first time it is read."""
+        md = self.rows[row]
+        if md is not _IN_BLOCK:
+            return md
+        first, columns = self.blocks[bisect.bisect_right(self.blocks, row, key=lambda b: b[0]) - 1]
+        i = row - first
+        md = {name: values[i] for name, values in columns.items() if values[i] is not None} or None
+        self.rows[row] = md
+        return md
+
     def copy_of(self, row):
         """A row's metadata as a new dict the caller may change."""
-        return copies((self.rows[row],))[0]
+        return copies((self.row(row),))[0]
 
     def stored_of(self, rows):
         """The stored dicts (or None) of rows, as a list: what a query's Results copies from
         when asked (stored dicts are replaced, never changed in place, so they stay valid)."""
-        return list(map(self.rows.__getitem__, rows))
+        return list(map(self.row, rows)) if self.blocks else list(map(self.rows.__getitem__, rows))
 
     def stored(self, row):
         """A row's metadata as stored (read-only use)."""
-        return self.rows[row] or EMPTY
+        return self.row(row) or EMPTY
 
     def truncate(self, n_rows):
         """Undoes append() back to n_rows (rollback of a failed batch)."""
         del self.rows[n_rows:]
+        self.blocks = [b for b in self.blocks if b[0] < n_rows]
         for field in self.fields.values():
             for col in (field.numeric, field.codes):
                 if col is not None:
@@ -236,7 +295,8 @@ class MetadataColumns:
 
     def compact(self, kernel, keep_rows):
         """Keeps rows keep_rows (ascending), renumbered from 0; columns gathered in the kernel."""
-        self.rows = [self.rows[r] for r in keep_rows]
+        self.rows = [self.row(r) for r in keep_rows]
+        self.blocks = []
         for field in self.fields.values():
             if field.numeric is not None:
                 field.numeric = kernel.gather_rows(field.numeric, keep_rows, row_bytes=8, fmt="d")

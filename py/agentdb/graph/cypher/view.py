@@ -39,7 +39,7 @@ class View:
     def count(self, label=None):
         """How many nodes (with `label`): what a scan from a pattern's end would look at."""
         st = self.state
-        return st.nodes.count if label is None else len(st.label_index.get(label, ()))
+        return st.nodes.count if label is None else st.label_index.count(label)
 
     def relationships(self, node_id, direction, types=()):
         """The live relationships leaving ("out") or entering ("in") a node, of `types` (any

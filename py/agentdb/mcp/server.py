@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import traceback
+from collections.abc import Sequence
 
 from ..errors import AgentDBError, ArgumentError, EmbedderError, ReadOnlyError
 from ..memory.core import Answer
@@ -42,14 +43,14 @@ def jsonable(value):
     arrays as lists, bytes as hex."""
     if isinstance(value, dict):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset, array.array)):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, (Sequence, set, frozenset, array.array)):      # lists, tuples, the graph's Ids
         return [jsonable(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
     return str(value)
 
 

@@ -16,23 +16,30 @@ The Chromium columns (the same calls in the site's worker vs onnxruntime-web) ar
 bench/bench_attention_browser.py's.
 
 ## SDPA and multi-head attention (heads 8 x head dim 64, one thread)
-Measured on the 2-core shared box (/proc/cpuinfo: "Intel(R) Xeon(R) Processor", native avx512,
-torch 2.13.0 CPU; other agents were running), ms per call, best of 7 runs of 3 calls, one full
-run (ratio = torch ms / ours ms: > 1 means ours is faster):
+Measured on the 2-core shared box (AMD EPYC, Zen 4, family 25 model 17; native avx512, torch
+2.13.0 CPU; other agents were running), ms per call, best of 7 runs of 3 calls, one full run
+(ratio = torch ms / ours ms: > 1 means ours is faster):
 
     L      sdpa ours  torch   ratio   flash   causal ours  torch  ratio   mha ours  torch   ratio
-    128      0.672    0.401   0.60x   0.691     0.667    0.408   0.61x     4.59     2.82   0.61x
-    256      2.32     1.33    0.57x   2.41      1.84     1.38    0.75x     9.97     5.6    0.56x
-    512      8.89     5.01    0.56x   9.16      5.8      5.07    0.87x    23.4     13      0.56x
-    1024    32.9     16.9     0.51x   34.1     19.4     13.3     0.69x    66.4     35.2    0.53x
+    128      0.527    0.495   0.94x   0.525     0.452    0.515   1.14x     3.82     3.9    1.02x
+    256      1.99     1.78    0.89x   2.05      1.37     1.81    1.32x     8.39     8.32   0.99x
+    512      7.62     7.11    0.93x   8.17      4.7      7.1     1.51x    20.9     21.9    1.05x
+    1024    29.7     27.2     0.91x   31.4     16.7     20.4     1.22x    59.3     52.7    0.89x
 
     L      backward whole  tiled  torch   ratio (torch / tiled)
-    128              2.71   2.73    1.74    0.64x
-    256              8.75   8.91    5.16    0.58x
-    512             34.2   33      17       0.51x
-    1024           141    135      67.9     0.50x
+    128              3.42   3.5     2.61    0.75x
+    256              7.62   7.78    6.62    0.85x
+    512             28.8   29.2    25.8     0.89x
+    1024           148    117     102       0.87x
 
-Before issue 21's query tiling (the previous table, same box): sdpa 0.45-0.52x, flash 0.733 /
+The table this one replaces (same script, an earlier run on this box) had torch at
+0.401 / 1.33 / 5.01 / 16.9 ms for sdpa and ours at 0.672 / 2.32 / 8.89 / 32.9 (0.51-0.60x), mha
+0.53-0.61x, backward 0.50-0.64x. Its torch sdpa at L 1024 is 1.07 GMAC of products in 16.9 ms,
+63 GMAC/s: above the one-thread multiply-add ceiling measured here (59.1 GMAC/s, FMA or not,
+bench/bench_gemm.py), so it is not a one-thread figure at today's clock; the ratios above are
+against a one-thread peer measured in the same run.
+
+Before issue 21's query tiling (the table before that, same box): sdpa 0.45-0.52x, flash 0.733 /
 2.81 / 10.7 / 43.6 ms, causal 0.62-0.84x; the backward with P computed a key at a time (not in
 the table then; this session's first run, whole) 2.9 / 9.95 / 39.9 / 166 ms. The old and new avx512 builds timed in turns in one process (best of 7): plain
 1.08-1.19x faster, flash 1.29-1.36x, causal 0.91-0.94x at L 128 and 1.07-1.17x at L 512-1024
@@ -41,14 +48,21 @@ gradient has the old bits. The backward columns run attention_backward (its forw
 included) whole (scratch ~ L^2) and tiled (scratch fixed: the same bits), against torch's SDPA
 forward + autograd backward.
 
-The issue's target (>= 1.0x) is NOT met and cannot be with this GEMM: torch's CPU flash kernel
-(taken for 4-D inputs; given 3-D (heads, L, d) tensors torch falls back to its math path and is
-1.0-1.9x slower than ours) runs MKL GEMMs with FMA, while ours keeps a multiply and an add apart
-for bit-identity, which halves the peak: on a 12000 x 64 x 64 product (a pass's shape) our
-agk_gemm_f32 ran at 36.7 GMAC/s against torch's 70.5 here, so the two products alone (1.07 GMAC
-at L 1024) take ~29 ms, more than torch's whole call; ours is within ~15% of that bound. The rest
-is the row passes (scale, mask, max, exp, rescale). Outputs agree with torch to 7-8e-7 relative,
-gradients to 3-8e-7.
+The issue's target (>= 1.0x) is met for causal SDPA (1.14-1.51x) and about met for multi-head
+attention (0.89-1.05x), NOT for plain SDPA (0.89-0.94x) or the backward (0.75-0.89x). An earlier
+version of this docstring blamed keeping the multiply and the add apart (bit-identity), saying it
+"halves the peak": measured, it does not on this CPU. Zen 4 runs FMUL on FP0/FP1 and FADD on
+FP2/FP3, so one zmm multiply plus one zmm add per cycle is 16 multiply-adds per cycle, as one zmm
+FMA: 59.1 GMAC/s one thread either way, also with the A value broadcast inside the multiply
+(vmulps m32{1to16}, our 12 x 1 tile); only a separate vbroadcastss costs an FP slot (40.0 GMAC/s
+for a 6 x 2 tile), which is why the tile is 12 x 1 (csrc/gemm.c). Where the time goes (perf,
+plain sdpa at L 256): 57% agk_gemm_f32 (nearly all of it in the 12 x 1 inner loop), 26% the sdpa
+row passes (scale, max, exp, sum, rescale), the rest Python. At an attention pass's product
+(120 x 64 x 64) agk_gemm_f32 runs at 75-79% of the ceiling from C, torch.mm at ~70% through its
+Python call (bench/bench_gemm.py); no tile shape, unroll or A packing tried beat it (csrc/gemm.c's
+comment). Even a GEMM at 100% of the ceiling would take the plain sdpa only to ~0.87 of its time
+(0.57 x 0.77 + 0.43), so the rest of the gap is the row passes. Outputs agree with torch to
+7-8e-7 relative, gradients to 3-8e-7.
 """
 import argparse
 import math

@@ -17,8 +17,14 @@
 #define GEMM_PANEL 16
 
 /* Register tiles: GEMM_MR rows of A by GEMM_NR panels (16 columns each) of accumulators.
- * AVX-512 has 32 zmm: 6x2 keeps 12 accumulators plus the panel loads and products in
- * registers. With 16 ymm (AVX2) a v16f is two registers, with 16 xmm (SSE2, wasm on x86
+ * AVX-512: 12 rows x 1 panel, each multiply taking its A value as an embedded broadcast
+ * (vmulps m32{1to16}), one panel load per 12 multiplies. On Zen 4 that loop's multiply and add
+ * reach the FMA peak (59.1 GMAC/s both, bench/bench_gemm.py), but a separate vbroadcastss zmm
+ * takes an FP pipe slot: 6, 8 and 12 rows x 2 panels (one broadcast for two panels, as clang
+ * emits them) ran at 0.58-0.66x of 12 x 1 on an attention pass (120 x 64 x 64) and at best equal
+ * elsewhere; 14 x 1 and unrolling p by 2 or 4 were no faster, and A packed per block (one
+ * pointer, constant offsets) slower at n = 64 (its copy outweighs the reuse over 4 panels).
+ * With 16 ymm (AVX2) a v16f is two registers, with 16 xmm (SSE2, wasm on x86
  * hosts) four: fewer rows and a single panel, so nothing spills. wasm: 5 rows x 8 columns,
  * 10 accumulators + 2 panel vectors + A + a product = the 15 xmm V8 allocates (6 rows spilled;
  * 5 was 5-15% faster than 4 in V8, bench/dense_wasm.mjs). */

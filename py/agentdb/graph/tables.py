@@ -201,7 +201,7 @@ class IdTable:
         """The seq of one slot."""
         if self._seqs is None:
             if not 0 <= slot < self._n:
-                raise IndexError(f"slot {slot} out of range")
+                raise IndexError(f"slot {slot} out of range")     # internal: as the array form would
             return self._first + slot
         return self._seqs[slot]
 

@@ -176,11 +176,16 @@ class MemoryServer:
         return jsonable(value)
 
     def resource(self, uri):
-        if uri == "agentdb://status":
+        if check_resource(uri) == "agentdb://status":
             return self.call("status")
-        if uri == "agentdb://segments":
-            return jsonable(self.store.segments())
+        return jsonable(self.store.segments())
+
+
+def check_resource(uri):
+    """uri, or ArgumentError when it names no resource of the server."""
+    if uri not in RESOURCES:
         raise ArgumentError(f"no resource {uri!r} (resources: {', '.join(RESOURCES)})")
+    return uri
 
 
 def _first_line(fn):
@@ -243,17 +248,22 @@ def build(ms):
             except (anyio.ClosedResourceError, anyio.BrokenResourceError):
                 subscribed.pop(client, None)           # that client has gone
 
+    def resource_call(fn, *args):
+        """fn(*args), a typed error raised as the protocol's invalid-params error carrying it."""
+        try:
+            return fn(*args)
+        except AgentDBError as exc:
+            raise MCPError(-32602, f"{type(exc).__name__}: {exc}") from None
+
     def known(uri):
-        if uri not in RESOURCES:
-            raise MCPError(-32602, f"ArgumentError: no resource {uri!r} (resources: {', '.join(RESOURCES)})")
-        return uri
+        return resource_call(check_resource, str(uri))
 
     async def subscribe(ctx, params):
-        subscribed.setdefault(connection(ctx), set()).add(known(str(params.uri)))
+        subscribed.setdefault(connection(ctx), set()).add(known(params.uri))
         return t.EmptyResult()
 
     async def unsubscribe(ctx, params):
-        subscribed.get(connection(ctx), set()).discard(known(str(params.uri)))
+        subscribed.get(connection(ctx), set()).discard(known(params.uri))
         return t.EmptyResult()
 
     async def list_tools(ctx, params):
@@ -293,12 +303,9 @@ def build(ms):
                                                 for uri, text in RESOURCES.items()])
 
     async def read_resource(ctx, params):
-        uri = str(params.uri)
+        uri = known(params.uri)
         async with calls:
-            try:
-                value = ms.resource(uri)
-            except AgentDBError as exc:
-                raise MCPError(-32602, f"{type(exc).__name__}: {exc}") from None
+            value = resource_call(ms.resource, uri)
         return t.ReadResourceResult(contents=[t.TextResourceContents(uri=uri, mime_type="application/json",
                                                                      text=json.dumps(value))])
 
@@ -340,8 +347,7 @@ async def _stop_on_signal(ms):
         async for signum in signals:
             async with ms.calls:
                 ms.close()
-                sys.stderr.write(f"agentdb mcp: stopped by {signal.Signals(signum).name}, {ms.path} closed\n")
-                sys.stderr.flush()
+                _say_stopped(signal.Signals(signum).name, ms.path)
                 os._exit(0)
 
 
@@ -422,13 +428,17 @@ def serve(path, *, readonly=False, http=None, embedder=None, dim=None, announce=
     finally:
         signal.signal(signal.SIGTERM, previous)
     if stopped is not None:
-        sys.stderr.write(f"agentdb mcp: stopped by {stopped}, {path} closed\n")
-        sys.stderr.flush()
+        _say_stopped(stopped, path)
         if address is None:
             # as in _stop_on_signal: the SDK's stdin reader thread may still be blocked in a read,
             # and an interpreter exit around it was measured to end by SIGINT now and then
             os._exit(0)
     return 0
+
+
+def _say_stopped(signal_name, path):
+    sys.stderr.write(f"agentdb mcp: stopped by {signal_name}, {path} closed\n")
+    sys.stderr.flush()
 
 
 def _interrupt(signum, frame):

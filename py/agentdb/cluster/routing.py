@@ -5,16 +5,10 @@ bytes; the shard is the hash modulo the shard count, which is fixed when the clu
 import hashlib
 
 from ..errors import IdError
+from ..learn.rng import mix64
 from ..store.ids import normalize_one
 
 _MASK = (1 << 64) - 1
-
-
-def _mix64(x):
-    """splitmix64's finaliser: consecutive integers land on unrelated shards."""
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9 & _MASK
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EB & _MASK
-    return x ^ (x >> 31)
 
 
 def id_hash(ident):
@@ -27,7 +21,7 @@ def id_hash(ident):
         return int.from_bytes(hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
                               "little")
     if isinstance(ident, int) and not isinstance(ident, bool) and 0 <= ident <= _MASK:
-        return _mix64(ident)
+        return mix64(ident)          # consecutive integers land on unrelated shards
     raise IdError(f"an id is an unsigned 64-bit integer or a string, got {ident!r}")
 
 

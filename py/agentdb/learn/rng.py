@@ -10,6 +10,13 @@ import bisect
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 
 
+def mix64(x):
+    """splitmix64's finaliser of a 64-bit integer: nearby inputs give unrelated outputs."""
+    z = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
 class SplitMix64:
     """A seeded stream of 64-bit integers (Steele, Lea and Flood 2014).
 
@@ -23,9 +30,7 @@ class SplitMix64:
     def next(self):
         """The next 64-bit integer."""
         self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK64
-        z = ((self.state ^ (self.state >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
-        return z ^ (z >> 31)
+        return mix64(self.state)
 
     def below(self, n):
         """An integer in [0, n) (n < 2**32; the modulo bias is below 2**-32).

@@ -197,3 +197,42 @@ def test_a_uniform_batch_is_refused_or_kept_as_row_by_row_checks_say(batch):
     else:
         with pytest.raises(MetadataError):
             MetadataColumns.check(batch, len(batch))
+
+
+_meta_ops = st.lists(st.one_of(
+    st.tuples(st.just("dicts"), st.lists(st.one_of(st.none(), st.fixed_dictionaries({"n": st.integers(0, 9)})),
+                                         max_size=4)),
+    st.tuples(st.just("none"), st.integers(0, 5)),
+    st.tuples(st.just("columns"), st.lists(st.one_of(st.none(), st.sampled_from(["a", "b"])), min_size=1, max_size=4)),
+    st.tuples(st.just("truncate"), st.integers(0, 12))), max_size=12)
+
+
+@given(_meta_ops)
+@settings(max_examples=200, deadline=None)
+def test_metadata_rows_without_metadata_read_as_a_plain_list_of_rows(ops):
+    """append_none keeps its rows as a count, not list entries: every read (row, stored_of,
+    len, the filter columns' lengths) must answer as a list of the appended rows would, also
+    after rows with metadata follow the run and after a rollback cuts into it."""
+    from agentdb.store.metadata import MetadataColumns
+    cols, model = MetadataColumns(), []
+    for op, arg in ops:
+        if op == "dicts":
+            cols.append([dict(md) if md else None for md in arg])
+            model += [md or None for md in arg]
+        elif op == "none":
+            cols.append_none(arg)
+            model += [None] * arg
+        elif op == "columns":
+            cols.append_columns({"s": arg}, len(arg))
+            model += [{"s": v} if v is not None else None for v in arg]
+        else:
+            cols.truncate(min(arg, len(model)))
+            del model[arg:]
+        assert len(cols) == len(model)
+        assert [cols.row(r) for r in range(len(model))] == model
+        assert cols.stored_of(list(range(len(model)))[::-1]) == model[::-1]
+        for field in cols.fields.values():
+            for col in (field.numeric, field.codes):
+                assert col is None or len(col) == len(model)
+    with pytest.raises(IndexError):
+        cols.row(len(model))

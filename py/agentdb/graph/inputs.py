@@ -362,7 +362,8 @@ def edges_section(items, block_ids, kernel, block_first=None):
         (srcs, src_bounds), (dsts, dst_bounds) = _ids_and_bounds(get("src"), "edges.src"), \
             _ids_and_bounds(get("dst"), "edges.dst")
         ref, (src_idx, dst_idx) = _endpoint_indexes(block_ids, [srcs, dsts], [src_bounds, dst_bounds])
-    ids = _given(get("id") or [None] * m) if m else None
+    ids = get("id")
+    ids = _given(ids) if m and ids is not None else None
     if ids is not None:
         ids = [None if i is None else normalize_id(i, f"edges[{j}].id") for j, i in enumerate(ids)]
     weight, vf, vt = (_float_column(values, default, f"edges.{key}", allow_none=key != "weight")

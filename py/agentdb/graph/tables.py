@@ -421,7 +421,7 @@ class PropertyTable:
 
     def stored_many(self, slots):
         """The stored dicts (None: no properties) of many slots."""
-        row = self.cols.row if self.cols.blocks else self.cols.rows.__getitem__
+        row = self.cols.getter()
         if self.row_of is None:
             return list(map(row, slots))
         return list(map(row, map(self.row_of.__getitem__, slots)))

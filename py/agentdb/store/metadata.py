@@ -153,11 +153,18 @@ class MetadataColumns:
     def __init__(self):
         self.rows = []          # row -> dict (a copy of what was ingested), None when it had none:
                                 # an empty dict per row cost 64 bytes a vector
+        self.length = 0         # rows held; those past len(self.rows) have none (append_none's
+                                # run: a million property-less graph edges need no list of Nones)
         self.fields = {}        # name -> Field
         self.blocks = []        # (first row, {name: values}) of append_columns, by first row
 
     def __len__(self):
-        return len(self.rows)
+        return self.length
+
+    def _fill(self):
+        """The run of rows without metadata as list entries, before rows with some follow it."""
+        if len(self.rows) < self.length:
+            self.rows.extend([None] * (self.length - len(self.rows)))
 
     @staticmethod
     def check(metadata, n):
@@ -195,9 +202,11 @@ class MetadataColumns:
 
     def append(self, metadata):
         """Appends one dict (or None) per new row (already checked)."""
-        start = len(self.rows)
+        start = self.length
         n = len(metadata)
+        self._fill()
         self.rows.extend(metadata)
+        self.length += n
         for name, values, kinds, present in _batch_columns(metadata):
             field = self.fields.setdefault(name, Field())
             if "num" in present:
@@ -219,9 +228,9 @@ class MetadataColumns:
                 field.codes.extend(array.array("I", bytes(4 * (total - len(field.codes)))))
 
     def append_none(self, n):
-        """Appends n rows without metadata (a C-speed extend, whatever n)."""
-        self.rows.extend([None] * n)
-        self._pad(len(self.rows))
+        """Appends n rows without metadata (no step per row)."""
+        self.length += n
+        self._pad(self.length)
 
     def append_columns(self, columns, n, *, kinds=None):
         """Appends n rows given as columns {name: n values}, each value a str, bool, None (the
@@ -229,8 +238,10 @@ class MetadataColumns:
         scalar_columns, which also gives each column's set of value types as `kinds`). No dict
         is made per row: a row's dict is made when it is read (row()); the filter columns are
         filled a column at a time."""
-        start = len(self.rows)
+        start = self.length
+        self._fill()
         self.rows.extend([_IN_BLOCK] * n)
+        self.length += n
         self.blocks.append((start, {name: list(values) for name, values in columns.items()}))
         for name, values in self.blocks[-1][1].items():
             types_in = kinds.get(name) if kinds else None
@@ -262,6 +273,10 @@ class MetadataColumns:
 
     def row(self, row):
         """A row's stored dict (or None), made from its column block the first time it is read."""
+        if row >= len(self.rows):
+            if row < self.length:
+                return None
+            raise IndexError(f"row {row} of {self.length}")   # internal: callers pass held rows
         md = self.rows[row]
         if md is not _IN_BLOCK:
             return md
@@ -278,7 +293,11 @@ class MetadataColumns:
     def stored_of(self, rows):
         """The stored dicts (or None) of rows, as a list: what a query's Results copies from
         when asked (stored dicts are replaced, never changed in place, so they stay valid)."""
-        return list(map(self.row, rows)) if self.blocks else list(map(self.rows.__getitem__, rows))
+        return list(map(self.getter(), rows))
+
+    def getter(self):
+        """row() or, when every row is a list entry as stored, the list's own (faster) lookup."""
+        return self.row if self.blocks or len(self.rows) < self.length else self.rows.__getitem__
 
     def stored(self, row):
         """A row's metadata as stored (read-only use)."""
@@ -287,6 +306,7 @@ class MetadataColumns:
     def truncate(self, n_rows):
         """Undoes append() back to n_rows (rollback of a failed batch)."""
         del self.rows[n_rows:]
+        self.length = min(self.length, n_rows)
         self.blocks = [b for b in self.blocks if b[0] < n_rows]
         for field in self.fields.values():
             for col in (field.numeric, field.codes):
@@ -296,6 +316,7 @@ class MetadataColumns:
     def compact(self, kernel, keep_rows):
         """Keeps rows keep_rows (ascending), renumbered from 0; columns gathered in the kernel."""
         self.rows = [self.row(r) for r in keep_rows]
+        self.length = len(self.rows)
         self.blocks = []
         for field in self.fields.values():
             if field.numeric is not None:

@@ -375,7 +375,7 @@ void agk_iota_u64(uint32_t start_lo, uint32_t start_hi, uint32_t n, uint32_t *ou
  * (float, may be -inf) and keep (uint8, 0 = masked) share layout[12..14] (row, batch, head strides;
  * element j of a row is key j). Scores s_ij = scale * (q_i . k_j) + mask_ij; AGK_ATTN_CAUSAL masks
  * key j > q_pos + i (a query chunk starting at absolute position q_pos). The softmax runs over keys
- * in tiles of 64 with an online max and sum, in one fixed order (csrc/attention.c gives it): plain
+ * in tiles of 256 with an online max and sum, in one fixed order (csrc/attention.c gives it): plain
  * and AGK_ATTN_FLASH calls, any query chunking and any batch give the same bits; FLASH packs K and
  * V a tile at a time, so its scratch does not grow with n_k. A row with no unmasked key is zeros.
  * lse (optional): batch x heads x n_q log-sum-exps (the backward's input). Returns batch, or

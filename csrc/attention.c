@@ -3,7 +3,7 @@
  * ("flash"), and its backward.
  *
  * The forward is ONE recurrence, so plain, flash and chunked calls give the same bits: keys are
- * taken in tiles of ATTN_KT (64, absolute: tile t is keys 64t .. 64t+63 whatever the queries),
+ * taken in tiles of ATTN_KT (256, absolute: tile t is keys 256t .. 256t+255 whatever the queries),
  * and per query row i (its scores s_j = scale * (q_i . k_j) + mask_ij, the dot over p in order,
  * a multiply then an add, as agk_gemm_f32 sums):
  *     m_t = max(m_{t-1}, max_j s_j)         over the tile's unmasked keys (a tile with none: skipped)
@@ -16,18 +16,22 @@
  * K and V are packed once per problem (plain: scratch grows with n_k) or tile by tile
  * (AGK_ATTN_FLASH: scratch fixed by d and dv alone) change no bit. A two-pass softmax (one global
  * max) would round differently: the rescaling by c = exp(m_{t-1} - m_t) is not exact, which is why
- * the plain form is this one.
+ * the plain form is this one. The tile is 256 keys, not 64: with 64, every tile's rescale, state
+ * update and short products (k = 64 in P V) cost 10-12% of a plain call at L 256-1024 (measured,
+ * bench/bench_attention.py); a causal pass leaves out the keys past its last row, so the wider
+ * tile costs causal calls nothing.
  * Speed without changing a bit: a pass's scores are one agk_gemm_f32 per key tile, the exps get
  * their argument x - m <= 0 (so v16f_exp's upper clamp is dropped, and exp(-inf) = exp(-104) is 0
  * without a select), the sum is taken as the exps are stored, the whole-tile case has a fixed trip
  * count, and the per-row bookkeeping (new max, c, l) runs 16 rows to a vector.
  */
 
-#define ATTN_KT 64   /* keys per tile: part of the formula */
-/* Query rows per pass: any value gives the same bits. Multiples of 240 = whole GEMM tiles for MR
- * 12, 5 and 4 and whole 16-row state vectors. Flash repacks each key tile once per pass, so its
- * passes are longer; plain packs K and V once per problem and keeps a pass's scores in L2. */
-#define ATTN_QT_PLAIN 120
+#define ATTN_KT 256   /* keys per tile: part of the formula */
+/* Query rows per pass: any value gives the same bits. Whole 16-row state vectors; plain's 128
+ * makes the common lengths (128 .. 1024) whole passes (120 left an 8-row pass at L 128: 2-4%
+ * slower there). Flash repacks each key tile once per pass, so its passes are longer; plain
+ * packs K and V once per problem and keeps a pass's scores in L2. */
+#define ATTN_QT_PLAIN 128
 #define ATTN_QT_FLASH 240
 
 AGK_INLINE uint32_t attn_pad16(uint32_t n) { return (n + GEMM_PANEL - 1) / GEMM_PANEL * GEMM_PANEL; }
@@ -148,30 +152,60 @@ AGK_INLINE float attn_exp_row_sum(float *sr, uint32_t kt, float m) {
  * counted), mt (this tile's max), rs (this tile's sum). */
 typedef struct { float *m, *l, *c, *live, *mt, *rs; } attn_state;
 
+/* out (rows ldc apart) = a (rows lda apart) x packed w (panels wk x 16 floats apart, wk >= k).
+ * A whole tile without causal groups inlines its GEMMs: their sizes are then constants (n = k =
+ * ATTN_KT), worth 10% of a call at L 256-1024; the causal groups' varying sizes share one copy
+ * (inlined there, they ran 35% slower). */
+__attribute__((noinline)) static void attn_gemm_fwd(const float *a, uint32_t lda, const float *w, uint32_t wk,
+                                                    float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n) {
+    gemm_run_w(a, lda, w, 0, 0, 0, out, ldc, m, k, wk, n, AGK_ACT_NONE, 0);
+}
+
+AGK_INLINE void attn_gemm_pass(const int inline_it, const float *a, uint32_t lda, const float *w, uint32_t wk,
+                               float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n) {
+    if (inline_it) gemm_run_w(a, lda, w, 0, 0, 0, out, ldc, m, k, wk, n, AGK_ACT_NONE, 0);
+    else attn_gemm_fwd(a, lda, w, wk, out, ldc, m, k, n);
+}
+
+/* Causal passes take their rows in groups of ATTN_CG, each group's products over the keys its
+ * last row sees (multiples of 12: whole GEMM tiles). attn_cols: the keys of the tile at key0
+ * (ktp of them) that pass rows before e see, the pass starting at position pos0. */
+#define ATTN_CG 24
+AGK_INLINE uint32_t attn_cols(uint64_t pos0, uint32_t e, uint32_t key0, uint32_t ktp) {
+    return pos0 + e - key0 < ktp ? (uint32_t)(pos0 + e - key0) : ktp;
+}
+
 /* One query pass (rows i0 .. i0+qt-1) of one problem against every key tile. */
-AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *k, const float *v,
+AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const int causal, const float *k, const float *v,
                                    const float *mask, const uint8_t *keep, const uint32_t *layout, uint32_t i0,
                                    uint32_t qt, uint32_t n_k, uint32_t d, uint32_t dv, float scale, uint64_t q_pos,
                                    uint32_t flags, float *s, attn_state st, float *qs, float *pv, float *kvp,
                                    float *out, uint32_t key0, uint32_t t) {
     const uint32_t k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
     const uint32_t dvp = attn_pad16(dv), ktile = d * ATTN_KT + ATTN_KT * dvp;
-    const uint32_t kt = KT ? KT : n_k - key0;
-    const int causal = (flags & AGK_ATTN_CAUSAL) != 0;
+    const uint32_t ktp = KT ? KT : n_k - key0;   /* the tile's keys, as packed */
     float *kp = flags & AGK_ATTN_FLASH ? kvp : kvp + (uintptr_t)t * ktile, *vp = kp + (uintptr_t)d * ATTN_KT;
-    if (flags & AGK_ATTN_FLASH) attn_pack_tile(k, k_rs, v, v_rs, key0, kt, d, dv, kp, vp);
-    /* causal: rows before r0 see no key of the tile (skipped, out of both products) */
+    if (flags & AGK_ATTN_FLASH) attn_pack_tile(k, k_rs, v, v_rs, key0, ktp, d, dv, kp, vp);
+    /* causal: rows before r0 see no key of the tile, and a group of rows no key past its last
+     * row's: both are left out of both products (their p would be 0, and a sum from +0 never
+     * turns -0, so adding 0 * v would change no bit) */
     const uint64_t pos0 = q_pos + i0;
     const uint32_t r0 = causal && key0 > pos0 ? (uint32_t)(key0 - pos0) : 0;
+    const uint32_t kt = causal ? attn_cols(pos0, qt, key0, ktp) : ktp;   /* s's row stride */
+    const uint32_t cg = causal ? ATTN_CG : qt;
     for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < r0; i++) st.mt[i] = -agk_inf();
-    agk_gemm_f32(qs + (uintptr_t)r0 * d, kp, 0, s + (uintptr_t)r0 * kt, qt - r0, d, kt, AGK_ACT_NONE);
+    for (uint32_t g = r0; g < qt; g += cg) {
+        uint32_t gn = qt - g < cg ? qt - g : cg, kg = causal ? attn_cols(pos0, g + gn, key0, ktp) : kt;
+        attn_gemm_pass(KT && !causal, qs + (uintptr_t)g * d, d, kp, d, s + (uintptr_t)g * kt, kt, gn, d, kg);
+    }
     for (uint32_t i = r0; i < qt; i++) {
         uint64_t pos = q_pos + i0 + i;
         uint32_t lim = kt;
         if (causal) lim = pos + 1 <= key0 ? 0 : pos + 1 - key0 < kt ? (uint32_t)(pos + 1 - key0) : kt;
+        const uint32_t e = r0 + ((i - r0) / cg + 1) * cg, kg = causal ? attn_cols(pos0, e < qt ? e : qt, key0, ktp) : kt;
         const float *mr = mask ? mask + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
         const uint8_t *kr = keep ? keep + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
-        st.mt[i] = attn_scores_row(s + (uintptr_t)i * kt, kt, mr, kr, lim, scale);
+        st.mt[i] = attn_scores_row(s + (uintptr_t)i * kt, kg, mr, kr, lim, scale);
     }
     /* the new maxima, 16 rows at a time (m_new = m_old > mt ? m_old : mt) */
     const v16f ninf = v16f_splat(-agk_inf());
@@ -181,11 +215,12 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *k, const floa
     }
     for (uint32_t i = r0; i < qt; i++) {
         float *sr = s + (uintptr_t)i * kt;
+        const uint32_t e = r0 + ((i - r0) / cg + 1) * cg, kg = causal ? attn_cols(pos0, e < qt ? e : qt, key0, ktp) : kt;
         if (!(st.mt[i] > -agk_inf())) {   /* nothing to see in this tile: P = 0, the row is left as it is */
-            for (uint32_t j = 0; j < kt; j++) sr[j] = 0.0f;
+            for (uint32_t j = 0; j < kg; j++) sr[j] = 0.0f;
             continue;
         }
-        st.mt[i] = attn_exp_row_sum(sr, kt, st.rs[i]);   /* mt now holds the tile's sum (>= 1; -inf: skipped) */
+        st.mt[i] = attn_exp_row_sum(sr, kg, st.rs[i]);   /* mt now holds the tile's sum (>= 1; -inf: skipped) */
     }
     for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < qt; i += AGK_LANES) {
         v16f mo = v16f_load(st.m + i), mn = v16f_load(st.rs + i), rs = v16f_load(st.mt + i);
@@ -196,7 +231,10 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const float *k, const floa
         v16f_store(st.c + i, v16f_select(skip, v16f_splat(-1.0f), v16f_select(first, v16f_zero(), c)));
         v16f_store(st.m + i, v16f_select(skip, mo, mn));
     }
-    agk_gemm_f32(s + (uintptr_t)r0 * kt, vp, 0, pv + (uintptr_t)r0 * dv, qt - r0, kt, dv, AGK_ACT_NONE);
+    for (uint32_t g = r0; g < qt; g += cg) {
+        uint32_t gn = qt - g < cg ? qt - g : cg, kg = causal ? attn_cols(pos0, g + gn, key0, ktp) : kt;
+        attn_gemm_pass(KT && !causal, s + (uintptr_t)g * kt, kt, vp, ktp, pv + (uintptr_t)g * dv, dv, gn, kg, dv);
+    }
     for (uint32_t i = r0; i < qt; i++) {
         float ci = st.c[i];
         if (ci < 0.0f) continue;
@@ -231,11 +269,13 @@ static void attn_query_tile(const float *q, const float *k, const float *v, cons
     for (uint32_t key0 = 0, t = 0; key0 < n_k; key0 += ATTN_KT, t++) {
         if (causal && key0 > last_pos) break;
         if (n_k - key0 >= ATTN_KT)
-            attn_query_tile_kt(ATTN_KT, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st,
-                               qs, pv, kvp, out, key0, t);
+            if (causal) attn_query_tile_kt(ATTN_KT, 1, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos,
+                                           flags, s, st, qs, pv, kvp, out, key0, t);
+            else attn_query_tile_kt(ATTN_KT, 0, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s,
+                                    st, qs, pv, kvp, out, key0, t);
         else
-            attn_query_tile_kt(0, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st, qs, pv,
-                               kvp, out, key0, t);
+            attn_query_tile_kt(0, causal, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st, qs,
+                               pv, kvp, out, key0, t);
     }
     for (uint32_t i = 0; i < qt; i++) {
         float *o = out + (uintptr_t)(i0 + i) * o_rs;

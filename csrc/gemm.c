@@ -374,14 +374,15 @@ AGK_INLINE void gemm_tile_any(uint32_t mr, uint32_t nr, const float *a, uint32_t
 _Static_assert((GEMM_AP_LEN + GEMM_WF_LEN) * 4 <= 40960, "GEMM stack buffers too large for wasm's 64 KiB stack");
 #endif
 
-/* Both GEMMs: weights as float panels (wf) or int8 panels (wi, with per-column scale). A's rows
- * are lda apart and out's ldc (k and n for the exported GEMMs); accumulate: the sums start from
- * out instead of 0 (the k range continued exactly, as the blocking over k does). */
-AGK_INLINE void gemm_run(const float *a, uint32_t lda, const float *wf, const int8_t *wi, const float *scale,
-                         const float *bias, float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, uint32_t act,
-                         int accumulate) {
+/* Both GEMMs: weights as float panels (wf) or int8 panels (wi, with per-column scale) packed for
+ * wk >= k rows (panels wk x 16 apart: the first k rows of weights packed taller). A's rows are
+ * lda apart and out's ldc (k and n for the exported GEMMs); accumulate: the sums start from out
+ * instead of 0 (the k range continued exactly, as the blocking over k does). */
+AGK_INLINE void gemm_run_w(const float *a, uint32_t lda, const float *wf, const int8_t *wi, const float *scale,
+                           const float *bias, float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t wk, uint32_t n,
+                           uint32_t act, int accumulate) {
     uint32_t panels = (n + GEMM_PANEL - 1) / GEMM_PANEL;
-    uintptr_t pstride = (uintptr_t)k * GEMM_PANEL;
+    uintptr_t pstride = (uintptr_t)wk * GEMM_PANEL;
     if (k == 0) {  /* no products: out = act(0 (* scale) + bias) */
         for (uint32_t i = 0; i < m; i++)
             for (uint32_t q = 0; q < panels; q++) {
@@ -435,6 +436,12 @@ AGK_INLINE void gemm_run(const float *a, uint32_t lda, const float *wf, const in
             }
         }
     }
+}
+
+AGK_INLINE void gemm_run(const float *a, uint32_t lda, const float *wf, const int8_t *wi, const float *scale,
+                         const float *bias, float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n, uint32_t act,
+                         int accumulate) {
+    gemm_run_w(a, lda, wf, wi, scale, bias, out, ldc, m, k, k, n, act, accumulate);
 }
 
 void agk_gemm_f32(const float *a, const float *w, const float *bias, float *out, uint32_t m, uint32_t k, uint32_t n,

@@ -10,7 +10,7 @@
  * increasing key order, are therefore exactly these:
  *   s_j  = scale * (q_i . k_j)               the dot over p in order from 0, a multiply then an add
  *                                            (agk_gemm_f32's), here 16 keys a vector over K^T
- *   per key tile t (keys 64t .. 64t+63, ATTN_KT, absolute) that holds a kept key, in order:
+ *   per key tile t (keys 256t .. 256t+255, ATTN_KT, absolute) that holds a kept key, in order:
  *     m_t = max(m_{t-1}, max_j s_j);  p_j = exp(s_j - m_t)
  *     sum_j p_j in sum_f32's order: lane (j mod 16) accumulates its keys in order, then hsum16
  *     first tile: l = sum, o = P V_t;  later: c = exp(m_{t-1} - m_t), l = l * c + sum,
@@ -22,7 +22,7 @@
  * sum_i p_ij dout_i (i in increasing order: the CSR's transpose, built by a stable counting sort).
  */
 
-#define SPA_TILE 64   /* agk_sdpa_f32's key tile (ATTN_KT): the online softmax steps follow it */
+#define SPA_TILE 256  /* agk_sdpa_f32's key tile (ATTN_KT): the online softmax steps follow it */
 
 AGK_INLINE v16f spa_load(const float *p, uint32_t r) { return r == AGK_LANES ? v16f_load(p) : v16f_load_tail(p, r); }
 

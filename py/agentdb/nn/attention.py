@@ -5,7 +5,7 @@ multi-head attention (self and cross), the same bits on every backend and ISA le
 Tensors are flat float32 buffers (lists, array.array, numpy arrays, KBuffers) in torch's
 layouts: scaled_dot_product_attention takes q as batch x heads x n_q x dim (k: n_k x dim, v:
 n_k x dv per problem), MultiHeadAttention takes batch x length x embed_dim (batch_first=True).
-Every call's softmax runs over keys in tiles of 64 with an online max and sum in one fixed order
+Every call's softmax runs over keys in tiles of 256 with an online max and sum in one fixed order
 (csrc/attention.c), so the plain call, flash_attention (scratch fixed by dim whatever the
 length), any query chunking (AttentionStream) and any batch give the same bits; a problem alone
 or among others too. attention_backward(flash=True) is the memory-bounded backward
@@ -155,7 +155,7 @@ def scaled_dot_product_attention(q, k, v, *, dim, batch=1, heads=1, mask=None, c
 
 def flash_attention(q, k, v, *, dim, batch=1, heads=1, mask=None, causal=False, scale=None, block=FLASH_BLOCK,
                     kernel=None, return_lse=False):
-    """scaled_dot_product_attention in bounded memory: keys and values are packed a tile of 64 at
+    """scaled_dot_product_attention in bounded memory: keys and values are packed a tile of 256 at
     a time (scratch fixed by dim and dv whatever the length) and queries are taken `block` rows
     per kernel call. The same bits as scaled_dot_product_attention, for any block.
 

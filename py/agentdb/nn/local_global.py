@@ -8,7 +8,7 @@ LocalGlobalAttention(dim, window, globalTokens)): query i attends keys |i - j| <
 first global_tokens keys, a global query (i < global_tokens) attends every key, causal keeps
 j <= i. The result is nn.attention.scaled_dot_product_attention's with the pattern as mask (for
 local-global: mask=local_global_mask(n, window=, global_tokens=)), bit for bit, forward and
-backward: the kernel (csrc/sparse_attention.c) follows the dense path's key tiles of 64, online
+backward: the kernel (csrc/sparse_attention.c) follows the dense path's key tiles of 256, online
 softmax and summation orders over the kept keys only, which a masked key's exact zero never
 changes. Tensors are flat float32 buffers in torch's batch x heads x length x dim layout.
 

@@ -8,10 +8,10 @@ n_k x dv per problem), MultiHeadAttention takes batch x length x embed_dim (batc
 Every call's softmax runs over keys in tiles of 64 with an online max and sum in one fixed order
 (csrc/attention.c), so the plain call, flash_attention (scratch fixed by dim whatever the
 length), any query chunking (AttentionStream) and any batch give the same bits; a problem alone
-or among others too. attention_backward(flash=True) is the memory-bounded backward
-(FlashAttention-2 style: P recomputed from the forward's log-sum-exps per block of 120 queries x
-64 keys, dQ, dK, dV accumulated block by block), the bits of the whole backward with scratch
-fixed by dim and dv whatever the lengths.
+or among others too. attention_backward runs in blocks of up to 128 queries x 128 keys
+(FlashAttention-2 style: P recomputed from the forward's log-sum-exps per block, dQ, dK, dV
+accumulated block by block); flash=True bounds its scratch by dim and dv whatever the lengths
+(flash=False adds dim x n_k floats: K transposed once per problem), the same bits.
 
 Masks: float (additive, -inf allowed) or boolean/uint8 (SDPA's meaning: true = attend), of
 n_q x n_k (shared), batch x n_q x n_k (per batch element) or batch x heads x n_q x n_k values.
@@ -212,9 +212,10 @@ def attention_backward(q, k, v, grad_out, *, dim, batch=1, heads=1, mask=None, c
                        kernel=None, flash=False):
     """(dq, dk, dv): the gradients of scaled_dot_product_attention's output (the same arguments)
     against grad_out (its shape), each in its input's shape, as torch autograd gives them.
-    flash=True: memory-bounded (the forward is flash_attention's, the backward tiled: P
-    recomputed per block of 120 queries x 64 keys, scratch fixed by dim and dv whatever the
-    lengths); the same bits either way.
+    Both run in blocks of up to 128 queries x 128 keys, P recomputed per block from the
+    log-sum-exps. flash=True: memory-bounded (the forward is flash_attention's, the backward's
+    scratch fixed by dim and dv whatever the lengths); the default is a little faster (the
+    forward packs K and V once, the backward transposes K once); the same bits either way.
 
     >>> [round(x, 4) for x in attention_backward([1, 0], [1, 0], [2, 4], [1, 1], dim=1)[2]]
     [1.2311, 0.7689]
@@ -274,9 +275,8 @@ class MultiHeadAttention:
     are kernel GEMMs over weights packed once; load torch's weights with load_state_dict (its
     state_dict names). backward() returns the gradients of the last forward(). flash=True runs
     the forward in key tiles with scratch fixed by the head dim (flash_attention's) and the
-    backward tiled (attention_backward(flash=True)'s: blocks of 120 queries x 64 keys, P
-    recomputed from the log-sum-exps), so neither needs n_q x n_k floats; the same bits as
-    flash=False.
+    backward with scratch fixed by the head dim (attention_backward(flash=True)'s); the same
+    bits as flash=False (whose scratch grows with n_k, never with n_q x n_k).
 
     >>> mha = MultiHeadAttention(2, 1)
     >>> mha.load_state_dict({"in_proj_weight": [1, 0, 0, 1] * 3, "out_proj.weight": [1, 0, 0, 1]})

@@ -287,22 +287,25 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
  * and D_i = dot(dout_i, out_i) (agk_dot_f32's order):
  *   dV = P^T dout,  dP = dout V^T,  dS = (P * (dP - D)) * scale,  dQ = dS K,  dK = dS^T Q,
  * every element of a product summed over its inner index in order (a multiply, then an add).
- * Both forms run in blocks of up to ATTN_BQ queries by ATTN_BK keys, P and dS recomputed per block;
+ * In blocks of up to ATTN_BQ queries by ATTN_BK keys, P and dS recomputed per block;
  * dQ's block sums continue over the key blocks and dK's and dV's over the query blocks (gemm_run's
  * accumulate: the running sum stored and reloaded, exact), so block sizes change no bit. A block
  * that a causal mask hides entirely is skipped, and so are a block's key rows past its last query:
  * their terms are zeros, and a sum that starts at +0 is never -0, so adding a zero changes nothing.
  * The block is computed transposed, keys as rows (S^T = K Q^T, dP^T = V dout^T): K and V are then
  * the A operands as they lie, P^T and dS^T the A operands of dV and dK, dS^T goes into dQ^T =
- * K^T dS^T's packed B as it is computed, and per key block only K^T is transposed (AGK_ATTN_FLASH:
- * scratch fixed by d and dv) or, the default, every key block's K^T once per problem (scratch
- * + d x n_k; block by block, since rows n_k apart would alias in cache at n_k = 1024).
+ * K^T dS^T's packed B as it is computed, and per key block only K^T is transposed (in registers,
+ * as are Q^T and dout^T per query block). Scratch is fixed by d and dv, and AGK_ATTN_FLASH changes
+ * nothing: the whole form (five agk_matmul_f32 over n_q x n_k scratch) was slower at every L, and
+ * K^T packed once per problem (scratch + d x n_k) gained < 1% (avx512, L 128-1024).
  * Each product is the same multiply of the same two numbers (x * y = y * x), so the bits are those
  * of the untransposed products. */
 
-/* Most queries and keys per block (both forms): a length is split into equal blocks rounded up
- * to 16 (128: one block; 10 GEMM tiles of 12 rows + 8). */
-#define ATTN_BQ 128
+/* Most queries and keys per block: a length is split into equal blocks rounded up
+ * to 16 (128 keys: one block, 10 GEMM tiles of 12 rows + 8). 256 x 128 measured 2-5% faster than
+ * 128 x 128, 128 x 64 or 256 x 64 at L 512-1024 (one thread, avx512) and equal elsewhere; 96 or
+ * 192 keys, or P^T / dS^T rows a constant ATTN_BQ apart (constant GEMM offsets), no faster. */
+#define ATTN_BQ 256
 #define ATTN_BK 128
 
 /* Rows per block of n: the fewest blocks of at most bmax, sizes rounded up to 16. */
@@ -319,8 +322,8 @@ AGK_INLINE uint64_t attn_back_block_len(uint64_t d, uint64_t dv) {
 }
 
 uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, uint32_t flags) {
-    (void)n_q;
-    uint64_t len = attn_back_block_len(d, dv) + (flags & AGK_ATTN_FLASH ? 0 : (uint64_t)d * n_k);
+    (void)n_q, (void)n_k, (void)flags;
+    uint64_t len = attn_back_block_len(d, dv);
     return len > 0xffffffffu ? 0 : (uint32_t)len;
 }
 
@@ -330,12 +333,54 @@ __attribute__((noinline)) static void attn_gemm(const float *a, uint32_t lda, co
     gemm_run(a, lda, w, 0, 0, 0, out, ldc, m, k, n, AGK_ACT_NONE, accumulate);
 }
 
-/* dst (cols rows of ld) = rows [r0, r0 + rows) of a (rows rs apart, cols columns) transposed */
-AGK_INLINE void attn_transpose(const float *a, uint32_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst,
-                               uint32_t ld) {
-    for (uint32_t j = 0; j < rows; j++) {
-        const float *src = a + (uintptr_t)(r0 + j) * rs;
-        for (uint32_t c = 0; c < cols; c++) dst[(uintptr_t)c * ld + j] = src[c];
+/* A 16 x 16 block transposed in registers: stage s swaps bit s of the row and the column index
+ * (the off-diagonal s x s sub-blocks), so after s = 1, 2, 4, 8 element (i, l) is at (l, i).
+ * Scalar, the transposes took ~6% of the backward at L 256. */
+#define ATTN_T16_STAGE(S, LO, HI)                                                    \
+    for (uint32_t i = 0; i < AGK_LANES; i++)                                         \
+        if (!(i & (S))) {                                                            \
+            v16f a_ = r[i], b_ = r[i | (S)];                                         \
+            r[i] = __builtin_shufflevector(a_, b_, LO);                              \
+            r[i | (S)] = __builtin_shufflevector(a_, b_, HI);                        \
+        }
+#define ATTN_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define ATTN_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define ATTN_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define ATTN_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define ATTN_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define ATTN_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define ATTN_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define ATTN_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+AGK_INLINE void attn_t16(v16f *r) {
+    ATTN_T16_STAGE(1, ATTN_LO1, ATTN_HI1)
+    ATTN_T16_STAGE(2, ATTN_LO2, ATTN_HI2)
+    ATTN_T16_STAGE(4, ATTN_LO4, ATTN_HI4)
+    ATTN_T16_STAGE(8, ATTN_LO8, ATTN_HI8)
+}
+#undef ATTN_T16_STAGE
+
+/* dst (cols rows ld apart) = rows [r0, r0 + rows) of a (rows rs apart, cols columns) transposed;
+ * full: store all 16 lanes of a row (zeros past rows: a packed panel's padding). */
+AGK_INLINE void attn_transpose(const float *a, uintptr_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst,
+                               uintptr_t ld, int full) {
+    for (uint32_t j0 = 0; j0 < rows; j0 += AGK_LANES) {
+        uint32_t nr = rows - j0 < AGK_LANES ? rows - j0 : AGK_LANES;
+        for (uint32_t c0 = 0; c0 < cols; c0 += AGK_LANES) {
+            uint32_t nc = cols - c0 < AGK_LANES ? cols - c0 : AGK_LANES;
+            v16f r[AGK_LANES];
+            for (uint32_t i = 0; i < AGK_LANES; i++)
+                r[i] = i < nr ? attn_load(a + (r0 + j0 + i) * rs + c0, nc) : v16f_zero();
+            attn_t16(r);
+            for (uint32_t c = 0; c < nc; c++) attn_store(dst + (c0 + c) * ld + j0, r[c], full ? AGK_LANES : nr);
+        }
+    }
+}
+
+/* Rows [r0, r0 + rows) of a as agk_gemm_f32's weights, transposed (attn_pack_t's layout) */
+AGK_INLINE void attn_pack_t16(const float *a, uint32_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst) {
+    for (uint32_t q = 0; q * GEMM_PANEL < rows; q++) {
+        uint32_t n = rows - q * GEMM_PANEL < GEMM_PANEL ? rows - q * GEMM_PANEL : GEMM_PANEL;
+        attn_transpose(a, rs, r0 + q * GEMM_PANEL, n, cols, dst + (uintptr_t)q * cols * GEMM_PANEL, GEMM_PANEL, 1);
     }
 }
 
@@ -360,13 +405,11 @@ AGK_INLINE v16i attn_lanes_ok(v16f *x, v16f lv, uint32_t c0, uint32_t bq, uint64
     return ok;
 }
 
-/* The backward of one problem (pointers at its first rows); kt_all: K^T of the problem (n_k
- * apart), or 0 to transpose each key block into the scratch. */
+/* The backward of one problem (pointers at its first rows). */
 static void attn_backward_blocks(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep,
                                  const uint32_t *layout, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv,
                                  float scale, uint32_t q_pos, uint32_t flags, const float *o, const float *dout,
-                                 const float *lse, float *scratch, const float *kt_all, float *dq, float *dk,
-                                 float *dvv) {
+                                 const float *lse, float *scratch, float *dq, float *dk, float *dvv) {
     const uint32_t q_rs = layout[0], k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
     const uint32_t dp16 = attn_pad16(d), dvp = attn_pad16(dv);
     const uint32_t bqm = attn_block(n_q, ATTN_BQ), bkm = attn_block(n_k, ATTN_BK);
@@ -381,8 +424,8 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
     }
     for (uint32_t i0 = 0; i0 < n_q; i0 += bqm) {
         const uint32_t bq = n_q - i0 < bqm ? n_q - i0 : bqm, ld = attn_pad16(bq);
-        attn_pack_t(q, q_rs, i0, bq, d, qt);          /* Q^T: S^T = K Q^T */
-        attn_pack_t(dout, o_rs, i0, bq, dv, gt);      /* dout^T: dP^T = V dout^T */
+        attn_pack_t16(q, q_rs, i0, bq, d, qt);        /* Q^T: S^T = K Q^T */
+        attn_pack_t16(dout, o_rs, i0, bq, dv, gt);    /* dout^T: dP^T = V dout^T */
         attn_pack_rows(q, q_rs, i0, bq, d, qp);       /* Q: dK += dS^T Q */
         attn_pack_rows(dout, o_rs, i0, bq, dv, gp);   /* dout: dV += P^T dout */
         for (uint32_t i = 0; i < ld; i++) {
@@ -393,8 +436,7 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
         const uint64_t pos0 = (uint64_t)q_pos + i0, last_pos = pos0 + bq - 1;
         for (uint32_t key0 = 0; key0 < n_k; key0 += bkm) {
             if (causal && key0 > last_pos) break;
-            const uint32_t bkf = n_k - key0 < bkm ? n_k - key0 : bkm;
-            uint32_t bk = bkf;
+            uint32_t bk = n_k - key0 < bkm ? n_k - key0 : bkm;
             if (causal && key0 + bk - 1 > last_pos) bk = (uint32_t)(last_pos + 1 - key0);   /* later keys: zeros */
             attn_gemm(k + (uintptr_t)key0 * k_rs, k_rs, qt, pt, ld, bk, d, bq, 0);
             attn_gemm(v + (uintptr_t)key0 * v_rs, v_rs, gt, dst, ld, bk, dv, bq, 0);
@@ -415,12 +457,10 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
             }
             attn_gemm(pt, ld, gp, dvv + (uintptr_t)key0 * v_rs, v_rs, bk, bq, dv, 1);    /* dV += P^T dout */
             attn_gemm(dst, ld, qp, dk + (uintptr_t)key0 * k_rs, k_rs, bk, bq, d, 1);     /* dK += dS^T Q */
-            const float *ka = kt_all ? kt_all + (uintptr_t)key0 * d : kt;
-            if (!kt_all) attn_transpose(k, k_rs, key0, bk, d, kt, bkf);
-            attn_gemm(ka, bkf, dsp, gqt, ld, d, bk, bq, 1);                              /* dQ^T += K^T dS^T */
+            attn_transpose(k, k_rs, key0, bk, d, kt, bk, 0);
+            attn_gemm(kt, bk, dsp, gqt, ld, d, bk, bq, 1);                               /* dQ^T += K^T dS^T */
         }
-        for (uint32_t i = 0; i < bq; i++)
-            for (uint32_t c = 0; c < d; c++) dq[(uintptr_t)(i0 + i) * q_rs + c] = gqt[(uintptr_t)c * ld + i];
+        attn_transpose(gqt, ld, 0, d, bq, dq + (uintptr_t)i0 * q_rs, q_rs, 0);
     }
 }
 
@@ -430,7 +470,6 @@ int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, co
                               const float *dout, const float *lse, float *scratch, uint32_t scratch_len, float *dq,
                               float *dk, float *dvv) {
     if (!d || !dv || agk_sdpa_backward_scratch_len(n_q, n_k, d, dv, flags) > scratch_len) return AGK_E_ARG;
-    float *kt_all = flags & AGK_ATTN_FLASH ? 0 : scratch + attn_back_block_len(d, dv);
     for (uint32_t b = 0; b < batch; b++)
         for (uint32_t h = 0; h < heads; h++) {
             uintptr_t qo = (uintptr_t)b * layout[1] + (uintptr_t)h * layout[2];
@@ -438,14 +477,9 @@ int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, co
             uintptr_t vo = (uintptr_t)b * layout[7] + (uintptr_t)h * layout[8];
             uintptr_t oo = (uintptr_t)b * layout[10] + (uintptr_t)h * layout[11];
             uintptr_t moff = (uintptr_t)b * layout[13] + (uintptr_t)h * layout[14];
-            if (kt_all)   /* each key block's K^T as the flash form transposes it */
-                for (uint32_t key0 = 0, bkm = attn_block(n_k, ATTN_BK); key0 < n_k; key0 += bkm) {
-                    uint32_t bk = n_k - key0 < bkm ? n_k - key0 : bkm;
-                    attn_transpose(k + ko, layout[3], key0, bk, d, kt_all + (uintptr_t)key0 * d, bk);
-                }
             attn_backward_blocks(q + qo, k + ko, v + vo, mask ? mask + moff : 0, keep ? keep + moff : 0, layout, n_q,
                                  n_k, d, dv, scale, q_pos, flags, o + oo, dout + oo,
-                                 lse + ((uintptr_t)b * heads + h) * n_q, scratch, kt_all, dq + qo, dk + ko, dvv + vo);
+                                 lse + ((uintptr_t)b * heads + h) * n_q, scratch, dq + qo, dk + ko, dvv + vo);
         }
     return (int32_t)batch;
 }

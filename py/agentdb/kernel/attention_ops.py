@@ -88,8 +88,8 @@ class AttentionOps:
         return out
 
     def sdpa_backward_scratch_len(self, n_q, n_k, d, dv, *, flash=False):
-        """Floats of scratch sdpa_backward() needs: fixed by d and dv with flash=True, plus
-        d x n_k (K transposed once per problem) without."""
+        """Floats of scratch sdpa_backward() needs: fixed by d and dv (flash changes nothing:
+        the backward is always blocked)."""
         size = self._call("agk_sdpa_backward_scratch_len", u32(n_q, "n_q"), u32(n_k, "n_k"), u32(d, "d"),
                           u32(dv, "dv"), ATTN_FLASH if flash else 0) & U32_MAX
         if size == 0:
@@ -100,7 +100,8 @@ class AttentionOps:
                       keep=None, causal=False, q_pos=0, flash=False, scratch=None):
         """(dq, dk, dv) of sdpa() given its out o and lse and the gradient dout (out's layout);
         each gradient in its input's layout (agk_sdpa_backward_f32), in blocks of queries x keys
-        with P recomputed per block. flash=True: scratch fixed by d and dv, the same bits.
+        with P recomputed per block, scratch fixed by d and dv; flash is accepted and changes
+        nothing.
 
         >>> lay = [1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0, 0]
         >>> o, lse = k.alloc(2), k.alloc(2)

@@ -301,12 +301,21 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
  * Each product is the same multiply of the same two numbers (x * y = y * x), so the bits are those
  * of the untransposed products. */
 
-/* Most queries and keys per block: a length is split into equal blocks rounded up
- * to 16 (128 keys: one block, 10 GEMM tiles of 12 rows + 8). 256 x 128 measured 2-5% faster than
- * 128 x 128, 128 x 64 or 256 x 64 at L 512-1024 (one thread, avx512) and equal elsewhere; 96 or
- * 192 keys, or P^T / dS^T rows a constant ATTN_BQ apart (constant GEMM offsets), no faster. */
+/* Most queries and keys per block (the scratch is sized for these on every target): a length is
+ * split into equal blocks rounded up to 16 (128 keys: one block, 10 GEMM tiles of 12 rows + 8).
+ * 256 x 128 measured 2-5% faster than 128 x 128, 128 x 64 or 256 x 64 at L 512-1024 (one thread,
+ * avx512) and equal elsewhere; 96 or 192 keys, or P^T / dS^T rows a constant ATTN_BQ apart
+ * (constant GEMM offsets), no faster. The narrow GEMM (wasm, SSE2) runs blocks of at most
+ * 128 x 64: in wasmtime 1.3-1.5x faster than 256 x 128 at L 128-256. */
 #define ATTN_BQ 256
 #define ATTN_BK 128
+#if GEMM_NARROW
+#define ATTN_BQ_RUN 128
+#define ATTN_BK_RUN 64
+#else
+#define ATTN_BQ_RUN ATTN_BQ
+#define ATTN_BK_RUN ATTN_BK
+#endif
 
 /* Rows per block of n: the fewest blocks of at most bmax, sizes rounded up to 16. */
 AGK_INLINE uint32_t attn_block(uint32_t n, uint32_t bmax) {
@@ -412,7 +421,7 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
                                  const float *lse, float *scratch, float *dq, float *dk, float *dvv) {
     const uint32_t q_rs = layout[0], k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
     const uint32_t dp16 = attn_pad16(d), dvp = attn_pad16(dv);
-    const uint32_t bqm = attn_block(n_q, ATTN_BQ), bkm = attn_block(n_k, ATTN_BK);
+    const uint32_t bqm = attn_block(n_q, ATTN_BQ_RUN), bkm = attn_block(n_k, ATTN_BK_RUN);
     float *qt = scratch, *gt = qt + ATTN_BQ * d, *qp = gt + ATTN_BQ * dv, *gp = qp + ATTN_BQ * dp16;
     float *pt = gp + ATTN_BQ * dvp, *dst = pt + ATTN_BK * ATTN_BQ, *dsp = dst + ATTN_BK * ATTN_BQ;
     float *kt = dsp + ATTN_BK * ATTN_BQ, *gqt = kt + d * ATTN_BK, *lsev = gqt + d * ATTN_BQ, *dd = lsev + ATTN_BQ;
@@ -422,6 +431,9 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
         for (uint32_t c = 0; c < d; c++) dk[(uintptr_t)j * k_rs + c] = 0.0f;
         for (uint32_t c = 0; c < dv; c++) dvv[(uintptr_t)j * v_rs + c] = 0.0f;
     }
+    if (!n_k)   /* no key: dQ = 0 (else key block 0 starts every dQ sum) */
+        for (uint32_t i = 0; i < n_q; i++)
+            for (uint32_t c = 0; c < d; c++) dq[(uintptr_t)i * q_rs + c] = 0.0f;
     for (uint32_t i0 = 0; i0 < n_q; i0 += bqm) {
         const uint32_t bq = n_q - i0 < bqm ? n_q - i0 : bqm, ld = attn_pad16(bq);
         attn_pack_t16(q, q_rs, i0, bq, d, qt);        /* Q^T: S^T = K Q^T */
@@ -432,7 +444,6 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
             lsev[i] = i < bq ? lse[i0 + i] : -agk_inf();
             dd[i] = i < bq ? dot1(dout + (uintptr_t)(i0 + i) * o_rs, o + (uintptr_t)(i0 + i) * o_rs, dv) : 0.0f;
         }
-        for (uint32_t x = 0; x < d * ld; x++) gqt[x] = 0.0f;
         const uint64_t pos0 = (uint64_t)q_pos + i0, last_pos = pos0 + bq - 1;
         for (uint32_t key0 = 0; key0 < n_k; key0 += bkm) {
             if (causal && key0 > last_pos) break;
@@ -458,7 +469,7 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
             attn_gemm(pt, ld, gp, dvv + (uintptr_t)key0 * v_rs, v_rs, bk, bq, dv, 1);    /* dV += P^T dout */
             attn_gemm(dst, ld, qp, dk + (uintptr_t)key0 * k_rs, k_rs, bk, bq, d, 1);     /* dK += dS^T Q */
             attn_transpose(k, k_rs, key0, bk, d, kt, bk, 0);
-            attn_gemm(kt, bk, dsp, gqt, ld, d, bk, bq, 1);                               /* dQ^T += K^T dS^T */
+            attn_gemm(kt, bk, dsp, gqt, ld, d, bk, bq, key0 > 0);   /* dQ^T (+)= K^T dS^T */
         }
         attn_transpose(gqt, ld, 0, d, bq, dq + (uintptr_t)i0 * q_rs, q_rs, 0);
     }

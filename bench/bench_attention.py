@@ -27,15 +27,15 @@ Measured on the 2-core shared box (AMD EPYC, Zen 4, family 25 model 17; native a
     1024    29.7     27.2     0.91x   31.4     16.7     20.4     1.22x    59.3     52.7    0.89x
 
     L      backward plain  flash   torch   ratio plain  flash   (issue 21's blocked backward: a
-    128             1.82    1.82    1.81      1.00x  1.00x    later run, load ~1.8 of 2 cores)
-    256             6.66    6.78    6.74      1.01x  0.99x
-    512             24.2    24.3    25.1      1.04x  1.03x
-    1024           93      93.9    94.7       1.02x  1.01x
+    128             1.76    1.73    1.67      0.95x  0.97x    later run, load ~2.0 of 2 cores;
+    256             6.14    6.29    6.13      1.00x  0.97x    4 such runs: plain 0.95-1.00x,
+    512             24.5    24.8    25.4      1.04x  1.03x    0.98-1.01x, 1.03-1.07x and
+    1024            93.5    96.4    96.8      1.03x  1.00x    1.02-1.03x)
 
 Before it (the previous table's run): whole 3.42 / 7.62 / 28.8 / 148 ms, tiled 3.5 / 7.78 / 29.2 /
 117, torch 2.61 / 6.62 / 25.8 / 102 (0.75-0.89x). The backward alone (agk_sdpa_backward_f32 from
 ctypes, 8 heads, best of 10, old and new run one after the other): old tiled 1.77 / 4.99 / 19.3 /
-77.7 ms at L 128 / 256 / 512 / 1024, new 1.07 / 3.94 / 16.4 / 61.5 (GEMM ~85% of it at L 1024, at
+77.7 ms at L 128 / 256 / 512 / 1024, new 1.04 / 3.98 / 16.4 / 61.5 (GEMM ~85% of it at L 1024, at
 ~84% of the one-thread ceiling); the rest of each figure above is the forward (0.65 / 2.2 / 7.9 /
 30 ms plain). wasm in wasmtime (the whole attention_backward): 9.4 -> 7.4 ms at L 128, 31.1 -> 26.6
 at L 256.
@@ -57,8 +57,9 @@ included; plain = flash=False, flash = the flash forward, the backward one block
 fixed by d and dv), against torch's SDPA forward + autograd backward.
 
 The issue's target (>= 1.0x) is met for causal SDPA (1.14-1.51x) and about met for multi-head
-attention (0.89-1.05x) and the backward (1.00-1.04x, narrowly at L 128-256), NOT for plain SDPA
-(0.89-0.94x). An earlier
+attention (0.89-1.05x) and the backward at L 512-1024 (1.02-1.07x), about met for the backward
+at L 128-256 (0.95-1.01x; the figure includes our forward, 0.65 of the 1.76 ms at L 128), NOT for
+plain SDPA (0.89-0.94x). An earlier
 version of this docstring blamed keeping the multiply and the add apart (bit-identity), saying it
 "halves the peak": measured, it does not on this CPU. Zen 4 runs FMUL on FP0/FP1 and FADD on
 FP2/FP3, so one zmm multiply plus one zmm add per cycle is 16 multiply-adds per cycle, as one zmm

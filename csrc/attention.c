@@ -427,7 +427,10 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
     float *kt = dsp + ATTN_BK * ATTN_BQ, *gqt = kt + d * ATTN_BK, *lsev = gqt + d * ATTN_BQ, *dd = lsev + ATTN_BQ;
     const int causal = (flags & AGK_ATTN_CAUSAL) != 0;
     const v16f sv = v16f_splat(scale), ninf = v16f_splat(-agk_inf());
-    for (uint32_t j = 0; j < n_k; j++) {   /* dK and dV sum over the query blocks from +0 */
+    /* dK and dV sum over the query blocks from +0: without causal, query block 0 starts every
+     * key row's sums; causal (a key row may first appear in a later block), from zeroed rows */
+    const int dkv_zeroed = causal || !n_q;
+    for (uint32_t j = 0; dkv_zeroed && j < n_k; j++) {
         for (uint32_t c = 0; c < d; c++) dk[(uintptr_t)j * k_rs + c] = 0.0f;
         for (uint32_t c = 0; c < dv; c++) dvv[(uintptr_t)j * v_rs + c] = 0.0f;
     }
@@ -466,8 +469,9 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
                     v16f_store(dsp + ((uintptr_t)(c0 / AGK_LANES) * bk + j) * GEMM_PANEL, ds);
                 }
             }
-            attn_gemm(pt, ld, gp, dvv + (uintptr_t)key0 * v_rs, v_rs, bk, bq, dv, 1);    /* dV += P^T dout */
-            attn_gemm(dst, ld, qp, dk + (uintptr_t)key0 * k_rs, k_rs, bk, bq, d, 1);     /* dK += dS^T Q */
+            const int acc = dkv_zeroed || i0 > 0;
+            attn_gemm(pt, ld, gp, dvv + (uintptr_t)key0 * v_rs, v_rs, bk, bq, dv, acc);    /* dV (+)= P^T dout */
+            attn_gemm(dst, ld, qp, dk + (uintptr_t)key0 * k_rs, k_rs, bk, bq, d, acc);     /* dK (+)= dS^T Q */
             attn_transpose(k, k_rs, key0, bk, d, kt, bk, 0);
             attn_gemm(kt, bk, dsp, gqt, ld, d, bk, bq, key0 > 0);   /* dQ^T (+)= K^T dS^T */
         }

@@ -387,10 +387,9 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
 /* gradients of agk_sdpa_f32 (the same arguments; o and lse from its call, dout in out's layout):
  * P from lse (p = exp(s - lse), 0 where masked), D_i = dout_i . o_i, dV = P^T dout, dS = (P * (dout V^T
  * - D)) * scale, dQ = dS K, dK = dS^T Q, each element summed over its inner index in order as
- * agk_matmul_f32 sums; dq, dk, dvv in q, k, v's layouts (overwritten). AGK_ATTN_FLASH in flags:
- * tiled (blocks of queries x keys, P recomputed per block), the same bits with scratch fixed by d
- * and dv (agk_sdpa_backward_scratch_len with the same flags). Returns batch, or AGK_E_ARG for
- * short scratch. */
+ * agk_matmul_f32 sums; dq, dk, dvv in q, k, v's layouts (overwritten). In blocks of queries x
+ * keys, P recomputed per block, scratch (agk_sdpa_backward_scratch_len) fixed by d and dv;
+ * AGK_ATTN_FLASH changes nothing. Returns batch, or AGK_E_ARG for short scratch. */
 uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, uint32_t flags);
 int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep, const uint32_t *layout, uint32_t batch, uint32_t heads, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, float scale, uint32_t q_pos, uint32_t flags, const float *o, const float *dout, const float *lse, float *scratch, uint32_t scratch_len, float *dq, float *dk, float *dvv);
 

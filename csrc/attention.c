@@ -327,75 +327,53 @@ int32_t agk_sdpa_f32(const float *q, const float *k, const float *v, const float
  * and D_i = dot(dout_i, out_i) (agk_dot_f32's order):
  *   dV = P^T dout,  dP = dout V^T,  dS = (P * (dP - D)) * scale,  dQ = dS K,  dK = dS^T Q,
  * every element of a product summed over its inner index in order (a multiply, then an add).
- * Whole (default): each product one agk_matmul_f32 over the problem, scratch ~ n_q x n_k.
- * Tiled (AGK_ATTN_FLASH): blocks of ATTN_BQ queries by ATTN_BK keys, P and dS recomputed per
- * block; dQ's block sums continue over the key blocks and dK's and dV's over the query blocks
- * (gemm_run's accumulate: the running sum stored and reloaded, exact), so the same bits as the
- * whole form with scratch fixed by d and dv. A block that a causal mask hides entirely is skipped:
- * its terms are zeros, and a sum that starts at +0 is never -0, so adding a zero changes nothing. */
+ * In blocks of up to ATTN_BQ queries by ATTN_BK keys, P and dS recomputed per block;
+ * dQ's block sums continue over the key blocks and dK's and dV's over the query blocks (gemm_run's
+ * accumulate: the running sum stored and reloaded, exact), so block sizes change no bit. A block
+ * that a causal mask hides entirely is skipped, and so are a block's key rows past its last query:
+ * their terms are zeros, and a sum that starts at +0 is never -0, so adding a zero changes nothing.
+ * The block is computed transposed, keys as rows (S^T = K Q^T, dP^T = V dout^T): K and V are then
+ * the A operands as they lie, P^T and dS^T the A operands of dV and dK, dS^T goes into dQ^T =
+ * K^T dS^T's packed B as it is computed, and per key block only K^T is transposed (in registers,
+ * as are Q^T and dout^T per query block). Scratch is fixed by d and dv, and AGK_ATTN_FLASH changes
+ * nothing: the whole form (five agk_matmul_f32 over n_q x n_k scratch) was slower at every L, and
+ * K^T packed once per problem (scratch + d x n_k) gained < 1% (avx512, L 128-1024).
+ * Each product is the same multiply of the same two numbers (x * y = y * x), so the bits are those
+ * of the untransposed products. */
 
-#define ATTN_BQ 120   /* query rows per block of the tiled backward (whole tiles for MR 12, 5, 4) */
-#define ATTN_BK 64    /* keys per block */
+/* Most queries and keys per block (the scratch is sized for these on every target): a length is
+ * split into equal blocks rounded up to 16 (128 keys: one block, 10 GEMM tiles of 12 rows + 8).
+ * 256 x 128 measured 2-5% faster than 128 x 128, 128 x 64 or 256 x 64 at L 512-1024 (one thread,
+ * avx512) and equal elsewhere; 96 or 192 keys, or P^T / dS^T rows a constant ATTN_BQ apart
+ * (constant GEMM offsets), no faster. The narrow GEMM (wasm, SSE2) runs blocks of at most
+ * 128 x 64: in wasmtime 1.3-1.5x faster than 256 x 128 at L 128-256. */
+#define ATTN_BQ 256
+#define ATTN_BK 128
+#if GEMM_NARROW
+#define ATTN_BQ_RUN 128
+#define ATTN_BK_RUN 64
+#else
+#define ATTN_BQ_RUN ATTN_BQ
+#define ATTN_BK_RUN ATTN_BK
+#endif
 
-AGK_INLINE uint64_t attn_max(uint64_t a, uint64_t b) { return a > b ? a : b; }
+/* Rows per block of n: the fewest blocks of at most bmax, sizes rounded up to 16. */
+AGK_INLINE uint32_t attn_block(uint32_t n, uint32_t bmax) {
+    uint32_t nb = (n + bmax - 1) / bmax;
+    return nb ? attn_pad16((n + nb - 1) / nb) : bmax;
+}
 
-/* Scratch of the tiled backward: Q and dout packed (one query block), K^T, V^T and K packed (one
- * key block), P, dS and a transposed block, dQ's block and D. */
-AGK_INLINE uint64_t attn_back_tiled_len(uint64_t d, uint64_t dv) {
+/* Scratch of the blocks: Q^T and dout^T packed (B of S^T and dP^T), Q and dout packed (B of dK
+ * and dV), P^T, dS^T and dS^T packed, K^T of a key block, dQ^T, lse and D (16-padded). */
+AGK_INLINE uint64_t attn_back_block_len(uint64_t d, uint64_t dv) {
     uint64_t bq = ATTN_BQ, bk = ATTN_BK, dp = attn_pad16((uint32_t)d), dvp = attn_pad16((uint32_t)dv);
-    return bq * (dp + dvp) + bk * (d + dv + dp) + 3 * bq * bk + bq * d + bq;
+    return bq * (d + dv) + bq * (dp + dvp) + 3 * bk * bq + d * bk + d * bq + 2 * bq;
 }
 
 uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv, uint32_t flags) {
-    uint64_t nq = n_q, nk = n_k, len;
-    if (flags & AGK_ATTN_FLASH) {
-        len = attn_back_tiled_len(d, dv);
-    } else {
-        uint64_t pack = attn_max(attn_max((uint64_t)d * attn_pad16(n_k), (uint64_t)dv * attn_pad16(n_k)),
-                                 attn_max(nq * attn_pad16(dv) + nk * nq,
-                                          attn_max(nk * attn_pad16(d), nq * attn_pad16(d) + nk * nq)));
-        len = 2 * (nq * d + nk * d + nk * dv) + 2 * nq * dv + 2 * nq * nk + pack;
-    }
+    (void)n_q, (void)n_k, (void)flags;
+    uint64_t len = attn_back_block_len(d, dv);
     return len > 0xffffffffu ? 0 : (uint32_t)len;
-}
-
-AGK_INLINE void attn_gather(const float *src, uint32_t rs, uint32_t rows, uint32_t cols, float *dst) {
-    for (uint32_t i = 0; i < rows; i++)
-        for (uint32_t c = 0; c < cols; c++) dst[(uintptr_t)i * cols + c] = src[(uintptr_t)i * rs + c];
-}
-
-AGK_INLINE void attn_scatter(const float *src, uint32_t rows, uint32_t cols, float *dst, uint32_t rs) {
-    for (uint32_t i = 0; i < rows; i++)
-        for (uint32_t c = 0; c < cols; c++) dst[(uintptr_t)i * rs + c] = src[(uintptr_t)i * cols + c];
-}
-
-/* One row of P in place from its raw scores s (keys key0 .. key0+n-1; mr, kr at key0):
- * x = scale * s + mask, p = exp(x - lse_i), 0 where masked (key past lim, keep 0, x or lse -inf).
- * 16 keys to a vector, each lane's operations those of one key. */
-AGK_INLINE void attn_p_row(float *pr, uint32_t n, uint32_t key0, uint64_t lim, const float *mr, const uint8_t *kr,
-                           float li, float scale) {
-    const v16f sv = v16f_splat(scale), ninf = v16f_splat(-agk_inf()), lv = v16f_splat(li);
-    const uint32_t loc = lim <= key0 ? 0 : lim - key0 < n ? (uint32_t)(lim - key0) : n;
-    const int row_ok = li > -agk_inf();
-    for (uint32_t j0 = 0; j0 < n; j0 += AGK_LANES) {
-        uint32_t r = n - j0 < AGK_LANES ? n - j0 : AGK_LANES;
-        v16f x = sv * attn_load(pr + j0, r);
-        if (mr) x = x + attn_load(mr + j0, r);
-        v16i ok = x > ninf;
-        if (kr || j0 + AGK_LANES > loc) ok = ok & attn_valid(j0, loc, kr);
-        if (!row_ok) ok = (v16i){0};
-        v16f y = v16f_select(ok, x - lv, ninf);
-        attn_store(pr + j0, v16f_select(y == ninf, v16f_zero(), v16f_exp(y)), r);
-    }
-}
-
-/* dS row = (p * (dp - di)) * scale, into out (= dp) */
-AGK_INLINE void attn_ds_row(const float *a, float *out, uint32_t n, float di, float scale) {
-    const float *b = out;
-    v16f dvec = v16f_splat(di), sv = v16f_splat(scale);
-#define ATTN_DS_EXPR(L) ((L(a + i_) * (L(b + i_) - dvec)) * sv)
-    ELEMENTWISE(n, ATTN_DS_EXPR);
-#undef ATTN_DS_EXPR
 }
 
 /* out (rows ldc apart) = or += a (rows lda apart) x packed w: one GEMM instance for the backward */
@@ -404,52 +382,140 @@ __attribute__((noinline)) static void attn_gemm(const float *a, uint32_t lda, co
     gemm_run(a, lda, w, 0, 0, 0, out, ldc, m, k, n, AGK_ACT_NONE, accumulate);
 }
 
-/* The tiled backward of one problem (pointers at its first rows). */
-static void attn_backward_tiled(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep,
-                                const uint32_t *layout, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv,
-                                float scale, uint32_t q_pos, uint32_t flags, const float *o, const float *dout,
-                                const float *lse, float *scratch, float *dq, float *dk, float *dvv) {
+/* A 16 x 16 block transposed in registers: stage s swaps bit s of the row and the column index
+ * (the off-diagonal s x s sub-blocks), so after s = 1, 2, 4, 8 element (i, l) is at (l, i).
+ * Scalar, the transposes took ~6% of the backward at L 256. */
+#define ATTN_T16_STAGE(S, LO, HI)                                                    \
+    for (uint32_t i = 0; i < AGK_LANES; i++)                                         \
+        if (!(i & (S))) {                                                            \
+            v16f a_ = r[i], b_ = r[i | (S)];                                         \
+            r[i] = __builtin_shufflevector(a_, b_, LO);                              \
+            r[i | (S)] = __builtin_shufflevector(a_, b_, HI);                        \
+        }
+#define ATTN_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define ATTN_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define ATTN_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define ATTN_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define ATTN_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define ATTN_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define ATTN_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define ATTN_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+AGK_INLINE void attn_t16(v16f *r) {
+    ATTN_T16_STAGE(1, ATTN_LO1, ATTN_HI1)
+    ATTN_T16_STAGE(2, ATTN_LO2, ATTN_HI2)
+    ATTN_T16_STAGE(4, ATTN_LO4, ATTN_HI4)
+    ATTN_T16_STAGE(8, ATTN_LO8, ATTN_HI8)
+}
+#undef ATTN_T16_STAGE
+
+/* dst (cols rows ld apart) = rows [r0, r0 + rows) of a (rows rs apart, cols columns) transposed;
+ * full: store all 16 lanes of a row (zeros past rows: a packed panel's padding). */
+AGK_INLINE void attn_transpose(const float *a, uintptr_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst,
+                               uintptr_t ld, int full) {
+    for (uint32_t j0 = 0; j0 < rows; j0 += AGK_LANES) {
+        uint32_t nr = rows - j0 < AGK_LANES ? rows - j0 : AGK_LANES;
+        for (uint32_t c0 = 0; c0 < cols; c0 += AGK_LANES) {
+            uint32_t nc = cols - c0 < AGK_LANES ? cols - c0 : AGK_LANES;
+            v16f r[AGK_LANES];
+            for (uint32_t i = 0; i < AGK_LANES; i++)
+                r[i] = i < nr ? attn_load(a + (r0 + j0 + i) * rs + c0, nc) : v16f_zero();
+            attn_t16(r);
+            for (uint32_t c = 0; c < nc; c++) attn_store(dst + (c0 + c) * ld + j0, r[c], full ? AGK_LANES : nr);
+        }
+    }
+}
+
+/* Rows [r0, r0 + rows) of a as agk_gemm_f32's weights, transposed (attn_pack_t's layout) */
+AGK_INLINE void attn_pack_t16(const float *a, uint32_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst) {
+    for (uint32_t q = 0; q * GEMM_PANEL < rows; q++) {
+        uint32_t n = rows - q * GEMM_PANEL < GEMM_PANEL ? rows - q * GEMM_PANEL : GEMM_PANEL;
+        attn_transpose(a, rs, r0 + q * GEMM_PANEL, n, cols, dst + (uintptr_t)q * cols * GEMM_PANEL, GEMM_PANEL, 1);
+    }
+}
+
+/* Lanes of queries c0 .. c0+15 (of the block) that key kj may enter: the query is in the block
+ * (lse -inf as padding: also a row with no key), x > -inf, the key at or before its position
+ * (causal), keep. mask: its values added to x. */
+AGK_INLINE v16i attn_lanes_ok(v16f *x, v16f lv, uint32_t c0, uint32_t bq, uint64_t kj, uint64_t pos0, int causal,
+                              const float *mask, const uint8_t *keep, uint32_t m_rs) {
+    const v16f ninf = v16f_splat(-agk_inf());
+    if (mask) {
+        v16f mv = v16f_zero();
+        for (uint32_t l = 0; l < AGK_LANES && c0 + l < bq; l++) mv[l] = mask[(uintptr_t)(c0 + l) * m_rs + kj];
+        *x = *x + mv;
+    }
+    v16i ok = (*x > ninf) & (lv > ninf);
+    if (causal && kj > pos0 + c0) {   /* lane l sees key kj when kj <= pos0 + c0 + l */
+        uint64_t first = kj - pos0 - c0;
+        for (uint32_t l = 0; l < AGK_LANES; l++) ok[l] = l < first ? 0 : ok[l];
+    }
+    if (keep)
+        for (uint32_t l = 0; l < AGK_LANES && c0 + l < bq; l++) ok[l] = keep[(uintptr_t)(c0 + l) * m_rs + kj] ? ok[l] : 0;
+    return ok;
+}
+
+/* The backward of one problem (pointers at its first rows). */
+static void attn_backward_blocks(const float *q, const float *k, const float *v, const float *mask, const uint8_t *keep,
+                                 const uint32_t *layout, uint32_t n_q, uint32_t n_k, uint32_t d, uint32_t dv,
+                                 float scale, uint32_t q_pos, uint32_t flags, const float *o, const float *dout,
+                                 const float *lse, float *scratch, float *dq, float *dk, float *dvv) {
     const uint32_t q_rs = layout[0], k_rs = layout[3], v_rs = layout[6], o_rs = layout[9], m_rs = layout[12];
     const uint32_t dp16 = attn_pad16(d), dvp = attn_pad16(dv);
-    float *qp = scratch, *gp = qp + ATTN_BQ * dp16, *ktp = gp + ATTN_BQ * dvp, *vtp = ktp + ATTN_BK * d;
-    float *kp = vtp + ATTN_BK * dv, *pb = kp + ATTN_BK * dp16, *ds = pb + ATTN_BQ * ATTN_BK, *tb = ds + ATTN_BQ * ATTN_BK;
-    float *gq = tb + ATTN_BQ * ATTN_BK, *dd = gq + ATTN_BQ * d;
+    const uint32_t bqm = attn_block(n_q, ATTN_BQ_RUN), bkm = attn_block(n_k, ATTN_BK_RUN);
+    float *qt = scratch, *gt = qt + ATTN_BQ * d, *qp = gt + ATTN_BQ * dv, *gp = qp + ATTN_BQ * dp16;
+    float *pt = gp + ATTN_BQ * dvp, *dst = pt + ATTN_BK * ATTN_BQ, *dsp = dst + ATTN_BK * ATTN_BQ;
+    float *kt = dsp + ATTN_BK * ATTN_BQ, *gqt = kt + d * ATTN_BK, *lsev = gqt + d * ATTN_BQ, *dd = lsev + ATTN_BQ;
     const int causal = (flags & AGK_ATTN_CAUSAL) != 0;
-    for (uint32_t j = 0; j < n_k; j++) {   /* dK and dV sum over the query blocks from +0 */
+    const v16f sv = v16f_splat(scale), ninf = v16f_splat(-agk_inf());
+    /* dK and dV sum over the query blocks from +0: without causal, query block 0 starts every
+     * key row's sums; causal (a key row may first appear in a later block), from zeroed rows */
+    const int dkv_zeroed = causal || !n_q;
+    for (uint32_t j = 0; dkv_zeroed && j < n_k; j++) {
         for (uint32_t c = 0; c < d; c++) dk[(uintptr_t)j * k_rs + c] = 0.0f;
         for (uint32_t c = 0; c < dv; c++) dvv[(uintptr_t)j * v_rs + c] = 0.0f;
     }
-    for (uint32_t i0 = 0; i0 < n_q; i0 += ATTN_BQ) {
-        uint32_t bq = n_q - i0 < ATTN_BQ ? n_q - i0 : ATTN_BQ;
-        attn_pack_rows(q, q_rs, i0, bq, d, qp);
-        attn_pack_rows(dout, o_rs, i0, bq, dv, gp);
-        for (uint32_t i = 0; i < bq; i++)
-            dd[i] = dot1(dout + (uintptr_t)(i0 + i) * o_rs, o + (uintptr_t)(i0 + i) * o_rs, dv);
-        for (uint32_t x = 0; x < bq * d; x++) gq[x] = 0.0f;
-        const uint64_t last_pos = (uint64_t)q_pos + i0 + bq - 1;
-        for (uint32_t key0 = 0; key0 < n_k; key0 += ATTN_BK) {
-            if (causal && key0 > last_pos) break;
-            uint32_t bk = n_k - key0 < ATTN_BK ? n_k - key0 : ATTN_BK;
-            attn_pack_t(k, k_rs, key0, bk, d, ktp);      /* K^T: S = Q K^T */
-            attn_pack_t(v, v_rs, key0, bk, dv, vtp);     /* V^T: dP = dout V^T */
-            attn_pack_rows(k, k_rs, key0, bk, d, kp);    /* K: dQ = dS K */
-            attn_gemm(q + (uintptr_t)i0 * q_rs, q_rs, ktp, pb, bk, bq, d, bk, 0);
-            for (uint32_t i = 0; i < bq; i++) {
-                uint64_t lim = causal ? (uint64_t)q_pos + i0 + i + 1 : n_k;
-                uintptr_t mo = (uintptr_t)(i0 + i) * m_rs + key0;
-                attn_p_row(pb + (uintptr_t)i * bk, bk, key0, lim, mask ? mask + mo : 0, keep ? keep + mo : 0,
-                           lse[i0 + i], scale);
-            }
-            attn_gemm(dout + (uintptr_t)i0 * o_rs, o_rs, vtp, ds, bk, bq, dv, bk, 0);
-            for (uint32_t i = 0; i < bq; i++)
-                attn_ds_row(pb + (uintptr_t)i * bk, ds + (uintptr_t)i * bk, bk, dd[i], scale);
-            agk_transpose_f32(pb, bq, bk, tb);
-            attn_gemm(tb, bq, gp, dvv + (uintptr_t)key0 * v_rs, v_rs, bk, bq, dv, 1);   /* dV += P^T dout */
-            attn_gemm(ds, bk, kp, gq, d, bq, bk, d, 1);                                  /* dQ += dS K */
-            agk_transpose_f32(ds, bq, bk, tb);
-            attn_gemm(tb, bq, qp, dk + (uintptr_t)key0 * k_rs, k_rs, bk, bq, d, 1);      /* dK += dS^T Q */
+    if (!n_k)   /* no key: dQ = 0 (else key block 0 starts every dQ sum) */
+        for (uint32_t i = 0; i < n_q; i++)
+            for (uint32_t c = 0; c < d; c++) dq[(uintptr_t)i * q_rs + c] = 0.0f;
+    for (uint32_t i0 = 0; i0 < n_q; i0 += bqm) {
+        const uint32_t bq = n_q - i0 < bqm ? n_q - i0 : bqm, ld = attn_pad16(bq);
+        attn_pack_t16(q, q_rs, i0, bq, d, qt);        /* Q^T: S^T = K Q^T */
+        attn_pack_t16(dout, o_rs, i0, bq, dv, gt);    /* dout^T: dP^T = V dout^T */
+        attn_pack_rows(q, q_rs, i0, bq, d, qp);       /* Q: dK += dS^T Q */
+        attn_pack_rows(dout, o_rs, i0, bq, dv, gp);   /* dout: dV += P^T dout */
+        for (uint32_t i = 0; i < ld; i++) {
+            lsev[i] = i < bq ? lse[i0 + i] : -agk_inf();
+            dd[i] = i < bq ? dot1(dout + (uintptr_t)(i0 + i) * o_rs, o + (uintptr_t)(i0 + i) * o_rs, dv) : 0.0f;
         }
-        attn_scatter(gq, bq, d, dq + (uintptr_t)i0 * q_rs, q_rs);
+        const uint64_t pos0 = (uint64_t)q_pos + i0, last_pos = pos0 + bq - 1;
+        for (uint32_t key0 = 0; key0 < n_k; key0 += bkm) {
+            if (causal && key0 > last_pos) break;
+            uint32_t bk = n_k - key0 < bkm ? n_k - key0 : bkm;
+            if (causal && key0 + bk - 1 > last_pos) bk = (uint32_t)(last_pos + 1 - key0);   /* later keys: zeros */
+            attn_gemm(k + (uintptr_t)key0 * k_rs, k_rs, qt, pt, ld, bk, d, bq, 0);
+            attn_gemm(v + (uintptr_t)key0 * v_rs, v_rs, gt, dst, ld, bk, dv, bq, 0);
+            for (uint32_t j = 0; j < bk; j++) {
+                const uint64_t kj = key0 + j;
+                float *pr = pt + (uintptr_t)j * ld, *sr = dst + (uintptr_t)j * ld;
+                for (uint32_t c0 = 0; c0 < ld; c0 += AGK_LANES) {
+                    v16f lv = v16f_load(lsev + c0), x = sv * v16f_load(pr + c0);
+                    v16i ok = attn_lanes_ok(&x, lv, c0, bq, kj, pos0, causal, mask ? mask + (uintptr_t)i0 * m_rs : 0,
+                                            keep ? keep + (uintptr_t)i0 * m_rs : 0, m_rs);
+                    /* x - lse <= 0 (lse = m + log l, l >= 1): no upper clamp; exp(-inf) is 0 */
+                    v16f p = attn_exp_nonpos(v16f_select(ok, x - lv, ninf));
+                    v16f ds = v16f_select(ok, (p * (v16f_load(sr + c0) - v16f_load(dd + c0))) * sv, v16f_zero());
+                    v16f_store(pr + c0, p);
+                    v16f_store(sr + c0, ds);
+                    v16f_store(dsp + ((uintptr_t)(c0 / AGK_LANES) * bk + j) * GEMM_PANEL, ds);
+                }
+            }
+            const int acc = dkv_zeroed || i0 > 0;
+            attn_gemm(pt, ld, gp, dvv + (uintptr_t)key0 * v_rs, v_rs, bk, bq, dv, acc);    /* dV (+)= P^T dout */
+            attn_gemm(dst, ld, qp, dk + (uintptr_t)key0 * k_rs, k_rs, bk, bq, d, acc);     /* dK (+)= dS^T Q */
+            attn_transpose(k, k_rs, key0, bk, d, kt, bk, 0);
+            attn_gemm(kt, bk, dsp, gqt, ld, d, bk, bq, key0 > 0);   /* dQ^T (+)= K^T dS^T */
+        }
+        attn_transpose(gqt, ld, 0, d, bq, dq + (uintptr_t)i0 * q_rs, q_rs, 0);
     }
 }
 
@@ -459,11 +525,6 @@ int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, co
                               const float *dout, const float *lse, float *scratch, uint32_t scratch_len, float *dq,
                               float *dk, float *dvv) {
     if (!d || !dv || agk_sdpa_backward_scratch_len(n_q, n_k, d, dv, flags) > scratch_len) return AGK_E_ARG;
-    uintptr_t nq = n_q, nk = n_k;
-    float *qc = scratch, *kc = qc + nq * d, *vc = kc + nk * d, *gc = vc + nk * dv, *oc = gc + nq * dv;
-    float *gq = oc + nq * dv, *gk = gq + nq * d, *gv = gk + nk * d, *p = gv + nk * dv, *dp = p + nq * nk;
-    float *pack = dp + nq * nk;
-    const uint32_t m_rs = layout[12];
     for (uint32_t b = 0; b < batch; b++)
         for (uint32_t h = 0; h < heads; h++) {
             uintptr_t qo = (uintptr_t)b * layout[1] + (uintptr_t)h * layout[2];
@@ -471,34 +532,9 @@ int32_t agk_sdpa_backward_f32(const float *q, const float *k, const float *v, co
             uintptr_t vo = (uintptr_t)b * layout[7] + (uintptr_t)h * layout[8];
             uintptr_t oo = (uintptr_t)b * layout[10] + (uintptr_t)h * layout[11];
             uintptr_t moff = (uintptr_t)b * layout[13] + (uintptr_t)h * layout[14];
-            const float *lb = lse + ((uintptr_t)b * heads + h) * n_q;
-            if (flags & AGK_ATTN_FLASH) {
-                attn_backward_tiled(q + qo, k + ko, v + vo, mask ? mask + moff : 0, keep ? keep + moff : 0, layout, n_q,
-                                    n_k, d, dv, scale, q_pos, flags, o + oo, dout + oo, lb, scratch, dq + qo, dk + ko,
-                                    dvv + vo);
-                continue;
-            }
-            attn_gather(q + qo, layout[0], n_q, d, qc);
-            attn_gather(k + ko, layout[3], n_k, d, kc);
-            attn_gather(v + vo, layout[6], n_k, dv, vc);
-            attn_gather(dout + oo, layout[9], n_q, dv, gc);
-            attn_gather(o + oo, layout[9], n_q, dv, oc);
-            agk_matmul_f32(qc, kc, n_q, d, n_k, AGK_MATMUL_TRANS_B, pack, p);   /* S = Q K^T */
-            for (uint32_t i = 0; i < n_q; i++) {
-                uint64_t lim = flags & AGK_ATTN_CAUSAL ? (uint64_t)q_pos + i + 1 : n_k;
-                uintptr_t mo = moff + (uintptr_t)i * m_rs;
-                attn_p_row(p + (uintptr_t)i * nk, n_k, 0, lim, mask ? mask + mo : 0, keep ? keep + mo : 0, lb[i], scale);
-            }
-            agk_matmul_f32(gc, vc, n_q, dv, n_k, AGK_MATMUL_TRANS_B, pack, dp);   /* dP = dout V^T */
-            for (uint32_t i = 0; i < n_q; i++)
-                attn_ds_row(p + (uintptr_t)i * nk, dp + (uintptr_t)i * nk, n_k,
-                            dot1(gc + (uintptr_t)i * dv, oc + (uintptr_t)i * dv, dv), scale);
-            agk_matmul_f32(p, gc, n_k, n_q, dv, AGK_MATMUL_TRANS_A, pack, gv);    /* dV = P^T dout */
-            agk_matmul_f32(dp, kc, n_q, n_k, d, 0, pack, gq);                     /* dQ = dS K */
-            agk_matmul_f32(dp, qc, n_k, n_q, d, AGK_MATMUL_TRANS_A, pack, gk);    /* dK = dS^T Q */
-            attn_scatter(gq, n_q, d, dq + qo, layout[0]);
-            attn_scatter(gk, n_k, d, dk + ko, layout[3]);
-            attn_scatter(gv, n_k, dv, dvv + vo, layout[6]);
+            attn_backward_blocks(q + qo, k + ko, v + vo, mask ? mask + moff : 0, keep ? keep + moff : 0, layout, n_q,
+                                 n_k, d, dv, scale, q_pos, flags, o + oo, dout + oo,
+                                 lse + ((uintptr_t)b * heads + h) * n_q, scratch, dq + qo, dk + ko, dvv + vo);
         }
     return (int32_t)batch;
 }

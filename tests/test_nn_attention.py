@@ -68,7 +68,7 @@ def test_masks_match_torch(kernel, rng, kind):
 
 
 @pytest.mark.parametrize("B,H,n_q,n_k,d,dv", [(1, 1, 1, 1, 1, 1), (2, 3, 130, 250, 17, 9), (1, 1, 241, 129, 64, 64),
-                                               (1, 2, 61, 65, 3, 33)])
+                                               (1, 2, 61, 65, 3, 33), (1, 1, 300, 70, 5, 7)])   # 300: 2 query blocks
 @pytest.mark.parametrize("options", ["causal", "mask", "keep"])
 def test_tiled_backward_matches_torch_and_the_whole_bits(kernel, rng, B, H, n_q, n_k, d, dv, options):
     q, k, v = f32(rng, B, H, n_q, d), f32(rng, B, H, n_k, d), f32(rng, B, H, n_k, dv)
@@ -95,9 +95,10 @@ def test_tiled_backward_matches_torch_and_the_whole_bits(kernel, rng, B, H, n_q,
 
 
 def test_tiled_backward_scratch_does_not_grow_with_length(kernel, rng):
-    sizes = {kernel.sdpa_backward_scratch_len(n, m, 64, 64, flash=True) for n in (1, 64, 1000, 100000) for m in (1, 7000)}
-    assert len(sizes) == 1
-    assert kernel.sdpa_backward_scratch_len(1000, 1000, 64, 64) > 10 * sizes.pop()
+    sizes = {kernel.sdpa_backward_scratch_len(n, m, 64, 64, flash=flash)
+             for n in (1, 64, 1000, 100000) for m in (1, 7000) for flash in (False, True)}
+    assert len(sizes) == 1   # one blocked backward: flash changes nothing
+    assert sizes.pop() < 1000 * 1000   # below one 1000 x 1000 problem's P
     # a long problem through the bounded scratch: the gradients of a few rows against torch's
     n, d = 3000, 8
     q, k, v, g = f32(rng, n, d), f32(rng, n, d), f32(rng, n, d), f32(rng, n, d)

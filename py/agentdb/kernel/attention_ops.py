@@ -88,8 +88,8 @@ class AttentionOps:
         return out
 
     def sdpa_backward_scratch_len(self, n_q, n_k, d, dv, *, flash=False):
-        """Floats of scratch sdpa_backward() needs: ~ n_q x n_k, or fixed by d and dv alone with
-        flash=True (the tiled backward)."""
+        """Floats of scratch sdpa_backward() needs: fixed by d and dv (flash changes nothing:
+        the backward is always blocked)."""
         size = self._call("agk_sdpa_backward_scratch_len", u32(n_q, "n_q"), u32(n_k, "n_k"), u32(d, "d"),
                           u32(dv, "dv"), ATTN_FLASH if flash else 0) & U32_MAX
         if size == 0:
@@ -99,8 +99,9 @@ class AttentionOps:
     def sdpa_backward(self, q, k, v, o, dout, lse, *, batch, heads, n_q, n_k, d, dv, layout, scale, mask=None,
                       keep=None, causal=False, q_pos=0, flash=False, scratch=None):
         """(dq, dk, dv) of sdpa() given its out o and lse and the gradient dout (out's layout);
-        each gradient in its input's layout (agk_sdpa_backward_f32). flash=True: tiled, P
-        recomputed per block of queries x keys, scratch fixed by d and dv, the same bits.
+        each gradient in its input's layout (agk_sdpa_backward_f32), in blocks of queries x keys
+        with P recomputed per block, scratch fixed by d and dv; flash is accepted and changes
+        nothing.
 
         >>> lay = [1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 0, 0, 0]
         >>> o, lse = k.alloc(2), k.alloc(2)

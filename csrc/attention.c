@@ -153,8 +153,9 @@ AGK_INLINE float attn_exp_row_sum(float *sr, uint32_t kt, float m) {
 typedef struct { float *m, *l, *c, *live, *mt, *rs; } attn_state;
 
 /* out (rows ldc apart) = a (rows lda apart) x packed w (panels wk x 16 floats apart, wk >= k).
- * A whole tile without causal groups inlines its GEMMs: their sizes are then constants (n = k =
- * ATTN_KT), worth 10% of a call at L 256-1024; the causal groups' varying sizes share one copy
+ * A whole (or exactly half) tile without causal groups inlines its GEMMs: their sizes are then
+ * constants (n = k = 256 or 128), worth 10% of a call at L 128-1024; the causal groups' and other
+ * tails' varying sizes share one copy
  * (inlined there, they ran 35% slower). */
 __attribute__((noinline)) static void attn_gemm_fwd(const float *a, uint32_t lda, const float *w, uint32_t wk,
                                                     float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n) {
@@ -273,6 +274,9 @@ static void attn_query_tile(const float *q, const float *k, const float *v, cons
                                            flags, s, st, qs, pv, kvp, out, key0, t);
             else attn_query_tile_kt(ATTN_KT, 0, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s,
                                     st, qs, pv, kvp, out, key0, t);
+        else if (!causal && n_k - key0 == ATTN_KT / 2)   /* L 128, 384, ...: the last tile half full */
+            attn_query_tile_kt(ATTN_KT / 2, 0, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s,
+                               st, qs, pv, kvp, out, key0, t);
         else
             attn_query_tile_kt(0, causal, k, v, mask, keep, layout, i0, qt, n_k, d, dv, scale, q_pos, flags, s, st, qs,
                                pv, kvp, out, key0, t);

@@ -17,28 +17,42 @@ bench/bench_attention_browser.py's.
 
 ## SDPA and multi-head attention (heads 8 x head dim 64, one thread)
 Measured on the 2-core shared box (AMD EPYC, Zen 4, family 25 model 17; native avx512, torch
-2.13.0 CPU; other agents were running), ms per call, best of 7 runs of 3 calls, one full run
-(ratio = torch ms / ours ms: > 1 means ours is faster):
+2.13.0 CPU; load about 1.1), ms per call, best of 7 runs of 3 calls, two full runs on 2026-12-08
+(ratio = torch ms / ours ms: > 1 means ours is faster; the second run's ratio after the slash):
 
-    L      sdpa ours  torch   ratio   flash   causal ours  torch  ratio   mha ours  torch   ratio
-    128      0.527    0.495   0.94x   0.525     0.452    0.515   1.14x     3.82     3.9    1.02x
-    256      1.99     1.78    0.89x   2.05      1.37     1.81    1.32x     8.39     8.32   0.99x
-    512      7.62     7.11    0.93x   8.17      4.7      7.1     1.51x    20.9     21.9    1.05x
-    1024    29.7     27.2     0.91x   31.4     16.7     20.4     1.22x    59.3     52.7    0.89x
+    L      sdpa ours  torch   ratio        flash   causal ours  torch  ratio        mha ours  torch  ratio
+    128      0.442    0.482   1.09/1.08x   0.46      0.392    0.491   1.25/1.24x     3.4     3.48   1.02/1.01x
+    256      1.6      1.7     1.07/1.06x   1.66      1.22     1.72    1.41/1.40x     7.2     7.33   1.02/1.00x
+    512      6.16     6.61    1.07/1.07x   6.42      4.23     6.77    1.60/1.60x    18.4    20.5    1.12/1.06x
+    1024    24.5     25.9     1.06/1.05x   25.7     15.7     19.8     1.26/1.24x    49.1    48.8    0.99/1.01x
 
-    L      backward plain  flash   torch   ratio plain  flash   (issue 21's blocked backward: a
-    128             1.76    1.73    1.67      0.95x  0.97x    later run, load ~2.0 of 2 cores;
-    256             6.14    6.29    6.13      1.00x  0.97x    4 such runs: plain 0.95-1.00x,
-    512             24.5    24.8    25.4      1.04x  1.03x    0.98-1.01x, 1.03-1.07x and
-    1024            93.5    96.4    96.8      1.03x  1.00x    1.02-1.03x)
+    L      backward plain  flash   torch   ratio plain  flash
+    128             1.68    1.67    1.69   1.00/1.00x   1.01/1.00x
+    256             5.93    5.99    6.19   1.04/1.04x   1.03/1.03x
+    512            23.2    23.8    25.5    1.10/1.07x   1.07/1.05x
+    1024           87.5    88.5    94.2    1.08/1.08x   1.06/1.06x
 
-Before it (the previous table's run): whole 3.42 / 7.62 / 28.8 / 148 ms, tiled 3.5 / 7.78 / 29.2 /
-117, torch 2.61 / 6.62 / 25.8 / 102 (0.75-0.89x). The backward alone (agk_sdpa_backward_f32 from
-ctypes, 8 heads, best of 10, old and new run one after the other): old tiled 1.77 / 4.99 / 19.3 /
-77.7 ms at L 128 / 256 / 512 / 1024, new 1.04 / 3.98 / 16.4 / 61.5 (GEMM ~85% of it at L 1024, at
-~84% of the one-thread ceiling); the rest of each figure above is the forward (0.65 / 2.2 / 7.9 /
-30 ms plain). wasm in wasmtime (the whole attention_backward): 9.4 -> 7.4 ms at L 128, 31.1 -> 26.6
-at L 256.
+What moved the forward (the same session's A/B runs in turns, one process each, best of 7): key
+tiles of 256 instead of 64 (fewer rescales and state updates, k = 256 in P V) with the whole
+tile's GEMMs inlined at constant sizes: plain 1.92 -> 1.60 ms at L 256, 7.5 -> 6.2 at L 512,
+29.4 -> 24.5 at L 1024; a half tile (L 128) with its own constant-size instance: 0.50 -> 0.45 ms;
+causal passes in row groups of 24 whose products stop at the group's last visible key (with
+wider tiles and no groups causal got 27-35% slower): 1.34 -> 1.22 ms at L 256, 16.4 -> 15.7 at
+L 1024. The backward (blocked, keys as rows: no transposes of P or dS, no repacking per query
+block, one path for both flags) alone, agk_sdpa_backward_f32 from ctypes: old tiled 1.77 / 4.99 /
+19.3 / 77.7 ms at L 128 / 256 / 512 / 1024, new 1.04 / 3.98 / 16.4 / 61.5 (GEMM ~85% of it at
+L 1024, at ~84% of the one-thread ceiling); wasm in wasmtime (the whole attention_backward): 9.4
+-> 7.4 ms at L 128, 31.1 -> 26.6 at L 256. Every change kept native == wasm and plain == flash ==
+chunked bits (the forward's results differ from before it: the tile is part of the formula).
+
+The issue's target (>= 1.0x) is met for plain SDPA (1.05-1.09x), causal (1.24-1.60x) and the
+backward (1.00-1.10x); multi-head attention is 0.99-1.12x, at parity at L 1024 (0.99 and 1.01x
+in the two runs).
+
+The earlier table (issue 21's query tiling, key tiles of 64, other agents running): sdpa 0.527 /
+1.99 / 7.62 / 29.7 ms vs torch 0.495 / 1.78 / 7.11 / 27.2 (0.89-0.94x), causal 1.14-1.51x, mha
+0.89-1.05x, backward whole 3.42 / 7.62 / 28.8 / 148 and tiled 3.5 / 7.78 / 29.2 / 117 vs torch
+2.61 / 6.62 / 25.8 / 102 (0.75-0.89x).
 
 The table this one replaces (same script, an earlier run on this box) had torch at
 0.401 / 1.33 / 5.01 / 16.9 ms for sdpa and ours at 0.672 / 2.32 / 8.89 / 32.9 (0.51-0.60x), mha
@@ -56,17 +70,14 @@ gradient has the old bits. The backward columns run attention_backward (its forw
 included; plain = flash=False, flash = the flash forward, the backward one blocked path with scratch
 fixed by d and dv), against torch's SDPA forward + autograd backward.
 
-The issue's target (>= 1.0x) is met for causal SDPA (1.14-1.51x) and about met for multi-head
-attention (0.89-1.05x) and the backward at L 512-1024 (1.02-1.07x), about met for the backward
-at L 128-256 (0.95-1.01x; the figure includes our forward, 0.65 of the 1.76 ms at L 128), NOT for
-plain SDPA (0.89-0.94x). An earlier
+An earlier
 version of this docstring blamed keeping the multiply and the add apart (bit-identity), saying it
 "halves the peak": measured, it does not on this CPU. Zen 4 runs FMUL on FP0/FP1 and FADD on
 FP2/FP3, so one zmm multiply plus one zmm add per cycle is 16 multiply-adds per cycle, as one zmm
 FMA: 59.1 GMAC/s one thread either way, also with the A value broadcast inside the multiply
 (vmulps m32{1to16}, our 12 x 1 tile); only a separate vbroadcastss costs an FP slot (40.0 GMAC/s
-for a 6 x 2 tile), which is why the tile is 12 x 1 (csrc/gemm.c). Where the time goes (perf,
-plain sdpa at L 256): 57% agk_gemm_f32 (nearly all of it in the 12 x 1 inner loop), 26% the sdpa
+for a 6 x 2 tile), which is why the tile is 12 x 1 (csrc/gemm.c). Where the time went before the
+256-key tiles (perf, plain sdpa at L 256): 57% agk_gemm_f32 (nearly all of it in the 12 x 1 inner loop), 26% the sdpa
 row passes (scale, max, exp, sum, rescale), the rest Python. At an attention pass's product
 (120 x 64 x 64) agk_gemm_f32 runs at 75-79% of the ceiling from C, torch.mm at ~70% through its
 Python call (bench/bench_gemm.py); no tile shape, unroll or A packing tried beat it (csrc/gemm.c's

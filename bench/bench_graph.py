@@ -60,15 +60,19 @@ ratios are higher than on a quiet box), best of 3-5 rounds:
       both from numpy columns (Kùzu pandas)   0.045-0.063      0.99-1.21        19.2-22.1x
     Chromium batch insert (s), COPY CSV       0.140            10.1             72x
 
-On a quiet box (load under 1, two runs of best of 5 rounds, after the helpers' runs above):
-batch insert 0.035 / 0.052 s vs Kùzu pandas 0.387 / 0.447 s = 11.0x / 8.6x; ids only 0.037 /
-0.042 s = 10.5x / 10.5x; from numpy columns 0.027 / 0.029 s = 13.8x / 13.3x. Seven back-to-back
-builds from lists took 0.054-0.059 s (one 0.089 s), so the typical ratio is 7-8x and the best
-round's about 10x. The floor left (cProfile of one 0.055 s build, quiet): the caller's Python
+On a quiet box (load about 1, three runs of best of 5 rounds, 2026-12-08), after the store's
+rows without metadata became a count (MetadataColumns.append_none: no list of a million Nones for
+the property-less edges) and the edge section stopped making an all-None id list: batch insert
+0.029 / 0.029 / 0.031 s vs Kùzu pandas 0.342 / 0.352 / 0.382 s = 11.6x / 12.1x / 12.5x: the
+target met; ids only 0.025-0.026 s = 13.4-14.6x; from numpy columns 0.021-0.024 s = 14.3-14.9x.
+The session before (two quiet runs: 11.0x / 8.6x, back-to-back builds 0.054-0.059 s) had this
+floor (cProfile of one 0.055 s build): the caller's Python
 lists made u32 arrays (array('I', list), 0.017 s for 2 x 1M + 100k), the store's rows and
 filter columns for the nodes (0.011 s), the CSR of the first walk in the kernel (0.007 s), the
-edge section's assembly (0.004 s) and the property column's checks (0.003 s); no Python step
-per node or edge
+edge section's assembly (0.004 s) and the property column's checks (0.003 s); perf then showed
+a fifth of the wall time in page faults, most from the two 8 MB lists of Nones. array('I', list)
+(8.9 ms per 1M ints) is the fastest conversion measured (array 'L' the same, cffi's
+ffi.new 2.7x slower), so it stays the floor with list input; no Python step per node or edge
 remains. Before this work: 0.36-0.51 s (0.87-1.67x), whose cProfile was per-node dicts,
 Python max/min passes over the index arrays, seqs made by array('Q', range) and a 1M-int
 list returned (plain ids, before they too took the id_first form: 0.188 s); and before that
@@ -91,8 +95,8 @@ Queries per second natively: ours 2,180-2,470 ({nid}) and 3,440-3,830 (id), Kùz
 Chromium ours 730-860 and 1,400-1,830, kuzu-wasm 400-470 (the loaded runs: ours 1,150-2,420
 and 1,040-4,500, Kùzu 290-460). Targets: 2-hop <= networkx MET warm and cold (its fastest
 way, the hand-written set over G._succ), 2-hop >= 5x Kùzu MET (680x and more), batch insert
->= 10x Kùzu: met by the best round on a quiet box from Python lists (8.6-11.0x over two runs;
-7-8x typical) and always from numpy columns (13.3-13.8x); under load 14-28x (Kùzu slows more). Before: k_hop 0.029 ms (~10 kernel calls per
+>= 10x Kùzu: MET, from Python lists 11.6-12.5x over three quiet runs (best of 5 rounds each)
+and from numpy columns 14.3-14.9x; under load 14-28x (Kùzu's two threads slow more). Before: k_hop 0.029 ms (~10 kernel calls per
 walk), Cypher reading the whole graph per query (~2 s for a point pattern). Chromium's edge
 lists, 2-hop sets and Cypher rows equal the native ones on every run.
 """

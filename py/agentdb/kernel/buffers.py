@@ -70,7 +70,7 @@ def as_view(obj, fmt, *, name="buffer", writable=False):
 
 def new_array(fmt, length):
     """A zero-filled array.array: the default output container (numpy can wrap it without copying)."""
-    return array.array(fmt, bytes(length * FORMATS[fmt][1]))
+    return array.array(fmt, bytes(FORMATS[fmt][1])) * length   # one pass (bytes copied in: two)
 
 
 U32_MAX = 0xFFFFFFFF

@@ -338,3 +338,18 @@ def test_docstring_examples(kernel):
     methods = [getattr(cls, name) for cls in (A.AttentionStream, A.MultiHeadAttention) for name in vars(cls)
                if not name.startswith("_")]
     assert all(">>>" in (obj.__doc__ or "") for obj in public + methods)
+
+
+def test_multi_head_attention_refuses_a_nan_in_any_of_its_inputs(kernel, rng):
+    """Self-attention scans its one input once; a cross-attention key or value holding a NaN is
+    still refused, by name."""
+    mha = A.MultiHeadAttention(8, 2, kernel=kernel)
+    x = f32(rng, 1, 5, 8)
+    bad = x.copy()
+    bad[0, 3, 1] = np.nan
+    with pytest.raises(NonFiniteError, match="^q: element 25 is nan"):
+        mha.forward(bad)
+    for name, args in (("k", (x, bad, x)), ("v", (x, x, bad))):
+        with pytest.raises(NonFiniteError, match=f"^{name}: element 25 is nan"):
+            mha.forward(*args)
+    assert len(mha.forward(x)) == 40

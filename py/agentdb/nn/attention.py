@@ -401,12 +401,14 @@ class MultiHeadAttention:
         kern, e, h, hd = self.kernel, self.embed_dim, self.heads, self.head_dim
         key = query if key is None else key
         value = key if value is None else value
-        xs = {}
-        for name, x, width in (("q", query, e), ("k", key, self.kdim), ("v", value, self.vdim)):
-            x = _view(kern, x, name)
+        xs, checked = {}, []
+        for name, given, width in (("q", query, e), ("k", key, self.kdim), ("v", value, self.vdim)):
+            x = _view(kern, given, name)
             if len(x) == 0 or len(x) % (batch * width):
                 raise DimensionError(f"{name} input holds {len(x)} values, not batch x length x {width}")
-            _finite(kern, x, name)
+            if not any(given is c for c in checked):   # self-attention: one input, one scan
+                _finite(kern, x, name)
+                checked.append(given)
             xs[name] = x
         n_q, n_k = len(xs["q"]) // (batch * e), len(xs["k"]) // (batch * self.kdim)
         if len(xs["v"]) != batch * n_k * self.vdim:

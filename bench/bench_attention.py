@@ -47,7 +47,10 @@ chunked bits (the forward's results differ from before it: the tile is part of t
 
 The issue's target (>= 1.0x) is met for plain SDPA (1.05-1.09x), causal (1.24-1.60x) and the
 backward (1.00-1.10x); multi-head attention is 0.99-1.12x, at parity at L 1024 (0.99 and 1.01x
-in the two runs).
+in the two runs; two more after kernel/buffers.new_array stopped filling outputs twice and
+self-attention scanned its input once: 1.06-1.07x at L 128, 1.01-1.02x at L 256, 1.08-1.16x at
+L 512, 0.98x and 1.10x at L 1024 with torch at 49.8 and 54.6 ms: the noise of this box is as
+large as the gap, so L 1024's multi-head figure is parity, not a margin).
 
 The earlier table (issue 21's query tiling, key tiles of 64, other agents running): sdpa 0.527 /
 1.99 / 7.62 / 29.7 ms vs torch 0.495 / 1.78 / 7.11 / 27.2 (0.89-0.94x), causal 1.14-1.51x, mha

@@ -70,19 +70,56 @@ uint32_t agk_sdpa_scratch_len(uint32_t n_k, uint32_t d, uint32_t dv, uint32_t fl
     return len > 0xffffffffu ? 0 : (uint32_t)len;
 }
 
+/* A 16 x 16 block transposed in registers: stage s swaps bit s of the row and the column index
+ * (the off-diagonal s x s sub-blocks), so after s = 1, 2, 4, 8 element (i, l) is at (l, i).
+ * Scalar, the transposes took ~6% of the backward at L 256. */
+#define ATTN_T16_STAGE(S, LO, HI)                                                    \
+    for (uint32_t i = 0; i < AGK_LANES; i++)                                         \
+        if (!(i & (S))) {                                                            \
+            v16f a_ = r[i], b_ = r[i | (S)];                                         \
+            r[i] = __builtin_shufflevector(a_, b_, LO);                              \
+            r[i | (S)] = __builtin_shufflevector(a_, b_, HI);                        \
+        }
+#define ATTN_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
+#define ATTN_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
+#define ATTN_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
+#define ATTN_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
+#define ATTN_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
+#define ATTN_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
+#define ATTN_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
+#define ATTN_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
+AGK_INLINE void attn_t16(v16f *r) {
+    ATTN_T16_STAGE(1, ATTN_LO1, ATTN_HI1)
+    ATTN_T16_STAGE(2, ATTN_LO2, ATTN_HI2)
+    ATTN_T16_STAGE(4, ATTN_LO4, ATTN_HI4)
+    ATTN_T16_STAGE(8, ATTN_LO8, ATTN_HI8)
+}
+#undef ATTN_T16_STAGE
+
+/* dst (cols rows ld apart) = rows [r0, r0 + rows) of a (rows rs apart, cols columns) transposed;
+ * full: store all 16 lanes of a row (zeros past rows: a packed panel's padding). */
+AGK_INLINE void attn_transpose(const float *a, uintptr_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst,
+                               uintptr_t ld, int full) {
+    for (uint32_t j0 = 0; j0 < rows; j0 += AGK_LANES) {
+        uint32_t nr = rows - j0 < AGK_LANES ? rows - j0 : AGK_LANES;
+        for (uint32_t c0 = 0; c0 < cols; c0 += AGK_LANES) {
+            uint32_t nc = cols - c0 < AGK_LANES ? cols - c0 : AGK_LANES;
+            v16f r[AGK_LANES];
+            for (uint32_t i = 0; i < AGK_LANES; i++)
+                r[i] = i < nr ? attn_load(a + (r0 + j0 + i) * rs + c0, nc) : v16f_zero();
+            attn_t16(r);
+            for (uint32_t c = 0; c < nc; c++) attn_store(dst + (c0 + c) * ld + j0, r[c], full ? AGK_LANES : nr);
+        }
+    }
+}
+
 /* Rows [r0, r0 + rows) of a (rows rs apart, cols columns) packed as agk_gemm_f32's weights,
- * transposed (cols x rows, panels of 16 rows: K^T) or as they are (rows x cols, panels of 16
- * columns: V), zero-padded, as agk_pack_gemm_f32 lays them out. */
+ * transposed (cols x rows, panels of 16 rows: K^T; 16 x 16 blocks through registers) or as they
+ * are (rows x cols, panels of 16 columns: V), zero-padded, as agk_pack_gemm_f32 lays them out. */
 AGK_INLINE void attn_pack_t(const float *a, uint32_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst) {
     for (uint32_t q = 0; q * GEMM_PANEL < rows; q++) {
-        float *pq = dst + (uintptr_t)q * cols * GEMM_PANEL;
         uint32_t n = rows - q * GEMM_PANEL < GEMM_PANEL ? rows - q * GEMM_PANEL : GEMM_PANEL;
-        for (uint32_t l = 0; l < n; l++) {
-            const float *src = a + (uintptr_t)(r0 + q * GEMM_PANEL + l) * rs;
-            for (uint32_t p = 0; p < cols; p++) pq[(uintptr_t)p * GEMM_PANEL + l] = src[p];
-        }
-        for (uint32_t l = n; l < GEMM_PANEL; l++)
-            for (uint32_t p = 0; p < cols; p++) pq[(uintptr_t)p * GEMM_PANEL + l] = 0.0f;
+        attn_transpose(a, rs, r0 + q * GEMM_PANEL, n, cols, dst + (uintptr_t)q * cols * GEMM_PANEL, GEMM_PANEL, 1);
     }
 }
 
@@ -157,23 +194,30 @@ typedef struct { float *m, *l, *c, *live, *mt, *rs; } attn_state;
  * constants (n = k = 256 or 128), worth 10% of a call at L 128-1024; the causal groups' and other
  * tails' varying sizes share one copy
  * (inlined there, they ran 35% slower). */
-__attribute__((noinline)) static void attn_gemm_fwd(const float *a, uint32_t lda, const float *w, uint32_t wk,
-                                                    float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n) {
-    gemm_run_w(a, lda, w, 0, 0, 0, out, ldc, m, k, wk, n, AGK_ACT_NONE, 0);
+__attribute__((noinline)) static void attn_gemm_w(const float *a, uint32_t lda, const float *w, uint32_t wk,
+                                                  float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n,
+                                                  int accumulate) {
+    gemm_run_w(a, lda, w, 0, 0, 0, out, ldc, m, k, wk, n, AGK_ACT_NONE, accumulate);
 }
 
 AGK_INLINE void attn_gemm_pass(const int inline_it, const float *a, uint32_t lda, const float *w, uint32_t wk,
                                float *out, uint32_t ldc, uint32_t m, uint32_t k, uint32_t n) {
     if (inline_it) gemm_run_w(a, lda, w, 0, 0, 0, out, ldc, m, k, wk, n, AGK_ACT_NONE, 0);
-    else attn_gemm_fwd(a, lda, w, wk, out, ldc, m, k, n);
+    else attn_gemm_w(a, lda, w, wk, out, ldc, m, k, n, 0);
 }
 
 /* Causal passes take their rows in groups of ATTN_CG, each group's products over the keys its
  * last row sees (multiples of 12: whole GEMM tiles). attn_cols: the keys of the tile at key0
- * (ktp of them) that pass rows before e see, the pass starting at position pos0. */
+ * (ktp of them) that pass rows before e see, the pass starting at position pos0 (all ktp without
+ * causal); attn_group_end: the end of row i's group (groups of cg from r0, the last cut at qt). */
 #define ATTN_CG 24
-AGK_INLINE uint32_t attn_cols(uint64_t pos0, uint32_t e, uint32_t key0, uint32_t ktp) {
-    return pos0 + e - key0 < ktp ? (uint32_t)(pos0 + e - key0) : ktp;
+AGK_INLINE uint32_t attn_cols(int causal, uint64_t pos0, uint32_t e, uint32_t key0, uint32_t ktp) {
+    return causal && pos0 + e - key0 < ktp ? (uint32_t)(pos0 + e - key0) : ktp;
+}
+
+AGK_INLINE uint32_t attn_group_end(uint32_t i, uint32_t r0, uint32_t cg, uint32_t qt) {
+    uint32_t e = r0 + ((i - r0) / cg + 1) * cg;
+    return e < qt ? e : qt;
 }
 
 /* One query pass (rows i0 .. i0+qt-1) of one problem against every key tile. */
@@ -192,18 +236,18 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const int causal, const fl
      * turns -0, so adding 0 * v would change no bit) */
     const uint64_t pos0 = q_pos + i0;
     const uint32_t r0 = causal && key0 > pos0 ? (uint32_t)(key0 - pos0) : 0;
-    const uint32_t kt = causal ? attn_cols(pos0, qt, key0, ktp) : ktp;   /* s's row stride */
+    const uint32_t kt = attn_cols(causal, pos0, qt, key0, ktp);   /* s's row stride */
     const uint32_t cg = causal ? ATTN_CG : qt;
     for (uint32_t i = r0 / AGK_LANES * AGK_LANES; i < r0; i++) st.mt[i] = -agk_inf();
     for (uint32_t g = r0; g < qt; g += cg) {
-        uint32_t gn = qt - g < cg ? qt - g : cg, kg = causal ? attn_cols(pos0, g + gn, key0, ktp) : kt;
+        uint32_t gn = qt - g < cg ? qt - g : cg, kg = attn_cols(causal, pos0, g + gn, key0, ktp);
         attn_gemm_pass(KT && !causal, qs + (uintptr_t)g * d, d, kp, d, s + (uintptr_t)g * kt, kt, gn, d, kg);
     }
     for (uint32_t i = r0; i < qt; i++) {
         uint64_t pos = q_pos + i0 + i;
         uint32_t lim = kt;
         if (causal) lim = pos + 1 <= key0 ? 0 : pos + 1 - key0 < kt ? (uint32_t)(pos + 1 - key0) : kt;
-        const uint32_t e = r0 + ((i - r0) / cg + 1) * cg, kg = causal ? attn_cols(pos0, e < qt ? e : qt, key0, ktp) : kt;
+        const uint32_t kg = attn_cols(causal, pos0, attn_group_end(i, r0, cg, qt), key0, ktp);
         const float *mr = mask ? mask + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
         const uint8_t *kr = keep ? keep + (uintptr_t)(i0 + i) * m_rs + key0 : 0;
         st.mt[i] = attn_scores_row(s + (uintptr_t)i * kt, kg, mr, kr, lim, scale);
@@ -216,7 +260,7 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const int causal, const fl
     }
     for (uint32_t i = r0; i < qt; i++) {
         float *sr = s + (uintptr_t)i * kt;
-        const uint32_t e = r0 + ((i - r0) / cg + 1) * cg, kg = causal ? attn_cols(pos0, e < qt ? e : qt, key0, ktp) : kt;
+        const uint32_t kg = attn_cols(causal, pos0, attn_group_end(i, r0, cg, qt), key0, ktp);
         if (!(st.mt[i] > -agk_inf())) {   /* nothing to see in this tile: P = 0, the row is left as it is */
             for (uint32_t j = 0; j < kg; j++) sr[j] = 0.0f;
             continue;
@@ -233,7 +277,7 @@ AGK_INLINE void attn_query_tile_kt(const uint32_t KT, const int causal, const fl
         v16f_store(st.m + i, v16f_select(skip, mo, mn));
     }
     for (uint32_t g = r0; g < qt; g += cg) {
-        uint32_t gn = qt - g < cg ? qt - g : cg, kg = causal ? attn_cols(pos0, g + gn, key0, ktp) : kt;
+        uint32_t gn = qt - g < cg ? qt - g : cg, kg = attn_cols(causal, pos0, g + gn, key0, ktp);
         attn_gemm_pass(KT && !causal, s + (uintptr_t)g * kt, kt, vp, ktp, pv + (uintptr_t)g * dv, dv, gn, kg, dv);
     }
     for (uint32_t i = r0; i < qt; i++) {
@@ -380,61 +424,11 @@ uint32_t agk_sdpa_backward_scratch_len(uint32_t n_q, uint32_t n_k, uint32_t d, u
     return len > 0xffffffffu ? 0 : (uint32_t)len;
 }
 
-/* out (rows ldc apart) = or += a (rows lda apart) x packed w: one GEMM instance for the backward */
-__attribute__((noinline)) static void attn_gemm(const float *a, uint32_t lda, const float *w, float *out, uint32_t ldc,
-                                                uint32_t m, uint32_t k, uint32_t n, int accumulate) {
-    gemm_run(a, lda, w, 0, 0, 0, out, ldc, m, k, n, AGK_ACT_NONE, accumulate);
-}
-
-/* A 16 x 16 block transposed in registers: stage s swaps bit s of the row and the column index
- * (the off-diagonal s x s sub-blocks), so after s = 1, 2, 4, 8 element (i, l) is at (l, i).
- * Scalar, the transposes took ~6% of the backward at L 256. */
-#define ATTN_T16_STAGE(S, LO, HI)                                                    \
-    for (uint32_t i = 0; i < AGK_LANES; i++)                                         \
-        if (!(i & (S))) {                                                            \
-            v16f a_ = r[i], b_ = r[i | (S)];                                         \
-            r[i] = __builtin_shufflevector(a_, b_, LO);                              \
-            r[i | (S)] = __builtin_shufflevector(a_, b_, HI);                        \
-        }
-#define ATTN_LO1 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30
-#define ATTN_HI1 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31
-#define ATTN_LO2 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29
-#define ATTN_HI2 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31
-#define ATTN_LO4 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27
-#define ATTN_HI4 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31
-#define ATTN_LO8 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23
-#define ATTN_HI8 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31
-AGK_INLINE void attn_t16(v16f *r) {
-    ATTN_T16_STAGE(1, ATTN_LO1, ATTN_HI1)
-    ATTN_T16_STAGE(2, ATTN_LO2, ATTN_HI2)
-    ATTN_T16_STAGE(4, ATTN_LO4, ATTN_HI4)
-    ATTN_T16_STAGE(8, ATTN_LO8, ATTN_HI8)
-}
-#undef ATTN_T16_STAGE
-
-/* dst (cols rows ld apart) = rows [r0, r0 + rows) of a (rows rs apart, cols columns) transposed;
- * full: store all 16 lanes of a row (zeros past rows: a packed panel's padding). */
-AGK_INLINE void attn_transpose(const float *a, uintptr_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst,
-                               uintptr_t ld, int full) {
-    for (uint32_t j0 = 0; j0 < rows; j0 += AGK_LANES) {
-        uint32_t nr = rows - j0 < AGK_LANES ? rows - j0 : AGK_LANES;
-        for (uint32_t c0 = 0; c0 < cols; c0 += AGK_LANES) {
-            uint32_t nc = cols - c0 < AGK_LANES ? cols - c0 : AGK_LANES;
-            v16f r[AGK_LANES];
-            for (uint32_t i = 0; i < AGK_LANES; i++)
-                r[i] = i < nr ? attn_load(a + (r0 + j0 + i) * rs + c0, nc) : v16f_zero();
-            attn_t16(r);
-            for (uint32_t c = 0; c < nc; c++) attn_store(dst + (c0 + c) * ld + j0, r[c], full ? AGK_LANES : nr);
-        }
-    }
-}
-
-/* Rows [r0, r0 + rows) of a as agk_gemm_f32's weights, transposed (attn_pack_t's layout) */
-AGK_INLINE void attn_pack_t16(const float *a, uint32_t rs, uint32_t r0, uint32_t rows, uint32_t cols, float *dst) {
-    for (uint32_t q = 0; q * GEMM_PANEL < rows; q++) {
-        uint32_t n = rows - q * GEMM_PANEL < GEMM_PANEL ? rows - q * GEMM_PANEL : GEMM_PANEL;
-        attn_transpose(a, rs, r0 + q * GEMM_PANEL, n, cols, dst + (uintptr_t)q * cols * GEMM_PANEL, GEMM_PANEL, 1);
-    }
+/* out (rows ldc apart) = or += a (rows lda apart) x packed w (packed for k rows): the backward's
+ * products, through the forward's one GEMM instance */
+AGK_INLINE void attn_gemm(const float *a, uint32_t lda, const float *w, float *out, uint32_t ldc, uint32_t m,
+                          uint32_t k, uint32_t n, int accumulate) {
+    attn_gemm_w(a, lda, w, k, out, ldc, m, k, n, accumulate);
 }
 
 /* Lanes of queries c0 .. c0+15 (of the block) that key kj may enter: the query is in the block
@@ -483,8 +477,8 @@ static void attn_backward_blocks(const float *q, const float *k, const float *v,
             for (uint32_t c = 0; c < d; c++) dq[(uintptr_t)i * q_rs + c] = 0.0f;
     for (uint32_t i0 = 0; i0 < n_q; i0 += bqm) {
         const uint32_t bq = n_q - i0 < bqm ? n_q - i0 : bqm, ld = attn_pad16(bq);
-        attn_pack_t16(q, q_rs, i0, bq, d, qt);        /* Q^T: S^T = K Q^T */
-        attn_pack_t16(dout, o_rs, i0, bq, dv, gt);    /* dout^T: dP^T = V dout^T */
+        attn_pack_t(q, q_rs, i0, bq, d, qt);        /* Q^T: S^T = K Q^T */
+        attn_pack_t(dout, o_rs, i0, bq, dv, gt);    /* dout^T: dP^T = V dout^T */
         attn_pack_rows(q, q_rs, i0, bq, d, qp);       /* Q: dK += dS^T Q */
         attn_pack_rows(dout, o_rs, i0, bq, dv, gp);   /* dout: dV += P^T dout */
         for (uint32_t i = 0; i < ld; i++) {

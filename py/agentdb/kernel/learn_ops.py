@@ -5,7 +5,6 @@ backward step and InfoNCE in one call (a mixin of core.Kernel; formulas in
 csrc/agentdb_kernel.h).
 """
 
-import array
 import math
 import numbers
 import threading
@@ -17,7 +16,6 @@ SGD_NESTEROV, SGD_FIRST = 1, 2   # AGK_SGD_* flags
 MATMUL_TRANS_A, MATMUL_TRANS_B = 1, 2   # AGK_MATMUL_* flags
 # floats of matmul scratch a thread keeps for its next call (4 MiB); larger needs are one-off
 MATMUL_KEEP = 1 << 20
-_ZERO_F32 = array.array("f", bytes(4))
 
 
 def hyperparameter(name, value, lo=0.0, hi=math.inf, *, hi_open=False):
@@ -40,9 +38,8 @@ class LearnOps:
                 raise ArgumentError(f"out must not be the same buffer as {name}")
 
     def _out_f32(self, out, length, name="out"):
-        """_out for float32: a new result is a repeated zero (array.array("f", bytes(4 n)) builds
-        and copies a temporary, measured 5-40 us for a 64 x 384 result, the repeat ~1 us)."""
-        return _ZERO_F32 * length if out is None else self._out(out, "f", length, name)
+        """_out for float32."""
+        return self._out(out, "f", length, name)
 
     def _rows_of(self, x, dim, name):
         self._dims(dim=dim)

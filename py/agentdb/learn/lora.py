@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from ..errors import ArgumentError, DimensionError, OptionError, UnknownIdError
 from ..kernel import load
-from ..kernel.buffers import KBuffer, as_view
+from ..kernel.buffers import KBuffer, as_view, new_array
 from .rng import SplitMix64
 
 FORMAT, VERSION = "agentdb.lora", 1
@@ -110,7 +110,7 @@ def zeros_f32(length):
     >>> zeros_f32(2).tolist()
     [0.0, 0.0]
     """
-    return array.array("f", bytes(4 * length))
+    return new_array("f", length)
 
 
 def read_document(text, fmt, version, keys):

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 from ..errors import AgentDBError, ArgumentError, DimensionError, NonFiniteError, UnknownIdError
 from ..kernel import load
-from .lora import LoRA, decode_f32, encode_f32
+from .lora import LoRA, decode_f32, encode_f32, zeros_f32
 from .lora import as_rows
 from .rng import SplitMix64
 
@@ -99,7 +99,7 @@ class _Open:
     def __init__(self, query, route, dim):
         self.query, self.route, self.contexts = query, route, []
         self.rewards = []
-        self.signal, self.signal_steps = array.array("f", bytes(4 * dim)), 0
+        self.signal, self.signal_steps = zeros_f32(dim), 0
 
 
 class TrajectoryLearner:
@@ -350,7 +350,7 @@ class TrajectoryLearner:
             centroids, assign = _kmeans(self.kernel, self._kept, n, self.dim, min(clusters, n),
                                         SplitMix64(self.seed))
             k = len(centroids) // self.dim
-            mean_quality = array.array("f", bytes(4 * k))
+            mean_quality = zeros_f32(k)
             sizes = self.kernel.kmeans_update(array.array("f", self._quality), assign, mean_quality, dim=1)
             routes = Counter(zip(assign, self._routes))
             keep = array.array("I", (c for c in range(k) if sizes[c]))     # an emptied centre is no pattern

@@ -22,7 +22,7 @@ import math
 
 from ..errors import ArgumentError, DimensionError, NonFiniteError
 from ..kernel import KBuffer, load
-from ..kernel.buffers import as_view
+from ..kernel.buffers import as_view, new_array
 
 __all__ = ["scaled_dot_product_attention", "flash_attention", "attention_backward", "AttentionStream",
            "MultiHeadAttention", "local_global_mask"]
@@ -122,8 +122,8 @@ def _sdpa(q, k, v, dim, batch, heads, mask, causal, scale, kernel, flash, block,
 
 
 def _forward(kernel, q, k, v, n_q, n_k, dv, fmask, keep, mstr, dim, batch, heads, causal, scale, flash, block, lse):
-    out = array.array("f", bytes(4 * batch * heads * n_q * dv))
-    lse_buf = array.array("f", bytes(4 * batch * heads * n_q)) if lse else None
+    out = new_array("f", batch * heads * n_q * dv)
+    lse_buf = new_array("f", batch * heads * n_q) if lse else None
     block = n_q if not flash else block
     if not isinstance(block, int) or isinstance(block, bool) or block < 1:
         raise ArgumentError(f"block must be a positive integer, got {block!r}")
@@ -133,7 +133,7 @@ def _forward(kernel, q, k, v, n_q, n_k, dv, fmask, keep, mstr, dim, batch, heads
     for r0 in range(0, n_q, block):
         rows = min(block, n_q - r0)
         # a chunk of rows of every problem: the same strides, the views start at row r0
-        part_lse = lse_buf if lse_buf is None or rows == n_q else array.array("f", bytes(4 * batch * heads * rows))
+        part_lse = lse_buf if lse_buf is None or rows == n_q else new_array("f", batch * heads * rows)
         kernel.sdpa(q[r0 * dim:], k, v, batch=batch, heads=heads, n_q=rows, n_k=n_k, d=dim, dv=dv, layout=layout,
                     scale=scale, mask=None if fmask is None else fmask[r0 * n_k:],
                     keep=None if keep is None else keep[r0 * n_k:], causal=causal, q_pos=r0, flash=flash,
@@ -300,9 +300,9 @@ class MultiHeadAttention:
         self.kdim, self.vdim, self.bias = kdim or embed_dim, vdim or embed_dim, bool(bias)
         self.flash = bool(flash)
         e = embed_dim
-        self.weights = {"q": array.array("f", bytes(4 * e * e)), "k": array.array("f", bytes(4 * e * self.kdim)),
-                        "v": array.array("f", bytes(4 * e * self.vdim)), "o": array.array("f", bytes(4 * e * e))}
-        self.biases = {n: array.array("f", bytes(4 * e)) for n in "qkvo"} if self.bias else {}
+        self.weights = {"q": new_array("f", e * e), "k": new_array("f", e * self.kdim),
+                        "v": new_array("f", e * self.vdim), "o": new_array("f", e * e)}
+        self.biases = {n: new_array("f", e) for n in "qkvo"} if self.bias else {}
         self._pack()
         self._cache = None
 
@@ -416,7 +416,7 @@ class MultiHeadAttention:
         proj = {n: self._project(n, xs[n], 0) for n in "qkv"}
         fmask, keep, mstr = self._masks(mask, key_padding_mask, batch, n_q, n_k)
         layout = [e, n_q * e, hd, e, n_k * e, hd, e, n_k * e, hd, e, n_q * e, hd, *mstr]
-        ctx, lse = array.array("f", bytes(4 * batch * n_q * e)), array.array("f", bytes(4 * batch * h * n_q))
+        ctx, lse = new_array("f", batch * n_q * e), new_array("f", batch * h * n_q)
         kern.sdpa(proj["q"], proj["k"], proj["v"], batch=batch, heads=h, n_q=n_q, n_k=n_k, d=hd, dv=hd,
                   layout=layout, scale=1.0 / math.sqrt(hd), mask=fmask, keep=keep, causal=causal, flash=self.flash,
                   out=ctx, lse=lse)

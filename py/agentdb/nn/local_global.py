@@ -72,7 +72,7 @@ def _run(q, k, v, indptr, indices, dim, batch, heads, scale, kernel, grad_out, p
     layout = _layout(n_q, n_k, dim, dv, heads, [])
     scale = _scale(scale, dim)
     dims = dict(batch=batch, heads=heads, n_q=n_q, n_k=n_k, d=dim, dv=dv, layout=layout, scale=scale)
-    lse = array.array("f", bytes(4 * batch * heads * n_q))
+    lse = zeros_f32(batch * heads * n_q)
     out = kernel.sparse_attn(q, k, v, indptr, indices, lse=lse, **dims)
     if grad_out is None:
         return out, lse
